@@ -1,0 +1,18 @@
+#pragma once
+// Devices a tensor can live on. CUDA is compiled in when nvcc is found (CONTRASEG_CUDA);
+// cuda_available() also checks that a device is visible at run time.
+#include <string>
+
+namespace cs {
+
+enum class Device { CPU, CUDA };
+
+inline const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
+Device parse_device(const std::string& s);  // "cpu" | "cuda"; throws on anything else
+
+// True when the CUDA backend is compiled in and at least one GPU is visible.
+bool cuda_available();
+// "cpu" or "cuda: NVIDIA H100 80GB HBM3 (sm_90), cuDNN 9.x" — for logs and run folders.
+std::string device_description(Device d);
+
+}  // namespace cs

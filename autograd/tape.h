@@ -1,0 +1,85 @@
+#pragma once
+// The tape: a minimal reverse-mode autograd.
+//  1. Each differentiable op that sees an input requiring grad appends a Node: its name, its
+//     inputs and output, and a backward closure holding whatever state the op saved.
+//  2. backward(loss) seeds d(loss)/d(loss) = 1 and runs the closures in reverse order; each
+//     closure reads its output's gradient and accumulates into its inputs' gradients.
+//  3. The tape is cleared afterwards, releasing the saved state.
+// NoGradGuard turns recording off (evaluation, frozen parts of the network).
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "autograd/tensor.h"
+
+namespace cs {
+
+struct Node {
+  std::string name;
+  std::vector<Tensor> inputs;
+  Tensor output;
+  std::function<void()> backward;
+  double backward_flops = 0.0;  // for the profiler
+};
+
+// Hooks for the profiler: called around every forward op and backward closure.
+struct OpObserver {
+  virtual ~OpObserver() = default;
+  virtual void begin(const char* name, bool backward) = 0;
+  virtual void end(const char* name, bool backward, double flops) = 0;
+};
+
+class Tape {
+ public:
+  static Tape& get();  // one tape per thread
+
+  bool enabled() const { return enabled_; }
+  void set_enabled(bool e) { enabled_ = e; }
+  size_t size() const { return nodes_.size(); }
+  const std::vector<Node>& nodes() const { return nodes_; }
+
+  // True if an op on these inputs must be recorded.
+  bool should_record(std::initializer_list<const Tensor*> inputs) const;
+  // Records a node; marks `output` as requiring grad.
+  void record(const char* name, std::vector<Tensor> inputs, Tensor& output,
+              std::function<void()> backward, double backward_flops = 0.0);
+
+  void backward(Tensor& loss);  // loss must hold exactly one element
+  void clear() { nodes_.clear(); }
+
+  void set_observer(OpObserver* o) { observer_ = o; }
+  OpObserver* observer() const { return observer_; }
+
+ private:
+  std::vector<Node> nodes_;
+  bool enabled_ = true;
+  OpObserver* observer_ = nullptr;
+};
+
+inline void backward(Tensor& loss) { Tape::get().backward(loss); }
+
+class NoGradGuard {
+ public:
+  NoGradGuard() : prev_(Tape::get().enabled()) { Tape::get().set_enabled(false); }
+  ~NoGradGuard() { Tape::get().set_enabled(prev_); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+// RAII span reported to the observer (forward ops use it; the tape wraps backward closures).
+class OpScope {
+ public:
+  OpScope(const char* name, double flops = 0.0, bool backward = false);
+  ~OpScope();
+
+ private:
+  const char* name_;
+  double flops_;
+  bool backward_;
+  OpObserver* obs_;
+};
+
+}  // namespace cs

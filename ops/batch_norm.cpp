@@ -1,0 +1,56 @@
+#include "ops/dispatch.h"
+#include "ops/ops.h"
+
+namespace cs {
+
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                  Tensor& running_var, bool training, float decay, float eps) {
+  if (!x.defined() || x.ndim() < 2) throw std::invalid_argument("batch_norm: x must be [..., C]");
+  const int64_t C = x.dim(-1);
+  check_shape(gamma, {C}, "batch_norm", "gamma");
+  check_shape(beta, {C}, "batch_norm", "beta");
+  check_shape(running_mean, {C}, "batch_norm", "running_mean");
+  check_shape(running_var, {C}, "batch_norm", "running_var");
+  check_same_device(x, gamma, "batch_norm");
+  Tensor y = Tensor::empty(x.shape(), x.device());
+  auto& tape = Tape::get();
+  const bool record = tape.should_record({&x, &gamma, &beta});
+  if (training) {
+    Tensor mean = Tensor::empty({C}, x.device()), invstd = Tensor::empty({C}, x.device());
+    {
+      OpScope s("batch_norm");
+      CS_DISPATCH(x.device(), batch_norm_forward_train, x, gamma, beta, y, mean, invstd,
+                  running_mean, running_var, decay, eps);
+    }
+    if (record)
+      tape.record("batch_norm", {x, gamma, beta}, y, [x, gamma, beta, y, mean, invstd]() mutable {
+        float bx = 0, bg = 0, bb = 0;
+        float* dx = x.requires_grad() ? x.grad_for_write(&bx) : nullptr;
+        float* dg = gamma.requires_grad() ? gamma.grad_for_write(&bg) : nullptr;
+        float* db = beta.requires_grad() ? beta.grad_for_write(&bb) : nullptr;
+        CS_DISPATCH(x.device(), batch_norm_backward_train, x, gamma, mean, invstd, y.grad(), dx, bx,
+                    dg, bg, db, bb);
+      });
+  } else {
+    {
+      OpScope s("batch_norm");
+      CS_DISPATCH(x.device(), batch_norm_forward_infer, x, gamma, beta, running_mean, running_var, y,
+                  eps);
+    }
+    if (record) {
+      // Snapshot the statistics used, so a later update cannot change this node's gradient.
+      Tensor rm = running_mean.clone(), rv = running_var.clone();
+      tape.record("batch_norm", {x, gamma, beta}, y, [x, gamma, beta, y, rm, rv, eps]() mutable {
+        float bx = 0, bg = 0, bb = 0;
+        float* dx = x.requires_grad() ? x.grad_for_write(&bx) : nullptr;
+        float* dg = gamma.requires_grad() ? gamma.grad_for_write(&bg) : nullptr;
+        float* db = beta.requires_grad() ? beta.grad_for_write(&bb) : nullptr;
+        CS_DISPATCH(x.device(), batch_norm_backward_infer, x, gamma, rm, rv, eps, y.grad(), dx, bx,
+                    dg, bg, db, bb);
+      });
+    }
+  }
+  return y;
+}
+
+}  // namespace cs

@@ -1,0 +1,35 @@
+#include "ops/dispatch.h"
+#include "ops/ops.h"
+
+namespace cs {
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b) {
+  check_ndim(x, 4, "conv2d", "input x [N,H,W,Cin]");
+  check_ndim(w, 4, "conv2d", "weight w [Cout,KH,KW,Cin]");
+  if (w.dim(3) != x.dim(3))
+    throw std::invalid_argument("conv2d: weight " + shape_str(w.shape()) + " expects " +
+                                std::to_string(w.dim(3)) + " input channels, x is " + shape_str(x.shape()));
+  check_same_device(x, w, "conv2d");
+  if (b.defined()) check_shape(b, {w.dim(0)}, "conv2d", "bias");
+  const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), Cin = x.dim(3);
+  const int64_t Cout = w.dim(0), KH = w.dim(1), KW = w.dim(2);
+  const double flops = 2.0 * N * H * W * Cout * KH * KW * Cin;
+  Tensor y = Tensor::empty({N, H, W, Cout}, x.device());
+  {
+    OpScope s("conv2d", flops);
+    CS_DISPATCH(x.device(), conv2d_forward, x, w, b, y);
+  }
+  auto& tape = Tape::get();
+  if (tape.should_record({&x, &w, &b})) {
+    tape.record("conv2d", {x, w, b}, y, [x, w, b, y]() mutable {
+      float bx = 0, bw = 0, bb = 0;
+      float* dx = x.requires_grad() ? x.grad_for_write(&bx) : nullptr;
+      float* dw = w.requires_grad() ? w.grad_for_write(&bw) : nullptr;
+      float* db = b.defined() && b.requires_grad() ? b.grad_for_write(&bb) : nullptr;
+      CS_DISPATCH(x.device(), conv2d_backward, x, w, y.grad(), dx, bx, dw, bw, db, bb);
+    }, 2.0 * flops);
+  }
+  return y;
+}
+
+}  // namespace cs

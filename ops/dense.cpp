@@ -1,0 +1,64 @@
+// linear, softmax, l2_normalize: ops over the last (feature) dimension.
+#include "ops/dispatch.h"
+#include "ops/ops.h"
+
+namespace cs {
+
+Tensor linear(const Tensor& x, const Tensor& w) {
+  check_ndim(x, 2, "linear", "x [N,Din]");
+  check_ndim(w, 2, "linear", "w [Dout,Din]");
+  check_same_device(x, w, "linear");
+  if (w.dim(1) != x.dim(1))
+    throw std::invalid_argument("linear: x " + shape_str(x.shape()) + " does not match w " +
+                                shape_str(w.shape()) + " [Dout,Din]");
+  const double flops = 2.0 * x.dim(0) * x.dim(1) * w.dim(0);
+  Tensor y = Tensor::empty({x.dim(0), w.dim(0)}, x.device());
+  {
+    OpScope s("linear", flops);
+    CS_DISPATCH(x.device(), linear_forward, x, w, y);
+  }
+  auto& tape = Tape::get();
+  if (tape.should_record({&x, &w}))
+    tape.record("linear", {x, w}, y, [x, w, y]() mutable {
+      float bx = 0, bw = 0;
+      float* dx = x.requires_grad() ? x.grad_for_write(&bx) : nullptr;
+      float* dw = w.requires_grad() ? w.grad_for_write(&bw) : nullptr;
+      CS_DISPATCH(x.device(), linear_backward, x, w, y.grad(), dx, bx, dw, bw);
+    }, 2.0 * flops);
+  return y;
+}
+
+Tensor softmax(const Tensor& x) {
+  Tensor y = Tensor::empty(x.shape(), x.device());
+  {
+    OpScope s("softmax");
+    CS_DISPATCH(x.device(), softmax_forward, x, y);
+  }
+  auto& tape = Tape::get();
+  if (tape.should_record({&x}))
+    tape.record("softmax", {x}, y, [x, y]() mutable {
+      float b = 0;
+      float* dx = x.grad_for_write(&b);
+      CS_DISPATCH(x.device(), softmax_backward, y, y.grad(), dx, b);
+    });
+  return y;
+}
+
+Tensor l2_normalize(const Tensor& x, float eps) {
+  Tensor y = Tensor::empty(x.shape(), x.device());
+  Tensor norms = Tensor::empty({x.numel() / x.dim(-1)}, x.device());
+  {
+    OpScope s("l2_normalize");
+    CS_DISPATCH(x.device(), l2_normalize_forward, x, y, norms, eps);
+  }
+  auto& tape = Tape::get();
+  if (tape.should_record({&x}))
+    tape.record("l2_normalize", {x}, y, [x, y, norms, eps]() mutable {
+      float b = 0;
+      float* dx = x.grad_for_write(&b);
+      CS_DISPATCH(x.device(), l2_normalize_backward, y, norms, y.grad(), dx, b, eps);
+    });
+  return y;
+}
+
+}  // namespace cs

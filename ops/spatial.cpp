@@ -1,0 +1,64 @@
+// maxpool2x2, upsample2x, concat_channels.
+#include "ops/dispatch.h"
+#include "ops/ops.h"
+
+namespace cs {
+
+Tensor maxpool2x2(const Tensor& x) {
+  check_ndim(x, 4, "maxpool2x2", "x [N,H,W,C]");
+  Tensor y = Tensor::empty({x.dim(0), (x.dim(1) + 1) / 2, (x.dim(2) + 1) / 2, x.dim(3)}, x.device());
+  {
+    OpScope s("maxpool2x2");
+    CS_DISPATCH(x.device(), maxpool2x2_forward, x, y);
+  }
+  auto& tape = Tape::get();
+  if (tape.should_record({&x}))
+    tape.record("maxpool2x2", {x}, y, [x, y]() mutable {
+      float b = 0;
+      float* dx = x.grad_for_write(&b);
+      CS_DISPATCH(x.device(), maxpool2x2_backward, x, y, y.grad(), dx, b);
+    });
+  return y;
+}
+
+Tensor upsample2x(const Tensor& x) {
+  check_ndim(x, 4, "upsample2x", "x [N,H,W,C]");
+  Tensor y = Tensor::empty({x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3)}, x.device());
+  {
+    OpScope s("upsample2x");
+    CS_DISPATCH(x.device(), upsample2x_forward, x, y);
+  }
+  auto& tape = Tape::get();
+  if (tape.should_record({&x}))
+    tape.record("upsample2x", {x}, y, [x, y]() mutable {
+      float b = 0;
+      float* dx = x.grad_for_write(&b);
+      CS_DISPATCH(x.device(), upsample2x_backward, y.grad(), dx, b, x.shape());
+    });
+  return y;
+}
+
+Tensor concat_channels(const Tensor& a, const Tensor& b) {
+  check_ndim(a, 4, "concat_channels", "a [N,H,W,Ca]");
+  check_ndim(b, 4, "concat_channels", "b [N,H,W,Cb]");
+  check_same_device(a, b, "concat_channels");
+  if (a.dim(0) != b.dim(0) || a.dim(1) != b.dim(1) || a.dim(2) != b.dim(2))
+    throw std::invalid_argument("concat_channels: " + shape_str(a.shape()) + " and " +
+                                shape_str(b.shape()) + " differ outside the channel axis");
+  Tensor y = Tensor::empty({a.dim(0), a.dim(1), a.dim(2), a.dim(3) + b.dim(3)}, a.device());
+  {
+    OpScope s("concat");
+    CS_DISPATCH(a.device(), concat_channels_forward, a, b, y);
+  }
+  auto& tape = Tape::get();
+  if (tape.should_record({&a, &b}))
+    tape.record("concat", {a, b}, y, [a, b, y]() mutable {
+      float ba = 0, bb = 0;
+      float* da = a.requires_grad() ? a.grad_for_write(&ba) : nullptr;
+      float* db = b.requires_grad() ? b.grad_for_write(&bb) : nullptr;
+      CS_DISPATCH(a.device(), concat_channels_backward, y.grad(), a.dim(3), da, ba, db, bb);
+    });
+  return y;
+}
+
+}  // namespace cs
