@@ -161,7 +161,7 @@ Tensor Tensor::grad() const {
   return Tensor(impl_->grad);
 }
 
-float* Tensor::grad_for_write(float* beta) {
+float* Tensor::grad_for_write(float* beta) const {
   if (!impl_->grad) {
     impl_->grad = make_impl(shape(), device());
     impl_->grad_state = GradState::Stale;

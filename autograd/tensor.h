@@ -75,7 +75,7 @@ class Tensor {
   // Gradient buffer for a backward kernel to write into, and the beta it must use:
   // 0 on the first write since the last zero_grad (the buffer may hold garbage), 1 afterwards
   // (accumulate). Allocates the buffer on first use.
-  float* grad_for_write(float* beta);
+  float* grad_for_write(float* beta) const;  // const: the handle is unchanged
   void set_grad_view(Tensor g);  // use g's memory as this tensor's gradient (parameter arenas)
   void zero_grad();              // next grad_for_write overwrites (beta 0)
   void mark_grad_zeroed();       // caller zeroed the buffer itself (arena memset): accumulate

@@ -29,7 +29,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
   if (tape.should_record({&a, &b}))
     tape.record("add", {a, b}, y, [a, b, y]() mutable {
       Tensor dy = y.grad();
-      for (Tensor* t : {&a, &b}) {
+      for (const Tensor* t : {&a, &b}) {
         if (!t->requires_grad()) continue;
         float beta = 0;
         float* dt = t->grad_for_write(&beta);  // sets beta: evaluate before the call

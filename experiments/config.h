@@ -1,0 +1,58 @@
+#pragma once
+// Configuration: a flat set of typed keys ("finetune.iterations") with defaults and a one-line
+// description each. A run resolves, in order: the defaults, a JSON config file (nested objects
+// flatten to dotted keys), then `--set key=value` overrides. Unknown keys and values of the wrong
+// type are errors that name the key (and the file), raised before any work starts.
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cs {
+
+enum class KeyType { String, Int, Float, Bool };
+
+struct KeySpec {
+  std::string key;
+  KeyType type;
+  std::string default_value;
+  std::string help;
+  std::vector<std::string> choices;  // for strings; empty = free text
+};
+
+const std::vector<KeySpec>& config_schema();
+
+class Config {
+ public:
+  Config();  // every key at its default
+
+  void load_file(const std::string& path);               // JSON
+  void set(const std::string& key, const std::string& value, const std::string& origin = "--set");
+  void apply_override(const std::string& key_eq_value);  // "key=value"
+
+  std::string str(const std::string& key) const;
+  int integer(const std::string& key) const;
+  double real(const std::string& key) const;
+  bool boolean(const std::string& key) const;
+
+  nlohmann::json to_json() const;  // nested, typed
+  std::string to_text() const;     // "key = value" lines, for printing
+  void save(const std::string& path) const;  // atomic
+
+ private:
+  const KeySpec& spec(const std::string& key) const;
+  std::map<std::string, std::string> values_;
+};
+
+// Per-dataset constants of SPEC 1.1, used when image_size / num_classes / target_res are 0.
+struct DatasetInfo {
+  std::string name;
+  int image_size;
+  int num_classes;
+  double target_res_mm;
+  std::vector<std::string> class_names;  // index 0 = background
+};
+DatasetInfo dataset_info(const std::string& dataset);
+
+}  // namespace cs

@@ -1,0 +1,61 @@
+#pragma once
+// NIfTI-1 and NIfTI-2 single-file volumes (.nii, .nii.gz) through the NIfTI C library.
+//
+// Reading validates the header before any data is read (size, magic, dims, datatype, data offset,
+// file length), so that no input makes the library allocate absurd amounts or read past the end
+// of a file; every problem becomes a std::runtime_error whose message starts with the path.
+// Every supported datatype is read into float32 with scl_slope/scl_inter applied (a slope of 0 or
+// a non-finite slope means "no scaling", as in the NIfTI standard). NaN or infinite voxels are
+// errors.
+//
+// Writing keeps the source geometry (pixdim, qform and sform codes, quaternion, sform matrix,
+// units, description) and is atomic: the file is written next to its destination under a
+// temporary name, verified by reading its header back, then renamed.
+#include <cstdint>
+#include <string>
+
+#include "io/volume.h"
+
+namespace cs {
+
+// What a header says, as `contraseg info` shows it. Filled without reading the voxel data.
+struct NiftiInfo {
+  std::string path;
+  int version = 1;           // 1 or 2
+  int ndim = 0;              // dim[0]
+  int64_t dim[8] = {0};      // dim[1..ndim] used
+  double pixdim[8] = {0};
+  int datatype = 0;
+  std::string datatype_name;
+  int qform_code = 0, sform_code = 0;
+  double qto_xyz[4][4] = {{0}};
+  double sto_xyz[4][4] = {{0}};
+  double scl_slope = 0, scl_inter = 0;
+  int64_t vox_offset = 0;
+  int64_t data_bytes = 0;    // nvox * bytes per voxel
+};
+
+// Largest volume accepted, in voxels over all dimensions (4 GiB of float32): anything larger is
+// treated as a corrupt header rather than an allocation to attempt.
+constexpr int64_t kNiftiMaxVoxels = int64_t(1) << 30;
+
+// Reads and validates the header only (also checks that the file holds all the data the header
+// announces; for .nii.gz this decompresses the stream once without keeping it).
+NiftiInfo read_nifti_info(const std::string& path);
+
+// Reads volume t (the 4th dimension; 0 for 3D files) as float32. dims 5-7 must be 1.
+// Throws std::runtime_error naming the file on any problem, std::out_of_range-style
+// runtime_error when t is outside [0, nt).
+Volume read_nifti(const std::string& path, int t = 0);
+
+// Writes float32 data (scl_slope 1, scl_inter 0) with v's geometry, atomically.
+void write_nifti_image(const std::string& path, const Volume& v);
+
+// Writes a label map as uint8 (datatype 2) or int16 (datatype 4): values are rounded to the
+// nearest integer and must fit the type (else std::invalid_argument naming the path).
+void write_nifti_label(const std::string& path, const Volume& v, int datatype = 2);
+
+// Name of a NIfTI datatype code ("UINT8", "FLOAT32", ...), "UNKNOWN(code)" otherwise.
+std::string nifti_datatype_name(int datatype);
+
+}  // namespace cs

@@ -1,0 +1,170 @@
+// CPU spatial kernels on NHWC tensors: 2x2 max pool (TF SAME), nearest x2 upsample, channel
+// concat. Each parallel loop runs over (n, output row) so every thread streams whole rows.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "ops/cpu/common.h"
+#include "ops/kernels.h"
+
+namespace cs::cpu {
+
+using detail::kParallelMin;
+using detail::require;
+using detail::require_cpu;
+using detail::require_shape;
+
+namespace {
+void require_nhwc(const Tensor& t, const char* kernel, const char* name) {
+  require_cpu(t, kernel, name);
+  require(t.ndim() == 4, kernel, std::string(name) + " must be [N,H,W,C], got " + shape_str(t.shape()));
+}
+}  // namespace
+
+// x [N,H,W,C] -> y [N,ceil(H/2),ceil(W/2),C]. SAME padding for an odd size adds the missing
+// row/column at the bottom/right, and padding never wins the max.
+void maxpool2x2_forward(const Tensor& x, Tensor& y) {
+  require_nhwc(x, "maxpool2x2_forward", "x");
+  const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
+  const int64_t Ho = (H + 1) / 2, Wo = (W + 1) / 2;
+  require_shape(y, {N, Ho, Wo, C}, "maxpool2x2_forward", "y");
+  const float* px = x.data();
+  float* py = y.data();
+#pragma omp parallel for collapse(2) if (x.numel() >= kParallelMin)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t i = 0; i < Ho; ++i) {
+      const int64_t h0 = 2 * i, nh = std::min<int64_t>(2, H - h0);
+      for (int64_t j = 0; j < Wo; ++j) {
+        const int64_t w0 = 2 * j, nw = std::min<int64_t>(2, W - w0);
+        float* out = py + ((n * Ho + i) * Wo + j) * C;
+        const float* first = px + ((n * H + h0) * W + w0) * C;
+        std::memcpy(out, first, C * sizeof(float));
+        for (int64_t dh = 0; dh < nh; ++dh)
+          for (int64_t dw = 0; dw < nw; ++dw) {
+            if (dh == 0 && dw == 0) continue;
+            const float* in = px + ((n * H + h0 + dh) * W + w0 + dw) * C;
+#pragma omp simd
+            for (int64_t c = 0; c < C; ++c) out[c] = in[c] > out[c] ? in[c] : out[c];
+          }
+      }
+    }
+}
+
+// x [N,H,W,C], y = maxpool(x), dy like y -> dx like x. Each input element belongs to exactly
+// one window, so dx is written once per element: dy goes to the first (row-major) element equal
+// to the window's max, the others get 0.
+void maxpool2x2_backward(const Tensor& x, const Tensor& y, const Tensor& dy, float* dx, float beta) {
+  require_nhwc(x, "maxpool2x2_backward", "x");
+  const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
+  const int64_t Ho = (H + 1) / 2, Wo = (W + 1) / 2;
+  require_shape(y, {N, Ho, Wo, C}, "maxpool2x2_backward", "y");
+  require_shape(dy, {N, Ho, Wo, C}, "maxpool2x2_backward", "dy");
+  if (!dx) return;
+  const float *px = x.data(), *py = y.data(), *pd = dy.data();
+#pragma omp parallel for collapse(2) if (x.numel() >= kParallelMin)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t i = 0; i < Ho; ++i) {
+      const int64_t h0 = 2 * i, nh = std::min<int64_t>(2, H - h0);
+      std::vector<unsigned char> taken(C);
+      for (int64_t j = 0; j < Wo; ++j) {
+        const int64_t w0 = 2 * j, nw = std::min<int64_t>(2, W - w0);
+        const int64_t o = ((n * Ho + i) * Wo + j) * C;
+        std::fill(taken.begin(), taken.end(), 0);
+        for (int64_t dh = 0; dh < nh; ++dh)
+          for (int64_t dw = 0; dw < nw; ++dw) {
+            const int64_t e = ((n * H + h0 + dh) * W + w0 + dw) * C;
+            for (int64_t c = 0; c < C; ++c) {
+              const bool hit = !taken[c] && px[e + c] == py[o + c];
+              taken[c] |= hit;
+              detail::store(dx + e + c, hit ? pd[o + c] : 0.0f, beta);
+            }
+          }
+      }
+    }
+}
+
+// x [N,H,W,C] -> y [N,2H,2W,C], y[n,i,j,:] = x[n,i/2,j/2,:]
+void upsample2x_forward(const Tensor& x, Tensor& y) {
+  require_nhwc(x, "upsample2x_forward", "x");
+  const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
+  require_shape(y, {N, 2 * H, 2 * W, C}, "upsample2x_forward", "y");
+  const float* px = x.data();
+  float* py = y.data();
+#pragma omp parallel for collapse(2) if (y.numel() >= kParallelMin)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t i = 0; i < 2 * H; ++i) {
+      const float* in = px + (n * H + i / 2) * W * C;
+      float* out = py + (n * 2 * H + i) * 2 * W * C;
+      for (int64_t j = 0; j < W; ++j) {
+        std::memcpy(out + (2 * j) * C, in + j * C, C * sizeof(float));
+        std::memcpy(out + (2 * j + 1) * C, in + j * C, C * sizeof(float));
+      }
+    }
+}
+
+// dy [N,2H,2W,C] -> dx [N,H,W,C] (x_shape): each dx element sums its 2x2 block of dy.
+void upsample2x_backward(const Tensor& dy, float* dx, float beta, const Shape& x_shape) {
+  require(x_shape.size() == 4, "upsample2x_backward", "x must be [N,H,W,C], got " + shape_str(x_shape));
+  const int64_t N = x_shape[0], H = x_shape[1], W = x_shape[2], C = x_shape[3];
+  require_shape(dy, {N, 2 * H, 2 * W, C}, "upsample2x_backward", "dy");
+  if (!dx) return;
+  const float* pd = dy.data();
+#pragma omp parallel for collapse(2) if (dy.numel() >= kParallelMin)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t i = 0; i < H; ++i) {
+      const float* r0 = pd + (n * 2 * H + 2 * i) * 2 * W * C;
+      const float* r1 = r0 + 2 * W * C;
+      float* out = dx + (n * H + i) * W * C;
+      for (int64_t j = 0; j < W; ++j) {
+        const int64_t a = 2 * j * C, b = (2 * j + 1) * C;
+        float* o = out + j * C;
+        if (beta == 0.0f) {
+#pragma omp simd
+          for (int64_t c = 0; c < C; ++c) o[c] = r0[a + c] + r0[b + c] + r1[a + c] + r1[b + c];
+        } else {
+#pragma omp simd
+          for (int64_t c = 0; c < C; ++c)
+            o[c] = beta * o[c] + (r0[a + c] + r0[b + c] + r1[a + c] + r1[b + c]);
+        }
+      }
+    }
+}
+
+// a [N,H,W,Ca], b [N,H,W,Cb] -> y [N,H,W,Ca+Cb], a's channels first
+void concat_channels_forward(const Tensor& a, const Tensor& b, Tensor& y) {
+  require_nhwc(a, "concat_channels_forward", "a");
+  require_nhwc(b, "concat_channels_forward", "b");
+  const int64_t N = a.dim(0), H = a.dim(1), W = a.dim(2), Ca = a.dim(3), Cb = b.dim(3);
+  require(b.dim(0) == N && b.dim(1) == H && b.dim(2) == W, "concat_channels_forward",
+          shape_str(a.shape()) + " and " + shape_str(b.shape()) + " differ outside the channel axis");
+  require_shape(y, {N, H, W, Ca + Cb}, "concat_channels_forward", "y");
+  const float *pa = a.data(), *pb = b.data();
+  float* py = y.data();
+  const int64_t rows = N * H * W, C = Ca + Cb;
+#pragma omp parallel for if (y.numel() >= kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(py + r * C, pa + r * Ca, Ca * sizeof(float));
+    std::memcpy(py + r * C + Ca, pb + r * Cb, Cb * sizeof(float));
+  }
+}
+
+// dy [N,H,W,Ca+Cb] -> da [N,H,W,Ca] (first ca channels), db [N,H,W,Cb] (the rest)
+void concat_channels_backward(const Tensor& dy, int64_t ca, float* da, float beta_a, float* db,
+                              float beta_b) {
+  require(dy.defined() && dy.ndim() == 4, "concat_channels_backward", "dy must be [N,H,W,C]");
+  const int64_t C = dy.dim(3), cb = C - ca;
+  require(ca >= 0 && cb >= 0, "concat_channels_backward",
+          "ca = " + std::to_string(ca) + " outside dy " + shape_str(dy.shape()));
+  const int64_t rows = dy.numel() / (C ? C : 1);
+  const float* pd = dy.data();
+#pragma omp parallel for if (dy.numel() >= kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* src = pd + r * C;
+    if (da)
+      for (int64_t c = 0; c < ca; ++c) detail::store(da + r * ca + c, src[c], beta_a);
+    if (db)
+      for (int64_t c = 0; c < cb; ++c) detail::store(db + r * cb + c, src[ca + c], beta_b);
+  }
+}
+
+}  // namespace cs::cpu
