@@ -13,6 +13,7 @@
 // temporary name, verified by reading its header back, then renamed.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "io/volume.h"
 
@@ -44,9 +45,11 @@ constexpr int64_t kNiftiMaxVoxels = int64_t(1) << 30;
 NiftiInfo read_nifti_info(const std::string& path);
 
 // Reads volume t (the 4th dimension; 0 for 3D files) as float32. dims 5-7 must be 1.
-// Throws std::runtime_error naming the file on any problem, std::out_of_range-style
-// runtime_error when t is outside [0, nt).
+// Throws std::runtime_error naming the file on any problem, including t outside [0, nt).
 Volume read_nifti(const std::string& path, int t = 0);
+
+// Reads every volume of the 4th dimension (one for a 3D file).
+std::vector<Volume> read_nifti_all(const std::string& path);
 
 // Writes float32 data (scl_slope 1, scl_inter 0) with v's geometry, atomically.
 void write_nifti_image(const std::string& path, const Volume& v);

@@ -32,24 +32,24 @@ inline void require_shape(const Tensor& t, const Shape& s, const char* kernel, c
           std::string(name) + " has shape " + shape_str(t.shape()) + ", expected " + shape_str(s));
 }
 
-// Per-channel sums over the rows of a [rows, C] array, in double: acc[c] += sum_r f(r, c).
-// `row_fn(r, acc)` adds row r's contribution into acc[0..C). Threads keep private partial
-// sums which are added at the end, so the result does not depend on scheduling order beyond
-// the fixed static partition.
-template <class RowFn>
-std::vector<double> channel_sums(int64_t rows, int64_t C, int n_out, RowFn row_fn) {
+// Per-channel sums over the rows of a [rows, C] array, in double. Each thread takes one
+// contiguous range of rows and calls range_fn(r0, r1, acc), which adds the contribution of rows
+// [r0, r1) into its private acc[0 .. n_out*C); the partial sums are added at the end in thread
+// order, so the result does not depend on scheduling.
+template <class RangeFn>
+std::vector<double> channel_sums(int64_t rows, int64_t C, int n_out, RangeFn range_fn) {
   const int T = rows * C >= kParallelMin ? omp_get_max_threads() : 1;
-  std::vector<double> part(static_cast<size_t>(T) * n_out * C, 0.0);
+  const size_t width = static_cast<size_t>(n_out) * C;
+  std::vector<double> part(static_cast<size_t>(T) * width, 0.0);
 #pragma omp parallel num_threads(T)
   {
-    const int t = omp_get_thread_num();
-    double* acc = part.data() + static_cast<size_t>(t) * n_out * C;
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) row_fn(r, acc);
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+    range_fn(r0, r1, part.data() + t * width);
   }
-  std::vector<double> total(static_cast<size_t>(n_out) * C, 0.0);
+  std::vector<double> total(width, 0.0);
   for (int t = 0; t < T; ++t)
-    for (size_t i = 0; i < total.size(); ++i) total[i] += part[t * total.size() + i];
+    for (size_t i = 0; i < width; ++i) total[i] += part[t * width + i];
   return total;
 }
 

@@ -124,7 +124,7 @@ void relu_forward(const Tensor& x, Tensor& y) {
   float* py = y.data();
   const int64_t n = x.numel();
 #pragma omp parallel for simd if (n >= kParallelMin)
-  for (int64_t i = 0; i < n; ++i) py[i] = std::max(px[i], 0.0f);
+  for (int64_t i = 0; i < n; ++i) py[i] = px[i] > 0.0f ? px[i] : 0.0f;  // ternary: vectorises
 }
 
 // y (relu output), dy: same shape; dx = beta*dx + (y > 0 ? dy : 0)

@@ -49,6 +49,11 @@ class Scratch {
 void require_cuda(const Tensor& t, const char* op, const char* what);
 
 #ifdef __CUDACC__
+// Grid-stride loop over [0, n) with 64-bit indices.
+#define CS_GRID_STRIDE(i, n)                                                             \
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+
 // out = beta*out + v with beta in {0,1}; beta 0 never reads out (it may hold garbage).
 __device__ __forceinline__ void store_beta(float* out, float v, float beta) {
   *out = beta == 0.0f ? v : beta * *out + v;

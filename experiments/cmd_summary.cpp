@@ -1,0 +1,34 @@
+// `contraseg summary --dataset acdc|prostate|mmwhs [--size N] [--g2-block L]`: the U-Net of that
+// dataset layer by layer (output shape, trainable parameters, forward FLOPs per image), then the
+// heads g1 and g2 in their own sections, and the totals. The counts come from the model's own
+// parameter shapes and from one forward pass of a single image (nn/summary.h).
+#include <cstdio>
+#include <string>
+
+#include "experiments/cli.h"
+#include "nn/summary.h"
+
+namespace cs {
+namespace {
+
+int cmd_summary(int argc, char** argv) {
+  Args a(argc, argv, {"dataset", "size", "g2-block"});
+  if (a.help()) {
+    std::printf(
+        "usage: contraseg summary --dataset acdc|prostate|mmwhs [--size N] [--g2-block L]\n\n"
+        "  --dataset   sets the input size and the number of classes (SPEC 1.1)\n"
+        "  --size      input height = width, a multiple of 32 (default: the dataset's)\n"
+        "  --g2-block  decoder block (1..5) under the local head g2 (default 3)\n");
+    return 0;
+  }
+  UNetConfig cfg = UNetConfig::for_dataset(a.require("dataset"));
+  cfg.image_size = a.get_int("size", cfg.image_size);
+  cfg.validate();
+  const ModelSummary s = summarize_model(cfg, a.get_int("g2-block", 3));
+  std::printf("%s", format_summary(s).c_str());
+  return 0;
+}
+
+}  // namespace
+CS_COMMAND("summary", "layer table of the U-Net and its heads: shapes, parameters, FLOPs", cmd_summary);
+}  // namespace cs

@@ -1,0 +1,58 @@
+#pragma once
+// Patient-ID splits of SPEC.md 5.3, loaded from experiments/splits/<dataset>.json.
+//
+// A split file holds: the test set, the unlabelled pre-training pool (with the validation list the
+// released code attaches to it), the labelled sets tr1/tr2/tr8 x c1..c5 each with its own
+// validation pair, and the benchmark list. A "reference" object overrides entries whose released
+// lists differ from the paper's (ACDC: patient 011 both in the benchmark's training and
+// validation lists). IDs are zero-padded strings, as in the dataset file names.
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cs {
+
+using IdList = std::vector<std::string>;
+
+struct LabeledSet {
+  IdList train, val;
+};
+
+class Splits {
+ public:
+  std::string dataset;  // "acdc", "prostate", "mmwhs"
+  std::string mode;     // "paper" or "reference"
+  std::string path;     // the file it came from
+
+  // Labelled volumes of one combination: tr is "tr1", "tr2", "tr8" (or "1", "2", "8"), comb "c1".."c5"
+  // (or "1".."5"); the benchmark's name ("trall") is accepted as tr with any comb.
+  // Unknown combinations throw std::invalid_argument listing the available ones.
+  const IdList& labeled(const std::string& tr, const std::string& comb) const;
+  const IdList& validation(const std::string& tr, const std::string& comb) const;
+  const IdList& test() const { return test_; }
+  const IdList& pretrain_pool() const { return pretrain_.train; }
+  const IdList& pretrain_validation() const { return pretrain_.val; }
+  const IdList& benchmark() const { return benchmark_.train; }
+  const IdList& benchmark_validation() const { return benchmark_.val; }
+  const std::string& benchmark_name() const { return benchmark_name_; }
+  // Available combinations, e.g. {"tr1": {"c1", ..., "c5"}, ...}.
+  std::map<std::string, std::vector<std::string>> combinations() const;
+
+ private:
+  friend Splits load_splits(const std::string& path, const std::string& mode);
+  const LabeledSet& find(const std::string& tr, const std::string& comb) const;
+  IdList test_;
+  LabeledSet pretrain_, benchmark_;
+  std::string benchmark_name_;
+  std::map<std::string, std::map<std::string, LabeledSet>> sets_;
+};
+
+// Loads a split file; mode is "paper" (default) or "reference". Throws std::runtime_error naming
+// the file when it is missing or malformed, std::invalid_argument on an unknown mode.
+Splits load_splits(const std::string& path, const std::string& mode = "paper");
+
+// Where <dataset>.json lives: $CONTRASEG_SPLITS_DIR, ./experiments/splits, or the source tree's
+// experiments/splits next to the running executable's build folder. Throws if none has it.
+std::string find_splits_file(const std::string& dataset);
+
+}  // namespace cs

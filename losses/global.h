@@ -1,0 +1,90 @@
+#pragma once
+// Global contrastive losses of stage 1 (SPEC.md 2): G^R, G^{D-} and G^D, in the two modes of the
+// SPEC's mode table.
+//
+// A loss is two parts:
+//  1. a batch layout: for every row of the embedding matrix (every image of the batch), its
+//     volume, partition, view and whether it is an all-zero slot;
+//  2. a ContrastSpec built from it: the (anchor, positive) terms with their weights and the
+//     negative rule, evaluated by the fused op ntxent_loss (ops/similarity.h).
+// The same term lists feed the tests and the pictures (`contraseg draw`).
+//
+// paper mode (default): V volumes x S partitions x 2 views of real images, row
+//   ((v * S) + s) * 2 + view. G^D: the positives of an anchor are its other view and every image
+//   of the same partition in the other volumes (both views); negatives are all images of the other
+//   partitions. G^{D-}: the only positive is the other view; negatives as in G^D (same-partition
+//   images of other volumes are neither). G^R: standard NT-Xent over 2N views of N slices, rows
+//   (2k, 2k+1). Every (anchor, positive) pair is one term; the loss is the mean over terms.
+// reference mode: the exact slots and pair lists of the released code (SPEC 2.5-2.7): 36 slots
+//   for G^{D-} (/36), 48 slots of which 16 are zero for G^D (192 terms, /48), 2N interleaved views
+//   for G^R (/2N); negatives are slots whose index mod 4 differs from the anchor's; every pair
+//   gives two directed terms and the reverse term keeps the anchor's negative index set.
+#include <string>
+#include <vector>
+
+#include "ops/similarity.h"
+
+namespace cs {
+
+enum class Compat { Paper, Reference };
+enum class GlobalLossKind { GR, GDMinus, GD };
+
+Compat parse_compat(const std::string& s);              // "paper" | "reference"
+const char* compat_name(Compat c);
+GlobalLossKind parse_global_loss(const std::string& s);  // "gr" | "gd-" | "gd" (also "0", "1", "2")
+const char* global_loss_name(GlobalLossKind k);          // "G^R", "G^D-", "G^D"
+
+// One row of the batch. partition is -1 for G^R (no partitions); view 0 is the un-augmented
+// original in reference G^{D-}/G^D, otherwise the first augmented view.
+struct SlotInfo {
+  int volume = 0;
+  int partition = 0;
+  int view = 0;
+  bool is_zero = false;
+};
+using BatchLayout = std::vector<SlotInfo>;
+
+// paper mode: V x S x 2, row ((v * S) + s) * 2 + view (G^D and G^{D-}).
+BatchLayout paper_partition_layout(int volumes, int partitions);
+// G^R, both modes: N slices x 2 views interleaved, row 2k + view; `volume` is the slice index.
+BatchLayout random_pairs_layout(int slices);
+// reference G^{D-} (SPEC 2.5): 36 slots [12 originals; view 1; view 2], 3 volumes x 4 partitions.
+BatchLayout reference_gd_minus_layout();
+// reference G^D (SPEC 2.6): 48 slots in blocks of 16 = [set-1 volume p0..p3, its augmented copies,
+// set-2 volume p0..p3, its augmented copies]; only 2 blocks are filled (volumes 0..3), slots 32-47
+// are zero images. Volume ids: block b holds set-1 volume 2b and set-2 volume 2b+1.
+BatchLayout reference_gd_layout();
+
+// The layout a kind/mode uses; `volumes` is V for paper G^D/G^{D-} and N (slices) for G^R, and is
+// ignored in reference G^D/G^{D-} (fixed slots).
+BatchLayout global_layout(GlobalLossKind kind, Compat compat, int volumes, int partitions = 4);
+
+// The terms and negative rule of one loss over `layout` (see the header comment). Throws
+// std::invalid_argument when the layout does not fit the kind/mode (a zero slot in paper mode,
+// a reference layout of the wrong size, a G^R row without its partner view).
+ContrastSpec global_contrast_spec(GlobalLossKind kind, Compat compat, const BatchLayout& layout);
+
+// The loss object for training: builds the spec and the plan once, then maps embeddings
+// z [rows, D] (the g1 outputs, one row per slot) to the scalar loss [1].
+class GlobalContrastiveLoss {
+ public:
+  GlobalContrastiveLoss(GlobalLossKind kind, Compat compat, BatchLayout layout, float tau = 0.1f,
+                        Device device = Device::CPU);
+  Tensor operator()(const Tensor& z) const;
+
+  GlobalLossKind kind() const { return kind_; }
+  Compat compat() const { return compat_; }
+  float tau() const { return tau_; }
+  const BatchLayout& layout() const { return layout_; }
+  const ContrastPlan& plan() const { return plan_; }
+  const ContrastSpec& spec() const { return plan_.spec(); }
+
+ private:
+  GlobalLossKind kind_;
+  Compat compat_;
+  BatchLayout layout_;
+  float tau_;
+  ContrastPlan plan_;
+};
+
+}  // namespace cs

@@ -1,0 +1,78 @@
+// Differentiable wrappers of the segmentation losses (losses/segmentation.h).
+#include "losses/segmentation.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "ops/dispatch.h"
+
+namespace cs {
+
+namespace {
+void check_seg_inputs(const Tensor& logits, const Tensor& labels, const char* op) {
+  check_ndim(logits, 4, op, "logits [N,H,W,C]");
+  check_shape(labels, logits.shape(), op, "labels [N,H,W,C]");
+  check_same_device(logits, labels, op);
+  if (logits.dim(3) < 1 || logits.dim(3) > kMaxClasses)
+    throw std::invalid_argument(std::string(op) + ": 1.." + std::to_string(kMaxClasses) + " classes supported, got " +
+                                std::to_string(logits.dim(3)));
+  if (labels.requires_grad())
+    throw std::invalid_argument(std::string(op) + ": labels are constants (no gradient is computed for them)");
+}
+}  // namespace
+
+Tensor dice_loss(const Tensor& logits, const Tensor& labels, bool with_background) {
+  check_seg_inputs(logits, labels, "dice_loss");
+  const int first = with_background ? 0 : 1;
+  if (first >= logits.dim(3))
+    throw std::invalid_argument("dice_loss: no foreground class to average over (C = 1 without background)");
+  const Device dev = logits.device();
+  Tensor sums = Tensor::empty({logits.dim(0), logits.dim(3), 3}, dev);
+  Tensor loss = Tensor::empty({1}, dev);
+  {
+    OpScope s("dice_loss", 8.0 * logits.numel());
+    CS_DISPATCH(dev, dice_forward, logits, labels, first, sums, loss);
+  }
+  auto& tape = Tape::get();
+  if (tape.should_record({&logits}))
+    tape.record("dice_loss", {logits}, loss, [logits, labels, sums, loss, first]() mutable {
+      float b = 0;
+      float* dx = logits.grad_for_write(&b);
+      CS_DISPATCH(logits.device(), dice_backward, logits, labels, sums, first, loss.grad().data(), dx, b);
+    }, 12.0 * logits.numel());
+  return loss;
+}
+
+std::vector<float> default_class_weights(int num_classes) {
+  switch (num_classes) {
+    case 4: return {0.1f, 0.3f, 0.3f, 0.3f};
+    case 3: return {0.1f, 0.45f, 0.45f};
+    case 8: return {0.09f, 0.13f, 0.13f, 0.13f, 0.13f, 0.13f, 0.13f, 0.13f};
+  }
+  throw std::invalid_argument("default_class_weights: SPEC 4.2 gives weights for 3, 4 or 8 classes, not " +
+                              std::to_string(num_classes));
+}
+
+Tensor weighted_cross_entropy(const Tensor& logits, const Tensor& labels, const std::vector<float>& class_weights) {
+  check_seg_inputs(logits, labels, "weighted_cross_entropy");
+  if (static_cast<int64_t>(class_weights.size()) != logits.dim(3))
+    throw std::invalid_argument("weighted_cross_entropy: " + std::to_string(class_weights.size()) +
+                                " class weights for " + std::to_string(logits.dim(3)) + " classes");
+  const Device dev = logits.device();
+  Tensor w = Tensor::from_vector({logits.dim(3)}, class_weights, dev);
+  Tensor loss = Tensor::empty({1}, dev);
+  {
+    OpScope s("weighted_cross_entropy", 6.0 * logits.numel());
+    CS_DISPATCH(dev, weighted_ce_forward, logits, labels, w, loss);
+  }
+  auto& tape = Tape::get();
+  if (tape.should_record({&logits}))
+    tape.record("weighted_cross_entropy", {logits}, loss, [logits, labels, w, loss]() mutable {
+      float b = 0;
+      float* dx = logits.grad_for_write(&b);
+      CS_DISPATCH(logits.device(), weighted_ce_backward, logits, labels, w, loss.grad().data(), dx, b);
+    }, 8.0 * logits.numel());
+  return loss;
+}
+
+}  // namespace cs

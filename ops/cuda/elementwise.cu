@@ -1,0 +1,189 @@
+// Elementwise kernels: fill, axpby, add, mul, relu, and the full sum with its broadcast backward.
+#include <stdexcept>
+
+#include "ops/cuda/common.cuh"
+#include "ops/kernels.h"
+
+namespace cs::cuda {
+namespace {
+
+__global__ void fill_kernel(float* y, float v, int64_t n) {
+  CS_GRID_STRIDE(i, n) y[i] = v;
+}
+
+__global__ void axpby_kernel(const float* x, float alpha, float* y, float beta, int64_t n) {
+  CS_GRID_STRIDE(i, n) store_beta(&y[i], alpha * x[i], beta);
+}
+
+__global__ void add_kernel(const float* __restrict__ a, const float* __restrict__ b,
+                           float* __restrict__ y, int64_t n) {
+  CS_GRID_STRIDE(i, n) y[i] = a[i] + b[i];
+}
+
+__global__ void mul_kernel(const float* __restrict__ a, const float* __restrict__ b,
+                           float* __restrict__ y, int64_t n) {
+  CS_GRID_STRIDE(i, n) y[i] = a[i] * b[i];
+}
+
+__global__ void mul_backward_kernel(const float* __restrict__ a, const float* __restrict__ b,
+                                    const float* __restrict__ dy, float* da, float beta_a,
+                                    float* db, float beta_b, int64_t n) {
+  CS_GRID_STRIDE(i, n) {
+    const float g = dy[i];
+    if (da) store_beta(&da[i], g * b[i], beta_a);
+    if (db) store_beta(&db[i], g * a[i], beta_b);
+  }
+}
+
+__global__ void relu_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t n) {
+  CS_GRID_STRIDE(i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+__global__ void relu_backward_kernel(const float* __restrict__ y, const float* __restrict__ dy,
+                                     float* dx, float beta, int64_t n) {
+  CS_GRID_STRIDE(i, n) store_beta(&dx[i], y[i] > 0.0f ? dy[i] : 0.0f, beta);
+}
+
+// Block partial sums in double; one block per grid slot.
+__global__ void sum_partial_kernel(const float* __restrict__ x, int64_t n, double* partial) {
+  __shared__ double warp_totals[kBlock / 32];
+  double s = 0.0;
+  CS_GRID_STRIDE(i, n) s += x[i];
+  s = warp_sum(s);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) warp_totals[warp] = s;
+  __syncthreads();
+  if (warp == 0) {
+    s = lane < kBlock / 32 ? warp_totals[lane] : 0.0;
+    s = warp_sum(s);
+    if (lane == 0) partial[blockIdx.x] = s;
+  }
+}
+
+// One block adds the partials in a fixed order (deterministic) and writes y[0].
+__global__ void sum_final_kernel(const double* __restrict__ partial, int count, float* y) {
+  __shared__ double warp_totals[kBlock / 32];
+  double s = 0.0;
+  for (int i = threadIdx.x; i < count; i += blockDim.x) s += partial[i];
+  s = warp_sum(s);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) warp_totals[warp] = s;
+  __syncthreads();
+  if (warp == 0) {
+    s = lane < kBlock / 32 ? warp_totals[lane] : 0.0;
+    s = warp_sum(s);
+    if (lane == 0) y[0] = static_cast<float>(s);
+  }
+}
+
+__global__ void broadcast_kernel(const float* __restrict__ dy, float scale, float* dx, float beta,
+                                 int64_t n) {
+  const float g = scale * dy[0];
+  CS_GRID_STRIDE(i, n) store_beta(&dx[i], g, beta);
+}
+
+void same_numel(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.numel() != b.numel())
+    throw std::invalid_argument(std::string(op) + " (cuda): " + shape_str(a.shape()) + " and " +
+                                shape_str(b.shape()) + " differ in size");
+}
+
+}  // namespace
+
+void fill(Tensor& y, float value) {
+  require_cuda(y, "fill", "y");
+  const int64_t n = y.numel();
+  if (n == 0) return;
+  fill_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(y.data(), value, n);
+  check_launch("fill_kernel");
+}
+
+void axpby(const Tensor& x, float alpha, float* y, float beta) {
+  require_cuda(x, "axpby", "x");
+  const int64_t n = x.numel();
+  if (n == 0 || !y) return;
+  axpby_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(x.data(), alpha, y, beta, n);
+  check_launch("axpby_kernel");
+}
+
+void add_forward(const Tensor& a, const Tensor& b, Tensor& y) {
+  require_cuda(a, "add", "a");
+  require_cuda(b, "add", "b");
+  require_cuda(y, "add", "y");
+  same_numel(a, b, "add");
+  same_numel(a, y, "add");
+  const int64_t n = a.numel();
+  if (n == 0) return;
+  add_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(a.data(), b.data(), y.data(), n);
+  check_launch("add_kernel");
+}
+
+void mul_forward(const Tensor& a, const Tensor& b, Tensor& y) {
+  require_cuda(a, "mul", "a");
+  require_cuda(b, "mul", "b");
+  require_cuda(y, "mul", "y");
+  same_numel(a, b, "mul");
+  same_numel(a, y, "mul");
+  const int64_t n = a.numel();
+  if (n == 0) return;
+  mul_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(a.data(), b.data(), y.data(), n);
+  check_launch("mul_kernel");
+}
+
+void mul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, float* da, float beta_a,
+                  float* db, float beta_b) {
+  require_cuda(a, "mul_backward", "a");
+  require_cuda(b, "mul_backward", "b");
+  require_cuda(dy, "mul_backward", "dy");
+  same_numel(a, b, "mul_backward");
+  same_numel(a, dy, "mul_backward");
+  const int64_t n = a.numel();
+  if (n == 0 || (!da && !db)) return;
+  mul_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(a.data(), b.data(), dy.data(), da,
+                                                                 beta_a, db, beta_b, n);
+  check_launch("mul_backward_kernel");
+}
+
+void sum_forward(const Tensor& x, Tensor& y) {
+  require_cuda(x, "sum", "x");
+  require_cuda(y, "sum", "y");
+  if (y.numel() != 1) throw std::invalid_argument("sum (cuda): y must hold one element, got " + shape_str(y.shape()));
+  const int64_t n = x.numel();
+  const int blocks = grid_for(n);
+  Scratch partial(sizeof(double) * blocks);
+  cudaStream_t s = cuda_stream();
+  sum_partial_kernel<<<blocks, kBlock, 0, s>>>(x.data(), n, partial.as<double>());
+  check_launch("sum_partial_kernel");
+  sum_final_kernel<<<1, kBlock, 0, s>>>(partial.as<double>(), blocks, y.data());
+  check_launch("sum_final_kernel");
+}
+
+void broadcast_scalar_backward(const Tensor& dy, float scale, float* dx, float beta, int64_t n) {
+  require_cuda(dy, "broadcast_scalar_backward", "dy");
+  if (dy.numel() < 1) throw std::invalid_argument("broadcast_scalar_backward (cuda): dy is empty");
+  if (n <= 0 || !dx) return;
+  broadcast_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(dy.data(), scale, dx, beta, n);
+  check_launch("broadcast_kernel");
+}
+
+void relu_forward(const Tensor& x, Tensor& y) {
+  require_cuda(x, "relu", "x");
+  require_cuda(y, "relu", "y");
+  same_numel(x, y, "relu");
+  const int64_t n = x.numel();
+  if (n == 0) return;
+  relu_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(x.data(), y.data(), n);
+  check_launch("relu_kernel");
+}
+
+void relu_backward(const Tensor& y, const Tensor& dy, float* dx, float beta) {
+  require_cuda(y, "relu_backward", "y");
+  require_cuda(dy, "relu_backward", "dy");
+  same_numel(y, dy, "relu_backward");
+  const int64_t n = y.numel();
+  if (n == 0 || !dx) return;
+  relu_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(y.data(), dy.data(), dx, beta, n);
+  check_launch("relu_backward_kernel");
+}
+
+}  // namespace cs::cuda

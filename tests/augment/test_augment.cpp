@@ -1,0 +1,278 @@
+// Augmentation invariants (SPEC 2.4, 3.2, 4.4): identities, bounds, mode coupling, soft labels.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <set>
+
+#include "io/augment.h"
+
+namespace cs {
+namespace {
+
+std::vector<float> random_image(int h, int w, Rng& rng, float lo = 0.f, float hi = 1.f) {
+  std::vector<float> v(static_cast<size_t>(h) * w);
+  for (auto& x : v) x = static_cast<float>(rng.uniform(lo, hi));
+  return v;
+}
+
+double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
+  return m;
+}
+
+TEST(Augment, IdentityParametersGiveTheIdentity) {
+  Rng rng(1);
+  const int h = 17, w = 23;
+  auto img = random_image(h, w, rng);
+  std::vector<float> out(img.size());
+  crop_resize(img.data(), h, w, CropWindow{0, 0, h, w}, out.data());
+  EXPECT_LT(max_diff(out, img), 1e-6);
+  rotate(img.data(), h, w, 0.0, 1, out.data());
+  EXPECT_LT(max_diff(out, img), 1e-6);
+  rotate(img.data(), h, w, 360.0, 0, out.data());
+  EXPECT_LT(max_diff(out, img), 1e-6);
+  rescale_crop_pad(img.data(), h, w, 1.0, 1, out.data());
+  EXPECT_LT(max_diff(out, img), 1e-6);
+  std::vector<float> flow(2 * img.size(), 0.f);
+  dense_warp(img.data(), h, w, 1, flow.data(), out.data());
+  EXPECT_LT(max_diff(out, img), 1e-6);
+  out = img;
+  apply_intensity(out.data(), static_cast<int>(out.size()), Intensity{0.f, 1.f});
+  EXPECT_LT(max_diff(out, img), 1e-6);
+  out = img;
+  flip_lr(out.data(), h, w);
+  EXPECT_GT(max_diff(out, img), 0.01);
+  flip_lr(out.data(), h, w);
+  EXPECT_EQ(out, img);
+  // A rotation by 90 degrees of a square image moves pixels exactly; four of them are the identity.
+  auto sq = random_image(9, 9, rng);
+  std::vector<float> r1(sq.size()), r2(sq.size());
+  rotate(sq.data(), 9, 9, 90.0, 1, r1.data());
+  EXPECT_GT(max_diff(r1, sq), 0.01);
+  for (int i = 0; i < 3; ++i) {
+    rotate(r1.data(), 9, 9, 90.0, 1, r2.data());
+    r1 = r2;
+  }
+  EXPECT_LT(max_diff(r1, sq), 1e-6);
+}
+
+TEST(Augment, IntensityIsBrightnessThenContrastAboutTheMeanThenClip) {
+  std::vector<float> img = {0.f, 0.5f, 1.f, 0.5f};  // mean 0.5
+  std::vector<float> a = img;
+  apply_intensity(a.data(), 4, Intensity{0.1f, 2.f}, 1.f, 0.f);  // no clip
+  // mean after brightness 0.6: (x + 0.1 - 0.6) * 2 + 0.6
+  EXPECT_NEAR(a[0], -0.4f, 1e-6);
+  EXPECT_NEAR(a[1], 0.6f, 1e-6);
+  EXPECT_NEAR(a[2], 1.6f, 1e-6);
+  std::vector<float> b = img;
+  apply_intensity(b.data(), 4, Intensity{0.1f, 2.f});  // clip to [0, 1.5]
+  EXPECT_EQ(b[0], 0.f);
+  EXPECT_EQ(b[2], 1.5f);
+  for (double u : {0.0, 0.25, 0.5, 0.9}) {
+    Intensity t = coupled_intensity(u);
+    EXPECT_NEAR(t.factor, 1.f + t.delta, 1e-6);
+    EXPECT_NEAR(t.delta, 0.6 * u - 0.3, 1e-6);
+  }
+}
+
+TEST(Augment, CropWindowsStayInsideAndClipPastTheBorder) {
+  Rng rng(2);
+  bool clipped = false;
+  for (int i = 0; i < 2000; ++i) {
+    CropWindow a = draw_crop(192, 192, rng);
+    ASSERT_GE(a.row, 10);
+    ASSERT_LE(a.row, 69);
+    ASSERT_GE(a.col, 10);
+    ASSERT_LE(a.col, 69);
+    ASSERT_EQ(a.rows, 100);
+    ASSERT_EQ(a.cols, 100);
+    CropWindow b = draw_crop(160, 160, rng);
+    ASSERT_EQ(b.rows, std::min(100, 160 - b.row));
+    ASSERT_EQ(b.cols, std::min(100, 160 - b.col));
+    ASSERT_LE(b.row + b.rows, 160);
+    ASSERT_LE(b.col + b.cols, 160);
+    clipped |= b.rows < 100 || b.cols < 100;
+  }
+  EXPECT_TRUE(clipped);
+  EXPECT_THROW(draw_crop(50, 50, rng), std::invalid_argument);
+  std::vector<float> img(100), out(100);
+  EXPECT_THROW(crop_resize(img.data(), 10, 10, CropWindow{5, 5, 6, 2}, out.data()), std::invalid_argument);
+}
+
+std::vector<SliceStack> stacks_for_test(int n, int z, int h, int w, Rng& rng) {
+  std::vector<SliceStack> s;
+  for (int v = 0; v < n; ++v) {
+    SliceStack st(z, h, w, true);
+    for (auto& x : st.image) x = static_cast<float>(rng.uniform(-0.5, 2.0));
+    for (auto& l : st.label) l = static_cast<uint8_t>(rng.uniform_int(0, 3));
+    s.push_back(std::move(st));
+  }
+  return s;
+}
+
+TEST(Augment, RenderedViewsRespectModesClipAndZeroSlots) {
+  Rng rng(3);
+  const int h = 96, w = 96;
+  auto stacks = stacks_for_test(6, 9, h, w, rng);
+  CropConfig crop{50, 5, 35};
+  const size_t n = static_cast<size_t>(h) * w;
+  for (Mode mode : {Mode::Reference, Mode::Paper}) {
+    BatchLayout L = layout_gd_reference(slice_counts(stacks), rng);
+    std::vector<float> out(L.size() * n);
+    std::vector<ViewRecord> rec;
+    render_views(L, stacks, mode, rng, out.data(), &rec, crop);
+    std::set<float> deltas[2];
+    for (size_t i = 0; i < L.size(); ++i) {
+      const BatchSlot& s = L.slots[i];
+      const float* o = out.data() + i * n;
+      if (s.is_zero()) {
+        EXPECT_TRUE(std::all_of(o, o + n, [](float v) { return v == 0.f; })) << i;
+        continue;
+      }
+      if (s.aug == ViewAug::None) {
+        const float* src = stacks[s.volume].slice(s.slice);
+        EXPECT_TRUE(std::equal(o, o + n, src)) << i;
+        continue;
+      }
+      EXPECT_TRUE(rec[i].cropped);
+      EXPECT_GE(*std::min_element(o, o + n), 0.f);
+      EXPECT_LE(*std::max_element(o, o + n), 1.5f);
+      const Intensity& t = rec[i].params;
+      EXPECT_GE(t.delta, -0.3f);
+      EXPECT_LE(t.delta, 0.3f);
+      EXPECT_GE(t.factor, 0.7f);
+      EXPECT_LE(t.factor, 1.3f);
+      if (mode == Mode::Reference) {
+        EXPECT_NEAR(t.factor, 1.f + t.delta, 1e-6);
+      }
+      deltas[s.group].insert(t.delta);
+    }
+    if (mode == Mode::Reference) {
+      EXPECT_EQ(deltas[0].size(), 1u);  // one draw per sub-batch
+      EXPECT_EQ(deltas[1].size(), 1u);
+    } else {
+      EXPECT_EQ(deltas[0].size(), 8u);  // a draw per image
+    }
+  }
+  // Local views: intensity only, so pixel positions correspond (same ordering of values).
+  BatchLayout lr = layout_lr(slice_counts(stacks), 3, rng);
+  std::vector<float> out(lr.size() * n);
+  std::vector<ViewRecord> rec;
+  render_views(lr, stacks, Mode::Paper, rng, out.data(), &rec, crop);
+  for (size_t i = 0; i < lr.size(); ++i) {
+    EXPECT_FALSE(rec[i].cropped);
+    std::vector<float> expect(stacks[lr.slots[i].volume].slice(lr.slots[i].slice),
+                              stacks[lr.slots[i].volume].slice(lr.slots[i].slice) + n);
+    apply_intensity(expect.data(), static_cast<int>(n), rec[i].params);
+    EXPECT_LT(max_diff(std::vector<float>(out.begin() + i * n, out.begin() + (i + 1) * n), expect), 1e-6);
+  }
+}
+
+TEST(Augment, FinetuneSoftLabelsSumToOneAndKeepTheFirstImagesOneHot) {
+  Rng rng(4);
+  const int b = 20, h = 48, w = 40, C = 4;
+  const size_t n = static_cast<size_t>(h) * w;
+  std::vector<float> img(b * n);
+  std::vector<uint8_t> lab(b * n);
+  for (int i = 0; i < b; ++i)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        const double r = std::hypot(y - h / 2.0, x - w / 2.0);
+        lab[i * n + y * w + x] = r < 6 ? 3 : r < 10 ? 2 : x < 8 ? 1 : 0;
+        img[i * n + y * w + x] = i == 5 ? 0.f : static_cast<float>(lab[i * n + y * w + x]) / 3.f;
+      }
+  std::vector<float> oi(b * n), ol(b * n * C);
+  FinetuneRecord rec;
+  augment_finetune(img.data(), lab.data(), b, h, w, C, Mode::Paper, {}, rng, oi.data(), ol.data(), &rec);
+  ASSERT_GE(rec.first_deformed, 1);
+  ASSERT_LE(rec.first_deformed, b - 2);
+  EXPECT_EQ(rec.affine_option[5], -1);  // blank image: no affine
+  bool soft = false;
+  for (int i = 0; i < b; ++i)
+    for (size_t p = 0; p < n; ++p) {
+      const float* l = ol.data() + (i * n + p) * C;
+      float s = 0;
+      for (int c = 0; c < C; ++c) {
+        s += l[c];
+        ASSERT_GE(l[c], 0.f);
+        if (i < rec.first_deformed) {
+          ASSERT_TRUE(l[c] == 0.f || l[c] == 1.f);
+        }
+        soft |= l[c] > 0.01f && l[c] < 0.99f;
+      }
+      ASSERT_NEAR(s, 1.f, 1e-5) << "image " << i << " pixel " << p;
+    }
+  EXPECT_TRUE(soft);
+  // Undeformed images with no affine change are the input, exactly.
+  for (int i = 0; i < rec.first_deformed; ++i)
+    if (rec.affine_option[i] == 4 || rec.affine_option[i] == -1 ||
+        (rec.affine_option[i] == 2 && rec.affine_param[i] == 0.0)) {
+      EXPECT_TRUE(std::equal(oi.begin() + i * n, oi.begin() + (i + 1) * n, img.begin() + i * n)) << i;
+    }
+  // Paper mode applies intensity to the deformed images: contrast in the first half, brightness
+  // in the second.
+  for (int i = rec.first_deformed; i < b; ++i) {
+    if (i < b / 2) {
+      EXPECT_EQ(rec.intensity[i].delta, 0.f);
+      EXPECT_GE(rec.intensity[i].factor, 0.8f);
+      EXPECT_LE(rec.intensity[i].factor, 1.2f);
+    } else {
+      EXPECT_EQ(rec.intensity[i].factor, 1.f);
+      EXPECT_NE(rec.intensity[i].delta, 0.f);
+    }
+  }
+}
+
+TEST(Augment, FinetuneIsDeterministicAndReferenceModeSkipsIntensity) {
+  const int b = 6, h = 32, w = 32, C = 3;
+  const size_t n = static_cast<size_t>(h) * w;
+  Rng data(5);
+  auto img = random_image(b * h, w, data, 0.f, 1.f);
+  std::vector<uint8_t> lab(b * n);
+  for (auto& l : lab) l = static_cast<uint8_t>(data.uniform_int(0, C - 1));
+  std::vector<float> oi1(b * n), ol1(b * n * C), oi2(b * n), ol2(b * n * C);
+  FinetuneRecord r1, r2;
+  Rng a(6), c(6);
+  augment_finetune(img.data(), lab.data(), b, h, w, C, Mode::Reference, {}, a, oi1.data(), ol1.data(), &r1);
+  augment_finetune(img.data(), lab.data(), b, h, w, C, Mode::Reference, {}, c, oi2.data(), ol2.data(), &r2);
+  EXPECT_EQ(oi1, oi2);
+  EXPECT_EQ(ol1, ol2);
+  for (const Intensity& t : r1.intensity) {
+    EXPECT_EQ(t.delta, 0.f);
+    EXPECT_EQ(t.factor, 1.f);
+  }
+  FinetuneAugOptions forced;
+  forced.intensity = 1;
+  Rng d(6);
+  augment_finetune(img.data(), lab.data(), b, h, w, C, Mode::Reference, forced, d, oi2.data(), ol2.data(), &r2);
+  EXPECT_EQ(ol1, ol2);  // labels are not touched by intensity changes
+  EXPECT_NE(oi1, oi2);
+  lab[7] = C;  // out of range label
+  EXPECT_THROW(augment_finetune(img.data(), lab.data(), b, h, w, C, Mode::Paper, {}, a, oi1.data(), ol1.data()),
+               std::invalid_argument);
+}
+
+TEST(Augment, RandomFlowIsSmoothAndScaledBySigma) {
+  Rng rng(7);
+  const int h = 64, w = 64;
+  std::vector<float> f1(2 * h * w), f2(2 * h * w);
+  double sum2 = 0, grad = 0;
+  for (int it = 0; it < 20; ++it) {
+    random_flow(h, w, 5.0, rng, f1.data());
+    for (int p = 0; p < h * w; ++p) sum2 += f1[2 * p] * f1[2 * p];
+    for (int y = 0; y < h; ++y)
+      for (int x = 1; x < w; ++x) grad = std::max(grad, double(std::fabs(f1[2 * (y * w + x)] - f1[2 * (y * w + x - 1)])));
+  }
+  const double rms = std::sqrt(sum2 / (20.0 * h * w));
+  EXPECT_GT(rms, 1.5);  // of the order of sigma = 5 pixels
+  EXPECT_LT(rms, 10.0);
+  EXPECT_LT(grad, 2.0);  // smooth: neighbouring displacements differ by little
+  random_flow(h, w, 0.0, rng, f2.data());
+  EXPECT_TRUE(std::all_of(f2.begin(), f2.end(), [](float v) { return v == 0.f; }));
+}
+
+}  // namespace
+}  // namespace cs

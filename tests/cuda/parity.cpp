@@ -1,0 +1,108 @@
+#include "parity.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "autograd/tape.h"
+#include "ops/ops.h"
+#ifdef CONTRASEG_CUDA
+#include "ops/cuda/conv_plan.h"
+#endif
+
+namespace cs::cudatest {
+
+void Cuda::SetUp() {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible: CUDA parity test skipped";
+#ifdef CONTRASEG_CUDA
+  cuda::set_conv_tf32(false);
+#endif
+}
+
+std::vector<float> uniform(int64_t n, uint64_t seed, float lo, float hi) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = static_cast<float>(u(rng));
+  return v;
+}
+
+Input input(const Shape& s, uint64_t seed, float lo, float hi, bool requires_grad) {
+  return Input{s, uniform(shape_numel(s), seed, lo, hi), requires_grad};
+}
+
+double normalized_error(const std::vector<float>& got, const std::vector<float>& want) {
+  if (got.size() != want.size()) return std::numeric_limits<double>::infinity();
+  double diff = 0.0, scale = 1.0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double g = got[i], w = want[i];
+    if (!std::isfinite(w)) continue;  // the CPU reference itself is not finite here
+    if (!std::isfinite(g)) return std::numeric_limits<double>::infinity();
+    diff = std::max(diff, std::fabs(g - w));
+    scale = std::max(scale, std::fabs(w));
+  }
+  return diff / scale;
+}
+
+namespace {
+
+// loss = sum(f(x) * dy) for a fixed random dy of the output's shape.
+Tensor weighted_sum(const Tensor& y, uint64_t seed, Device d) {
+  Tensor dy = Tensor::from_vector(y.shape(), uniform(y.numel(), seed), d);
+  return sum(mul(y, dy));
+}
+
+}  // namespace
+
+Outcome run_op(const OpFn& f, const std::vector<Input>& inputs, Device d, Mode mode, uint64_t dy_seed) {
+  Tape::get().clear();
+  std::vector<Tensor> ts;
+  for (const Input& in : inputs)
+    ts.push_back(Tensor::from_vector(in.shape, in.values, d).set_requires_grad(in.requires_grad));
+
+  Tensor y = f(ts);
+  Tensor loss = weighted_sum(y, dy_seed, d);
+  if (mode == Mode::Twice) loss = add(loss, weighted_sum(f(ts), dy_seed + 1, d));
+  backward(loss);
+
+  if (mode == Mode::Overwrite) {
+    // Garbage in every gradient buffer, then "zeroed": the next backward must write, not add.
+    for (Tensor& t : ts)
+      if (t.requires_grad() && t.has_grad()) {
+        t.grad().fill_(std::numeric_limits<float>::quiet_NaN());
+        t.zero_grad();
+      }
+    y = f(ts);
+    Tensor again = weighted_sum(y, dy_seed, d);
+    backward(again);
+  }
+
+  Outcome out;
+  out.y = y.to_vector();
+  for (Tensor& t : ts) {
+    out.has_grad.push_back(t.has_grad());
+    out.grads.push_back(t.has_grad() ? t.grad().to_vector() : std::vector<float>());
+  }
+  return out;
+}
+
+void expect_parity(const std::string& what, const OpFn& f, const std::vector<Input>& inputs, double bound,
+                   uint64_t dy_seed) {
+  for (Mode mode : {Mode::Once, Mode::Twice, Mode::Overwrite}) {
+    const char* mname = mode == Mode::Once ? "once" : mode == Mode::Twice ? "twice" : "overwrite";
+    SCOPED_TRACE(what + " [" + mname + "]");
+    const Outcome want = run_op(f, inputs, Device::CPU, mode, dy_seed);
+    const Outcome got = run_op(f, inputs, Device::CUDA, mode, dy_seed);
+    EXPECT_LT(normalized_error(got.y, want.y), bound) << "forward";
+    ASSERT_EQ(got.grads.size(), inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      EXPECT_EQ(got.has_grad[i], inputs[i].requires_grad) << "input " << i << " gradient presence (cuda)";
+      EXPECT_EQ(want.has_grad[i], inputs[i].requires_grad) << "input " << i << " gradient presence (cpu)";
+      if (!inputs[i].requires_grad) continue;
+      EXPECT_LT(normalized_error(got.grads[i], want.grads[i]), bound) << "gradient of input " << i;
+    }
+  }
+}
+
+}  // namespace cs::cudatest

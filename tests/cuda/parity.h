@@ -1,0 +1,60 @@
+#pragma once
+// CUDA vs CPU parity for the differentiable ops (ops/ops.h).
+//
+// An op runs on both devices with the same random inputs and the same random upstream gradient
+// dy (loss = sum(y * dy)); the forward output and the gradient of every input that requires grad
+// are compared with the normalised error
+//     err(got, want) = max_i |got_i - want_i| / max(1, max_i |want_i|)
+// (a non-finite value where the CPU value is finite counts as an infinite error).
+// Three backward modes cover the BLAS-style beta of the backward kernels:
+//   Once       one use of the op, gradients written with beta 0;
+//   Twice      the op used twice in one loss (second write accumulates with beta 1);
+//   Overwrite  gradients filled with NaN and marked zero first: beta 0 must not read them.
+// Tests of this binary skip themselves when no CUDA device is visible.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "autograd/device.h"
+#include "autograd/tensor.h"
+
+namespace cs::cudatest {
+
+// Skips the test when no GPU is visible; with one, turns TF32 off so that cuDNN computes in
+// plain FP32 like the CPU path.
+class Cuda : public ::testing::Test {
+ protected:
+  void SetUp() override;
+};
+
+struct Input {
+  Shape shape;
+  std::vector<float> values;
+  bool requires_grad = true;
+};
+
+// Uniform values in [lo, hi) from a fixed seed.
+std::vector<float> uniform(int64_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+Input input(const Shape& s, uint64_t seed, float lo = -1.0f, float hi = 1.0f, bool requires_grad = true);
+
+double normalized_error(const std::vector<float>& got, const std::vector<float>& want);
+
+using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;
+enum class Mode { Once, Twice, Overwrite };
+
+struct Outcome {
+  std::vector<float> y;                    // forward output
+  std::vector<std::vector<float>> grads;   // one per input (empty when not requiring grad)
+  std::vector<bool> has_grad;              // whether the input ended with a gradient
+};
+
+Outcome run_op(const OpFn& f, const std::vector<Input>& inputs, Device d, Mode mode, uint64_t dy_seed);
+
+// Runs `f` on CPU and CUDA in every mode; EXPECTs every error below `bound`. `what` names the case.
+void expect_parity(const std::string& what, const OpFn& f, const std::vector<Input>& inputs,
+                   double bound = 1e-4, uint64_t dy_seed = 12345);
+
+}  // namespace cs::cudatest

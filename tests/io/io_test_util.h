@@ -1,0 +1,113 @@
+#pragma once
+// Helpers shared by the io tests: fixture paths, a self-cleaning temporary folder, small file
+// writers, and running the contraseg binary.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "io/volume.h"
+
+namespace cs::testing_io {
+
+inline std::string fixture(const std::string& name) {
+  return std::string(CONTRASEG_SOURCE_DIR) + "/tests/fixtures/nifti/" + name;
+}
+
+inline nlohmann::json load_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path);
+  return nlohmann::json::parse(in);
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    const auto base = std::filesystem::temp_directory_path();
+    path_ = (base / ("cs_io_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++))).string();
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+
+ private:
+  std::string path_;
+};
+
+inline void write_text(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+inline std::vector<char> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+inline void write_bytes(const std::string& path, const std::vector<char>& b) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(b.data(), static_cast<std::streamsize>(b.size()));
+}
+
+// A small volume with a recognisable, non-symmetric pattern and an oblique geometry.
+inline Volume pattern_volume(int nx, int ny, int nz, float dx, float dy, float dz, float scale = 1.f) {
+  Volume v = make_volume(nx, ny, nz, dx, dy, dz);
+  for (int z = 0; z < nz; ++z)
+    for (int y = 0; y < ny; ++y)
+      for (int x = 0; x < nx; ++x) v.at(x, y, z) = scale * static_cast<float>(x + 10 * y + 100 * z);
+  v.qform_code = 1;
+  v.sform_code = 2;
+  v.quatern_b = 0.1;
+  v.quatern_c = -0.2;
+  v.quatern_d = 0.3;
+  v.qoffset_x = -12.5;
+  v.qoffset_y = 7.25;
+  v.qoffset_z = 30;
+  v.sto_xyz[0][3] = -12.5;
+  v.sto_xyz[1][3] = 7.25;
+  v.sto_xyz[2][3] = 30;
+  v.sto_xyz[0][1] = 0.125;  // a shear only the sform can express
+  return v;
+}
+
+struct RunResult {
+  int status = -1;
+  std::string out, err;  // stdout, stderr
+};
+
+// Runs `contraseg ARGS` (ARGS already shell-quoted) capturing stdout and stderr.
+inline RunResult run_contraseg(const std::string& args) {
+  RunResult r;
+  TempDir tmp;
+  const std::string err = tmp / "stderr.txt";
+  const std::string cmd = std::string("\"") + CONTRASEG_BINARY + "\" " + args + " 2>\"" + err + "\"";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  const auto e = read_bytes(err);
+  r.err.assign(e.begin(), e.end());
+  return r;
+}
+
+}  // namespace cs::testing_io

@@ -1,0 +1,159 @@
+#include "losses/loss_reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace cs::test {
+
+Vec ref_normalize(const Vec& z, int64_t n, int64_t d) {
+  Vec out(z.size());
+  for (int64_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (int64_t k = 0; k < d; ++k) s += z[i * d + k] * z[i * d + k];
+    const double inv = 1.0 / std::max(std::sqrt(s), 1e-12);
+    for (int64_t k = 0; k < d; ++k) out[i * d + k] = z[i * d + k] * inv;
+  }
+  return out;
+}
+
+Vec ref_similarity(const Vec& z, int64_t n, int64_t d, double tau) {
+  const Vec zn = ref_normalize(z, n, d);
+  Vec s(n * n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (int64_t k = 0; k < d; ++k) acc += zn[i * d + k] * zn[j * d + k];
+      s[i * n + j] = acc / tau;
+    }
+  return s;
+}
+
+std::vector<int> ref_negatives(const ContrastSpec& s, size_t t) {
+  const ContrastTerm& x = s.terms[t];
+  std::vector<int> out;
+  if (s.rule == NegativeRule::Explicit) {
+    for (int k = s.neg_offset[t]; k < s.neg_offset[t + 1]; ++k) out.push_back(s.neg_index[k]);
+    return out;
+  }
+  for (int j = 0; j < s.rows; ++j) {
+    const bool neg = s.rule == NegativeRule::OtherGroups ? s.group[j] != s.group[x.key_row]
+                                                         : (j != x.anchor && j != x.positive);
+    if (neg) out.push_back(j);
+  }
+  return out;
+}
+
+Vec ref_ntxent_terms(const Vec& z, int64_t d, const ContrastSpec& s, double tau) {
+  const int64_t n = s.rows;
+  const Vec zn = ref_normalize(z, n, d);
+  auto sim = [&](int i, int j) {
+    double acc = 0;
+    for (int64_t k = 0; k < d; ++k) acc += zn[i * d + k] * zn[j * d + k];
+    return acc / tau;
+  };
+  Vec out;
+  for (size_t t = 0; t < s.terms.size(); ++t) {
+    const int a = s.terms[t].anchor, p = s.terms[t].positive;
+    std::vector<double> den = {sim(a, p)};
+    for (int j : ref_negatives(s, t)) den.push_back(sim(a, j));
+    const double m = *std::max_element(den.begin(), den.end());
+    double sum = 0;
+    for (double v : den) sum += std::exp(v - m);
+    out.push_back(-den[0] + m + std::log(sum));
+  }
+  return out;
+}
+
+double ref_ntxent_loss(const Vec& z, int64_t d, const ContrastSpec& s, double tau) {
+  const Vec v = ref_ntxent_terms(z, d, s, tau);
+  double total = 0;
+  for (size_t t = 0; t < v.size(); ++t) total += double(s.terms[t].weight) * v[t];
+  return total;
+}
+
+Vec ref_extract(const Vec& f, int64_t N, int64_t H, int64_t W, int64_t C, const std::vector<RegionPos>& pos, int k) {
+  const int64_t P = static_cast<int64_t>(pos.size());
+  Vec out(N * P * k * k * C);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t q = 0; q < P; ++q)
+      for (int dr = 0; dr < k; ++dr)
+        for (int ds = 0; ds < k; ++ds)
+          for (int64_t c = 0; c < C; ++c)
+            out[(n * P + q) * k * k * C + (dr * k + ds) * C + c] =
+                f[((n * H + pos[q].r + dr) * W + pos[q].s + ds) * C + c];
+  return out;
+}
+
+Vec ref_linear(const Vec& x, int64_t n, int64_t din, const Vec& w, int64_t dout) {
+  Vec y(n * dout, 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t o = 0; o < dout; ++o) {
+      double acc = 0;
+      for (int64_t k = 0; k < din; ++k) acc += x[i * din + k] * w[o * din + k];
+      y[i * dout + o] = acc;
+    }
+  return y;
+}
+
+namespace {
+Vec ref_softmax_pixel(const Vec& x, int64_t o, int64_t C) {
+  double m = x[o];
+  for (int64_t c = 1; c < C; ++c) m = std::max(m, x[o + c]);
+  Vec p(C);
+  double s = 0;
+  for (int64_t c = 0; c < C; ++c) s += (p[c] = std::exp(x[o + c] - m));
+  for (auto& v : p) v /= s;
+  return p;
+}
+}  // namespace
+
+double ref_dice_loss(const Vec& logits, const Vec& labels, int64_t N, int64_t HW, int64_t C, bool with_background) {
+  double total = 0;
+  int64_t count = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = with_background ? 0 : 1; c < C; ++c) {
+      double inter = 0, sp = 0, sy = 0;
+      for (int64_t i = 0; i < HW; ++i) {
+        const int64_t o = (n * HW + i) * C;
+        const double p = ref_softmax_pixel(logits, o, C)[c];
+        inter += p * labels[o + c];
+        sp += p;
+        sy += labels[o + c];
+      }
+      total += 2 * inter / (sp + sy + 1e-10);
+      ++count;
+    }
+  return 1.0 - total / count;
+}
+
+double ref_weighted_ce(const Vec& logits, const Vec& labels, int64_t N, int64_t HW, int64_t C,
+                       const std::vector<float>& w) {
+  double total = 0;
+  for (int64_t i = 0; i < N * HW; ++i) {
+    const int64_t o = i * C;
+    const Vec p = ref_softmax_pixel(logits, o, C);
+    double wp = 0, ce = 0;
+    for (int64_t c = 0; c < C; ++c) {
+      wp += w[c] * labels[o + c];
+      ce -= labels[o + c] * std::log(p[c]);
+    }
+    total += wp * ce;
+  }
+  return total / double(N * HW);
+}
+
+::testing::AssertionResult close_rel(const Vec& want, const Vec& got, double tol) {
+  const double e = normalized_error(want, got);
+  if (e <= tol) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "normalised error " << e << " > " << tol;
+}
+
+::testing::AssertionResult close_rel(double want, double got, double tol) {
+  const double e = std::abs(want - got) / std::max(std::abs(want), 1e-300);
+  if (e <= tol && std::isfinite(got)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "want " << want << ", got " << got << ": relative error " << e << " > "
+                                       << tol;
+}
+
+}  // namespace cs::test

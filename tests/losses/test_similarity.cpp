@@ -1,0 +1,245 @@
+// The fused similarity ops (ops/similarity.h) against double-precision brute force.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <set>
+#include <tuple>
+
+#include "autograd/tape.h"
+#include "losses/loss_reference.h"
+#include "ops/ops.h"
+#include "ops/similarity.h"
+#include "support/gradcheck.h"
+
+namespace cs::test {
+namespace {
+
+// Random terms over n rows. other-groups: positives share the anchor's group; a third of the
+// terms are "reverse" terms whose key row is a different row (sometimes of another group), so
+// that some anchors own several negative sets.
+ContrastSpec random_spec(NegativeRule rule, int n, int terms, uint64_t seed, int groups = 4) {
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int> row(0, n - 1);
+  std::uniform_real_distribution<float> w(0.1f, 1.0f);
+  ContrastSpec s;
+  s.rows = n;
+  s.rule = rule;
+  for (int i = 0; i < n; ++i) s.group.push_back(i % groups);
+  if (rule != NegativeRule::OtherGroups) s.group.clear();
+  if (rule == NegativeRule::Explicit) s.neg_offset.push_back(0);
+  while (static_cast<int>(s.terms.size()) < terms) {
+    const int a = row(gen);
+    int p = row(gen);
+    if (rule == NegativeRule::OtherGroups) p = (a + groups * (1 + row(gen) % 3)) % n;
+    if (p == a || (rule == NegativeRule::OtherGroups && p % groups != a % groups)) continue;
+    const int key = (rule == NegativeRule::OtherGroups && s.terms.size() % 3 == 2) ? row(gen) : a;
+    s.terms.push_back({a, p, key, w(gen)});
+    if (rule == NegativeRule::Explicit) {
+      const int k = static_cast<int>(s.terms.size() % 5);  // 0..4 negatives, repeats allowed
+      for (int i = 0; i < k; ++i) s.neg_index.push_back(row(gen));
+      s.neg_offset.push_back(static_cast<int>(s.neg_index.size()));
+    }
+  }
+  return s;
+}
+
+struct RuleCase {
+  NegativeRule rule;
+  const char* name;
+};
+const RuleCase kRules[] = {{NegativeRule::OtherGroups, "other_groups"},
+                           {NegativeRule::AllOthers, "all_others"},
+                           {NegativeRule::Explicit, "explicit"}};
+
+class NtXentRule : public ::testing::TestWithParam<RuleCase> {};
+
+TEST_P(NtXentRule, ForwardMatchesDoubleReference) {
+  const int n = 37, d = 19;
+  const float tau = 0.1f;
+  ContrastSpec spec = random_spec(GetParam().rule, n, 120, 11);
+  ContrastPlan plan(spec);
+  Tensor z = random_tensor({n, d}, 5);
+  const Vec zd = to_double(z);
+  NoGradGuard ng;
+  const Vec terms = to_double(ntxent_terms(z, plan, tau));
+  EXPECT_TRUE(close_rel(ref_ntxent_terms(zd, d, spec, tau), terms, 1e-4));
+  EXPECT_TRUE(close_rel(ref_ntxent_loss(zd, d, spec, tau), ntxent_loss(z, plan, tau).to_vector()[0], 1e-4));
+}
+
+TEST_P(NtXentRule, GradientsMatchFiniteDifferences) {
+  const int n = 12, d = 5;
+  const float tau = 0.5f;
+  ContrastSpec spec = random_spec(GetParam().rule, n, 30, 21);
+  ContrastPlan plan(spec);
+  Tensor z = random_tensor({n, d}, 7);
+  z.set_requires_grad(true);
+  for (bool per_term : {false, true}) {
+    OpCheck r = check_op(
+        [&](const std::vector<Tensor>& in) { return per_term ? ntxent_terms(in[0], plan, tau) : ntxent_loss(in[0], plan, tau); },
+        [&](const std::vector<Vec>& in) {
+          return per_term ? ref_ntxent_terms(in[0], d, spec, tau) : Vec{ref_ntxent_loss(in[0], d, spec, tau)};
+        },
+        {z}, 3);
+    EXPECT_LT(r.forward, 1e-5) << r.report();
+    EXPECT_LT(r.grad[0], 1e-4) << (per_term ? "per-term: " : "loss: ") << r.report();
+    EXPECT_LT(r.accumulate[0], 1e-6) << r.report();
+    EXPECT_LT(r.overwrite[0], 1e-6) << r.report();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Rules, NtXentRule, ::testing::ValuesIn(kRules),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(NtXent, SeveralRowBlocksMatchReference) {
+  // More anchors than one CPU row block holds, so the block loop and its unit ranges are used.
+  const int n = 700, d = 33;
+  ASSERT_LT(cpu::similarity_block_rows(n), n);
+  for (NegativeRule rule : {NegativeRule::OtherGroups, NegativeRule::AllOthers}) {
+    ContrastSpec spec = random_spec(rule, n, 900, 31, 5);
+    ContrastPlan plan(spec);
+    Tensor z = random_tensor({n, d}, 9);
+    z.set_requires_grad(true);
+    Tensor loss = ntxent_loss(z, plan, 0.2f);
+    const Vec zd = to_double(z);
+    EXPECT_TRUE(close_rel(ref_ntxent_loss(zd, d, spec, 0.2), loss.to_vector()[0], 1e-4)) << negative_rule_name(rule);
+    backward(loss);
+    // Directional derivative of the double reference along a few random directions.
+    const double err = directional_error(
+        [&](const std::vector<Vec>& in) { return Vec{ref_ntxent_loss(in[0], d, spec, 0.2)}; }, {zd}, Vec{1.0}, 0,
+        to_double(z.grad()), 3, 17, 1e-4);
+    EXPECT_LT(err, 1e-3) << negative_rule_name(rule);
+  }
+}
+
+TEST(NtXent, TinyTemperatureStaysFinite) {
+  const float tau = 0.005f;
+  // Naive evaluation overflows float: exp(1/tau) = exp(200).
+  ASSERT_TRUE(std::isinf(std::exp(1.0f / tau)));
+  for (NegativeRule rule : {NegativeRule::OtherGroups, NegativeRule::AllOthers, NegativeRule::Explicit}) {
+    const int n = 48, d = 128;
+    ContrastSpec spec = random_spec(rule, n, 150, 41);
+    ContrastPlan plan(spec);
+    Tensor z = random_tensor({n, d}, 13);
+    z.set_requires_grad(true);
+    Tensor loss = ntxent_loss(z, plan, tau);
+    const float v = loss.to_vector()[0];
+    ASSERT_TRUE(std::isfinite(v)) << negative_rule_name(rule);
+    // Values of order 1/tau lose absolute precision in float: 1e-3 relative.
+    EXPECT_TRUE(close_rel(ref_ntxent_loss(to_double(z), d, spec, tau), v, 1e-3)) << negative_rule_name(rule);
+    backward(loss);
+    for (float g : z.grad().to_vector()) ASSERT_TRUE(std::isfinite(g)) << negative_rule_name(rule);
+  }
+}
+
+TEST(NtXent, EmptyNegativeSetGivesZeroTerm) {
+  // Every row in one group: no negatives, so each term is -s_ap + log(exp(s_ap)) = 0.
+  ContrastSpec s;
+  s.rows = 4;
+  s.rule = NegativeRule::OtherGroups;
+  s.group = {0, 0, 0, 0};
+  s.terms = {{0, 1, 0, 1.0f}, {2, 3, 2, 1.0f}};
+  ContrastPlan plan(s);
+  Tensor z = random_tensor({4, 3}, 1);
+  z.set_requires_grad(true);
+  Tensor loss = ntxent_loss(z, plan, 0.1f);
+  EXPECT_EQ(loss.to_vector()[0], 0.0f);
+  backward(loss);
+  for (float g : z.grad().to_vector()) EXPECT_EQ(g, 0.0f);
+}
+
+TEST(NtXent, ZeroEmbeddingRowStaysFinite) {
+  ContrastSpec spec = random_spec(NegativeRule::OtherGroups, 16, 40, 3);
+  ContrastPlan plan(spec);
+  std::vector<float> v = random_tensor({16, 8}, 2).to_vector();
+  for (int k = 0; k < 8; ++k) v[3 * 8 + k] = 0.0f;
+  Tensor z = Tensor::from_vector({16, 8}, v);
+  EXPECT_TRUE(close_rel(ref_ntxent_loss(to_double(z), 8, spec, 0.1), ntxent_loss(z, plan, 0.1f).to_vector()[0], 1e-4));
+}
+
+TEST(NtXent, RejectsBadSpecsAndShapes) {
+  ContrastSpec s;
+  s.rows = 4;
+  s.rule = NegativeRule::OtherGroups;
+  s.group = {0, 1, 0, 1};
+  s.terms = {{0, 2, 0, 1.0f}};
+  EXPECT_NO_THROW(ContrastPlan{s});
+  ContrastSpec bad = s;
+  bad.terms[0].positive = 4;
+  EXPECT_THROW(ContrastPlan{bad}, std::invalid_argument);
+  bad = s;
+  bad.terms[0].positive = 0;  // anchor paired with itself
+  EXPECT_THROW(ContrastPlan{bad}, std::invalid_argument);
+  bad = s;
+  bad.group.pop_back();
+  EXPECT_THROW(ContrastPlan{bad}, std::invalid_argument);
+  bad = s;
+  bad.terms.clear();
+  EXPECT_THROW(ContrastPlan{bad}, std::invalid_argument);
+  bad = s;
+  bad.rule = NegativeRule::Explicit;
+  bad.neg_offset = {0, 2};
+  bad.neg_index = {1};
+  EXPECT_THROW(ContrastPlan{bad}, std::invalid_argument);
+  bad.neg_index = {1, 9};
+  EXPECT_THROW(ContrastPlan{bad}, std::invalid_argument);
+
+  ContrastPlan plan(s);
+  EXPECT_THROW(ntxent_loss(Tensor::zeros({5, 3}), plan, 0.1f), std::invalid_argument);
+  EXPECT_THROW(ntxent_loss(Tensor::zeros({4}), plan, 0.1f), std::invalid_argument);
+  EXPECT_THROW(ntxent_loss(Tensor::zeros({4, 3}), plan, 0.0f), std::invalid_argument);
+  EXPECT_THROW(ntxent_loss(Tensor::zeros({4, 3}), plan, std::nanf("")), std::invalid_argument);
+  EXPECT_THROW(plan.on(Device::CUDA), std::invalid_argument);
+}
+
+TEST(NtXent, NegativesAndMergedTerms) {
+  ContrastSpec s;
+  s.rows = 6;
+  s.rule = NegativeRule::OtherGroups;
+  s.group = {0, 1, 0, 1, 2, 2};
+  s.terms = {{0, 2, 0, 0.5f}, {0, 2, 0, 0.25f}, {2, 0, 0, 1.0f}, {2, 0, 4, 1.0f}};
+  EXPECT_EQ(s.negatives(0), (std::vector<int>{1, 3, 4, 5}));
+  EXPECT_EQ(s.negatives(3), (std::vector<int>{0, 1, 2, 3}));  // key row 4: group 2 excluded
+  const ContrastSpec m = s.merged();
+  ASSERT_EQ(m.terms.size(), 3u);  // the two (0,2,key 0) terms merge; (2,0) with keys 0 / 4 differ
+  EXPECT_FLOAT_EQ(m.terms[0].weight, 0.75f);
+  EXPECT_DOUBLE_EQ(m.total_weight(), s.total_weight());
+  // Merging does not change the loss.
+  Tensor z = random_tensor({6, 4}, 8);
+  NoGradGuard ng;
+  EXPECT_NEAR(ntxent_loss(z, ContrastPlan(s), 0.3f).to_vector()[0], ntxent_loss(z, ContrastPlan(m), 0.3f).to_vector()[0],
+              1e-5);
+  // Anchor 2 owns two negative sets (keys of group 0 and group 2): two units.
+  EXPECT_EQ(ContrastPlan(s).num_units(), 3);
+  EXPECT_EQ(ContrastPlan(s).max_units_per_row(), 2);
+}
+
+TEST(CosineSimilarity, MatchesReferenceAndGradients) {
+  const int n = 9, d = 6;
+  Tensor z = random_tensor({n, d}, 4);
+  z.set_requires_grad(true);
+  OpCheck r = check_op([](const std::vector<Tensor>& in) { return cosine_similarity(in[0], 0.5f); },
+                       [&](const std::vector<Vec>& in) { return ref_similarity(in[0], n, d, 0.5); }, {z}, 5);
+  EXPECT_LT(r.forward, 1e-6) << r.report();
+  EXPECT_LT(r.grad[0], 1e-4) << r.report();
+  EXPECT_LT(r.overwrite[0], 1e-6) << r.report();
+  EXPECT_LT(r.accumulate[0], 1e-6) << r.report();
+}
+
+TEST(ExtractRegions, OverlappingPatchesAndGradients) {
+  const int N = 2, H = 7, W = 6, C = 3, k = 3;
+  const std::vector<RegionPos> pos = {{0, 0}, {1, 1}, {4, 3}, {0, 0}, {2, 3}};  // overlaps and a repeat
+  Tensor f = random_tensor({N, H, W, C}, 6);
+  f.set_requires_grad(true);
+  OpCheck r = check_op([&](const std::vector<Tensor>& in) { return extract_regions(in[0], pos, k); },
+                       [&](const std::vector<Vec>& in) { return ref_extract(in[0], N, H, W, C, pos, k); }, {f}, 9);
+  EXPECT_EQ(r.forward, 0.0) << r.report();
+  EXPECT_LT(r.grad[0], 1e-6) << r.report();
+  EXPECT_LT(r.overwrite[0], 1e-6) << r.report();
+  EXPECT_LT(r.accumulate[0], 1e-6) << r.report();
+  EXPECT_THROW(extract_regions(f, {{5, 0}}, 3), std::invalid_argument);  // runs past the bottom
+  EXPECT_THROW(extract_regions(f, {}, 3), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace cs::test

@@ -1,0 +1,128 @@
+// batch_norm over (N,H,W) per channel: training (batch statistics, running-stat update with
+// decay and the unbiased variance) and inference (running statistics), gradients, bad shapes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "ops/kernels.h"
+#include "ops/ops.h"
+#include "op_check.h"
+
+namespace cs {
+namespace {
+
+using test::check_op;
+using test::op_ok;
+using test::random_tensor;
+using test::Vec;
+
+// Gradients through the batch statistics involve cancelling sums: 1e-4 of the largest element.
+constexpr double kFwdTol = 1e-5, kGradTol = 1e-4;
+
+test::OpCheck bn_train_check(const Shape& xs, uint64_t seed, float eps = 1e-3f) {
+  const int64_t C = xs.back();
+  Tensor x = random_tensor(xs, seed, -2.0f, 3.0f).set_requires_grad(true);
+  Tensor gamma = random_tensor({C}, seed + 1, 0.5f, 1.5f).set_requires_grad(true);
+  Tensor beta = random_tensor({C}, seed + 2).set_requires_grad(true);
+  Tensor rm = Tensor::zeros({C}), rv = Tensor::zeros({C});
+  return check_op(
+      [=](const std::vector<Tensor>& t) mutable { return batch_norm(t[0], t[1], t[2], rm, rv, true, 0.99f, eps); },
+      [=](const std::vector<Vec>& v) { return ref::batch_norm_train(v[0], C, v[1], v[2], eps); },
+      {x, gamma, beta}, seed + 3);
+}
+
+TEST(BatchNorm, TrainForwardAndGradients) {
+  EXPECT_TRUE(op_ok(bn_train_check({2, 3, 4, 5}, 10), kFwdTol, kGradTol));
+  EXPECT_TRUE(op_ok(bn_train_check({6, 3}, 20), kFwdTol, kGradTol));  // [N, C], as after flatten
+  EXPECT_TRUE(op_ok(bn_train_check({2, 5, 3, 16}, 30, 1e-5f), kFwdTol, kGradTol));
+}
+
+TEST(BatchNorm, InferForwardAndGradients) {
+  const Shape xs{2, 3, 3, 4};
+  Tensor x = random_tensor(xs, 40, -2.0f, 2.0f).set_requires_grad(true);
+  Tensor gamma = random_tensor({4}, 41, 0.5f, 1.5f).set_requires_grad(true);
+  Tensor beta = random_tensor({4}, 42).set_requires_grad(true);
+  Tensor rm = random_tensor({4}, 43), rv = random_tensor({4}, 44, 0.2f, 2.0f);
+  const Vec rmv = test::to_double(rm), rvv = test::to_double(rv);
+  const test::OpCheck r = check_op(
+      [=](const std::vector<Tensor>& t) mutable { return batch_norm(t[0], t[1], t[2], rm, rv, false); },
+      [=](const std::vector<Vec>& v) { return ref::batch_norm_infer(v[0], 4, v[1], v[2], rmv, rvv, 1e-3); },
+      {x, gamma, beta}, 45);
+  EXPECT_TRUE(op_ok(r, kFwdTol, kGradTol));
+  // Inference never touches the running statistics.
+  EXPECT_EQ(rm.to_vector(), std::vector<float>(rmv.begin(), rmv.end()));
+  EXPECT_EQ(rv.to_vector(), std::vector<float>(rvv.begin(), rvv.end()));
+}
+
+// r <- decay*r + (1-decay)*batch, with the unbiased batch variance for r_var; the saved
+// statistics are the batch mean and 1/sqrt(biased var + eps).
+TEST(BatchNorm, RunningStatisticsUpdate) {
+  const int64_t C = 3;
+  const Shape xs{2, 2, 3, C};
+  const int64_t M = 2 * 2 * 3;
+  Tensor x = random_tensor(xs, 50, -1.0f, 4.0f);
+  Tensor gamma = random_tensor({C}, 51), beta = random_tensor({C}, 52);
+  Tensor rm = random_tensor({C}, 53), rv = random_tensor({C}, 54, 0.5f, 1.5f);
+  const Vec rm0 = test::to_double(rm), rv0 = test::to_double(rv);
+  Tensor y = Tensor::empty(xs), mean = Tensor::empty({C}), invstd = Tensor::empty({C});
+  const float decay = 0.9f, eps = 1e-3f;
+  cpu::batch_norm_forward_train(x, gamma, beta, y, mean, invstd, rm, rv, decay, eps);
+  Vec bm, bv;
+  ref::batch_norm_train(test::to_double(x), C, test::to_double(gamma), test::to_double(beta), eps, &bm, &bv);
+  for (int64_t c = 0; c < C; ++c) {
+    EXPECT_NEAR(mean.to_vector()[c], bm[c], 1e-6);
+    EXPECT_NEAR(invstd.to_vector()[c], 1.0 / std::sqrt(bv[c] + eps), 1e-5);
+    EXPECT_NEAR(rm.to_vector()[c], decay * rm0[c] + (1 - decay) * bm[c], 1e-6);
+    const double unbiased = bv[c] * M / (M - 1);
+    EXPECT_NEAR(rv.to_vector()[c], decay * rv0[c] + (1 - decay) * unbiased, 1e-6);
+  }
+  // Through the differentiable op, the default decay 0.99 applies, starting from zero shadows.
+  Tensor rm2 = Tensor::zeros({C}), rv2 = Tensor::zeros({C});
+  batch_norm(x, gamma, beta, rm2, rv2, true);
+  for (int64_t c = 0; c < C; ++c) {
+    EXPECT_NEAR(rm2.to_vector()[c], 0.01 * bm[c], 1e-7);
+    EXPECT_NEAR(rv2.to_vector()[c], 0.01 * bv[c] * M / (M - 1), 1e-7);
+  }
+}
+
+// A large offset against a small spread: the kernel must centre before scaling.
+TEST(BatchNorm, LargeMeanKeepsPrecision) {
+  const int64_t C = 4;
+  Tensor x = random_tensor({3, 5, 5, C}, 60, 999.0f, 1001.0f);
+  Tensor gamma = Tensor::full({C}, 1.0f), beta = Tensor::zeros({C});
+  Tensor rm = Tensor::zeros({C}), rv = Tensor::zeros({C});
+  Tensor y = batch_norm(x, gamma, beta, rm, rv, true);
+  const Vec want = ref::batch_norm_train(test::to_double(x), C, Vec(C, 1.0), Vec(C, 0.0), 1e-3);
+  EXPECT_LT(test::normalized_error(want, test::to_double(y)), 1e-4);
+}
+
+TEST(BatchNorm, BackwardKernelSkipsNullOutputs) {
+  const int64_t C = 2;
+  Tensor x = random_tensor({4, 3, C}, 70), gamma = random_tensor({C}, 71);
+  Tensor mean = Tensor::from_vector({C}, {0.1f, -0.2f}), invstd = Tensor::from_vector({C}, {1.5f, 0.7f});
+  Tensor dy = random_tensor({4, 3, C}, 72);
+  std::vector<float> dg(C), db(C), dg2(C, 5.0f), db2(C);
+  cpu::batch_norm_backward_train(x, gamma, mean, invstd, dy, nullptr, 0, dg.data(), 0, db.data(), 0);
+  cpu::batch_norm_backward_train(x, gamma, mean, invstd, dy, nullptr, 0, dg2.data(), 1, nullptr, 0);
+  for (int64_t c = 0; c < C; ++c) EXPECT_NEAR(dg2[c], dg[c] + 5.0f, 1e-5f);
+  // dbeta is the plain sum of dy per channel.
+  const std::vector<float> d = dy.to_vector();
+  for (int64_t c = 0; c < C; ++c) {
+    double s = 0;
+    for (size_t i = c; i < d.size(); i += C) s += d[i];
+    EXPECT_NEAR(db[c], s, 1e-5);
+  }
+}
+
+TEST(BatchNorm, BadShapesThrow) {
+  Tensor x = random_tensor({2, 3, 3, 4}, 1);
+  Tensor g4 = Tensor::full({4}, 1.0f), b4 = Tensor::zeros({4}), g3 = Tensor::full({3}, 1.0f);
+  Tensor rm = Tensor::zeros({4}), rv = Tensor::zeros({4}), rm3 = Tensor::zeros({3});
+  EXPECT_THROW(batch_norm(x, g3, b4, rm, rv, true), std::invalid_argument);
+  EXPECT_THROW(batch_norm(x, g4, b4, rm3, rv, true), std::invalid_argument);
+  EXPECT_THROW(batch_norm(random_tensor({4}, 2), g4, b4, rm, rv, true), std::invalid_argument);
+  EXPECT_THROW(batch_norm(Tensor(), g4, b4, rm, rv, false), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace cs

@@ -1,0 +1,144 @@
+// conv2d (stride 1, TF SAME): forward vs the double reference, gradients vs finite differences,
+// beta accumulation, frozen parameters, the asymmetric 2x2 padding, bad shapes.
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "ops/kernels.h"
+#include "ops/ops.h"
+#include "op_check.h"
+
+namespace cs {
+namespace {
+
+using test::check_op;
+using test::op_ok;
+using test::random_tensor;
+using test::Vec;
+
+// Checks conv2d on x [N,H,W,Cin] with a [Cout,KH,KW,Cin] kernel, with or without bias.
+test::OpCheck conv_check(Shape xs, int64_t cout, int64_t kh, int64_t kw, bool bias, uint64_t seed,
+                         bool x_grad = true, bool w_grad = true, bool b_grad = true) {
+  Tensor x = random_tensor(xs, seed).set_requires_grad(x_grad);
+  Tensor w = random_tensor({cout, kh, kw, xs[3]}, seed + 1).set_requires_grad(w_grad);
+  std::vector<Tensor> in{x, w};
+  if (bias) in.push_back(random_tensor({cout}, seed + 2).set_requires_grad(b_grad));
+  const ref::Nhwc s{xs[0], xs[1], xs[2], xs[3]};
+  return check_op(
+      [](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], t.size() > 2 ? t[2] : Tensor()); },
+      [=](const std::vector<Vec>& v) { return ref::conv2d(v[0], s, v[1], cout, kh, kw, v.size() > 2 ? v[2] : Vec()); },
+      in, seed + 3);
+}
+
+// Float convolutions over at most a few hundred terms: forward within 1e-5 of the largest
+// output, gradients within 1e-4 of the largest gradient element.
+constexpr double kFwdTol = 1e-5, kGradTol = 1e-4;
+
+TEST(Conv2d, ThreeByThreeWithBias) {
+  EXPECT_TRUE(op_ok(conv_check({2, 5, 6, 3}, 4, 3, 3, true, 10), kFwdTol, kGradTol));
+}
+
+TEST(Conv2d, TwoByTwoAsymmetricSame) {
+  EXPECT_TRUE(op_ok(conv_check({2, 5, 4, 3}, 3, 2, 2, true, 20), kFwdTol, kGradTol));
+}
+
+TEST(Conv2d, OneByOneWithoutBias) {
+  EXPECT_TRUE(op_ok(conv_check({2, 4, 4, 5}, 6, 1, 1, false, 30), kFwdTol, kGradTol));
+}
+
+TEST(Conv2d, OddSizesAndNonSquareKernel) {
+  EXPECT_TRUE(op_ok(conv_check({1, 7, 3, 2}, 3, 3, 3, true, 40), kFwdTol, kGradTol));
+  EXPECT_TRUE(op_ok(conv_check({2, 3, 5, 3}, 2, 3, 2, true, 50), kFwdTol, kGradTol));
+  EXPECT_TRUE(op_ok(conv_check({1, 4, 4, 2}, 2, 4, 4, false, 55), kFwdTol, kGradTol));  // pads 1 before, 2 after
+}
+
+TEST(Conv2d, SpatialSmallerThanKernel) {
+  EXPECT_TRUE(op_ok(conv_check({2, 1, 1, 3}, 2, 3, 3, true, 60), kFwdTol, kGradTol));
+}
+
+// Hand-computed: a 2x2 kernel of ones sums the window x[i..i+1, j..j+1], the row/column past
+// the bottom/right edge being zero padding (TF SAME puts the single pad row there).
+TEST(Conv2d, TwoByTwoPadsBottomRightOnly) {
+  Tensor x = Tensor::from_vector({1, 3, 3, 1}, {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  Tensor w = Tensor::full({1, 2, 2, 1}, 1.0f);
+  const std::vector<float> y = conv2d(x, w).to_vector();
+  const std::vector<float> want{1 + 2 + 4 + 5, 2 + 3 + 5 + 6, 3 + 6, 4 + 5 + 7 + 8, 5 + 6 + 8 + 9, 6 + 9,
+                                7 + 8, 8 + 9, 9};
+  EXPECT_EQ(y, want);
+}
+
+// Channel counts of the UNet (multiples of 16) take oneDNN's blocked code paths; the input is
+// too large for an element-wise finite-difference check, so gradients are checked along
+// random directions.
+TEST(Conv2d, WideChannelsDirectionalGradients) {
+  const Shape xs{2, 9, 7, 32};
+  const int64_t cout = 16;
+  Tensor x = random_tensor(xs, 70).set_requires_grad(true);
+  Tensor w = random_tensor({cout, 3, 3, 32}, 71, -0.2f, 0.2f).set_requires_grad(true);
+  Tensor b = random_tensor({cout}, 72).set_requires_grad(true);
+  const ref::Nhwc s{2, 9, 7, 32};
+  auto f = [=](const std::vector<Vec>& v) { return ref::conv2d(v[0], s, v[1], cout, 3, 3, v[2]); };
+  const std::vector<Vec> in{test::to_double(x), test::to_double(w), test::to_double(b)};
+  Tensor y = conv2d(x, w, b);
+  EXPECT_LT(test::normalized_error(f(in), test::to_double(y)), kFwdTol);
+  const Vec dyv = test::random_vec(y.numel(), 73);
+  Tensor loss = sum(mul(y, test::from_double(y.shape(), dyv)));
+  backward(loss);
+  EXPECT_LT(test::directional_error(f, in, dyv, 0, test::to_double(x.grad()), 3, 74), 1e-5);
+  EXPECT_LT(test::directional_error(f, in, dyv, 1, test::to_double(w.grad()), 3, 75), 1e-5);
+  EXPECT_LT(test::normalized_error(test::numeric_grad(f, in, dyv, 2), test::to_double(b.grad())), kGradTol);
+}
+
+TEST(Conv2d, FrozenWeightsGetNoGradient) {
+  // w constant: only dx (and db) are computed; check_op also asserts w gets no gradient.
+  EXPECT_TRUE(op_ok(conv_check({2, 4, 5, 3}, 4, 3, 3, true, 80, true, false, true), kFwdTol, kGradTol));
+  // Only the bias learns: the bias gradient without the weight gradient.
+  EXPECT_TRUE(op_ok(conv_check({2, 4, 5, 3}, 4, 3, 3, true, 81, false, false, true), kFwdTol, kGradTol));
+  // Only the weights.
+  EXPECT_TRUE(op_ok(conv_check({2, 4, 5, 3}, 4, 2, 2, true, 82, false, true, false), kFwdTol, kGradTol));
+}
+
+// Direct kernel calls: each output accumulates with its own beta, and null outputs are skipped.
+TEST(Conv2d, BackwardKernelBetaPerOutput) {
+  Tensor x = random_tensor({1, 4, 4, 3}, 90), w = random_tensor({2, 3, 3, 3}, 91);
+  Tensor dy = random_tensor({1, 4, 4, 2}, 92);
+  std::vector<float> dx(x.numel()), dw(w.numel()), db(2);
+  cpu::conv2d_backward(x, w, dy, dx.data(), 0.f, dw.data(), 0.f, db.data(), 0.f);
+  std::vector<float> dx2(x.numel(), 1.0f), dw2(w.numel(), 2.0f), db2(2, 3.0f);
+  // dx accumulates, dw overwrites (its NaN garbage must not leak), db is skipped.
+  std::fill(dw2.begin(), dw2.end(), std::numeric_limits<float>::quiet_NaN());
+  cpu::conv2d_backward(x, w, dy, dx2.data(), 1.f, dw2.data(), 0.f, nullptr, 1.f);
+  for (size_t i = 0; i < dx.size(); ++i) EXPECT_NEAR(dx2[i], dx[i] + 1.0f, 1e-5f);
+  for (size_t i = 0; i < dw.size(); ++i) EXPECT_EQ(dw2[i], dw[i]);
+  EXPECT_EQ(db2, std::vector<float>(2, 3.0f));
+  // db accumulates alone.
+  cpu::conv2d_backward(x, w, dy, nullptr, 0.f, nullptr, 0.f, db2.data(), 1.f);
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(db2[i], db[i] + 3.0f, 1e-5f);
+}
+
+TEST(Conv2d, RepeatedCallsReuseTheCachedPlan) {
+  Tensor x = random_tensor({2, 6, 6, 16}, 100), w = random_tensor({16, 3, 3, 16}, 101);
+  Tensor b = random_tensor({16}, 102);
+  const std::vector<float> y1 = conv2d(x, w, b).to_vector();
+  conv2d(random_tensor({1, 5, 5, 16}, 103), w, b);  // another shape in between
+  const std::vector<float> y2 = conv2d(x, w, b).to_vector();
+  EXPECT_EQ(y1, y2);
+  // Changed weights must be picked up (they are reordered at every call, not cached).
+  Tensor w2 = scale(w, 2.0f);
+  const std::vector<float> y3 = conv2d(x, w2).to_vector();
+  const std::vector<float> y4 = conv2d(x, w).to_vector();
+  for (size_t i = 0; i < y3.size(); i += 97) EXPECT_NEAR(y3[i], 2 * y4[i], 1e-4f);
+}
+
+TEST(Conv2d, BadShapesThrow) {
+  Tensor x = random_tensor({1, 4, 4, 3}, 1);
+  EXPECT_THROW(conv2d(x, random_tensor({2, 3, 3, 4}, 2)), std::invalid_argument);  // Cin mismatch
+  EXPECT_THROW(conv2d(random_tensor({4, 4, 3}, 3), random_tensor({2, 3, 3, 3}, 2)), std::invalid_argument);
+  EXPECT_THROW(conv2d(x, random_tensor({2, 3, 3}, 2)), std::invalid_argument);
+  EXPECT_THROW(conv2d(x, random_tensor({2, 3, 3, 3}, 2), random_tensor({3}, 4)), std::invalid_argument);
+  Tensor y = Tensor::empty({1, 4, 4, 5});
+  EXPECT_THROW(cpu::conv2d_forward(x, random_tensor({2, 3, 3, 3}, 2), Tensor(), y), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace cs

@@ -1,0 +1,99 @@
+// linear (no bias), softmax and l2_normalize over the last dimension.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "ops/kernels.h"
+#include "ops/ops.h"
+#include "op_check.h"
+
+namespace cs {
+namespace {
+
+using test::check_op;
+using test::op_ok;
+using test::random_tensor;
+using test::Vec;
+
+constexpr double kFwdTol = 1e-5, kGradTol = 1e-4;
+
+Tensor param(const Shape& s, uint64_t seed) { return random_tensor(s, seed).set_requires_grad(true); }
+
+TEST(Linear, ForwardAndGradients) {
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return linear(t[0], t[1]); },
+                             [](const std::vector<Vec>& v) { return ref::linear(v[0], 3, 5, v[1], 4); },
+                             {param({3, 5}, 10), param({4, 5}, 11)}, 12),
+                    kFwdTol, kGradTol));
+  // Frozen weights, and a single row.
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return linear(t[0], t[1]); },
+                             [](const std::vector<Vec>& v) { return ref::linear(v[0], 1, 7, v[1], 2); },
+                             {param({1, 7}, 13), random_tensor({2, 7}, 14)}, 15),
+                    kFwdTol, kGradTol));
+}
+
+TEST(Linear, ProjectionHeadSizeMatchesReference) {
+  Tensor x = random_tensor({8, 128}, 16), w = random_tensor({64, 128}, 17, -0.1f, 0.1f);
+  EXPECT_LT(test::normalized_error(ref::linear(test::to_double(x), 8, 128, test::to_double(w), 64),
+                                   test::to_double(linear(x, w))),
+            kFwdTol);
+}
+
+TEST(Softmax, ForwardAndGradient) {
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return softmax(t[0]); },
+                             [](const std::vector<Vec>& v) { return ref::softmax(v[0], 4); },
+                             {param({2, 3, 4}, 20)}, 21),
+                    kFwdTol, kGradTol));
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return softmax(t[0]); },
+                             [](const std::vector<Vec>& v) { return ref::softmax(v[0], 1); },
+                             {param({3, 1}, 22)}, 23),
+                    kFwdTol, kGradTol));
+}
+
+TEST(Softmax, LargeLogitsStayFinite) {
+  Tensor x = Tensor::from_vector({2, 3}, {1000, 1001, 999, -1000, -1001, -999});
+  const std::vector<float> y = softmax(x).to_vector();
+  const Vec want = ref::softmax(test::to_double(x), 3);
+  for (size_t i = 0; i < y.size(); ++i) {
+    EXPECT_TRUE(std::isfinite(y[i]));
+    EXPECT_NEAR(y[i], want[i], 1e-6);
+  }
+}
+
+TEST(L2Normalize, ForwardAndGradient) {
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return l2_normalize(t[0]); },
+                             [](const std::vector<Vec>& v) { return ref::l2_normalize(v[0], 6, 1e-12); },
+                             {param({3, 6}, 30)}, 31),
+                    kFwdTol, kGradTol));
+  // Over the channels of an NHWC feature map.
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return l2_normalize(t[0]); },
+                             [](const std::vector<Vec>& v) { return ref::l2_normalize(v[0], 5, 1e-12); },
+                             {param({2, 2, 3, 5}, 32)}, 33),
+                    kFwdTol, kGradTol));
+}
+
+// A row whose norm is below eps is divided by eps (a linear map), the others by their norm.
+TEST(L2Normalize, NormBelowEps) {
+  Tensor x = Tensor::from_vector({2, 3}, {0.1f, -0.2f, 0.05f, 1.0f, 2.0f, -2.0f}).set_requires_grad(true);
+  const float eps = 0.5f;
+  const test::OpCheck r = check_op([=](const std::vector<Tensor>& t) { return l2_normalize(t[0], eps); },
+                                   [=](const std::vector<Vec>& v) { return ref::l2_normalize(v[0], 3, eps); },
+                                   {x}, 34);
+  EXPECT_TRUE(op_ok(r, kFwdTol, kGradTol));
+  const std::vector<float> y = l2_normalize(x, eps).to_vector();
+  EXPECT_NEAR(y[0], 0.2f, 1e-6f);
+  EXPECT_NEAR(y[3], 1.0f / 3.0f, 1e-6f);
+}
+
+TEST(Dense, BadShapesThrow) {
+  EXPECT_THROW(linear(random_tensor({3, 5}, 1), random_tensor({4, 6}, 2)), std::invalid_argument);
+  EXPECT_THROW(linear(random_tensor({3, 5, 1}, 1), random_tensor({4, 5}, 2)), std::invalid_argument);
+  EXPECT_THROW(linear(random_tensor({3, 5}, 1), random_tensor({5}, 2)), std::invalid_argument);
+  Tensor y = Tensor::empty({3, 3});
+  EXPECT_THROW(cpu::softmax_forward(random_tensor({3, 4}, 1), y), std::invalid_argument);
+  Tensor n = Tensor::empty({2});
+  Tensor y2 = Tensor::empty({3, 4});
+  EXPECT_THROW(cpu::l2_normalize_forward(random_tensor({3, 4}, 1), y2, n, 1e-12f), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace cs

@@ -1,0 +1,136 @@
+// relu, add, mul, scale, sum, mean, reshape, flatten.
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "ops/kernels.h"
+#include "ops/ops.h"
+#include "op_check.h"
+
+namespace cs {
+namespace {
+
+using test::check_op;
+using test::op_ok;
+using test::random_tensor;
+using test::Vec;
+
+constexpr double kFwdTol = 1e-6, kGradTol = 1e-5;
+
+Tensor param(const Shape& s, uint64_t seed) { return random_tensor(s, seed).set_requires_grad(true); }
+
+TEST(Relu, ForwardAndGradient) {
+  // Large enough for the threaded path, still cheap to difference element by element.
+  const test::OpCheck r = check_op([](const std::vector<Tensor>& t) { return relu(t[0]); },
+                                   [](const std::vector<Vec>& v) { return ref::relu(v[0]); },
+                                   {param({2, 4, 5, 3}, 1)}, 2);
+  EXPECT_TRUE(op_ok(r, kFwdTol, kGradTol));
+}
+
+TEST(Relu, ThreadedSizeMatchesReference) {
+  Tensor x = random_tensor({40000}, 3);
+  EXPECT_EQ(test::normalized_error(ref::relu(test::to_double(x)), test::to_double(relu(x))), 0.0);
+}
+
+TEST(Add, ForwardAndGradients) {
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return add(t[0], t[1]); },
+                             [](const std::vector<Vec>& v) { return ref::add(v[0], v[1]); },
+                             {param({3, 4}, 10), param({3, 4}, 11)}, 12),
+                    kFwdTol, kGradTol));
+  // One constant operand.
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return add(t[0], t[1]); },
+                             [](const std::vector<Vec>& v) { return ref::add(v[0], v[1]); },
+                             {random_tensor({5}, 13), param({5}, 14)}, 15),
+                    kFwdTol, kGradTol));
+}
+
+TEST(Add, SameTensorTwiceAccumulates) {
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return add(t[0], t[0]); },
+                             [](const std::vector<Vec>& v) { return ref::add(v[0], v[0]); },
+                             {param({2, 3}, 16)}, 17),
+                    kFwdTol, kGradTol));
+}
+
+TEST(Mul, ForwardAndGradients) {
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return mul(t[0], t[1]); },
+                             [](const std::vector<Vec>& v) { return ref::mul(v[0], v[1]); },
+                             {param({2, 3, 4}, 20), param({2, 3, 4}, 21)}, 22),
+                    kFwdTol, kGradTol));
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return mul(t[0], t[0]); },
+                             [](const std::vector<Vec>& v) { return ref::mul(v[0], v[0]); },
+                             {param({7}, 23)}, 24),
+                    kFwdTol, kGradTol));
+}
+
+TEST(Scale, ForwardAndGradient) {
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return scale(t[0], -2.5f); },
+                             [](const std::vector<Vec>& v) { return ref::scale(v[0], -2.5); },
+                             {param({4, 3}, 30)}, 31),
+                    kFwdTol, kGradTol));
+}
+
+TEST(Sum, ForwardAndGradient) {
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return sum(t[0]); },
+                             [](const std::vector<Vec>& v) { return Vec{ref::sum(v[0])}; },
+                             {param({3, 5}, 40)}, 41),
+                    kFwdTol, kGradTol));
+}
+
+TEST(Sum, LargeInputAccumulatesInDouble) {
+  // 1e6 values of 0.1f: a float accumulator would drift visibly; the result must be within
+  // float rounding of the exact sum of the float values.
+  const int64_t n = 1000000;
+  Tensor x = Tensor::full({n}, 0.1f);
+  const double want = static_cast<double>(0.1f) * n;
+  EXPECT_NEAR(sum(x).to_vector()[0], want, want * 1e-7);
+}
+
+TEST(Mean, ForwardAndGradient) {
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return mean(t[0]); },
+                             [](const std::vector<Vec>& v) { return Vec{ref::sum(v[0]) / v[0].size()}; },
+                             {param({2, 2, 3}, 50)}, 51),
+                    kFwdTol, kGradTol));
+}
+
+TEST(Reshape, ForwardAndGradient) {
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return reshape(t[0], {6, 2}); },
+                             [](const std::vector<Vec>& v) { return v[0]; }, {param({2, 3, 2}, 60)}, 61),
+                    kFwdTol, kGradTol));
+  Tensor x = param({2, 3, 2}, 62);
+  EXPECT_EQ(reshape(x, {3, 4}).shape(), (Shape{3, 4}));
+}
+
+TEST(Flatten, ForwardAndGradient) {
+  Tensor x = param({2, 3, 2, 2}, 70);
+  EXPECT_EQ(flatten(x).shape(), (Shape{2, 12}));
+  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return flatten(t[0]); },
+                             [](const std::vector<Vec>& v) { return v[0]; }, {x}, 71),
+                    kFwdTol, kGradTol));
+}
+
+TEST(Pointwise, BadShapesThrow) {
+  EXPECT_THROW(add(random_tensor({2, 3}, 1), random_tensor({3, 2}, 2)), std::invalid_argument);
+  EXPECT_THROW(mul(random_tensor({2, 3}, 1), random_tensor({6}, 2)), std::invalid_argument);
+  EXPECT_THROW(reshape(random_tensor({2, 3}, 1), {4, 2}), std::invalid_argument);
+  EXPECT_THROW(flatten(random_tensor({6}, 1)), std::invalid_argument);
+  Tensor y = Tensor::empty({3});
+  EXPECT_THROW(cpu::relu_forward(random_tensor({4}, 1), y), std::invalid_argument);
+  EXPECT_THROW(cpu::sum_forward(random_tensor({4}, 1), y), std::invalid_argument);
+}
+
+TEST(Pointwise, KernelsSkipNullAndHonourBeta) {
+  Tensor y = Tensor::from_vector({4}, {-1, 2, 0, 3}), dy = Tensor::from_vector({4}, {1, 1, 1, 1});
+  cpu::relu_backward(y, dy, nullptr, 0.f);  // nothing to write: must not crash
+  std::vector<float> dx(4, std::numeric_limits<float>::quiet_NaN());
+  cpu::relu_backward(y, dy, dx.data(), 0.f);  // beta 0 never reads the NaN
+  EXPECT_EQ(dx, (std::vector<float>{0, 1, 0, 1}));
+  cpu::relu_backward(y, dy, dx.data(), 1.f);
+  EXPECT_EQ(dx, (std::vector<float>{0, 2, 0, 2}));
+  Tensor s = Tensor::from_vector({1}, {2.0f});
+  std::vector<float> g(3, 1.0f);
+  cpu::broadcast_scalar_backward(s, 0.5f, g.data(), 1.f, 3);
+  EXPECT_EQ(g, std::vector<float>(3, 2.0f));
+}
+
+}  // namespace
+}  // namespace cs
