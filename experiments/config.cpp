@@ -15,6 +15,7 @@ const std::vector<KeySpec>& config_schema() {
   static const std::vector<KeySpec> schema = {
       {"dataset", K::String, "acdc", "dataset: sets image size, classes and resolution", {"acdc", "prostate", "mmwhs"}},
       {"data", K::String, "", "dataset root directory (the dataset's own layout)", {}},
+      {"splits", K::String, "", "split file (default: DATA/splits.json if present, else the dataset's paper split)", {}},
       {"layout", K::String, "auto", "directory layout", {"auto", "acdc", "msd", "mmwhs", "nnunet"}},
       {"compat", K::String, "paper", "paper: the method as described; reference: the released code's quirks", {"paper", "reference"}},
       {"device", K::String, "cpu", "where to train", {"cpu", "cuda"}},

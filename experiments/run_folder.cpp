@@ -71,13 +71,14 @@ RunFolder::~RunFolder() {
   if (log_) std::fclose(log_);
 }
 
-void RunFolder::log_step(int step, double loss, double ms, double ips) {
-  log_line(fmt::format("step {} loss {:.6f} ms/step {:.1f} images/s {:.1f}", step, loss, ms, ips));
+void RunFolder::log_step(int step, double loss, double ms, double ips, bool echo) {
+  log_line(fmt::format("step {} loss {:.6f} ms/step {:.1f} images/s {:.1f}", step, loss, ms, ips), echo);
 }
 
-void RunFolder::log_line(const std::string& line) {
+void RunFolder::log_line(const std::string& line, bool echo) {
   std::fprintf(log_, "%s\n", line.c_str());
   std::fflush(log_);
+  if (!echo) return;
   if (progress_open_) std::printf("\r\033[K");
   progress_open_ = false;
   std::printf("%s\n", line.c_str());

@@ -28,8 +28,9 @@ class RunFolder {
     return dir_ + "/checkpoints/" + which + ".safetensors";
   }
 
-  void log_step(int step, double loss, double ms_per_step, double images_per_s);
-  void log_line(const std::string& line);  // free-form line into log.txt and stdout
+  // Into log.txt, and onto stdout unless echo is false.
+  void log_step(int step, double loss, double ms_per_step, double images_per_s, bool echo = true);
+  void log_line(const std::string& line, bool echo = true);
   void progress(int step, int total, double loss, double ms_per_step);
   void end_progress();
 

@@ -28,27 +28,27 @@ const char* global_loss_name(GlobalLossKind k) {
   return "?";
 }
 
-BatchLayout paper_partition_layout(int volumes, int partitions) {
+SlotLayout paper_partition_layout(int volumes, int partitions) {
   if (volumes < 1 || partitions < 1)
     throw std::invalid_argument("paper_partition_layout: need volumes >= 1 and partitions >= 1, got " +
                                 std::to_string(volumes) + " and " + std::to_string(partitions));
-  BatchLayout l;
+  SlotLayout l;
   for (int v = 0; v < volumes; ++v)
     for (int s = 0; s < partitions; ++s)
       for (int w = 0; w < 2; ++w) l.push_back({v, s, w, false});
   return l;
 }
 
-BatchLayout random_pairs_layout(int slices) {
+SlotLayout random_pairs_layout(int slices) {
   if (slices < 1) throw std::invalid_argument("random_pairs_layout: need at least one slice");
-  BatchLayout l;
+  SlotLayout l;
   for (int k = 0; k < slices; ++k)
     for (int w = 0; w < 2; ++w) l.push_back({k, -1, w, false});
   return l;
 }
 
-BatchLayout reference_gd_minus_layout() {
-  BatchLayout l;
+SlotLayout reference_gd_minus_layout() {
+  SlotLayout l;
   for (int i = 0; i < 36; ++i) {
     const int k = i % 12;
     l.push_back({k / 4, k % 4, i / 12, false});
@@ -56,8 +56,8 @@ BatchLayout reference_gd_minus_layout() {
   return l;
 }
 
-BatchLayout reference_gd_layout() {
-  BatchLayout l;
+SlotLayout reference_gd_layout() {
+  SlotLayout l;
   for (int i = 0; i < 48; ++i) {
     const int block = i / 16, set = (i % 16) / 8, view = (i % 8) / 4;
     const bool zero = i >= 32;  // the stitch loop fills only two blocks
@@ -66,7 +66,7 @@ BatchLayout reference_gd_layout() {
   return l;
 }
 
-BatchLayout global_layout(GlobalLossKind kind, Compat compat, int volumes, int partitions) {
+SlotLayout global_layout(GlobalLossKind kind, Compat compat, int volumes, int partitions) {
   if (kind == GlobalLossKind::GR) return random_pairs_layout(volumes);
   if (compat == Compat::Paper) return paper_partition_layout(volumes, partitions);
   return kind == GlobalLossKind::GD ? reference_gd_layout() : reference_gd_minus_layout();
@@ -74,7 +74,7 @@ BatchLayout global_layout(GlobalLossKind kind, Compat compat, int volumes, int p
 
 namespace {
 
-bool same_layout(const BatchLayout& a, const BatchLayout& b) {
+bool same_layout(const SlotLayout& a, const SlotLayout& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
     if (a[i].volume != b[i].volume || a[i].partition != b[i].partition || a[i].view != b[i].view ||
@@ -88,7 +88,7 @@ void add_pair_both_ways(ContrastSpec& s, int x, int y, int key, float w) {
   s.terms.push_back({y, x, key, w});  // SPEC 2.1: reverse term, same negative index set
 }
 
-ContrastSpec gr_spec(const BatchLayout& l) {
+ContrastSpec gr_spec(const SlotLayout& l) {
   // Standard NT-Xent: each view is an anchor once, its partner the positive; normaliser 2N.
   ContrastSpec s;
   s.rows = static_cast<int64_t>(l.size());
@@ -109,7 +109,7 @@ ContrastSpec gr_spec(const BatchLayout& l) {
   return s;
 }
 
-ContrastSpec paper_partition_spec(GlobalLossKind kind, const BatchLayout& l) {
+ContrastSpec paper_partition_spec(GlobalLossKind kind, const SlotLayout& l) {
   ContrastSpec s;
   s.rows = static_cast<int64_t>(l.size());
   s.rule = NegativeRule::OtherGroups;
@@ -171,7 +171,7 @@ ContrastSpec reference_gd_spec() {
 
 }  // namespace
 
-ContrastSpec global_contrast_spec(GlobalLossKind kind, Compat compat, const BatchLayout& layout) {
+ContrastSpec global_contrast_spec(GlobalLossKind kind, Compat compat, const SlotLayout& layout) {
   if (layout.empty()) throw std::invalid_argument("global_contrast_spec: empty batch layout");
   ContrastSpec s;
   if (kind == GlobalLossKind::GR) {
@@ -180,7 +180,7 @@ ContrastSpec global_contrast_spec(GlobalLossKind kind, Compat compat, const Batc
     s = paper_partition_spec(kind, layout);
   } else {
     const bool gd = kind == GlobalLossKind::GD;
-    const BatchLayout want = gd ? reference_gd_layout() : reference_gd_minus_layout();
+    const SlotLayout want = gd ? reference_gd_layout() : reference_gd_minus_layout();
     if (!same_layout(layout, want))
       throw std::invalid_argument(std::string("reference ") + global_loss_name(kind) + " needs its fixed " +
                                   std::to_string(want.size()) + "-slot layout (reference_gd" +
@@ -192,7 +192,7 @@ ContrastSpec global_contrast_spec(GlobalLossKind kind, Compat compat, const Batc
   return s;
 }
 
-GlobalContrastiveLoss::GlobalContrastiveLoss(GlobalLossKind kind, Compat compat, BatchLayout layout, float tau,
+GlobalContrastiveLoss::GlobalContrastiveLoss(GlobalLossKind kind, Compat compat, SlotLayout layout, float tau,
                                              Device device)
     : kind_(kind),
       compat_(compat),

@@ -42,47 +42,47 @@ struct SlotInfo {
   int view = 0;
   bool is_zero = false;
 };
-using BatchLayout = std::vector<SlotInfo>;
+using SlotLayout = std::vector<SlotInfo>;
 
 // paper mode: V x S x 2, row ((v * S) + s) * 2 + view (G^D and G^{D-}).
-BatchLayout paper_partition_layout(int volumes, int partitions);
+SlotLayout paper_partition_layout(int volumes, int partitions);
 // G^R, both modes: N slices x 2 views interleaved, row 2k + view; `volume` is the slice index.
-BatchLayout random_pairs_layout(int slices);
+SlotLayout random_pairs_layout(int slices);
 // reference G^{D-} (SPEC 2.5): 36 slots [12 originals; view 1; view 2], 3 volumes x 4 partitions.
-BatchLayout reference_gd_minus_layout();
+SlotLayout reference_gd_minus_layout();
 // reference G^D (SPEC 2.6): 48 slots in blocks of 16 = [set-1 volume p0..p3, its augmented copies,
 // set-2 volume p0..p3, its augmented copies]; only 2 blocks are filled (volumes 0..3), slots 32-47
 // are zero images. Volume ids: block b holds set-1 volume 2b and set-2 volume 2b+1.
-BatchLayout reference_gd_layout();
+SlotLayout reference_gd_layout();
 
 // The layout a kind/mode uses; `volumes` is V for paper G^D/G^{D-} and N (slices) for G^R, and is
 // ignored in reference G^D/G^{D-} (fixed slots).
-BatchLayout global_layout(GlobalLossKind kind, Compat compat, int volumes, int partitions = 4);
+SlotLayout global_layout(GlobalLossKind kind, Compat compat, int volumes, int partitions = 4);
 
 // The terms and negative rule of one loss over `layout` (see the header comment). Throws
 // std::invalid_argument when the layout does not fit the kind/mode (a zero slot in paper mode,
 // a reference layout of the wrong size, a G^R row without its partner view).
-ContrastSpec global_contrast_spec(GlobalLossKind kind, Compat compat, const BatchLayout& layout);
+ContrastSpec global_contrast_spec(GlobalLossKind kind, Compat compat, const SlotLayout& layout);
 
 // The loss object for training: builds the spec and the plan once, then maps embeddings
 // z [rows, D] (the g1 outputs, one row per slot) to the scalar loss [1].
 class GlobalContrastiveLoss {
  public:
-  GlobalContrastiveLoss(GlobalLossKind kind, Compat compat, BatchLayout layout, float tau = 0.1f,
+  GlobalContrastiveLoss(GlobalLossKind kind, Compat compat, SlotLayout layout, float tau = 0.1f,
                         Device device = Device::CPU);
   Tensor operator()(const Tensor& z) const;
 
   GlobalLossKind kind() const { return kind_; }
   Compat compat() const { return compat_; }
   float tau() const { return tau_; }
-  const BatchLayout& layout() const { return layout_; }
+  const SlotLayout& layout() const { return layout_; }
   const ContrastPlan& plan() const { return plan_; }
   const ContrastSpec& spec() const { return plan_.spec(); }
 
  private:
   GlobalLossKind kind_;
   Compat compat_;
-  BatchLayout layout_;
+  SlotLayout layout_;
   float tau_;
   ContrastPlan plan_;
 };

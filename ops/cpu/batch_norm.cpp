@@ -1,6 +1,7 @@
 // CPU batch norm over all leading dims of x [..., C] (NHWC: per channel over N, H, W).
-// Statistics are two-pass (mean, then centred squares) with double accumulators, threaded over
-// rows with per-thread partial sums (channel_sums).
+// Statistics are one pass of shifted moments with double accumulators, threaded over rows with
+// per-thread partial sums (channel_sums).
+#include <algorithm>
 #include <cmath>
 
 #include "ops/cpu/common.h"
@@ -40,24 +41,19 @@ void affine_rows(const float* x, const float* m, const float* a, const float* b,
   }
 }
 
-// acc[c] += sum over rows [r0, r1) of x[r, c]
-void sum_rows(const float* __restrict x, int64_t r0, int64_t r1, int64_t C, double* __restrict acc) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const float* __restrict in = x + r * C;
-#pragma omp simd
-    for (int64_t c = 0; c < C; ++c) acc[c] += in[c];
-  }
-}
-
-// acc[c] += sum over rows of (x[r, c] - m[c])^2
-void centred_squares(const float* __restrict x, const double* __restrict m, int64_t r0, int64_t r1,
+// acc[c] += sum over rows [r0, r1) of d, acc[C + c] += sum of d^2, with d = x[r, c] - k[c].
+// With a shift k near the mean (the first row), the one-pass variance E[d^2] - E[d]^2 in double
+// loses nothing measurable against float inputs.
+void shifted_moments(const float* __restrict x, const float* __restrict k, int64_t r0, int64_t r1,
                      int64_t C, double* __restrict acc) {
+  double* __restrict acc2 = acc + C;
   for (int64_t r = r0; r < r1; ++r) {
     const float* __restrict in = x + r * C;
 #pragma omp simd
     for (int64_t c = 0; c < C; ++c) {
-      const double d = in[c] - m[c];
-      acc[c] += d * d;
+      const double d = static_cast<double>(in[c]) - k[c];
+      acc[c] += d;
+      acc2[c] += d * d;
     }
   }
 }
@@ -98,13 +94,14 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
     require_shape(*t, {C}, k, "saved or running statistics");
   const float* px = x.data();
 
-  const std::vector<double> s =
-      channel_sums(rows, C, 1, [&](int64_t r0, int64_t r1, double* acc) { sum_rows(px, r0, r1, C, acc); });
-  std::vector<double> mean(C);
-  for (int64_t c = 0; c < C; ++c) mean[c] = s[c] / static_cast<double>(rows);
-  const double* pm = mean.data();
-  const std::vector<double> sq = channel_sums(
-      rows, C, 1, [&](int64_t r0, int64_t r1, double* acc) { centred_squares(px, pm, r0, r1, C, acc); });
+  const std::vector<double> mom = channel_sums(
+      rows, C, 2, [&](int64_t r0, int64_t r1, double* acc) { shifted_moments(px, px, r0, r1, C, acc); });
+  std::vector<double> mean(C), variance(C);
+  for (int64_t c = 0; c < C; ++c) {
+    const double m1 = mom[c] / static_cast<double>(rows), m2 = mom[C + c] / static_cast<double>(rows);
+    mean[c] = px[c] + m1;
+    variance[c] = std::max(m2 - m1 * m1, 0.0);  // biased
+  }
 
   std::vector<float> a(C);
   float *sm = save_mean.data(), *si = save_invstd.data();
@@ -113,7 +110,7 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
   // Unbiased running variance (Bessel); a single row has no spread estimate: keep the biased one.
   const double bessel = rows > 1 ? static_cast<double>(rows) / (rows - 1) : 1.0;
   for (int64_t c = 0; c < C; ++c) {
-    const double var = sq[c] / static_cast<double>(rows);
+    const double var = variance[c];
     const double invstd = 1.0 / std::sqrt(var + eps);
     sm[c] = static_cast<float>(mean[c]);
     si[c] = static_cast<float>(invstd);

@@ -50,6 +50,51 @@ void maxpool2x2_forward(const Tensor& x, Tensor& y) {
     }
 }
 
+namespace {
+// One output row of the pool backward. Full 2x2 windows take a branch-free vectorised path;
+// clipped windows at an odd bottom/right edge take the generic one.
+template <bool Accumulate>
+void maxpool_backward_row(const float* px, const float* py, const float* pd, float* dx, int64_t n,
+                          int64_t i, int64_t H, int64_t W, int64_t Wo, int64_t C, float beta) {
+  auto put = [beta](float* out, float v) {
+    if constexpr (Accumulate) *out = beta * *out + v;
+    else *out = v;
+  };
+  const int64_t Ho = (H + 1) / 2, h0 = 2 * i, nh = std::min<int64_t>(2, H - h0);
+  for (int64_t j = 0; j < Wo; ++j) {
+    const int64_t w0 = 2 * j, nw = std::min<int64_t>(2, W - w0);
+    const int64_t o = ((n * Ho + i) * Wo + j) * C;
+    const float *m = py + o, *g = pd + o;
+    const int64_t e00 = ((n * H + h0) * W + w0) * C;
+    if (nh == 2 && nw == 2) {
+      const int64_t e01 = e00 + C, e10 = e00 + W * C, e11 = e10 + C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) {
+        const bool h0 = px[e00 + c] == m[c];
+        const bool h1 = !h0 && px[e01 + c] == m[c];
+        const bool h2 = !h0 && !h1 && px[e10 + c] == m[c];
+        const bool h3 = !h0 && !h1 && !h2 && px[e11 + c] == m[c];
+        put(dx + e00 + c, h0 ? g[c] : 0.0f);
+        put(dx + e01 + c, h1 ? g[c] : 0.0f);
+        put(dx + e10 + c, h2 ? g[c] : 0.0f);
+        put(dx + e11 + c, h3 ? g[c] : 0.0f);
+      }
+      continue;
+    }
+    for (int64_t c = 0; c < C; ++c) {
+      bool taken = false;
+      for (int64_t dh = 0; dh < nh; ++dh)
+        for (int64_t dw = 0; dw < nw; ++dw) {
+          const int64_t e = e00 + (dh * W + dw) * C + c;
+          const bool hit = !taken && px[e] == m[c];
+          taken = taken || hit;
+          put(dx + e, hit ? g[c] : 0.0f);
+        }
+    }
+  }
+}
+}  // namespace
+
 // x [N,H,W,C], y = maxpool(x), dy like y -> dx like x. Each input element belongs to exactly
 // one window, so dx is written once per element: dy goes to the first (row-major) element equal
 // to the window's max, the others get 0.
@@ -64,22 +109,8 @@ void maxpool2x2_backward(const Tensor& x, const Tensor& y, const Tensor& dy, flo
 #pragma omp parallel for collapse(2) if (x.numel() >= kParallelMin)
   for (int64_t n = 0; n < N; ++n)
     for (int64_t i = 0; i < Ho; ++i) {
-      const int64_t h0 = 2 * i, nh = std::min<int64_t>(2, H - h0);
-      std::vector<unsigned char> taken(C);
-      for (int64_t j = 0; j < Wo; ++j) {
-        const int64_t w0 = 2 * j, nw = std::min<int64_t>(2, W - w0);
-        const int64_t o = ((n * Ho + i) * Wo + j) * C;
-        std::fill(taken.begin(), taken.end(), 0);
-        for (int64_t dh = 0; dh < nh; ++dh)
-          for (int64_t dw = 0; dw < nw; ++dw) {
-            const int64_t e = ((n * H + h0 + dh) * W + w0 + dw) * C;
-            for (int64_t c = 0; c < C; ++c) {
-              const bool hit = !taken[c] && px[e + c] == py[o + c];
-              taken[c] |= hit;
-              detail::store(dx + e + c, hit ? pd[o + c] : 0.0f, beta);
-            }
-          }
-      }
+      if (beta == 0.0f) maxpool_backward_row<false>(px, py, pd, dx, n, i, H, W, Wo, C, beta);
+      else maxpool_backward_row<true>(px, py, pd, dx, n, i, H, W, Wo, C, beta);
     }
 }
 

@@ -12,8 +12,8 @@ namespace cs::cuda {
 namespace {
 
 // y[r,c] = (x[r,c] - k[c])*k[C+c] + k[2C+c]   (k packs center, scale, shift: [3][C])
-__global__ void affine_kernel(const float* __restrict__ x, const float* __restrict__ k,
-                              float* __restrict__ y, int64_t n, int64_t C) {
+__global__ void affine_kernel(const float* __restrict__ x, const float* __restrict__ k, float* __restrict__ y,
+                              int64_t n, int64_t C) {
   CS_GRID_STRIDE(i, n) {
     const int64_t c = i % C;
     y[i] = fmaf(x[i] - k[c], k[C + c], k[2 * C + c]);
@@ -22,8 +22,7 @@ __global__ void affine_kernel(const float* __restrict__ x, const float* __restri
 
 // dx[r,c] = beta*dx + k_dy[c]*dy + k_x[c]*(x - m[c]) + k_0[c]   (k packs m, k_dy, k_x, k_0: [4][C])
 __global__ void bn_dx_kernel(const float* __restrict__ x, const float* __restrict__ dy,
-                             const float* __restrict__ k, float* dx, float beta, int64_t n,
-                             int64_t C) {
+                             const float* __restrict__ k, float* dx, float beta, int64_t n, int64_t C) {
   CS_GRID_STRIDE(i, n) {
     const int64_t c = i % C;
     const float v = fmaf(k[C + c], dy[i], fmaf(k[2 * C + c], x[i] - k[c], k[3 * C + c]));
@@ -34,10 +33,9 @@ __global__ void bn_dx_kernel(const float* __restrict__ x, const float* __restric
 // From sum(x), sum(x^2): batch mean, biased variance, invstd, running statistics (unbiased
 // variance), and the affine coefficients of the normalisation.
 __global__ void bn_train_stats_kernel(const double* __restrict__ sums, const float* __restrict__ gamma,
-                                      const float* __restrict__ beta, int64_t M, int64_t C,
-                                      float decay, float eps, float* save_mean, float* save_invstd,
-                                      float* running_mean, float* running_var,
-                                      float* __restrict__ coef) {
+                                      const float* __restrict__ beta, int64_t M, int64_t C, float decay,
+                                      float eps, float* save_mean, float* save_invstd, float* running_mean,
+                                      float* running_var, float* __restrict__ coef) {
   CS_GRID_STRIDE(c, C) {
     const double mean = sums[c] / static_cast<double>(M);
     double var = sums[C + c] / static_cast<double>(M) - mean * mean;
@@ -56,8 +54,8 @@ __global__ void bn_train_stats_kernel(const double* __restrict__ sums, const flo
 
 // Inference: y = gamma*(x - rm)*invstd_r + beta as one affine map per channel.
 __global__ void bn_infer_coef_kernel(const float* __restrict__ gamma, const float* __restrict__ beta,
-                                     const float* __restrict__ rm, const float* __restrict__ rv,
-                                     float eps, int64_t C, float* __restrict__ coef) {
+                                     const float* __restrict__ rm, const float* __restrict__ rv, float eps,
+                                     int64_t C, float* __restrict__ coef) {
   CS_GRID_STRIDE(c, C) {
     const double invstd = 1.0 / sqrt(static_cast<double>(rv[c]) + eps);
     coef[c] = rm[c];
@@ -74,11 +72,11 @@ __global__ void bn_infer_coef_kernel(const float* __restrict__ gamma, const floa
 __global__ void bn_backward_coef_kernel(const double* __restrict__ sums, const float* __restrict__ gamma,
                                         const float* __restrict__ mean, const float* __restrict__ invstd_in,
                                         const float* __restrict__ running_var, float eps, bool train,
-                                        int64_t M, int64_t C, float* dgamma, float beta_dgamma,
-                                        float* dbeta, float beta_dbeta, float* __restrict__ k) {
+                                        int64_t M, int64_t C, float* dgamma, float beta_dgamma, float* dbeta,
+                                        float beta_dbeta, float* __restrict__ k) {
   CS_GRID_STRIDE(c, C) {
-    const double invstd = train ? static_cast<double>(invstd_in[c])
-                                : 1.0 / sqrt(static_cast<double>(running_var[c]) + eps);
+    const double invstd =
+        train ? static_cast<double>(invstd_in[c]) : 1.0 / sqrt(static_cast<double>(running_var[c]) + eps);
     const double s_dy = sums ? sums[c] : 0.0;  // null only for an inference dx alone
     const double dg = sums ? invstd * sums[C + c] : 0.0;
     if (dgamma) store_beta(&dgamma[c], static_cast<float>(dg), beta_dgamma);
@@ -100,7 +98,8 @@ struct BnDims {
 
 BnDims bn_dims(const Tensor& x, const char* op) {
   require_cuda(x, op, "x");
-  if (x.ndim() < 2) throw std::invalid_argument(std::string(op) + " (cuda): x must be [..., C], got " + shape_str(x.shape()));
+  if (x.ndim() < 2)
+    throw std::invalid_argument(std::string(op) + " (cuda): x must be [..., C], got " + shape_str(x.shape()));
   const int64_t C = x.dim(-1);
   return {C > 0 ? x.numel() / C : 0, C};
 }
@@ -126,23 +125,23 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
   require_cuda(y, op, "y");
   check_shape(y, x.shape(), op, "y");
   if (C == 0) return;
-  if (M == 0) throw std::invalid_argument("batch_norm (cuda): training needs at least one row, x is " + shape_str(x.shape()));
+  if (M == 0)
+    throw std::invalid_argument("batch_norm (cuda): training needs at least one row, x is " +
+                                shape_str(x.shape()));
   Scratch sums(sizeof(double) * 2 * C);
   Scratch coef(sizeof(float) * 3 * C);
   channel_sums(ChannelSum::SumSquares, x.data(), nullptr, nullptr, M, C, sums.as<double>());
   cudaStream_t s = cuda_stream();
-  bn_train_stats_kernel<<<grid_for(C), kBlock, 0, s>>>(sums.as<double>(), gamma.data(), beta.data(), M, C,
-                                                       decay, eps, save_mean.data(), save_invstd.data(),
-                                                       running_mean.data(), running_var.data(),
-                                                       coef.as<float>());
+  bn_train_stats_kernel<<<grid_for(C), kBlock, 0, s>>>(
+      sums.as<double>(), gamma.data(), beta.data(), M, C, decay, eps, save_mean.data(), save_invstd.data(),
+      running_mean.data(), running_var.data(), coef.as<float>());
   check_launch("bn_train_stats_kernel");
   affine_kernel<<<grid_for(M * C), kBlock, 0, s>>>(x.data(), coef.as<float>(), y.data(), M * C, C);
   check_launch("affine_kernel");
 }
 
 void batch_norm_forward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                              const Tensor& running_mean, const Tensor& running_var, Tensor& y,
-                              float eps) {
+                              const Tensor& running_mean, const Tensor& running_var, Tensor& y, float eps) {
   const char* op = "batch_norm_forward_infer";
   const auto [M, C] = bn_dims(x, op);
   check_channel(gamma, C, op, "gamma");
@@ -165,14 +164,15 @@ namespace {
 
 // Shared by both backward modes: sums, coefficients (and dgamma/dbeta), then dx.
 void bn_backward(const char* op, bool train, const Tensor& x, const Tensor& gamma, const Tensor& mean,
-                 const Tensor& invstd, const Tensor& running_var, float eps, const Tensor& dy,
-                 float* dx, float beta_dx, float* dgamma, float beta_dgamma, float* dbeta,
-                 float beta_dbeta) {
+                 const Tensor& invstd, const Tensor& running_var, float eps, const Tensor& dy, float* dx,
+                 float beta_dx, float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
   const auto [M, C] = bn_dims(x, op);
   check_channel(gamma, C, op, "gamma");
   check_channel(mean, C, op, train ? "save_mean" : "running_mean");
-  if (train) check_channel(invstd, C, op, "save_invstd");
-  else check_channel(running_var, C, op, "running_var");
+  if (train)
+    check_channel(invstd, C, op, "save_invstd");
+  else
+    check_channel(running_var, C, op, "running_var");
   require_cuda(dy, op, "dy");
   check_shape(dy, x.shape(), op, "dy");
   if (C == 0 || (!dx && !dgamma && !dbeta)) return;
@@ -181,15 +181,16 @@ void bn_backward(const char* op, bool train, const Tensor& x, const Tensor& gamm
   const bool need_sums = dgamma || dbeta || train;
   Scratch sums(need_sums ? sizeof(double) * 2 * C : 0);
   Scratch coef(dx ? sizeof(float) * 4 * C : 0);
-  if (need_sums) channel_sums(ChannelSum::Centered, x.data(), dy.data(), mean.data(), M, C, sums.as<double>());
+  if (need_sums)
+    channel_sums(ChannelSum::Centered, x.data(), dy.data(), mean.data(), M, C, sums.as<double>());
   bn_backward_coef_kernel<<<grid_for(C), kBlock, 0, s>>>(
       need_sums ? sums.as<double>() : nullptr, gamma.data(), mean.data(), train ? invstd.data() : nullptr,
       train ? nullptr : running_var.data(), eps, train, M, C, dgamma, beta_dgamma, dbeta, beta_dbeta,
       coef.as<float>());
   check_launch("bn_backward_coef_kernel");
   if (dx && M * C > 0) {
-    bn_dx_kernel<<<grid_for(M * C), kBlock, 0, s>>>(x.data(), dy.data(), coef.as<float>(), dx, beta_dx,
-                                                    M * C, C);
+    bn_dx_kernel<<<grid_for(M * C), kBlock, 0, s>>>(x.data(), dy.data(), coef.as<float>(), dx, beta_dx, M * C,
+                                                    C);
     check_launch("bn_dx_kernel");
   }
 }
@@ -199,16 +200,16 @@ void bn_backward(const char* op, bool train, const Tensor& x, const Tensor& gamm
 void batch_norm_backward_train(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
                                const Tensor& save_invstd, const Tensor& dy, float* dx, float beta_dx,
                                float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
-  bn_backward("batch_norm_backward_train", true, x, gamma, save_mean, save_invstd, Tensor(), 0.0f, dy,
-              dx, beta_dx, dgamma, beta_dgamma, dbeta, beta_dbeta);
+  bn_backward("batch_norm_backward_train", true, x, gamma, save_mean, save_invstd, Tensor(), 0.0f, dy, dx,
+              beta_dx, dgamma, beta_dgamma, dbeta, beta_dbeta);
 }
 
 void batch_norm_backward_infer(const Tensor& x, const Tensor& gamma, const Tensor& running_mean,
                                const Tensor& running_var, float eps, const Tensor& dy, float* dx,
                                float beta_dx, float* dgamma, float beta_dgamma, float* dbeta,
                                float beta_dbeta) {
-  bn_backward("batch_norm_backward_infer", false, x, gamma, running_mean, Tensor(), running_var, eps, dy,
-              dx, beta_dx, dgamma, beta_dgamma, dbeta, beta_dbeta);
+  bn_backward("batch_norm_backward_infer", false, x, gamma, running_mean, Tensor(), running_var, eps, dy, dx,
+              beta_dx, dgamma, beta_dgamma, dbeta, beta_dbeta);
 }
 
 }  // namespace cs::cuda

@@ -89,8 +89,8 @@ __global__ void channel_final_kernel(const double* __restrict__ partial, int gy,
 
 }  // namespace
 
-void channel_sums(ChannelSum kind, const float* a, const float* b, const float* center, int64_t M,
-                  int64_t C, double* sums) {
+void channel_sums(ChannelSum kind, const float* a, const float* b, const float* center, int64_t M, int64_t C,
+                  double* sums) {
   if (C <= 0) return;
   if (M <= 0) {
     cuda_check(cudaMemsetAsync(sums, 0, sizeof(double) * 2 * C, cuda_stream()), "channel_sums: memset");

@@ -37,7 +37,9 @@ class Scratch {
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   template <typename T>
-  T* as() const { return static_cast<T*>(p_); }
+  T* as() const {
+    return static_cast<T*>(p_);
+  }
   size_t bytes() const { return bytes_; }
 
  private:
@@ -83,7 +85,7 @@ __device__ __forceinline__ float warp_allmax(float v) {
 // The result is written to sums[0..C) (s1) and sums[C..2C) (s2), on the device. Deterministic:
 // blocks write partial sums that one more kernel adds in a fixed order.
 enum class ChannelSum { Sum, SumSquares, Centered };
-void channel_sums(ChannelSum kind, const float* a, const float* b, const float* center, int64_t M,
-                  int64_t C, double* sums);
+void channel_sums(ChannelSum kind, const float* a, const float* b, const float* center, int64_t M, int64_t C,
+                  double* sums);
 
 }  // namespace cs::cuda

@@ -68,9 +68,10 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
   const int64_t n = y.numel();
   const int64_t C = p.Cout;
   if (!p.cropped()) {
-    cudnn_check(cudnnConvolutionForward(cudnn_handle(), &one, p.x_desc, x.data(), p.w_desc, w.data(), p.fwd_desc,
-                                        p.fwd_algo, ws.as<void>(), p.fwd_ws, &zero, p.y_desc, y.data()),
-                "conv2d_forward: cudnnConvolutionForward");
+    cudnn_check(
+        cudnnConvolutionForward(cudnn_handle(), &one, p.x_desc, x.data(), p.w_desc, w.data(), p.fwd_desc,
+                                p.fwd_algo, ws.as<void>(), p.fwd_ws, &zero, p.y_desc, y.data()),
+        "conv2d_forward: cudnnConvolutionForward");
     if (b.defined()) {
       bias_add_kernel<<<grid_for(n), kBlock, 0, s>>>(y.data(), b.data(), n, C);
       check_launch("bias_add_kernel");
@@ -78,11 +79,12 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
     return;
   }
   Scratch full(sizeof(float) * static_cast<size_t>(p.N) * p.OH * p.OW * p.Cout);
-  cudnn_check(cudnnConvolutionForward(cudnn_handle(), &one, p.x_desc, x.data(), p.w_desc, w.data(), p.fwd_desc,
-                                      p.fwd_algo, ws.as<void>(), p.fwd_ws, &zero, p.y_desc, full.as<float>()),
-              "conv2d_forward: cudnnConvolutionForward");
-  crop_kernel<<<grid_for(n), kBlock, 0, s>>>(full.as<float>(), b.defined() ? b.data() : nullptr, y.data(), p.N,
-                                             p.H, p.W, C, p.OH, p.OW, p.off_h, p.off_w);
+  cudnn_check(
+      cudnnConvolutionForward(cudnn_handle(), &one, p.x_desc, x.data(), p.w_desc, w.data(), p.fwd_desc,
+                              p.fwd_algo, ws.as<void>(), p.fwd_ws, &zero, p.y_desc, full.as<float>()),
+      "conv2d_forward: cudnnConvolutionForward");
+  crop_kernel<<<grid_for(n), kBlock, 0, s>>>(full.as<float>(), b.defined() ? b.data() : nullptr, y.data(),
+                                             p.N, p.H, p.W, C, p.OH, p.OW, p.off_h, p.off_w);
   check_launch("crop_kernel");
 }
 
@@ -108,8 +110,8 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* 
   Scratch padded(p.cropped() ? sizeof(float) * static_cast<size_t>(p.N) * p.OH * p.OW * p.Cout : 0);
   if (p.cropped()) {
     const int64_t np = static_cast<int64_t>(p.N) * p.OH * p.OW * C;
-    pad_kernel<<<grid_for(np), kBlock, 0, s>>>(dy.data(), padded.as<float>(), p.N, p.H, p.W, C, p.OH, p.OW, p.off_h,
-                                               p.off_w);
+    pad_kernel<<<grid_for(np), kBlock, 0, s>>>(dy.data(), padded.as<float>(), p.N, p.H, p.W, C, p.OH, p.OW,
+                                               p.off_h, p.off_w);
     check_launch("pad_kernel");
     dyc = padded.as<float>();
   }
@@ -117,17 +119,17 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* 
   if (dx) {
     choose_backward_data(p, w.data(), dyc);
     Scratch ws(p.bwd_data_ws);
-    cudnn_check(cudnnConvolutionBackwardData(cudnn_handle(), &one, p.w_desc, w.data(), p.y_desc, dyc,
-                                             p.bwd_data_desc, p.bwd_data_algo, ws.as<void>(), p.bwd_data_ws,
-                                             &beta_dx, p.x_desc, dx),
-                "conv2d_backward: cudnnConvolutionBackwardData");
+    cudnn_check(
+        cudnnConvolutionBackwardData(cudnn_handle(), &one, p.w_desc, w.data(), p.y_desc, dyc, p.bwd_data_desc,
+                                     p.bwd_data_algo, ws.as<void>(), p.bwd_data_ws, &beta_dx, p.x_desc, dx),
+        "conv2d_backward: cudnnConvolutionBackwardData");
   }
   if (dw) {
     choose_backward_filter(p, x.data(), dyc);
     Scratch ws(p.bwd_filter_ws);
     cudnn_check(cudnnConvolutionBackwardFilter(cudnn_handle(), &one, p.x_desc, x.data(), p.y_desc, dyc,
-                                               p.bwd_filter_desc, p.bwd_filter_algo, ws.as<void>(), p.bwd_filter_ws,
-                                               &beta_dw, p.w_desc, dw),
+                                               p.bwd_filter_desc, p.bwd_filter_algo, ws.as<void>(),
+                                               p.bwd_filter_ws, &beta_dw, p.w_desc, dw),
                 "conv2d_backward: cudnnConvolutionBackwardFilter");
   }
 }

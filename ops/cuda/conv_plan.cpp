@@ -41,7 +41,12 @@ int checked_int(int64_t v, const char* what, const Tensor& x, const Tensor& w) {
   return static_cast<int>(v);
 }
 
-cudnnMathType_t math_for(bool tf32, cudnnMathType_t chosen) { return tf32 ? chosen : CUDNN_FMA_MATH; }
+// The math type an algorithm runs with: plain FMA unless TF32 is allowed, and never one that
+// converts FP32 data down to half precision.
+cudnnMathType_t math_for(bool tf32, cudnnMathType_t chosen) {
+  if (!tf32) return CUDNN_FMA_MATH;
+  return chosen == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION ? CUDNN_DEFAULT_MATH : chosen;
+}
 
 cudnnConvolutionDescriptor_t make_conv_desc(const ConvPlan& p) {
   cudnnConvolutionDescriptor_t d;
@@ -68,11 +73,13 @@ void build(ConvPlan& p) {
   cudnn_check(cudnnSetTensor4dDescriptor(p.x_desc, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, p.N, p.Cin, p.H, p.W),
               "cudnnSetTensor4dDescriptor(x)");
   cudnn_check(cudnnCreateTensorDescriptor(&p.y_desc), "cudnnCreateTensorDescriptor");
-  cudnn_check(cudnnSetTensor4dDescriptor(p.y_desc, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, p.N, p.Cout, p.OH, p.OW),
-              "cudnnSetTensor4dDescriptor(y)");
+  cudnn_check(
+      cudnnSetTensor4dDescriptor(p.y_desc, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, p.N, p.Cout, p.OH, p.OW),
+      "cudnnSetTensor4dDescriptor(y)");
   cudnn_check(cudnnCreateFilterDescriptor(&p.w_desc), "cudnnCreateFilterDescriptor");
-  cudnn_check(cudnnSetFilter4dDescriptor(p.w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, p.Cout, p.Cin, p.KH, p.KW),
-              "cudnnSetFilter4dDescriptor(w)");
+  cudnn_check(
+      cudnnSetFilter4dDescriptor(p.w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, p.Cout, p.Cin, p.KH, p.KW),
+      "cudnnSetFilter4dDescriptor(w)");
   p.fwd_desc = make_conv_desc(p);
   p.bwd_data_desc = make_conv_desc(p);
   p.bwd_filter_desc = make_conv_desc(p);
@@ -154,16 +161,18 @@ ConvPlan& conv_plan(const Tensor& x, const Tensor& w) {
   if (!x.defined() || !w.defined() || x.device() != Device::CUDA || w.device() != Device::CUDA)
     throw std::invalid_argument("conv2d (cuda): x and w must be defined and on the GPU");
   if (x.ndim() != 4 || w.ndim() != 4 || w.dim(3) != x.dim(3))
-    throw std::invalid_argument("conv2d (cuda): x " + shape_str(x.shape()) + " and w " + shape_str(w.shape()) +
-                                " are not [N,H,W,Cin] and [Cout,KH,KW,Cin]");
+    throw std::invalid_argument("conv2d (cuda): x " + shape_str(x.shape()) + " and w " +
+                                shape_str(w.shape()) + " are not [N,H,W,Cin] and [Cout,KH,KW,Cin]");
   if (x.numel() > INT_MAX)
-    throw std::invalid_argument("conv2d (cuda): x " + shape_str(x.shape()) + " has more elements than cuDNN's legacy API takes");
+    throw std::invalid_argument("conv2d (cuda): x " + shape_str(x.shape()) +
+                                " has more elements than cuDNN's legacy API takes");
   std::array<int, 8> key{};
   for (int i = 0; i < 4; ++i) key[i] = checked_int(x.dim(i), "input dimension", x, w);
   for (int i = 0; i < 3; ++i) key[4 + i] = checked_int(w.dim(i), "weight dimension", x, w);
   key[7] = conv_tf32() ? 1 : 0;
   if (key[4] == 0 || key[5] == 0 || key[6] == 0 || key[0] == 0 || key[1] == 0 || key[2] == 0 || key[3] == 0)
-    throw std::invalid_argument("conv2d (cuda): empty x " + shape_str(x.shape()) + " or w " + shape_str(w.shape()));
+    throw std::invalid_argument("conv2d (cuda): empty x " + shape_str(x.shape()) + " or w " +
+                                shape_str(w.shape()));
 
   static std::mutex mu;
   // Plans (and their descriptors) are never destroyed: cuDNN may already be torn down when
@@ -177,8 +186,8 @@ ConvPlan& conv_plan(const Tensor& x, const Tensor& w) {
   p->Cout = key[4], p->KH = key[5], p->KW = key[6], p->tf32 = key[7] != 0;
   build(*p);
   if (static_cast<int64_t>(p->N) * p->OH * p->OW * p->Cout > INT_MAX)
-    throw std::invalid_argument("conv2d (cuda): output of x " + shape_str(x.shape()) + " and w " + shape_str(w.shape()) +
-                                " has more elements than cuDNN's legacy API takes");
+    throw std::invalid_argument("conv2d (cuda): output of x " + shape_str(x.shape()) + " and w " +
+                                shape_str(w.shape()) + " has more elements than cuDNN's legacy API takes");
   ConvPlan& ref = *p;
   plans->emplace(key, std::move(p));
   return ref;
@@ -188,13 +197,14 @@ void choose_forward(ConvPlan& p, const float* x, const float* w) {
   if (p.fwd_ready) return;
   cudnnHandle_t h = cudnn_handle();
   int max_count = 0;
-  cudnn_check(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &max_count), "cudnnGetConvolutionForwardAlgorithmMaxCount");
+  cudnn_check(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &max_count),
+              "cudnnGetConvolutionForwardAlgorithmMaxCount");
   max_count = std::max(max_count, 1);
   auto heur = [&] {
     std::vector<cudnnConvolutionFwdAlgoPerf_t> r(max_count);
     int n = 0;
-    cudnn_check(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x_desc, p.w_desc, p.fwd_desc, p.y_desc, max_count, &n,
-                                                       r.data()),
+    cudnn_check(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x_desc, p.w_desc, p.fwd_desc, p.y_desc, max_count,
+                                                       &n, r.data()),
                 "cudnnGetConvolutionForwardAlgorithm_v7");
     r.resize(n);
     return r;
@@ -204,9 +214,10 @@ void choose_forward(ConvPlan& p, const float* x, const float* w) {
     int n = 0;
     SearchBuffer out(bytes_y(p)), work(ws);
     if (!out.get() || (ws && !work.get())) return std::vector<cudnnConvolutionFwdAlgoPerf_t>();
-    // A failed search is not fatal: the heuristic choice is used instead.
-    if (cudnnFindConvolutionForwardAlgorithmEx(h, p.x_desc, x, p.w_desc, w, p.fwd_desc, p.y_desc, out.get(),
-                                                       max_count, &n, r.data(), work.get(), ws) != CUDNN_STATUS_SUCCESS) {
+    const cudnnStatus_t st =
+        cudnnFindConvolutionForwardAlgorithmEx(h, p.x_desc, x, p.w_desc, w, p.fwd_desc, p.y_desc, out.get(),
+                                               max_count, &n, r.data(), work.get(), ws);
+    if (st != CUDNN_STATUS_SUCCESS) {  // not fatal: the heuristic choice is used instead
       cudaGetLastError();
       return decltype(r)();
     }
@@ -214,10 +225,12 @@ void choose_forward(ConvPlan& p, const float* x, const float* w) {
     return r;
   };
   const auto best = select<cudnnConvolutionFwdAlgoPerf_t>("the forward pass", heur, find);
-  cudnn_check(cudnnSetConvolutionMathType(p.fwd_desc, math_for(p.tf32, best.mathType)), "cudnnSetConvolutionMathType");
+  cudnn_check(cudnnSetConvolutionMathType(p.fwd_desc, math_for(p.tf32, best.mathType)),
+              "cudnnSetConvolutionMathType");
   size_t ws = 0;
-  cudnn_check(cudnnGetConvolutionForwardWorkspaceSize(h, p.x_desc, p.w_desc, p.fwd_desc, p.y_desc, best.algo, &ws),
-              "cudnnGetConvolutionForwardWorkspaceSize");
+  cudnn_check(
+      cudnnGetConvolutionForwardWorkspaceSize(h, p.x_desc, p.w_desc, p.fwd_desc, p.y_desc, best.algo, &ws),
+      "cudnnGetConvolutionForwardWorkspaceSize");
   p.fwd_algo = best.algo;
   p.fwd_ws = std::max(ws, best.memory);
   p.fwd_ready = true;
@@ -244,9 +257,10 @@ void choose_backward_data(ConvPlan& p, const float* w, const float* dy) {
     int n = 0;
     SearchBuffer out(bytes_x(p)), work(ws);
     if (!out.get() || (ws && !work.get())) return std::vector<cudnnConvolutionBwdDataAlgoPerf_t>();
-    // A failed search is not fatal: the heuristic choice is used instead.
-    if (cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w_desc, w, p.y_desc, dy, p.bwd_data_desc, p.x_desc,
-                                                            out.get(), max_count, &n, r.data(), work.get(), ws) != CUDNN_STATUS_SUCCESS) {
+    const cudnnStatus_t st =
+        cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w_desc, w, p.y_desc, dy, p.bwd_data_desc, p.x_desc,
+                                                    out.get(), max_count, &n, r.data(), work.get(), ws);
+    if (st != CUDNN_STATUS_SUCCESS) {  // not fatal: the heuristic choice is used instead
       cudaGetLastError();
       return decltype(r)();
     }
@@ -275,8 +289,8 @@ void choose_backward_filter(ConvPlan& p, const float* x, const float* dy) {
   auto heur = [&] {
     std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> r(max_count);
     int n = 0;
-    cudnn_check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x_desc, p.y_desc, p.bwd_filter_desc, p.w_desc,
-                                                              max_count, &n, r.data()),
+    cudnn_check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x_desc, p.y_desc, p.bwd_filter_desc,
+                                                              p.w_desc, max_count, &n, r.data()),
                 "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
     r.resize(n);
     return r;
@@ -286,10 +300,10 @@ void choose_backward_filter(ConvPlan& p, const float* x, const float* dy) {
     int n = 0;
     SearchBuffer out(bytes_w(p)), work(ws);
     if (!out.get() || (ws && !work.get())) return std::vector<cudnnConvolutionBwdFilterAlgoPerf_t>();
-    // A failed search is not fatal: the heuristic choice is used instead.
-    if (cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x_desc, x, p.y_desc, dy, p.bwd_filter_desc,
-                                                              p.w_desc, out.get(), max_count, &n, r.data(),
-                                                              work.get(), ws) != CUDNN_STATUS_SUCCESS) {
+    const cudnnStatus_t st = cudnnFindConvolutionBackwardFilterAlgorithmEx(
+        h, p.x_desc, x, p.y_desc, dy, p.bwd_filter_desc, p.w_desc, out.get(), max_count, &n, r.data(),
+        work.get(), ws);
+    if (st != CUDNN_STATUS_SUCCESS) {  // not fatal: the heuristic choice is used instead
       cudaGetLastError();
       return decltype(r)();
     }
@@ -300,8 +314,8 @@ void choose_backward_filter(ConvPlan& p, const float* x, const float* dy) {
   cudnn_check(cudnnSetConvolutionMathType(p.bwd_filter_desc, math_for(p.tf32, best.mathType)),
               "cudnnSetConvolutionMathType");
   size_t ws = 0;
-  cudnn_check(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x_desc, p.y_desc, p.bwd_filter_desc, p.w_desc,
-                                                             best.algo, &ws),
+  cudnn_check(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x_desc, p.y_desc, p.bwd_filter_desc,
+                                                             p.w_desc, best.algo, &ws),
               "cudnnGetConvolutionBackwardFilterWorkspaceSize");
   p.bwd_filter_algo = best.algo;
   p.bwd_filter_ws = std::max(ws, best.memory);

@@ -15,6 +15,7 @@
 // (cudnnFind*AlgorithmEx) unless CONTRASEG_CONV_ALGO=heuristic asks for cuDNN's heuristic
 // ranking (cudnnGet*Algorithm_v7). TF32 tensor cores are off by default (plain FP32 like the CPU
 // path); CONTRASEG_TF32=1 or set_conv_tf32(true) allows them.
+// Like every op, plans are used from the one host thread that issues work to cuda_stream().
 #include <cstddef>
 
 #include "autograd/cuda_runtime_api.h"

@@ -7,27 +7,25 @@
 namespace cs::cuda {
 namespace {
 
-__global__ void fill_kernel(float* y, float v, int64_t n) {
-  CS_GRID_STRIDE(i, n) y[i] = v;
-}
+__global__ void fill_kernel(float* y, float v, int64_t n) { CS_GRID_STRIDE(i, n) y[i] = v; }
 
 __global__ void axpby_kernel(const float* x, float alpha, float* y, float beta, int64_t n) {
   CS_GRID_STRIDE(i, n) store_beta(&y[i], alpha * x[i], beta);
 }
 
-__global__ void add_kernel(const float* __restrict__ a, const float* __restrict__ b,
-                           float* __restrict__ y, int64_t n) {
+__global__ void add_kernel(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ y,
+                           int64_t n) {
   CS_GRID_STRIDE(i, n) y[i] = a[i] + b[i];
 }
 
-__global__ void mul_kernel(const float* __restrict__ a, const float* __restrict__ b,
-                           float* __restrict__ y, int64_t n) {
+__global__ void mul_kernel(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ y,
+                           int64_t n) {
   CS_GRID_STRIDE(i, n) y[i] = a[i] * b[i];
 }
 
 __global__ void mul_backward_kernel(const float* __restrict__ a, const float* __restrict__ b,
-                                    const float* __restrict__ dy, float* da, float beta_a,
-                                    float* db, float beta_b, int64_t n) {
+                                    const float* __restrict__ dy, float* da, float beta_a, float* db,
+                                    float beta_b, int64_t n) {
   CS_GRID_STRIDE(i, n) {
     const float g = dy[i];
     if (da) store_beta(&da[i], g * b[i], beta_a);
@@ -39,8 +37,8 @@ __global__ void relu_kernel(const float* __restrict__ x, float* __restrict__ y, 
   CS_GRID_STRIDE(i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-__global__ void relu_backward_kernel(const float* __restrict__ y, const float* __restrict__ dy,
-                                     float* dx, float beta, int64_t n) {
+__global__ void relu_backward_kernel(const float* __restrict__ y, const float* __restrict__ dy, float* dx,
+                                     float beta, int64_t n) {
   CS_GRID_STRIDE(i, n) store_beta(&dx[i], y[i] > 0.0f ? dy[i] : 0.0f, beta);
 }
 
@@ -130,8 +128,8 @@ void mul_forward(const Tensor& a, const Tensor& b, Tensor& y) {
   check_launch("mul_kernel");
 }
 
-void mul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, float* da, float beta_a,
-                  float* db, float beta_b) {
+void mul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, float* da, float beta_a, float* db,
+                  float beta_b) {
   require_cuda(a, "mul_backward", "a");
   require_cuda(b, "mul_backward", "b");
   require_cuda(dy, "mul_backward", "dy");
@@ -139,15 +137,16 @@ void mul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, float* da,
   same_numel(a, dy, "mul_backward");
   const int64_t n = a.numel();
   if (n == 0 || (!da && !db)) return;
-  mul_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(a.data(), b.data(), dy.data(), da,
-                                                                 beta_a, db, beta_b, n);
+  mul_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(a.data(), b.data(), dy.data(), da, beta_a,
+                                                                 db, beta_b, n);
   check_launch("mul_backward_kernel");
 }
 
 void sum_forward(const Tensor& x, Tensor& y) {
   require_cuda(x, "sum", "x");
   require_cuda(y, "sum", "y");
-  if (y.numel() != 1) throw std::invalid_argument("sum (cuda): y must hold one element, got " + shape_str(y.shape()));
+  if (y.numel() != 1)
+    throw std::invalid_argument("sum (cuda): y must hold one element, got " + shape_str(y.shape()));
   const int64_t n = x.numel();
   const int blocks = grid_for(n);
   Scratch partial(sizeof(double) * blocks);

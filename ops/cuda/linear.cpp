@@ -11,7 +11,8 @@ namespace cs::cuda {
 namespace {
 
 int to_int(int64_t v, const char* what) {
-  if (v < 0 || v > INT_MAX) throw std::invalid_argument(std::string("linear (cuda): ") + what + " too large for cuBLAS");
+  if (v < 0 || v > INT_MAX)
+    throw std::invalid_argument(std::string("linear (cuda): ") + what + " too large for cuBLAS");
   return static_cast<int>(v);
 }
 
@@ -46,23 +47,24 @@ void linear_forward(const Tensor& x, const Tensor& w, Tensor& y) {
 
 // dx [N,Din] = dy [N,Dout] w [Dout,Din]   -> column-major dx^T = w^T dy^T (both plain arrays)
 // dw [Dout,Din] = dy^T x                  -> column-major dw^T = x^T dy   (dy array transposed)
-void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* dx, float beta_dx,
-                     float* dw, float beta_dw) {
+void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* dx, float beta_dx, float* dw,
+                     float beta_dw) {
   check_linear(x, w, "linear_backward");
   check_shape(dy, {x.dim(0), w.dim(0)}, "linear_backward (cuda)", "dy");
-  if (dy.device() != Device::CUDA) throw std::invalid_argument("linear_backward (cuda): dy is not on the GPU");
+  if (dy.device() != Device::CUDA)
+    throw std::invalid_argument("linear_backward (cuda): dy is not on the GPU");
   const int N = to_int(x.dim(0), "N"), Din = to_int(x.dim(1), "Din"), Dout = to_int(w.dim(0), "Dout");
   const float one = 1.0f;
   cublasHandle_t h = cublas_handle();
   // With a zero inner dimension the product is zero: beta 0 clears, beta 1 keeps (cuBLAS does
   // that itself for k = 0 as long as m, n > 0).
   if (dx && N > 0 && Din > 0)
-    cublas_check(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, Din, N, Dout, &one, w.data(), Din, dy.data(),
-                             Dout, &beta_dx, dx, Din),
+    cublas_check(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, Din, N, Dout, &one, w.data(), Din, dy.data(), Dout,
+                             &beta_dx, dx, Din),
                  "linear_backward: cublasSgemm (dx)");
   if (dw && Dout > 0 && Din > 0)
-    cublas_check(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, Din, Dout, N, &one, x.data(), Din, dy.data(),
-                             Dout, &beta_dw, dw, Din),
+    cublas_check(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, Din, Dout, N, &one, x.data(), Din, dy.data(), Dout,
+                             &beta_dw, dw, Din),
                  "linear_backward: cublasSgemm (dw)");
 }
 

@@ -100,8 +100,8 @@ __global__ void l2norm_warp_kernel(const float* __restrict__ x, float* __restric
 
 // ||x|| > eps: dx = (dy - y <y, dy>) / ||x||; otherwise y = x/eps is linear: dx = dy / eps.
 __global__ void l2norm_backward_thread_kernel(const float* __restrict__ y, const float* __restrict__ norms,
-                                              const float* __restrict__ dy, float* dx, float beta,
-                                              float eps, int64_t rows, int64_t D) {
+                                              const float* __restrict__ dy, float* dx, float beta, float eps,
+                                              int64_t rows, int64_t D) {
   CS_GRID_STRIDE(r, rows) {
     const float* yr = y + r * D;
     const float* gr = dy + r * D;
@@ -211,10 +211,10 @@ void l2_normalize_backward(const Tensor& y, const Tensor& norms, const Tensor& d
   cudaStream_t s = cuda_stream();
   if (D <= kThreadRowMax)
     l2norm_backward_thread_kernel<<<grid_for(rows), kBlock, 0, s>>>(y.data(), norms.data(), dy.data(), dx,
-                                                                   beta, eps, rows, D);
+                                                                    beta, eps, rows, D);
   else
     l2norm_backward_warp_kernel<<<warp_grid(rows), kBlock, 0, s>>>(y.data(), norms.data(), dy.data(), dx,
-                                                                  beta, eps, rows, D);
+                                                                   beta, eps, rows, D);
   check_launch("l2norm_backward_kernel");
 }
 

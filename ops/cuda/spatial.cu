@@ -9,8 +9,8 @@ namespace cs::cuda {
 namespace {
 
 // y [N,OH,OW,C], OH = ceil(H/2): max over the in-range part of the 2x2 window.
-__global__ void maxpool_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t N,
-                               int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW) {
+__global__ void maxpool_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t N, int64_t H,
+                               int64_t W, int64_t C, int64_t OH, int64_t OW) {
   const int64_t n_out = N * OH * OW * C;
   CS_GRID_STRIDE(i, n_out) {
     const int64_t c = i % C;
@@ -34,9 +34,8 @@ __global__ void maxpool_kernel(const float* __restrict__ x, float* __restrict__ 
 // Windows do not overlap and cover x: each thread writes its whole window of dx, routing dy to
 // the first element (row-major) equal to the max and zero to the others.
 __global__ void maxpool_backward_kernel(const float* __restrict__ x, const float* __restrict__ y,
-                                        const float* __restrict__ dy, float* dx, float beta,
-                                        int64_t N, int64_t H, int64_t W, int64_t C, int64_t OH,
-                                        int64_t OW) {
+                                        const float* __restrict__ dy, float* dx, float beta, int64_t N,
+                                        int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW) {
   const int64_t n_out = N * OH * OW * C;
   CS_GRID_STRIDE(i, n_out) {
     const int64_t c = i % C;
@@ -63,8 +62,8 @@ __global__ void maxpool_backward_kernel(const float* __restrict__ x, const float
 }
 
 // y [N,2H,2W,C]: one thread per y element.
-__global__ void upsample_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t N,
-                                int64_t H, int64_t W, int64_t C) {
+__global__ void upsample_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t N, int64_t H,
+                                int64_t W, int64_t C) {
   const int64_t OW = 2 * W, OH = 2 * H;
   const int64_t n_out = N * OH * OW * C;
   CS_GRID_STRIDE(i, n_out) {
@@ -79,8 +78,8 @@ __global__ void upsample_kernel(const float* __restrict__ x, float* __restrict__
 }
 
 // dx [N,H,W,C]: one thread per dx element adds its 2x2 block of dy.
-__global__ void upsample_backward_kernel(const float* __restrict__ dy, float* dx, float beta,
-                                         int64_t N, int64_t H, int64_t W, int64_t C) {
+__global__ void upsample_backward_kernel(const float* __restrict__ dy, float* dx, float beta, int64_t N,
+                                         int64_t H, int64_t W, int64_t C) {
   const int64_t n_in = N * H * W * C;
   const int64_t row = 2 * W * C;  // one row of dy
   CS_GRID_STRIDE(i, n_in) {
@@ -95,8 +94,8 @@ __global__ void upsample_backward_kernel(const float* __restrict__ dy, float* dx
   }
 }
 
-__global__ void concat_kernel(const float* __restrict__ a, const float* __restrict__ b,
-                              float* __restrict__ y, int64_t rows, int64_t ca, int64_t cb) {
+__global__ void concat_kernel(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ y,
+                              int64_t rows, int64_t ca, int64_t cb) {
   const int64_t cy = ca + cb;
   CS_GRID_STRIDE(i, rows * cy) {
     const int64_t r = i / cy, c = i % cy;
@@ -104,9 +103,8 @@ __global__ void concat_kernel(const float* __restrict__ a, const float* __restri
   }
 }
 
-__global__ void concat_backward_kernel(const float* __restrict__ dy, int64_t rows, int64_t ca,
-                                       int64_t cb, float* da, float beta_a, float* db,
-                                       float beta_b) {
+__global__ void concat_backward_kernel(const float* __restrict__ dy, int64_t rows, int64_t ca, int64_t cb,
+                                       float* da, float beta_a, float* db, float beta_b) {
   const int64_t cy = ca + cb;
   CS_GRID_STRIDE(i, rows * cy) {
     const int64_t r = i / cy, c = i % cy;
@@ -149,8 +147,8 @@ void maxpool2x2_backward(const Tensor& x, const Tensor& y, const Tensor& dy, flo
   require_cuda(dy, "maxpool2x2_backward", "dy");
   const int64_t n = y.numel();
   if (n == 0 || !dx) return;
-  maxpool_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(
-      x.data(), y.data(), dy.data(), dx, beta, N, H, W, C, OH, OW);
+  maxpool_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(x.data(), y.data(), dy.data(), dx, beta,
+                                                                     N, H, W, C, OH, OW);
   check_launch("maxpool_backward_kernel");
 }
 
@@ -168,7 +166,8 @@ void upsample2x_forward(const Tensor& x, Tensor& y) {
 void upsample2x_backward(const Tensor& dy, float* dx, float beta, const Shape& x_shape) {
   check_nhwc(dy, "upsample2x_backward", "dy");
   if (x_shape.size() != 4)
-    throw std::invalid_argument("upsample2x_backward (cuda): x shape " + shape_str(x_shape) + " is not [N,H,W,C]");
+    throw std::invalid_argument("upsample2x_backward (cuda): x shape " + shape_str(x_shape) +
+                                " is not [N,H,W,C]");
   const int64_t N = x_shape[0], H = x_shape[1], W = x_shape[2], C = x_shape[3];
   check_shape(dy, {N, 2 * H, 2 * W, C}, "upsample2x_backward (cuda)", "dy");
   const int64_t n = shape_numel(x_shape);
@@ -201,8 +200,8 @@ void concat_channels_backward(const Tensor& dy, int64_t ca, float* da, float bet
   const int64_t n = dy.numel();
   if (n == 0 || (!da && !db)) return;
   const int64_t rows = n / cy;
-  concat_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(dy.data(), rows, ca, cy - ca, da,
-                                                                    beta_a, db, beta_b);
+  concat_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(dy.data(), rows, ca, cy - ca, da, beta_a,
+                                                                    db, beta_b);
   check_launch("concat_backward_kernel");
 }
 

@@ -46,9 +46,9 @@ using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;
 enum class Mode { Once, Twice, Overwrite };
 
 struct Outcome {
-  std::vector<float> y;                    // forward output
-  std::vector<std::vector<float>> grads;   // one per input (empty when not requiring grad)
-  std::vector<bool> has_grad;              // whether the input ended with a gradient
+  std::vector<float> y;                   // forward output
+  std::vector<std::vector<float>> grads;  // one per input (empty when not requiring grad)
+  std::vector<bool> has_grad;             // whether the input ended with a gradient
 };
 
 Outcome run_op(const OpFn& f, const std::vector<Input>& inputs, Device d, Mode mode, uint64_t dy_seed);

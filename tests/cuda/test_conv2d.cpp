@@ -20,10 +20,12 @@ Tensor conv_b(const std::vector<Tensor>& t) { return conv2d(t[0], t[1], t[2]); }
 Tensor conv_nb(const std::vector<Tensor>& t) { return conv2d(t[0], t[1]); }
 
 TEST_F(Cuda, Conv3x3Parity) {
-  expect_parity("3x3, bias", conv_b, {input({2, 9, 7, 5}, 1), input({6, 3, 3, 5}, 2), input({6}, 3)}, kConvBound);
+  expect_parity("3x3, bias", conv_b, {input({2, 9, 7, 5}, 1), input({6, 3, 3, 5}, 2), input({6}, 3)},
+                kConvBound);
   expect_parity("3x3, no bias, Cin 1", conv_nb, {input({3, 8, 8, 1}, 4), input({4, 3, 3, 1}, 5)}, kConvBound);
   expect_parity("3x3, 16 -> 32 channels", conv_b,
-                {input({2, 12, 12, 16}, 6), input({32, 3, 3, 16}, 7, -0.3f, 0.3f), input({32}, 8)}, kConvBound);
+                {input({2, 12, 12, 16}, 6), input({32, 3, 3, 16}, 7, -0.3f, 0.3f), input({32}, 8)},
+                kConvBound);
 }
 
 TEST_F(Cuda, Conv2x2AsymmetricPaddingParity) {
@@ -40,20 +42,24 @@ TEST_F(Cuda, Conv1x1AndEvenLargerKernelsParity) {
   // 4x4: pads 1 before and 2 after (the general even-kernel case of the crop).
   expect_parity("4x4, bias", conv_b, {input({1, 7, 6, 2}, 19), input({3, 4, 4, 2}, 20), input({3}, 21)},
                 kConvBound);
-  expect_parity("3x2 (cropped along W only)", conv_nb, {input({2, 6, 5, 3}, 22), input({2, 3, 2, 3}, 23)}, kConvBound);
+  expect_parity("3x2 (cropped along W only)", conv_nb, {input({2, 6, 5, 3}, 22), input({2, 3, 2, 3}, 23)},
+                kConvBound);
 }
 
 TEST_F(Cuda, ConvPartialGradients) {
   // Only the weight (frozen input), only the input (frozen weight and bias), only the bias.
-  expect_parity("w only", conv_b,
-                {input({2, 6, 6, 4}, 24, -1, 1, false), input({5, 3, 3, 4}, 25), input({5}, 26, -1, 1, false)},
-                kConvBound);
-  expect_parity("x only", conv_b,
-                {input({2, 6, 6, 4}, 27), input({5, 2, 2, 4}, 28, -1, 1, false), input({5}, 29, -1, 1, false)},
-                kConvBound);
-  expect_parity("bias only", conv_b,
-                {input({2, 6, 6, 4}, 30, -1, 1, false), input({5, 2, 2, 4}, 31, -1, 1, false), input({5}, 32)},
-                kConvBound);
+  expect_parity(
+      "w only", conv_b,
+      {input({2, 6, 6, 4}, 24, -1, 1, false), input({5, 3, 3, 4}, 25), input({5}, 26, -1, 1, false)},
+      kConvBound);
+  expect_parity(
+      "x only", conv_b,
+      {input({2, 6, 6, 4}, 27), input({5, 2, 2, 4}, 28, -1, 1, false), input({5}, 29, -1, 1, false)},
+      kConvBound);
+  expect_parity(
+      "bias only", conv_b,
+      {input({2, 6, 6, 4}, 30, -1, 1, false), input({5, 2, 2, 4}, 31, -1, 1, false), input({5}, 32)},
+      kConvBound);
 }
 
 #ifdef CONTRASEG_CUDA

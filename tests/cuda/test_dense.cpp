@@ -33,7 +33,8 @@ TEST_F(Cuda, L2NormalizeParity) {
   expect_parity("l2 D=3 over [2,4,4,3]", l2, {input({2, 4, 4, 3}, 17)});
   // Rows below eps are divided by eps (a different, linear branch of the gradient).
   Input tiny = input({4, 40}, 18, -1e-4f, 1e-4f);
-  expect_parity("l2 rows below eps", [](const std::vector<Tensor>& t) { return l2_normalize(t[0], 1e-2f); }, {tiny});
+  expect_parity("l2 rows below eps", [](const std::vector<Tensor>& t) { return l2_normalize(t[0], 1e-2f); },
+                {tiny});
 }
 
 }  // namespace

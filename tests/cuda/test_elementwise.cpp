@@ -32,13 +32,17 @@ TEST_F(Cuda, SumMeanParity) {
   const Shape big{70001};
   expect_parity("sum", [](const std::vector<Tensor>& t) { return sum(t[0]); }, {input(big, 10, 0.5f, 1.5f)});
   expect_parity("mean", [](const std::vector<Tensor>& t) { return mean(t[0]); }, {input({4, 9, 9, 3}, 11)});
-  expect_parity("sum of one element", [](const std::vector<Tensor>& t) { return sum(t[0]); }, {input({1}, 12)});
+  expect_parity("sum of one element", [](const std::vector<Tensor>& t) { return sum(t[0]); },
+                {input({1}, 12)});
 }
 
 TEST_F(Cuda, ReluReshapeParity) {
   expect_parity("relu", [](const std::vector<Tensor>& t) { return relu(t[0]); }, {input({2, 6, 5, 3}, 13)});
   expect_parity("relu after reshape",
-                [](const std::vector<Tensor>& t) { return relu(reshape(t[0], {6, 15})); }, {input({2, 3, 5, 3}, 14)});
+                [](const std::vector<Tensor>& t) {
+                  return relu(reshape(t[0], {6, 15}));
+                },
+                {input({2, 3, 5, 3}, 14)});
   expect_parity("flatten", [](const std::vector<Tensor>& t) { return scale(flatten(t[0]), 3.0f); },
                 {input({2, 3, 4, 5}, 15)});
 }

@@ -49,7 +49,8 @@ TEST_F(Cuda, SteadyStateStepDoesNotAllocate) {
   p.w2 = on_gpu({K, 1, 1, 2 * C}, 7);
   p.w_lin = on_gpu({16, H * W * 2 * C}, 8, -0.05f, 0.05f);
   const Tensor x = Tensor::from_vector({N, H, W, 1}, uniform(N * H * W, 9), Device::CUDA);
-  const Tensor target = Tensor::from_vector({N, H, W, K}, uniform(N * H * W * K, 10, 0.0f, 1.0f), Device::CUDA);
+  const Tensor target =
+      Tensor::from_vector({N, H, W, K}, uniform(N * H * W * K, 10, 0.0f, 1.0f), Device::CUDA);
 
   step(p, x, target);
   cuda_synchronize();
@@ -61,7 +62,8 @@ TEST_F(Cuda, SteadyStateStepDoesNotAllocate) {
   cuda_synchronize();
   const AllocatorStats third = allocator_stats(Device::CUDA);
 
-  EXPECT_GT(second.requests, first.requests) << "the step allocated nothing at all: the test measures nothing";
+  EXPECT_GT(second.requests, first.requests)
+      << "the step allocated nothing at all: the test measures nothing";
   EXPECT_EQ(second.device_allocs, first.device_allocs) << "cudaMalloc in the second identical step";
   EXPECT_EQ(third.device_allocs, first.device_allocs) << "cudaMalloc in the third identical step";
   EXPECT_EQ(third.bytes_in_use, second.bytes_in_use) << "memory held grows from step to step";

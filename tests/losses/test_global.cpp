@@ -102,7 +102,7 @@ double op_loss(const GlobalContrastiveLoss& loss, const Tensor& z) {
 }
 
 TEST(GlobalReference, GDPairListStructure) {
-  const BatchLayout layout = reference_gd_layout();
+  const SlotLayout layout = reference_gd_layout();
   ASSERT_EQ(layout.size(), 48u);
   EXPECT_EQ(std::count_if(layout.begin(), layout.end(), [](const SlotInfo& s) { return s.is_zero; }), 16);
   const ContrastSpec s = global_contrast_spec(GlobalLossKind::GD, Compat::Reference, layout);
@@ -155,7 +155,7 @@ TEST(GlobalReference, GDMinusPairListStructure) {
 }
 
 TEST(GlobalPaper, PairListStructure) {
-  const BatchLayout l = paper_partition_layout(6, 4);
+  const SlotLayout l = paper_partition_layout(6, 4);
   ASSERT_EQ(l.size(), 48u);
   const ContrastSpec gd = global_contrast_spec(GlobalLossKind::GD, Compat::Paper, l);
   EXPECT_EQ(gd.terms.size(), 48u * 11u);  // other view + 2 views x 5 other volumes
@@ -183,14 +183,14 @@ TEST(GlobalPaper, PairListStructure) {
 }
 
 TEST(GlobalLoss, RejectsLayoutsThatDoNotFit) {
-  BatchLayout l = paper_partition_layout(2, 4);
+  SlotLayout l = paper_partition_layout(2, 4);
   l[3].is_zero = true;
   EXPECT_THROW(global_contrast_spec(GlobalLossKind::GD, Compat::Paper, l), std::invalid_argument);
   EXPECT_THROW(global_contrast_spec(GlobalLossKind::GD, Compat::Reference, paper_partition_layout(6, 4)),
                std::invalid_argument);
   EXPECT_THROW(global_contrast_spec(GlobalLossKind::GDMinus, Compat::Reference, reference_gd_layout()),
                std::invalid_argument);
-  BatchLayout odd = random_pairs_layout(3);
+  SlotLayout odd = random_pairs_layout(3);
   odd.pop_back();
   EXPECT_THROW(global_contrast_spec(GlobalLossKind::GR, Compat::Paper, odd), std::invalid_argument);
   EXPECT_THROW(parse_compat("papers"), std::invalid_argument);

@@ -194,7 +194,7 @@ TEST_F(Checkpoint, ClearErrors) {
   }
   EXPECT_NE(error_of<RE>([&] { load_checkpoint(path("json.safetensors"), b.params()); }).find("bad JSON header"),
             std::string::npos);
-  // Shape mismatch: a model for 8 classes reading... the g2 head of block 3 (64 ch) vs block 2 (128 ch).
+  // Shape mismatch: g2 on block 3 (64 channels) in the file, on block 2 (128) in the model.
   UNet c(small(3, 3), Device::CPU, seed(2));
   save_checkpoint(path("l3.safetensors"), c.params());
   CheckpointLoadOptions g2only;
@@ -236,7 +236,7 @@ TEST_F(Checkpoint, SaveIsAtomicAndOverwrites) {
   load_checkpoint(p, c.params());
   EXPECT_TRUE(equal(c.params().param_arena(), b.params().param_arena()));
   size_t files = 0;
-  for (const auto& e : fs::directory_iterator(dir_)) files += 1 + 0 * e.path().size();
+  for (auto it = fs::directory_iterator(dir_); it != fs::directory_iterator(); ++it) ++files;
   EXPECT_EQ(files, 1u);  // no temporary left behind
   EXPECT_THROW(save_checkpoint(path("no/such/dir/x.safetensors"), a.params()), std::runtime_error);
 }

@@ -1,0 +1,49 @@
+#pragma once
+// The three stages of the method (SPEC 2, 3, 4) and evaluation (SPEC 6), as library functions
+// that the subcommands, `reproduce` and `demo` call. Each stage writes a run folder
+// (experiments/run_folder.h) and can resume a killed run from its latest checkpoint.
+#include <string>
+#include <vector>
+
+#include "experiments/config.h"
+
+namespace cs {
+
+struct StageOptions {
+  std::string out;           // run folder
+  std::string init;          // run folder of the previous stage ("" = none)
+  bool resume = false;
+  std::string command_line;  // recorded in env.json
+  bool quiet = false;        // no per-step log lines on stdout (still in log.txt)
+};
+
+// Stage 1: encoder + g1 with the global loss (G^R, G^D- or G^D), SPEC 2.
+void run_pretrain_global(const Config& cfg, const StageOptions& opt);
+// Stage 2: frozen encoder from a stage-1 run; decoder blocks 1..l + g2 with L^R or L^D, SPEC 3.
+void run_pretrain_local(const Config& cfg, const StageOptions& opt);
+
+struct FinetuneResult {
+  double best_val_dice = 0;  // mean foreground Dice on the validation volumes, at the best step
+  int best_step = -1;
+};
+// Stage 3: the whole UNet with the Dice loss on finetune.labeled / finetune.comb, initialised from
+// a pretrain-local run (encoder + blocks 1..l), a pretrain-global run (encoder), or randomly (no
+// init). Validation every finetune.val_every steps keeps the best checkpoint (SPEC 4.5).
+FinetuneResult run_finetune(const Config& cfg, const StageOptions& opt);
+
+struct EvalResult {
+  double foreground_mean_dice = 0;  // mean over cases of the per-case foreground mean
+  double foreground_mean_hd95 = 0;  // mm, NaN-aware
+  int cases = 0;
+};
+// Evaluates a fine-tuned run (its best checkpoint, else final) on the split's test cases: writes
+// metrics_per_case.csv, summary.json, predictions/*.nii.gz and pictures/*.png into out_dir.
+EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std::string& out_dir,
+                        const std::string& which_checkpoint = "best", int pictures = 4);
+
+// Reads a run folder's config.json into a Config and checks its stage and that the checkpoint
+// exists; throws a clear error otherwise.
+Config load_run_config(const std::string& run_dir, const std::vector<std::string>& expected_stages,
+                       const std::string& checkpoint = "final");
+
+}  // namespace cs

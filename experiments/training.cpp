@@ -1,0 +1,118 @@
+#include "experiments/training.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include "experiments/data.h"
+#include "nn/checkpoint.h"
+
+namespace cs {
+
+Device config_device(const Config& cfg) {
+  const Device d = parse_device(cfg.str("device"));
+  if (d == Device::CUDA && !cuda_available())
+    throw std::runtime_error("device = cuda, but " + device_description(Device::CUDA) +
+                             "; use --set device=cpu");
+  return d;
+}
+
+void apply_threads(const Config& cfg) {
+  if (cfg.integer("threads") > 0) omp_set_num_threads(cfg.integer("threads"));
+}
+
+UNetConfig unet_config(const Config& cfg, const std::string& stage) {
+  const PreprocessParams p = pipeline_params(cfg);
+  UNetConfig u;
+  if (stage == "global")
+    u = UNetConfig::stage1(cfg.str("dataset"));
+  else if (stage == "local")
+    u = UNetConfig::stage2(cfg.str("dataset"), cfg.integer("local.blocks"), cfg.integer("local.region") == 3);
+  else
+    u = UNetConfig::for_dataset(cfg.str("dataset"));
+  u.image_size = p.out_h;
+  u.num_classes = p.num_classes;
+  u.validate();
+  return u;
+}
+
+std::unique_ptr<UNet> make_model(const Config& cfg, const std::string& stage, Device d) {
+  InitOptions init;
+  init.seed = mix64(static_cast<uint64_t>(cfg.integer("seed")) * 3 + (stage == "global" ? 0 : stage == "local" ? 1 : 2));
+  init.same_init_for_same_shape = cfg.str("compat") == "reference";
+  return std::make_unique<UNet>(unet_config(cfg, stage), d, init);
+}
+
+Tensor image_batch(const std::vector<float>& images, int n, int h, int w, Device d) {
+  return Tensor::from_vector({n, h, w, 1}, images, d);
+}
+
+Rng step_rng(const Config& cfg, const std::string& stage, int step) {
+  return Rng(static_cast<uint64_t>(cfg.integer("seed"))).split(stage).split(static_cast<uint64_t>(step));
+}
+
+std::map<std::string, std::string> checkpoint_metadata(const Config& cfg, const std::string& stage, int step) {
+  return {{"stage", stage}, {"step", std::to_string(step)}, {"config", cfg.to_json().dump()},
+          {"seed", std::to_string(cfg.integer("seed"))}};
+}
+
+namespace {
+bool exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+}  // namespace
+
+void run_loop(const Config& cfg, RunFolder& run, UNet& model, Adam& adam, const LoopSpec& spec,
+              bool resume, bool quiet) {
+  int start = 0;
+  if (resume && exists(run.checkpoint("latest"))) {
+    CheckpointLoadOptions o;
+    o.adam = &adam;
+    auto rep = load_checkpoint(run.checkpoint("latest"), model.params(), o);
+    start = std::stoi(rep.metadata.at("step")) + 1;
+    run.log_line(fmt::format("resumed {} at step {} from {}", spec.stage, start, run.checkpoint("latest")));
+  } else if (resume) {
+    run.log_line("resume: no latest checkpoint in " + run.dir() + ", starting from step 0");
+  }
+  const int every = std::max(1, cfg.integer("checkpoint_every"));
+  const int log_every = std::max(1, cfg.integer("log_every"));
+  using Clock = std::chrono::steady_clock;
+  double ms_acc = 0, loss_acc = 0;
+  int n_acc = 0;
+  for (int s = start; s < spec.iterations; ++s) {
+    const auto t0 = Clock::now();
+    const double loss = spec.step(s);
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (!std::isfinite(loss))
+      throw std::runtime_error(fmt::format("{}: loss is {} at step {}; stopped. The last good checkpoint is {}",
+                                           spec.stage, loss, s, run.checkpoint("latest")));
+    ms_acc += ms;
+    loss_acc += loss;
+    ++n_acc;
+    if ((s + 1) % log_every == 0 || s + 1 == spec.iterations) {
+      const double m = ms_acc / n_acc;
+      run.log_step(s + 1, loss_acc / n_acc, m, spec.images_per_step * 1000.0 / m, !quiet);
+      ms_acc = loss_acc = 0;
+      n_acc = 0;
+    }
+    if (!quiet) run.progress(s + 1, spec.iterations, loss, ms);
+    if (spec.validate && spec.validate_every > 0 &&
+        ((s + 1) % spec.validate_every == 0 || s + 1 == spec.iterations))
+      spec.validate(s);
+    if ((s + 1) % every == 0 && s + 1 < spec.iterations)
+      save_checkpoint(run.checkpoint("latest"), model.params(), &adam, checkpoint_metadata(cfg, spec.stage, s));
+  }
+  run.end_progress();
+  save_checkpoint(run.checkpoint("final"), model.params(), &adam,
+                  checkpoint_metadata(cfg, spec.stage, spec.iterations - 1));
+  save_checkpoint(run.checkpoint("latest"), model.params(), &adam,
+                  checkpoint_metadata(cfg, spec.stage, spec.iterations - 1));
+}
+
+}  // namespace cs

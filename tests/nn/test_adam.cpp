@@ -1,0 +1,131 @@
+// Adam: TensorFlow's update against a hand computation, freezing, reset, CUDA parity.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "nn/adam.h"
+#include "nn/params.h"
+
+namespace cs {
+namespace {
+
+void set(Tensor t, const std::vector<float>& v) { t.copy_from(Tensor::from_vector(t.shape(), v)); }
+
+TEST(Adam, MatchesAHandComputedTwoSteps) {
+  ParamStore s;
+  s.declare_param("w", {4}, ParamKind::ConvBias);
+  s.allocate();
+  const std::vector<float> w0 = {0.5f, -1.0f, 2.0f, 0.0f};
+  const std::vector<float> g1 = {0.1f, -3.0f, 1e-6f, 0.0f}, g2 = {-0.2f, 1.0f, 2e-6f, 4.0f};
+  set(s.param("w"), w0);
+  AdamConfig cfg;
+  cfg.lr = 0.01f;
+  Adam adam(s, cfg);
+  set(s.grad("w"), g1);
+  adam.step();
+  set(s.grad("w"), g2);
+  adam.step();
+  EXPECT_EQ(adam.step_count(), 2);
+  // Written out by hand: TF's lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); w -= lr_t m / (sqrt(v) + eps).
+  const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  const std::vector<float> got = s.param("w").to_vector(), m = s.adam_m_at(0).to_vector(), v = s.adam_v_at(0).to_vector();
+  for (int i = 0; i < 4; ++i) {
+    double mi = (1 - b1) * g1[i], vi = (1 - b2) * g1[i] * g1[i];
+    double wi = w0[i] - lr * std::sqrt(1 - b2) / (1 - b1) * mi / (std::sqrt(vi) + eps);
+    mi = b1 * mi + (1 - b1) * g2[i];
+    vi = b2 * vi + (1 - b2) * g2[i] * g2[i];
+    wi -= lr * std::sqrt(1 - b2 * b2) / (1 - b1 * b1) * mi / (std::sqrt(vi) + eps);
+    EXPECT_NEAR(got[i], wi, 1e-6 * std::max(1.0, std::fabs(wi))) << i;
+    EXPECT_NEAR(m[i], mi, 1e-6 * std::fabs(mi) + 1e-12) << i;
+    EXPECT_NEAR(v[i], vi, 1e-6 * std::fabs(vi) + 1e-18) << i;
+  }
+  // First step of Adam moves each weight by about lr against the sign of its gradient.
+  ParamStore t;
+  t.declare_param("w", {2}, ParamKind::ConvBias);
+  t.allocate();
+  Adam a2(t, cfg);
+  set(t.grad("w"), {5.0f, -0.001f});
+  a2.step();
+  EXPECT_NEAR(t.param("w").to_vector()[0], -0.01f, 1e-6);
+  EXPECT_NEAR(t.param("w").to_vector()[1], 0.01f, 1e-5);
+}
+
+TEST(Adam, FrozenParametersAreUntouched) {
+  ParamStore s;
+  s.declare_param("enc_a.w", {3, 3, 3, 3}, ParamKind::ConvWeight);
+  s.declare_param("dec_a.w", {5}, ParamKind::ConvBias);
+  s.declare_param("enc_b.w", {7}, ParamKind::ConvBias);
+  s.allocate();
+  s.param_arena().fill_(1.0f);
+  s.freeze("enc_");
+  Adam adam(s);
+  for (int step = 0; step < 3; ++step) {
+    s.zero_grad();
+    s.grad_arena().fill_(0.5f);  // every param, frozen or not, "has" a gradient
+    adam.step();
+  }
+  for (const char* n : {"enc_a.w", "enc_b.w"}) {
+    for (float x : s.param(n).to_vector()) EXPECT_EQ(x, 1.0f) << n;
+    for (float x : s.adam_m_at(s.param_index(n)).to_vector()) EXPECT_EQ(x, 0.0f) << n;
+    for (float x : s.adam_v_at(s.param_index(n)).to_vector()) EXPECT_EQ(x, 0.0f) << n;
+  }
+  for (float x : s.param("dec_a.w").to_vector()) EXPECT_LT(x, 1.0f - 1e-3f);
+  adam.reset();
+  EXPECT_EQ(adam.step_count(), 0);
+  for (float x : s.adam_m_arena().to_vector()) EXPECT_EQ(x, 0.0f);
+}
+
+TEST(Adam, RejectsBadSettings) {
+  ParamStore s;
+  s.declare_param("w", {1}, ParamKind::ConvBias);
+  EXPECT_THROW(Adam a(s), std::logic_error);  // not allocated
+  s.allocate();
+  AdamConfig bad;
+  bad.beta1 = 1.0f;
+  EXPECT_THROW(Adam a(s, bad), std::invalid_argument);
+}
+
+TEST(Adam, CudaMatchesCpu) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
+  const int64_t n = 100003;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> N01;
+  std::vector<float> w(n), m(n, 0.0f), v(n, 0.0f);
+  for (auto& x : w) x = N01(rng);
+  Tensor W = Tensor::from_vector({n}, w, Device::CUDA), M = Tensor::zeros({n}, Device::CUDA),
+         V = Tensor::zeros({n}, Device::CUDA);
+  for (int t = 1; t <= 5; ++t) {
+    std::vector<float> g(n);
+    for (auto& x : g) x = N01(rng) * (t % 2 ? 1.0f : 1e-4f);
+    Tensor G = Tensor::from_vector({n}, g, Device::CUDA);
+    const float lr_t = 1e-3f * std::sqrt(1.0f - std::pow(0.999f, t)) / (1.0f - std::pow(0.9f, t));
+    adam_step_cpu(w.data(), g.data(), m.data(), v.data(), n, lr_t, 0.9f, 0.999f, 1e-8f);
+    adam_step_cuda(W.data(), G.data(), M.data(), V.data(), n, lr_t, 0.9f, 0.999f, 1e-8f);
+  }
+  const std::vector<float> wg = W.to_vector(), mg = M.to_vector(), vg = V.to_vector();
+  double ew = 0, em = 0, ev = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    ew = std::max(ew, static_cast<double>(std::fabs(wg[i] - w[i])));
+    em = std::max(em, static_cast<double>(std::fabs(mg[i] - m[i]) / (std::fabs(m[i]) + 1e-6)));
+    ev = std::max(ev, static_cast<double>(std::fabs(vg[i] - v[i]) / (std::fabs(v[i]) + 1e-12)));
+  }
+  EXPECT_LT(ew, 1e-6);  // updates are ~1e-3; float rounding only
+  EXPECT_LT(em, 1e-4);
+  EXPECT_LT(ev, 1e-4);
+
+  // The optimiser on a store moved to the GPU.
+  ParamStore s;
+  s.declare_param("a", {1000}, ParamKind::ConvBias);
+  s.allocate();
+  s.to(Device::CUDA);
+  s.grad_arena().fill_(1.0f);
+  Adam adam(s);
+  adam.step();
+  for (float x : s.param("a").to_vector()) EXPECT_NEAR(x, -1e-3f, 1e-7f);
+}
+
+}  // namespace
+}  // namespace cs
