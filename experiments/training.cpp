@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -82,6 +83,8 @@ void run_loop(const Config& cfg, RunFolder& run, UNet& model, Adam& adam, const 
   }
   const int every = std::max(1, cfg.integer("checkpoint_every"));
   const int log_every = std::max(1, cfg.integer("log_every"));
+  const char* crash_env = std::getenv("CONTRASEG_CRASH_AFTER_STEP");
+  const int crash_after = crash_env ? std::atoi(crash_env) : 0;
   using Clock = std::chrono::steady_clock;
   double ms_acc = 0, loss_acc = 0;
   int n_acc = 0;
@@ -107,6 +110,8 @@ void run_loop(const Config& cfg, RunFolder& run, UNet& model, Adam& adam, const 
       spec.validate(s);
     if ((s + 1) % every == 0 && s + 1 < spec.iterations)
       save_checkpoint(run.checkpoint("latest"), model.params(), &adam, checkpoint_metadata(cfg, spec.stage, s));
+    // Test hook: die abruptly after this many steps, as a killed process would (tests of --resume).
+    if (crash_after > 0 && s + 1 == crash_after) std::_Exit(86);
   }
   run.end_progress();
   save_checkpoint(run.checkpoint("final"), model.params(), &adam,

@@ -347,6 +347,25 @@ void write_impl(const std::string& path, const Volume& v, int datatype, double s
   if (v.data.size() != v.size())
     throw std::invalid_argument(path + ": volume holds " + std::to_string(v.data.size()) + " values for " +
                                 std::to_string(v.nx) + "x" + std::to_string(v.ny) + "x" + std::to_string(v.nz));
+  // NIfTI-1 stores the codes as int16 and the geometry as float32
+  if (v.qform_code < -32768 || v.qform_code > 32767 || v.sform_code < -32768 || v.sform_code > 32767)
+    throw std::invalid_argument(path + ": qform/sform codes " + std::to_string(v.qform_code) + "/" +
+                                std::to_string(v.sform_code) + " do not fit a NIfTI-1 header");
+  {
+    const double flt = std::numeric_limits<float>::max();
+    bool ok = std::fabs(v.quatern_b) <= flt && std::fabs(v.quatern_c) <= flt && std::fabs(v.quatern_d) <= flt &&
+              std::fabs(v.qoffset_x) <= flt && std::fabs(v.qoffset_y) <= flt && std::fabs(v.qoffset_z) <= flt;
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 4; ++c) ok = ok && std::fabs(v.sto_xyz[r][c]) <= flt;
+    if (!ok) throw std::invalid_argument(path + ": geometry values are not finite or do not fit a NIfTI-1 header");
+  }
+  if (v.nx > 32767 || v.ny > 32767 || v.nz > 32767)
+    throw std::invalid_argument(path + ": dims above 32767 need NIfTI-2, which this writer does not produce");
+  {
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) fail(path, "no such folder " + parent.string());
+  }
   if (!(v.dx > 0) || !(v.dy > 0) || !(v.dz > 0) || !std::isfinite(v.dx) || !std::isfinite(v.dy) ||
       !std::isfinite(v.dz))
     throw std::invalid_argument(path + ": voxel size must be positive and finite");
@@ -382,8 +401,9 @@ void write_impl(const std::string& path, const Volume& v, int datatype, double s
 
   const std::string tmp = tmp_name(path);
   if (nifti_set_filenames(nim.get(), tmp.c_str(), 0, 1) != 0) fail(path, "cannot set the output file name");
-  const bool v2 = v.nifti_version == 2 || v.nx > 32767 || v.ny > 32767 || v.nz > 32767;
-  nim->nifti_type = v2 ? NIFTI_FTYPE_NIFTI2_1 : NIFTI_FTYPE_NIFTI1_1;
+  // Always NIfTI-1: this library writes NIfTI-2 single files as if they were .hdr/.img pairs (the
+  // header is then overwritten by the data), and the verification below would reject the result.
+  nim->nifti_type = NIFTI_FTYPE_NIFTI1_1;
   nifti_image_write(nim.get());  // reports nothing: verify by reading the header back
   try {
     NiftiInfo back;

@@ -8,6 +8,7 @@
 // a non-finite slope means "no scaling", as in the NIfTI standard). NaN or infinite voxels are
 // errors.
 //
+// Files are written as NIfTI-1 (dims up to 32767), whatever the source version.
 // Writing keeps the source geometry (pixdim, qform and sform codes, quaternion, sform matrix,
 // units, description) and is atomic: the file is written next to its destination under a
 // temporary name, verified by reading its header back, then renamed.

@@ -300,7 +300,7 @@ Anatomy make_anatomy(Rng& r, const Heart& ed) {
   A.rot_s = std::sin(rot);
   A.ox = r.uniform(-12, 12);
   A.oy = r.uniform(-12, 12);
-  const double ba = r.uniform(140, 180), bb = r.uniform(95, 125);
+  const double ba = r.uniform(130, 170), bb = r.uniform(90, 120);
   const double fat = r.uniform(5, 18), muscle = r.uniform(7, 14);
   A.body = Ellipse(0, r.uniform(-5, 10), ba, bb, r.uniform(-0.05, 0.05));
   A.muscle = A.body.grown(-fat);
@@ -536,7 +536,7 @@ PhantomPatient make_phantom_patient(int id, const PhantomOptions& opt) {
   // Acquisition: pixel size, slice spacing and count covering the heart from base to apex.
   PatientGeometry G;
   G.px = r.uniform(1.2, 1.9);
-  const double target_len = r.uniform(65, 100);  // LV length at ED (mm)
+  const double target_len = r.uniform(62, 95);  // LV length at ED (mm)
   G.d0 = r.uniform(0, 4);
   const double tip = r.uniform(1, 6);  // the last slice sits this far above the apex
   const double cover_len = target_len - G.d0 - tip;
@@ -546,7 +546,7 @@ PhantomPatient make_phantom_patient(int id, const PhantomOptions& opt) {
   G.spacing = std::clamp(std::round(cover_len / (G.nz - 1) * 2) / 2, 5.0, 10.0);  // 0.5 mm steps
   G.thickness = G.spacing * r.uniform(0.7, 1.0);
   const double L_epi = G.d0 + (G.nz - 1) * G.spacing + tip;
-  const double fov = r.uniform(300, 380);
+  const double fov = r.uniform(280, 350);
   G.ny = std::clamp(static_cast<int>(std::lround(fov / G.px / 2)) * 2, 150, 256);
   G.nx = std::clamp(static_cast<int>(std::lround(fov * r.uniform(1.0, 1.2) / G.px / 2)) * 2, 150, 256);
   G.blur = r.uniform(0.45, 0.9);

@@ -33,7 +33,7 @@ struct Volume {
   int datatype = 16;       // original NIfTI datatype code (16 = float32)
   double scl_slope = 0;    // as stored in the source header (0: none)
   double scl_inter = 0;
-  int nifti_version = 1;   // 1 or 2; writers keep it (and switch to 2 when a dim exceeds 32767)
+  int nifti_version = 1;   // of the source file (1 or 2); files are written as NIfTI-1
   int nt = 1;              // number of volumes (4th dim) in the source file
   int t = 0;               // which of them this is
   std::string descrip;     // header description text, kept on write

@@ -98,6 +98,18 @@ Tensor& ParamStore::buffer(const std::string& name) {
   return buffers_[it->second];
 }
 
+const Tensor& ParamStore::param(const std::string& name) const {
+  check_allocated("param");
+  return params_[param_index(name)];
+}
+
+const Tensor& ParamStore::buffer(const std::string& name) const {
+  check_allocated("buffer");
+  auto it = buffer_index_.find(name);
+  if (it == buffer_index_.end()) throw std::out_of_range("ParamStore: no buffer named '" + name + "'");
+  return buffers_[it->second];
+}
+
 Tensor ParamStore::grad(const std::string& name) const {
   check_allocated("grad");
   return grads_[param_index(name)];

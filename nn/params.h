@@ -52,6 +52,8 @@ class ParamStore {
   bool has_buffer(const std::string& name) const { return buffer_index_.count(name) > 0; }
   Tensor& param(const std::string& name);
   Tensor& buffer(const std::string& name);
+  const Tensor& param(const std::string& name) const;
+  const Tensor& buffer(const std::string& name) const;
   Tensor grad(const std::string& name) const;  // the arena view holding this param's gradient
   size_t param_index(const std::string& name) const;
 

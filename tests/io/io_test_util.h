@@ -66,23 +66,17 @@ inline void write_bytes(const std::string& path, const std::vector<char>& b) {
   out.write(b.data(), static_cast<std::streamsize>(b.size()));
 }
 
-// A small volume with a recognisable, non-symmetric pattern and an oblique geometry.
+// A small volume with a recognisable, non-symmetric pattern, a qform with an offset and an
+// sform with a shear (quaternion left at the identity, so qto_xyz is consistent with it).
 inline Volume pattern_volume(int nx, int ny, int nz, float dx, float dy, float dz, float scale = 1.f) {
   Volume v = make_volume(nx, ny, nz, dx, dy, dz);
   for (int z = 0; z < nz; ++z)
     for (int y = 0; y < ny; ++y)
       for (int x = 0; x < nx; ++x) v.at(x, y, z) = scale * static_cast<float>(x + 10 * y + 100 * z);
-  v.qform_code = 1;
   v.sform_code = 2;
-  v.quatern_b = 0.1;
-  v.quatern_c = -0.2;
-  v.quatern_d = 0.3;
-  v.qoffset_x = -12.5;
-  v.qoffset_y = 7.25;
-  v.qoffset_z = 30;
-  v.sto_xyz[0][3] = -12.5;
-  v.sto_xyz[1][3] = 7.25;
-  v.sto_xyz[2][3] = 30;
+  v.qoffset_x = v.qto_xyz[0][3] = v.sto_xyz[0][3] = -12.5;
+  v.qoffset_y = v.qto_xyz[1][3] = v.sto_xyz[1][3] = 7.25;
+  v.qoffset_z = v.qto_xyz[2][3] = v.sto_xyz[2][3] = 30;
   v.sto_xyz[0][1] = 0.125;  // a shear only the sform can express
   return v;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 
 namespace cs::test {
 
@@ -141,6 +142,35 @@ double ref_weighted_ce(const Vec& logits, const Vec& labels, int64_t N, int64_t 
     total += wp * ce;
   }
   return total / double(N * HW);
+}
+
+// Random terms over n rows. other-groups: positives share the anchor's group; a third of the
+// terms are "reverse" terms whose key row is a different row (sometimes of another group), so
+// that some anchors own several negative sets.
+ContrastSpec random_contrast_spec(NegativeRule rule, int n, int terms, uint64_t seed, int groups) {
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int> row(0, n - 1);
+  std::uniform_real_distribution<float> w(0.1f, 1.0f);
+  ContrastSpec s;
+  s.rows = n;
+  s.rule = rule;
+  for (int i = 0; i < n; ++i) s.group.push_back(i % groups);
+  if (rule != NegativeRule::OtherGroups) s.group.clear();
+  if (rule == NegativeRule::Explicit) s.neg_offset.push_back(0);
+  while (static_cast<int>(s.terms.size()) < terms) {
+    const int a = row(gen);
+    int p = row(gen);
+    if (rule == NegativeRule::OtherGroups) p = (a + groups * (1 + row(gen) % 3)) % n;
+    if (p == a || (rule == NegativeRule::OtherGroups && p % groups != a % groups)) continue;
+    const int key = (rule == NegativeRule::OtherGroups && s.terms.size() % 3 == 2) ? row(gen) : a;
+    s.terms.push_back({a, p, key, w(gen)});
+    if (rule == NegativeRule::Explicit) {
+      const int k = static_cast<int>(s.terms.size() % 5);  // 0..4 negatives, repeats allowed
+      for (int i = 0; i < k; ++i) s.neg_index.push_back(row(gen));
+      s.neg_offset.push_back(static_cast<int>(s.neg_index.size()));
+    }
+  }
+  return s;
 }
 
 ::testing::AssertionResult close_rel(const Vec& want, const Vec& got, double tol) {

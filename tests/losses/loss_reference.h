@@ -32,6 +32,11 @@ Vec ref_linear(const Vec& x, int64_t n, int64_t din, const Vec& w, int64_t dout)
 double ref_dice_loss(const Vec& logits, const Vec& labels, int64_t N, int64_t HW, int64_t C, bool with_background);
 double ref_weighted_ce(const Vec& logits, const Vec& labels, int64_t N, int64_t HW, int64_t C, const std::vector<float>& w);
 
+// Random terms over n rows (weights in [0.1, 1)). other-groups: group = row % groups, positives
+// share the anchor's group, and every third term's key row is another random row, so that some
+// anchors own several negative sets. explicit: 0..4 random negatives per term, repeats allowed.
+ContrastSpec random_contrast_spec(NegativeRule rule, int n, int terms, uint64_t seed, int groups = 4);
+
 // max |a - b| / max |a|, as a GoogleTest predicate with a message.
 ::testing::AssertionResult close_rel(const Vec& want, const Vec& got, double tol);
 ::testing::AssertionResult close_rel(double want, double got, double tol);

@@ -15,35 +15,6 @@
 namespace cs::test {
 namespace {
 
-// Random terms over n rows. other-groups: positives share the anchor's group; a third of the
-// terms are "reverse" terms whose key row is a different row (sometimes of another group), so
-// that some anchors own several negative sets.
-ContrastSpec random_spec(NegativeRule rule, int n, int terms, uint64_t seed, int groups = 4) {
-  std::mt19937 gen(seed);
-  std::uniform_int_distribution<int> row(0, n - 1);
-  std::uniform_real_distribution<float> w(0.1f, 1.0f);
-  ContrastSpec s;
-  s.rows = n;
-  s.rule = rule;
-  for (int i = 0; i < n; ++i) s.group.push_back(i % groups);
-  if (rule != NegativeRule::OtherGroups) s.group.clear();
-  if (rule == NegativeRule::Explicit) s.neg_offset.push_back(0);
-  while (static_cast<int>(s.terms.size()) < terms) {
-    const int a = row(gen);
-    int p = row(gen);
-    if (rule == NegativeRule::OtherGroups) p = (a + groups * (1 + row(gen) % 3)) % n;
-    if (p == a || (rule == NegativeRule::OtherGroups && p % groups != a % groups)) continue;
-    const int key = (rule == NegativeRule::OtherGroups && s.terms.size() % 3 == 2) ? row(gen) : a;
-    s.terms.push_back({a, p, key, w(gen)});
-    if (rule == NegativeRule::Explicit) {
-      const int k = static_cast<int>(s.terms.size() % 5);  // 0..4 negatives, repeats allowed
-      for (int i = 0; i < k; ++i) s.neg_index.push_back(row(gen));
-      s.neg_offset.push_back(static_cast<int>(s.neg_index.size()));
-    }
-  }
-  return s;
-}
-
 struct RuleCase {
   NegativeRule rule;
   const char* name;
@@ -57,7 +28,7 @@ class NtXentRule : public ::testing::TestWithParam<RuleCase> {};
 TEST_P(NtXentRule, ForwardMatchesDoubleReference) {
   const int n = 37, d = 19;
   const float tau = 0.1f;
-  ContrastSpec spec = random_spec(GetParam().rule, n, 120, 11);
+  ContrastSpec spec = random_contrast_spec(GetParam().rule, n, 120, 11);
   ContrastPlan plan(spec);
   Tensor z = random_tensor({n, d}, 5);
   const Vec zd = to_double(z);
@@ -70,7 +41,7 @@ TEST_P(NtXentRule, ForwardMatchesDoubleReference) {
 TEST_P(NtXentRule, GradientsMatchFiniteDifferences) {
   const int n = 12, d = 5;
   const float tau = 0.5f;
-  ContrastSpec spec = random_spec(GetParam().rule, n, 30, 21);
+  ContrastSpec spec = random_contrast_spec(GetParam().rule, n, 30, 21);
   ContrastPlan plan(spec);
   Tensor z = random_tensor({n, d}, 7);
   z.set_requires_grad(true);
@@ -96,7 +67,7 @@ TEST(NtXent, SeveralRowBlocksMatchReference) {
   const int n = 700, d = 33;
   ASSERT_LT(cpu::similarity_block_rows(n), n);
   for (NegativeRule rule : {NegativeRule::OtherGroups, NegativeRule::AllOthers}) {
-    ContrastSpec spec = random_spec(rule, n, 900, 31, 5);
+    ContrastSpec spec = random_contrast_spec(rule, n, 900, 31, 5);
     ContrastPlan plan(spec);
     Tensor z = random_tensor({n, d}, 9);
     z.set_requires_grad(true);
@@ -118,7 +89,7 @@ TEST(NtXent, TinyTemperatureStaysFinite) {
   ASSERT_TRUE(std::isinf(std::exp(1.0f / tau)));
   for (NegativeRule rule : {NegativeRule::OtherGroups, NegativeRule::AllOthers, NegativeRule::Explicit}) {
     const int n = 48, d = 128;
-    ContrastSpec spec = random_spec(rule, n, 150, 41);
+    ContrastSpec spec = random_contrast_spec(rule, n, 150, 41);
     ContrastPlan plan(spec);
     Tensor z = random_tensor({n, d}, 13);
     z.set_requires_grad(true);
@@ -149,7 +120,7 @@ TEST(NtXent, EmptyNegativeSetGivesZeroTerm) {
 }
 
 TEST(NtXent, ZeroEmbeddingRowStaysFinite) {
-  ContrastSpec spec = random_spec(NegativeRule::OtherGroups, 16, 40, 3);
+  ContrastSpec spec = random_contrast_spec(NegativeRule::OtherGroups, 16, 40, 3);
   ContrastPlan plan(spec);
   std::vector<float> v = random_tensor({16, 8}, 2).to_vector();
   for (int k = 0; k < 8; ++k) v[3 * 8 + k] = 0.0f;

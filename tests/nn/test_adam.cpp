@@ -30,7 +30,8 @@ TEST(Adam, MatchesAHandComputedTwoSteps) {
   adam.step();
   EXPECT_EQ(adam.step_count(), 2);
   // Written out by hand: TF's lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); w -= lr_t m / (sqrt(v) + eps).
-  const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  // The hyper-parameters are float32 (as in TF): 1 - 0.999f is not 0.001 to 1e-5.
+  const double lr = 0.01f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
   const std::vector<float> got = s.param("w").to_vector(), m = s.adam_m_at(0).to_vector(), v = s.adam_v_at(0).to_vector();
   for (int i = 0; i < 4; ++i) {
     double mi = (1 - b1) * g1[i], vi = (1 - b2) * g1[i] * g1[i];

@@ -78,10 +78,16 @@ TEST(Summary, HeadsMatchAnIndependentCount) {
   EXPECT_EQ(g1, 6 * 6 * 128 * 1024 + 1024 * 128);             // reg_nn1 + reg_pred, no biases
   EXPECT_EQ(g2, (64 * 64 + 2 * 64) + 64 * 64 + 128 * 9 * 64);  // g2_c1_a (+BN), g2_c1_b, g2_pred
   const ModelSummary m = summarize_model(UNetConfig::for_dataset("mmwhs"), 1);
-  for (const auto& t : m.sections)
-    if (t.section == "g1") EXPECT_EQ(t.params, 5 * 5 * 128 * 1024 + 1024 * 128);
-  for (const auto& r : m.rows)
-    if (r.name == "g2_c1_a") EXPECT_EQ(r.output, (Shape{1, 10, 10, 128}));
+  for (const auto& t : m.sections) {
+    if (t.section == "g1") {
+      EXPECT_EQ(t.params, 5 * 5 * 128 * 1024 + 1024 * 128);
+    }
+  }
+  for (const auto& r : m.rows) {
+    if (r.name == "g2_c1_a") {
+      EXPECT_EQ(r.output, (Shape{1, 10, 10, 128}));
+    }
+  }
 }
 
 TEST(Summary, CommandPrintsTheTotals) {

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -174,6 +175,7 @@ TEST_F(UNetFixture, LogitsLossGradientsAndRunningStats) {
     }
     EXPECT_LE(e, kTol) << "gradient of " << name << " (sampled entries, relative to max |grad| " << ref_stat[3] << ")";
     if (e > worst) worst = e, worst_name = name;
+    if (std::getenv("CS_FIXTURE_VERBOSE")) std::printf("  %-22s max|ref| %.3e err %.2e\n", name.c_str(), ref_stat[3], e);
     const std::vector<double> got_stat = stats(g);
     EXPECT_NEAR(got_stat[0], ref_stat[0], kTol * std::max(ref_stat[1], 1e-4 * global)) << name << " gradient sum";
     for (int s = 1; s < 4; ++s)
