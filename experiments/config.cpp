@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+
+#include <fmt/format.h>
 #include <sstream>
 #include <stdexcept>
 
@@ -92,7 +94,7 @@ std::string check_value(const KeySpec& s, const std::string& v, const std::strin
         pos = 0;
       }
       if (v.empty() || pos != v.size() || !std::isfinite(x)) throw bad("is not a finite number");
-      return v;
+      return fmt::format("{}", x);  // canonical: "8", "8.0" and "8e0" compare equal afterwards
     }
     case KeyType::Bool:
       if (v == "true" || v == "1" || v == "yes") return "true";

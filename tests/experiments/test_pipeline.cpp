@@ -138,7 +138,8 @@ TEST_F(Pipeline, ClearErrorsBeforeTraining) {
   // a split naming a missing patient
   std::ofstream(dir + "/bad_split.json") << R"({"dataset": "acdc", "test": ["099"],
       "pretrain": {"name": "p", "train": ["001"], "val": ["002"]},
-      "labeled": {"tr1": {"c1": {"train": ["042"], "val": ["002"]}}}})";
+      "labeled": {"tr1": {"c1": {"train": ["042"], "val": ["002"]}}},
+      "benchmark": {"name": "trall", "train": ["001"], "val": ["002"]}})";
   r = run("finetune --config " + config + " --data " + data + " --out " + dir + "/x3 --set splits=" + dir +
           "/bad_split.json");
   EXPECT_NE(r.status, 0);
