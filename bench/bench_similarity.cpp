@@ -155,24 +155,24 @@ void BM_SimilarityFusedCUDA_GRFwdBwd(benchmark::State& st) { run_fused(st, "gr",
 // Registered at start-up; CUDA ones only when a device is visible.
 int register_all() {
   auto peak = benchmark::RegisterBenchmark("BM_SimilaritySgemmPeak", BM_SimilaritySgemmPeak)->Args({4096, 128});
-  peak->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("BM_SimilarityFusedCPU_Paper", BM_SimilarityFusedCPU_Paper)->Args({48, 128})->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark("BM_SimilarityFusedCPU_PaperFwdBwd", BM_SimilarityFusedCPU_PaperFwdBwd)->Args({48, 128})->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark("BM_SimilarityFusedCPU_Local", BM_SimilarityFusedCPU_Local)->Args({340, 128})->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark("BM_SimilarityFusedCPU_LocalFwdBwd", BM_SimilarityFusedCPU_LocalFwdBwd)->Args({340, 128})->Unit(benchmark::kMicrosecond);
+  peak->Unit(benchmark::kMillisecond)->UseRealTime();
+  benchmark::RegisterBenchmark("BM_SimilarityFusedCPU_Paper", BM_SimilarityFusedCPU_Paper)->Args({48, 128})->Unit(benchmark::kMicrosecond)->UseRealTime();
+  benchmark::RegisterBenchmark("BM_SimilarityFusedCPU_PaperFwdBwd", BM_SimilarityFusedCPU_PaperFwdBwd)->Args({48, 128})->Unit(benchmark::kMicrosecond)->UseRealTime();
+  benchmark::RegisterBenchmark("BM_SimilarityFusedCPU_Local", BM_SimilarityFusedCPU_Local)->Args({340, 128})->Unit(benchmark::kMicrosecond)->UseRealTime();
+  benchmark::RegisterBenchmark("BM_SimilarityFusedCPU_LocalFwdBwd", BM_SimilarityFusedCPU_LocalFwdBwd)->Args({340, 128})->Unit(benchmark::kMicrosecond)->UseRealTime();
   for (int64_t n : {4096, 8192}) {
-    benchmark::RegisterBenchmark("BM_SimilarityFusedCPU_GR", BM_SimilarityFusedCPU_GR)->Args({n, 128})->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark("BM_SimilarityUnfusedCPU_GR", BM_SimilarityUnfusedCPU_GR)->Args({n, 128})->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark("BM_SimilarityFusedCPU_Partitions", BM_SimilarityFusedCPU_Partitions)->Args({n, 128})->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("BM_SimilarityFusedCPU_GR", BM_SimilarityFusedCPU_GR)->Args({n, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark("BM_SimilarityUnfusedCPU_GR", BM_SimilarityUnfusedCPU_GR)->Args({n, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark("BM_SimilarityFusedCPU_Partitions", BM_SimilarityFusedCPU_Partitions)->Args({n, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
   }
-  benchmark::RegisterBenchmark("BM_SimilarityFusedCPU_GRFwdBwd", BM_SimilarityFusedCPU_GRFwdBwd)->Args({4096, 128})->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_SimilarityFusedCPU_GRFwdBwd", BM_SimilarityFusedCPU_GRFwdBwd)->Args({4096, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
   if (cuda_available()) {
-    benchmark::RegisterBenchmark("BM_SimilarityFusedCUDA_Paper", BM_SimilarityFusedCUDA_Paper)->Args({48, 128})->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark("BM_SimilarityFusedCUDA_PaperFwdBwd", BM_SimilarityFusedCUDA_PaperFwdBwd)->Args({48, 128})->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark("BM_SimilarityFusedCUDA_Local", BM_SimilarityFusedCUDA_Local)->Args({340, 128})->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark("BM_SimilarityFusedCUDA_Paper", BM_SimilarityFusedCUDA_Paper)->Args({48, 128})->Unit(benchmark::kMicrosecond)->UseRealTime();
+    benchmark::RegisterBenchmark("BM_SimilarityFusedCUDA_PaperFwdBwd", BM_SimilarityFusedCUDA_PaperFwdBwd)->Args({48, 128})->Unit(benchmark::kMicrosecond)->UseRealTime();
+    benchmark::RegisterBenchmark("BM_SimilarityFusedCUDA_Local", BM_SimilarityFusedCUDA_Local)->Args({340, 128})->Unit(benchmark::kMicrosecond)->UseRealTime();
     for (int64_t n : {4096, 8192, 32768}) {
-      benchmark::RegisterBenchmark("BM_SimilarityFusedCUDA_GR", BM_SimilarityFusedCUDA_GR)->Args({n, 128})->Unit(benchmark::kMicrosecond);
-      benchmark::RegisterBenchmark("BM_SimilarityFusedCUDA_GRFwdBwd", BM_SimilarityFusedCUDA_GRFwdBwd)->Args({n, 128})->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark("BM_SimilarityFusedCUDA_GR", BM_SimilarityFusedCUDA_GR)->Args({n, 128})->Unit(benchmark::kMicrosecond)->UseRealTime();
+      benchmark::RegisterBenchmark("BM_SimilarityFusedCUDA_GRFwdBwd", BM_SimilarityFusedCUDA_GRFwdBwd)->Args({n, 128})->Unit(benchmark::kMicrosecond)->UseRealTime();
     }
   }
   return 0;

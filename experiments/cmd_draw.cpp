@@ -198,7 +198,7 @@ void draw_local_negatives(const std::string& path) {
   const int scale = 4, map = 48 * scale, gap = 24, cols = 5, head = 40;
   const int rows = (13 + cols - 1) / cols;
   Canvas c(cols * (map + gap) + gap, head + rows * (map + gap + 20) + 40);
-  c.text(10, 10, "EACH POSITIVE (GREEN) AND ITS 5 NEGATIVES (RED; ORANGE = 5TH, DROPPED BY L^D)", kBlack, 2);
+  c.text(10, 10, "EACH POSITIVE (GREEN) AND ITS 5 NEGATIVES (RED, ORANGE = 5TH, DROPPED BY L^D)", kBlack, 2);
   for (int r = 0; r < 13; ++r) {
     const int ox = gap + (r % cols) * (map + gap), oy = head + 20 + (r / cols) * (map + gap + 20);
     c.fill(ox, oy, map, map, kLight);

@@ -277,7 +277,8 @@ NimPtr open_validated(const std::string& path, NiftiInfo& info) {
   quiet_library();
   check_name(path);
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) fail(path, "no such file");
+  if (!std::filesystem::exists(path, ec)) fail(path, "no such file");
+  if (!std::filesystem::is_regular_file(path, ec)) fail(path, "not a regular file");
   RawHeader h;
   read_head(path, h);
   info = parse_header(path, h);
@@ -471,7 +472,7 @@ std::vector<Volume> read_volumes(const std::string& path, int t0, int t1, bool a
       info.dim[3] > std::numeric_limits<int>::max())
     fail(path, "dimensions too large");
 
-  if (nifti_image_load(nim.get()) != 0 || !nim->data) fail(path, "the NIfTI library could not read the data");
+  if (nifti_image_load(nim.get()) != 0 || !nim->data) fail(path, "the NIfTI library could not read the data (a truncated or corrupt file?)");
 
   Volume g;  // geometry shared by every volume of the file
   g.nx = static_cast<int>(info.dim[1]);

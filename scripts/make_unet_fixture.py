@@ -2,9 +2,17 @@
 """Writes tests/fixtures/unet/unet_v1.safetensors: the U-Net of SPEC section 1, run by an
 independent PyTorch twin in float64, for tests/nn/test_unet_fixture.cpp.
 
-Config: batch 2, input 64x64x1, 4 classes, every BN in training mode (eps 1e-3, decay 0.99,
-running statistics starting at 0), soft Dice loss with background (SPEC 4.2), Adam as in
-TensorFlow (lr 1e-3, 0.9, 0.999, 1e-8; SPEC 2.8).
+Config: batch 2, input 64x64x1, 4 classes, soft Dice loss with background (SPEC 4.2), Adam as in
+TensorFlow (lr 1e-3, 0.9, 0.999, 1e-8; SPEC 2.8). Two passes at the initial weights:
+  train  every BN in training mode (batch statistics; eps 1e-3, decay 0.99, running statistics
+         starting at 0), as in training;
+  eval   every BN in inference mode with running statistics from the hash below.
+Why both: backpropagating through a chain of training-mode BNs cancels most of each upstream
+gradient (BN removes its per-channel mean and its component along x-hat), so float32 rounding is
+amplified: PyTorch's own float32 run of the train pass differs from float64 by about 2% (relative
+L2, median over tensors; the numbers are in the metadata). The eval pass is well conditioned
+(float32 agrees to about 1e-6), so it checks every gradient tightly, biases included; the train
+pass checks the training-mode path at a looser bound.
 
 Weights are not stored: both sides compute them from a counter-based hash (below), so only the
 inputs and the outputs are in the file (about 1 MB instead of 8 MB of weights and 8 MB of
@@ -16,14 +24,16 @@ small tensors) with their flat OHWI indices.
   weight value  u(name, i) = (splitmix64(fnv1a64(name) + i * 0x9E3779B97F4A7C15) >> 40) / 2^24
     conv weight [Cout,KH,KW,Cin] (OHWI, flat index i):  (2u - 1) * sqrt(3) * sqrt(2 / (KH*KW*Cin))
     conv bias:  0.1 * (2u - 1)     BN gamma: 1 + 0.2 * (2u - 1)     BN beta: 0.1 * (2u - 1)
+    eval pass only, BN running mean: 0.1 * (2u - 1), running variance: 1 + 0.5 * (2u - 1)
   rounded to float32 (the C++ model is float32), then used in float64 here.
 
-Tensors in the file (all NHWC / OHWI like the C++ side):
-  input [2,64,64,1], labels [2,64,64,4] (one-hot), logits [2,64,64,4], loss [1],
-  trajectory [10]: the loss before each of 10 Adam steps (trajectory[0] == loss),
-  wstat.<param> [4], gstat.<param> [4]: sum, L1, L2, max|.| (float64),
-  gidx.<param> (I32) and gval.<param>: sampled gradient entries,
-  bn.<layer>.mean / bn.<layer>.var: running statistics after the first forward pass.
+Tensors in the file (all NHWC / OHWI like the C++ side), P = train or eval:
+  input [2,64,64,1], labels [2,64,64,4] (one-hot), wstat.<param> [4] (weight statistics),
+  P.logits [2,64,64,4], P.loss [1],
+  P.gstat.<param> [4]: sum, L1, L2, max|.| of the gradient (float64),
+  P.gidx.<param> (I32) and P.gval.<param>: sampled gradient entries,
+  train.bn.<layer>.mean / .var: running statistics after the train pass,
+  trajectory [10]: training-mode loss before each of 10 Adam steps (trajectory[0] == train.loss).
 
 Needs torch and numpy (developer machines only). Run: python3 scripts/make_unet_fixture.py
 """
@@ -73,8 +83,10 @@ def weight_values(name, kind, shape):
         v = 0.1 * u
     elif kind == "gamma":
         v = 1.0 + 0.2 * u
-    elif kind == "beta":
+    elif kind in ("beta", "running_mean"):
         v = 0.1 * u
+    elif kind == "running_var":
+        v = 1.0 + 0.5 * u
     else:
         raise ValueError(kind)
     return v.astype(np.float32).astype(np.float64).reshape(shape)
@@ -103,20 +115,27 @@ def layer_list():
 
 
 class Twin:
-    def __init__(self):
+    def __init__(self, dtype=torch.float64, train_bn=True):
+        self.train_bn = train_bn
         self.layers = {l[0]: l for l in layer_list()}
         self.order = [l[0] for l in layer_list()]
         self.params = {}  # name -> (tensor in torch layout, kind, OHWI shape)
         self.running = {}
         for name, k, cin, cout, bias, bn, relu in layer_list():
+            def T(a):
+                return torch.tensor(a, dtype=dtype)
             w = weight_values(name + ".w", "conv_w", (cout, k, k, cin))
-            self.params[name + ".w"] = torch.tensor(w).permute(0, 3, 1, 2).contiguous().requires_grad_()  # OIHW
+            self.params[name + ".w"] = T(w).permute(0, 3, 1, 2).contiguous().requires_grad_()  # OIHW
             if bias:
-                self.params[name + ".b"] = torch.tensor(weight_values(name + ".b", "conv_b", (cout,))).requires_grad_()
+                self.params[name + ".b"] = T(weight_values(name + ".b", "conv_b", (cout,))).requires_grad_()
             if bn:
-                self.params[name + ".bn.gamma"] = torch.tensor(weight_values(name + ".bn.gamma", "gamma", (cout,))).requires_grad_()
-                self.params[name + ".bn.beta"] = torch.tensor(weight_values(name + ".bn.beta", "beta", (cout,))).requires_grad_()
-                self.running[name] = (torch.zeros(cout), torch.zeros(cout))  # SPEC quirk 12: start at 0
+                self.params[name + ".bn.gamma"] = T(weight_values(name + ".bn.gamma", "gamma", (cout,))).requires_grad_()
+                self.params[name + ".bn.beta"] = T(weight_values(name + ".bn.beta", "beta", (cout,))).requires_grad_()
+                if train_bn:  # SPEC quirk 12: the averages start at 0
+                    self.running[name] = (torch.zeros(cout, dtype=dtype), torch.zeros(cout, dtype=dtype))
+                else:
+                    self.running[name] = (T(weight_values(name + ".bn.mean", "running_mean", (cout,))),
+                                          T(weight_values(name + ".bn.var", "running_var", (cout,))))
 
     def unit(self, name, x):
         _, k, _, _, bias, bn, relu = self.layers[name]
@@ -126,7 +145,7 @@ class Twin:
         if bn:
             rm, rv = self.running[name]
             y = F.batch_norm(y, rm, rv, self.params[name + ".bn.gamma"], self.params[name + ".bn.beta"],
-                             training=True, momentum=1.0 - BN_DECAY, eps=BN_EPS)
+                             training=self.train_bn, momentum=1.0 - BN_DECAY, eps=BN_EPS)
         return F.relu(y) if relu else y
 
     def forward(self, x):  # x NCHW
@@ -199,37 +218,24 @@ def write_safetensors(path, tensors, metadata):
     os.replace(tmp, path)
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "unet", "unet_v1.safetensors")
-    torch.manual_seed(0)
-    x_nhwc, y_nhwc = make_inputs()
-    x = torch.tensor(x_nhwc.astype(np.float64)).permute(0, 3, 1, 2)
-    y = torch.tensor(y_nhwc.astype(np.float64)).permute(0, 3, 1, 2)
-    net = Twin()
-    T = {"input": x_nhwc, "labels": y_nhwc}
+def rel_l2(a, b):
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
 
-    for name, p in net.params.items():
-        T["wstat." + name] = stats(to_ohwi(name, p.detach()).numpy())
 
-    # Forward + backward at the initial weights.
-    logits = net.forward(x)
-    loss = soft_dice(logits, y)
+def pass_at_init(x, y, train_bn, dtype=torch.float64):
+    """Forward + backward at the initial weights: (net, logits NCHW, loss, {param: OHWI grad})."""
+    net = Twin(dtype, train_bn)
+    logits = net.forward(x.to(dtype))
+    loss = soft_dice(logits, y.to(dtype))
     loss.backward()
-    T["logits"] = logits.detach().permute(0, 2, 3, 1).numpy().astype(np.float32)
-    T["loss"] = np.array([loss.item()])
-    rng = np.random.default_rng(7)
-    for name, p in net.params.items():
-        g = to_ohwi(name, p.grad).contiguous().numpy().ravel()
-        T["gstat." + name] = stats(g)
-        idx = np.arange(g.size) if g.size <= SAMPLES else np.sort(rng.choice(g.size, SAMPLES, replace=False))
-        T["gidx." + name] = idx.astype(np.int32)
-        T["gval." + name] = g[idx]
-    for lname, (rm, rv) in net.running.items():
-        T[f"bn.{lname}.mean"] = rm.numpy().copy()
-        T[f"bn.{lname}.var"] = rv.numpy().copy()
+    grads = {k: to_ohwi(k, p.grad).contiguous().double().numpy().ravel() for k, p in net.params.items()}
+    return net, logits, loss, grads
 
-    # Adam, TensorFlow's formula (SPEC 2.8), for STEPS steps; record the loss before each.
+
+def trajectory(x, y, dtype=torch.float64):
+    """Adam, TensorFlow's formula (SPEC 2.8); the training-mode loss before each step."""
+    net = Twin(dtype, True)
+    x, y = x.to(dtype), y.to(dtype)
     m = {k: torch.zeros_like(p) for k, p in net.params.items()}
     v = {k: torch.zeros_like(p) for k, p in net.params.items()}
     traj = []
@@ -246,14 +252,53 @@ def main():
                 m[k].mul_(B1).add_((1 - B1) * g)
                 v[k].mul_(B2).add_((1 - B2) * g * g)
                 p.sub_(lr_t * m[k] / (v[k].sqrt() + EPS))
-    T["trajectory"] = np.array(traj)
-    assert abs(traj[0] - T["loss"][0]) < 1e-12
+    return np.array(traj)
 
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "unet", "unet_v1.safetensors")
+    torch.manual_seed(0)
+    x_nhwc, y_nhwc = make_inputs()
+    x = torch.tensor(x_nhwc.astype(np.float64)).permute(0, 3, 1, 2)
+    y = torch.tensor(y_nhwc.astype(np.float64)).permute(0, 3, 1, 2)
+    T = {"input": x_nhwc, "labels": y_nhwc}
+    for name, p in Twin().params.items():
+        T["wstat." + name] = stats(to_ohwi(name, p.detach()).numpy())
+
+    rng = np.random.default_rng(7)
+    for P, train_bn in (("train", True), ("eval", False)):
+        net, logits, loss, grads = pass_at_init(x, y, train_bn)
+        T[P + ".logits"] = logits.detach().permute(0, 2, 3, 1).numpy().astype(np.float32)
+        T[P + ".loss"] = np.array([loss.item()])
+        for name, g in grads.items():
+            T[f"{P}.gstat.{name}"] = stats(g)
+            idx = np.arange(g.size) if g.size <= SAMPLES else np.sort(rng.choice(g.size, SAMPLES, replace=False))
+            T[f"{P}.gidx.{name}"] = idx.astype(np.int32)
+            T[f"{P}.gval.{name}"] = g[idx]
+        if train_bn:
+            for lname, (rm, rv) in net.running.items():
+                T[f"train.bn.{lname}.mean"] = rm.numpy().copy()
+                T[f"train.bn.{lname}.var"] = rv.numpy().copy()
+            train_grads = grads
+
+    traj = trajectory(x, y)
+    T["trajectory"] = traj
+    assert abs(traj[0] - T["train.loss"][0]) < 1e-12
+
+    # How far PyTorch's own float32 run is from float64 on this fixture (documentation only).
+    _, _, _, g32 = pass_at_init(x, y, True, torch.float32)
+    e32 = sorted(rel_l2(g32[k], train_grads[k]) for k in train_grads if not k.endswith(".b"))
+    t32 = trajectory(x, y, torch.float32)
     meta = {"format": "contraseg-unet-fixture", "version": "1", "batch": str(N), "size": str(S),
             "num_classes": str(NUM_CLASSES), "adam_steps": str(STEPS), "torch": torch.__version__,
-            "weights": "counter hash, see scripts/make_unet_fixture.py"}
+            "weights": "counter hash, see scripts/make_unet_fixture.py",
+            "torch_f32_train_grad_rel_l2_median": f"{e32[len(e32) // 2]:.3e}",
+            "torch_f32_train_grad_rel_l2_max": f"{e32[-1]:.3e}",
+            "torch_f32_trajectory_max_rel_err": f"{np.max(np.abs(t32 - traj) / np.abs(traj)):.3e}"}
     write_safetensors(out, T, meta)
     print(f"wrote {out}: {os.path.getsize(out) / 1e6:.2f} MB, loss {traj[0]:.8f} -> {traj[-1]:.8f}")
+    print({k: v for k, v in meta.items() if k.startswith("torch_f32")})
 
 
 if __name__ == "__main__":

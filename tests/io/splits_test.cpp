@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 #include <string>
 
@@ -109,6 +110,14 @@ TEST(Splits, ErrorsAreClear) {
   EXPECT_THROW(load_splits(tmp / "bad.json"), std::runtime_error);
   testing_io::write_text(tmp / "bad2.json", "{not json");
   EXPECT_THROW(load_splits(tmp / "bad2.json"), std::runtime_error);
+}
+
+TEST(Splits, FindsTheSplitFolder) {
+  ::setenv("CONTRASEG_SPLITS_DIR", (std::string(CONTRASEG_SOURCE_DIR) + "/experiments/splits").c_str(), 1);
+  const std::string p = find_splits_file("prostate");
+  EXPECT_EQ(load_splits(p).dataset, "prostate");
+  EXPECT_THROW(find_splits_file("brats"), std::runtime_error);
+  ::unsetenv("CONTRASEG_SPLITS_DIR");
 }
 
 }  // namespace
