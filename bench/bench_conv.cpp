@@ -6,7 +6,7 @@
 //   contraseg_bench --benchmark_filter='Conv/cpu/fwd/3x3'    one direction and kernel size
 //
 // Name: BM_Conv/<device>/<direction>/<k>x<k>/<cin>-><cout>@<size>, e.g. BM_Conv/cpu/fwd/3x3/16->16@192.
-// Counters: GFLOP/s (a multiply-add is 2 FLOPs; each direction does the forward's FLOP count,
+// Counters: GFLOP (a rate, GFLOP/s, shown as "GFLOP=123.4/s"; a multiply-add is 2 FLOPs; each direction does the forward's FLOP count,
 // 2 * N*H*W*Cout*K*K*Cin), images/s (items_per_second) and `layers`: how many layers of the
 // U-Net share that shape, so that sum(time * layers) over the shapes is the step's conv time.
 // The kernels are called directly (no autograd), each with fresh outputs (beta = 0).
@@ -129,8 +129,9 @@ void BM_Conv(benchmark::State& st, Device dev, Dir dir, ConvShape s) {
     return;
   }
   const double flops = 2.0 * N * H * W * s.cout * s.k * s.k * s.cin;
-  st.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(st.iterations()),
-                                              benchmark::Counter::kIsRate);
+  // kIsRate divides by the (real) time: shown as "GFLOP=123.4/s"
+  st.counters["GFLOP"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(st.iterations()),
+                                            benchmark::Counter::kIsRate);
   st.counters["layers"] = s.count;
   st.SetItemsProcessed(st.iterations() * N);
   st.SetLabel(s.layers);

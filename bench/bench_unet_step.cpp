@@ -91,7 +91,7 @@ void time_steps(benchmark::State& st, Device dev, int batch, double flops_per_st
   const double iters = static_cast<double>(st.iterations());
   st.counters["ms/step"] = 1e3 * seconds / iters;
   st.counters["images/s"] = batch * iters / seconds;
-  if (flops_per_step > 0) st.counters["GFLOP/s"] = flops_per_step * iters / seconds * 1e-9;
+  if (flops_per_step > 0) st.counters["GFLOP/s"] = 1e-9 * flops_per_step * iters / seconds;
   st.SetItemsProcessed(st.iterations() * batch);
 }
 

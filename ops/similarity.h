@@ -164,8 +164,10 @@ struct RegionList {  // passed by value to kernels
 
 namespace cpu {
 CS_SIMILARITY_KERNELS
-// The CPU row-block size used for the similarity GEMM (exposed for the benchmark).
+// The CPU row-block size used for the similarity GEMM (exposed for tests and the benchmark);
+// set_similarity_block_rows(r > 0) forces r rows per block (0: automatic).
 int similarity_block_rows(int64_t n);
+void set_similarity_block_rows(int rows);
 }  // namespace cpu
 #ifdef CONTRASEG_CUDA
 namespace cuda {

@@ -15,7 +15,7 @@ L2, median over tensors; the numbers are in the metadata). The eval pass is well
 pass checks the training-mode path at a looser bound.
 
 Weights are not stored: both sides compute them from a counter-based hash (below), so only the
-inputs and the outputs are in the file (about 1 MB instead of 8 MB of weights and 8 MB of
+inputs and the outputs are in the file (1.4 MB instead of 8 MB of weights and 2 x 8 MB of
 gradients). Per parameter tensor the fixture holds the float64 statistics of the weights (a
 check that both sides built the same initial weights) and of the gradient over the whole tensor
 (sum, L1, L2, max |.|), plus the gradient values at up to 1024 sampled positions (all of them for
@@ -25,7 +25,8 @@ small tensors) with their flat OHWI indices.
     conv weight [Cout,KH,KW,Cin] (OHWI, flat index i):  (2u - 1) * sqrt(3) * sqrt(2 / (KH*KW*Cin))
     conv bias:  0.1 * (2u - 1)     BN gamma: 1 + 0.2 * (2u - 1)     BN beta: 0.1 * (2u - 1)
     eval pass only, BN running mean: 0.1 * (2u - 1), running variance: 1 + 0.5 * (2u - 1)
-  rounded to float32 (the C++ model is float32), then used in float64 here.
+  rounded to float32 (the C++ model is float32), then used in float64 here. The 2x2 up-convs use
+  TF SAME padding: one row and column of zeros at the bottom / right (F.pad(x, (0, 1, 0, 1))).
 
 Tensors in the file (all NHWC / OHWI like the C++ side), P = train or eval:
   input [2,64,64,1], labels [2,64,64,4] (one-hot), wstat.<param> [4] (weight statistics),

@@ -58,7 +58,7 @@ inline float sigmoid(float x) {
 
 // zn[i] = z[i] / max(||z[i]||, eps), norms[i] = ||z[i]||.
 void normalize_rows(const float* z, int64_t n, int64_t d, float* zn, float* norms) {
-#pragma omp parallel for schedule(static) if (n * d > 16384)
+#pragma omp parallel for schedule(static) if (n * d > 262144)
   for (int64_t i = 0; i < n; ++i) {
     const float* x = z + i * d;
     const float nrm = std::sqrt(dot(x, x, d));
@@ -74,7 +74,7 @@ void normalize_rows(const float* z, int64_t n, int64_t d, float* zn, float* norm
 // norm was clamped, where zn = z / eps is linear in z).
 void normalize_backward(const float* zn, const float* norms, const float* dzn, int64_t n, int64_t d,
                         float* dz, float beta) {
-#pragma omp parallel for schedule(static) if (n * d > 16384)
+#pragma omp parallel for schedule(static) if (n * d > 262144)
   for (int64_t i = 0; i < n; ++i) {
     const float* y = zn + i * d;
     const float* g = dzn + i * d;
@@ -148,7 +148,7 @@ std::vector<float> term_grads(const ContrastIndex& ix, int64_t T, const float* d
 void explicit_forward(const ContrastIndex& ix, int64_t T, const float* zn, int64_t d, float tau,
                       float* lse, float* sap, float* values) {
   const float inv_tau = 1.0f / tau;
-#pragma omp parallel for schedule(dynamic, 16) if (T > 64)
+#pragma omp parallel for schedule(dynamic, 16) if (T * d > 262144)
   for (int64_t t = 0; t < T; ++t) {
     const float* za = zn + int64_t(ix.t_anchor[t]) * d;
     const float s_ap = dot(za, zn + int64_t(ix.t_pos[t]) * d, d) * inv_tau;
@@ -202,7 +202,14 @@ void explicit_backward(const ContrastIndex& ix, int64_t T, const float* zn, int6
 
 }  // namespace
 
+namespace {
+int g_block_rows_override = 0;
+}  // namespace
+
+void set_similarity_block_rows(int rows) { g_block_rows_override = std::max(0, rows); }
+
 int similarity_block_rows(int64_t n) {
+  if (g_block_rows_override > 0) return g_block_rows_override;
   // One block of S (rows x n floats) of at most 16 MiB, so it stays in the last-level cache
   // between the GEMM that writes it and the log-sum-exp that reads it. Blocks are large because
   // every block alternates between OpenBLAS's threads (GEMM) and OpenMP's (log-sum-exp), and

@@ -65,6 +65,10 @@ INSTANTIATE_TEST_SUITE_P(Rules, NtXentRule, ::testing::ValuesIn(kRules),
 TEST(NtXent, SeveralRowBlocksMatchReference) {
   // More anchors than one CPU row block holds, so the block loop and its unit ranges are used.
   const int n = 700, d = 33;
+  cpu::set_similarity_block_rows(96);  // several blocks, the last one partial
+  struct Restore {
+    ~Restore() { cpu::set_similarity_block_rows(0); }
+  } restore;
   ASSERT_LT(cpu::similarity_block_rows(n), n);
   for (NegativeRule rule : {NegativeRule::OtherGroups, NegativeRule::AllOthers}) {
     ContrastSpec spec = random_contrast_spec(rule, n, 900, 31, 5);

@@ -114,6 +114,30 @@ TEST(BatchNorm, BackwardKernelSkipsNullOutputs) {
   }
 }
 
+// Large enough for the threaded statistics (per-thread partial sums over row ranges).
+TEST(BatchNorm, ThreadedSizesMatchReference) {
+  const int64_t C = 16;
+  Tensor x = random_tensor({4, 32, 32, C}, 80, -1.0f, 3.0f).set_requires_grad(true);
+  Tensor gamma = random_tensor({C}, 81, 0.5f, 1.5f).set_requires_grad(true);
+  Tensor beta = random_tensor({C}, 82).set_requires_grad(true);
+  Tensor rm = random_tensor({C}, 83), rv = random_tensor({C}, 84, 0.5f, 2.0f);
+  const Vec rmv = test::to_double(rm), rvv = test::to_double(rv);
+  for (bool training : {true, false}) {
+    const std::vector<double> r = test::check_op_directional(
+        [=](const std::vector<Tensor>& t) mutable {
+          Tensor m = rm.clone(), v = rv.clone();  // the same statistics at every call
+          return batch_norm(t[0], t[1], t[2], m, v, training);
+        },
+        [=](const std::vector<Vec>& v) {
+          return training ? ref::batch_norm_train(v[0], C, v[1], v[2], 1e-3)
+                          : ref::batch_norm_infer(v[0], C, v[1], v[2], rmv, rvv, 1e-3);
+        },
+        {x, gamma, beta}, 85);
+    EXPECT_LT(r[0], kFwdTol) << "training " << training;
+    for (size_t i = 1; i < r.size(); ++i) EXPECT_LT(r[i], kGradTol) << "training " << training << ", input " << i - 1;
+  }
+}
+
 TEST(BatchNorm, BadShapesThrow) {
   Tensor x = random_tensor({2, 3, 3, 4}, 1);
   Tensor g4 = Tensor::full({4}, 1.0f), b4 = Tensor::zeros({4}), g3 = Tensor::full({3}, 1.0f);

@@ -84,6 +84,19 @@ TEST(L2Normalize, NormBelowEps) {
   EXPECT_NEAR(y[3], 1.0f / 3.0f, 1e-6f);
 }
 
+TEST(Dense, ThreadedSizesMatchReference) {
+  std::vector<double> r = test::check_op_directional([](const std::vector<Tensor>& t) { return softmax(t[0]); },
+                                                     [](const std::vector<Vec>& v) { return ref::softmax(v[0], 9); },
+                                                     {param({4096, 9}, 40)}, 41);
+  EXPECT_LT(r[0], kFwdTol);
+  EXPECT_LT(r[1], kGradTol);
+  r = test::check_op_directional([](const std::vector<Tensor>& t) { return l2_normalize(t[0]); },
+                                 [](const std::vector<Vec>& v) { return ref::l2_normalize(v[0], 40, 1e-12); },
+                                 {param({1024, 40}, 42)}, 43);
+  EXPECT_LT(r[0], kFwdTol);
+  EXPECT_LT(r[1], kGradTol);
+}
+
 TEST(Dense, BadShapesThrow) {
   EXPECT_THROW(linear(random_tensor({3, 5}, 1), random_tensor({4, 6}, 2)), std::invalid_argument);
   EXPECT_THROW(linear(random_tensor({3, 5, 1}, 1), random_tensor({4, 5}, 2)), std::invalid_argument);

@@ -108,6 +108,22 @@ TEST(Flatten, ForwardAndGradient) {
                     kFwdTol, kGradTol));
 }
 
+TEST(Pointwise, ThreadedSizesMatchReference) {
+  const Shape s{40000};
+  std::vector<double> r = test::check_op_directional(
+      [](const std::vector<Tensor>& t) { return mul(add(t[0], t[1]), scale(relu(t[1]), 0.5f)); },
+      [](const std::vector<Vec>& v) { return ref::mul(ref::add(v[0], v[1]), ref::scale(ref::relu(v[1]), 0.5)); },
+      {param(s, 80), param(s, 81)}, 82);
+  EXPECT_LT(r[0], kFwdTol);
+  EXPECT_LT(r[1], kGradTol);
+  EXPECT_LT(r[2], kGradTol);
+  r = test::check_op_directional([](const std::vector<Tensor>& t) { return mean(t[0]); },
+                                 [](const std::vector<Vec>& v) { return Vec{ref::sum(v[0]) / v[0].size()}; },
+                                 {param(s, 83)}, 84);
+  EXPECT_LT(r[0], kFwdTol);
+  EXPECT_LT(r[1], kGradTol);
+}
+
 TEST(Pointwise, BadShapesThrow) {
   EXPECT_THROW(add(random_tensor({2, 3}, 1), random_tensor({3, 2}, 2)), std::invalid_argument);
   EXPECT_THROW(mul(random_tensor({2, 3}, 1), random_tensor({6}, 2)), std::invalid_argument);

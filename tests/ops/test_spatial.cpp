@@ -72,6 +72,29 @@ TEST(ConcatChannels, ForwardAndGradients) {
                     kFwdTol, kGradTol));
 }
 
+// Sizes above the threading threshold, odd widths included.
+TEST(Spatial, ThreadedSizesMatchReference) {
+  auto expect_ok = [](const std::vector<double>& r, const char* what) {
+    EXPECT_LT(r[0], kFwdTol) << what;
+    for (size_t i = 1; i < r.size(); ++i) EXPECT_LT(r[i], 1e-4) << what << ", input " << i - 1;
+  };
+  const ref::Nhwc p{2, 34, 31, 16};
+  expect_ok(test::check_op_directional([](const std::vector<Tensor>& t) { return maxpool2x2(t[0]); },
+                                       [=](const std::vector<Vec>& v) { return ref::maxpool2x2(v[0], p); },
+                                       {param({2, 34, 31, 16}, 90)}, 91),
+            "maxpool2x2");
+  const ref::Nhwc u{2, 16, 17, 16};
+  expect_ok(test::check_op_directional([](const std::vector<Tensor>& t) { return upsample2x(t[0]); },
+                                       [=](const std::vector<Vec>& v) { return ref::upsample2x(v[0], u); },
+                                       {param({2, 16, 17, 16}, 92)}, 93),
+            "upsample2x");
+  expect_ok(test::check_op_directional(
+                [](const std::vector<Tensor>& t) { return concat_channels(t[0], t[1]); },
+                [](const std::vector<Vec>& v) { return ref::concat_channels(v[0], 16, v[1], 8); },
+                {param({2, 32, 32, 16}, 94), param({2, 32, 32, 8}, 95)}, 96),
+            "concat_channels");
+}
+
 TEST(Spatial, BadShapesThrow) {
   EXPECT_THROW(maxpool2x2(random_tensor({4, 4, 3}, 1)), std::invalid_argument);
   EXPECT_THROW(upsample2x(random_tensor({2, 4, 4, 3, 1}, 1)), std::invalid_argument);

@@ -174,4 +174,23 @@ OpCheck check_op(const OpFn& op, const RefFn& ref, const std::vector<Tensor>& in
   return r;
 }
 
+std::vector<double> check_op_directional(const OpFn& op, const RefFn& ref, const std::vector<Tensor>& inputs,
+                                         uint64_t seed, int directions) {
+  std::vector<Vec> xs;
+  for (Tensor t : inputs) {
+    xs.push_back(to_double(t));
+    t.clear_grad();
+  }
+  Tensor y = op(inputs);
+  std::vector<double> r{normalized_error(ref(xs), to_double(y))};
+  const Vec dyv = random_vec(static_cast<size_t>(y.numel()), seed);
+  Tensor loss = sum(mul(y, from_double(y.shape(), dyv)));
+  backward(loss);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    r.push_back(inputs[i].requires_grad()
+                    ? directional_error(ref, xs, dyv, i, to_double(inputs[i].grad()), directions, seed + 1 + i)
+                    : 0.0);
+  return r;
+}
+
 }  // namespace cs::test

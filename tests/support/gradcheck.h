@@ -60,4 +60,10 @@ using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;
 // and they must end with no gradient (checked: throws std::runtime_error otherwise).
 OpCheck check_op(const OpFn& op, const RefFn& ref, const std::vector<Tensor>& inputs, uint64_t seed);
 
+// The same for inputs too large for element-wise differences (threaded kernel paths): forward,
+// then each gradient along `directions` random directions (directional_error), one backward.
+// Returns {forward error, directional error per input (0 for constants)}.
+std::vector<double> check_op_directional(const OpFn& op, const RefFn& ref, const std::vector<Tensor>& inputs,
+                                         uint64_t seed, int directions = 2);
+
 }  // namespace cs::test
