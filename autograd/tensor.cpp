@@ -201,6 +201,10 @@ void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
                                 device_name(a.device()) + " and " + device_name(b.device()) + ")");
 }
 
+void check_defined(const Tensor& t, const char* op) {
+  if (!t.defined()) throw std::invalid_argument(std::string(op) + ": input is undefined");
+}
+
 void check_ndim(const Tensor& t, int ndim, const char* op, const char* what) {
   if (!t.defined()) throw std::invalid_argument(std::string(op) + ": " + what + " is undefined");
   if (t.ndim() != ndim)

@@ -104,6 +104,7 @@ struct TensorImpl {
 // Checks with clear messages; the message names the op and the shapes.
 void check_shape(const Tensor& t, const Shape& expected, const char* op, const char* what);
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);
+void check_defined(const Tensor& t, const char* op);
 void check_ndim(const Tensor& t, int ndim, const char* op, const char* what);
 
 }  // namespace cs

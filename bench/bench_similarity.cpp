@@ -181,11 +181,3 @@ const int registered = register_all();
 
 }  // namespace
 
-// The bench executable's entry point, unless another benchmark file brings its own (weak).
-__attribute__((weak)) int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

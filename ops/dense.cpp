@@ -29,6 +29,8 @@ Tensor linear(const Tensor& x, const Tensor& w) {
 }
 
 Tensor softmax(const Tensor& x) {
+  check_defined(x, "softmax");
+  if (x.ndim() < 1 || x.dim(-1) == 0) throw std::invalid_argument("softmax: x must be [..., C] with C > 0");
   Tensor y = Tensor::empty(x.shape(), x.device());
   {
     OpScope s("softmax");
@@ -45,6 +47,8 @@ Tensor softmax(const Tensor& x) {
 }
 
 Tensor l2_normalize(const Tensor& x, float eps) {
+  check_defined(x, "l2_normalize");
+  if (x.ndim() < 1 || x.dim(-1) == 0) throw std::invalid_argument("l2_normalize: x must be [..., D] with D > 0");
   Tensor y = Tensor::empty(x.shape(), x.device());
   Tensor norms = Tensor::empty({x.numel() / x.dim(-1)}, x.device());
   {

@@ -5,6 +5,7 @@
 namespace cs {
 
 Tensor relu(const Tensor& x) {
+  check_defined(x, "relu");
   Tensor y = Tensor::empty(x.shape(), x.device());
   {
     OpScope s("relu");
@@ -56,6 +57,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor scale(const Tensor& x, float s) {
+  check_defined(x, "scale");
   Tensor y = Tensor::empty(x.shape(), x.device());
   CS_DISPATCH(x.device(), axpby, x, s, y.data(), 0.0f);
   auto& tape = Tape::get();
@@ -70,6 +72,7 @@ Tensor scale(const Tensor& x, float s) {
 
 namespace {
 Tensor reduce_all(const Tensor& x, float factor, const char* name) {
+  check_defined(x, name);
   Tensor y = Tensor::empty({1}, x.device());
   CS_DISPATCH(x.device(), sum_forward, x, y);
   if (factor != 1.0f) CS_DISPATCH(x.device(), axpby, y, factor, y.data(), 0.0f);
