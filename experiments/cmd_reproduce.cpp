@@ -30,8 +30,8 @@ const char* kDemoConfig = R"({
   "checkpoint_every": 100,
   "global": {"loss": "gd", "iterations": 300, "volumes": 3, "partitions": 4},
   "local": {"loss": "lr", "iterations": 200, "blocks": 3, "batch": 6},
-  "finetune": {"iterations": 200, "batch": 10, "val_every": 25},
-  "reproduce": {"labeled": "tr1,tr2", "combs": "c1,c2,c3"}
+  "finetune": {"iterations": 120, "batch": 10, "val_every": 20},
+  "reproduce": {"labeled": "tr1,tr2", "combs": "c1,c2"}
 })";
 
 bool exists(const std::string& p) {

@@ -9,6 +9,9 @@
 
 namespace cs::test {
 
+// A random tensor that takes part in autograd.
+inline Tensor param(const Shape& s, uint64_t seed) { return random_tensor(s, seed).set_requires_grad(true); }
+
 inline ::testing::AssertionResult op_ok(const OpCheck& r, double forward_tol, double grad_tol,
                                         double repeat_tol = 1e-6) {
   bool ok = r.forward < forward_tol;

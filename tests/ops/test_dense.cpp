@@ -12,12 +12,11 @@ namespace {
 
 using test::check_op;
 using test::op_ok;
+using test::param;
 using test::random_tensor;
 using test::Vec;
 
 constexpr double kFwdTol = 1e-5, kGradTol = 1e-4;
-
-Tensor param(const Shape& s, uint64_t seed) { return random_tensor(s, seed).set_requires_grad(true); }
 
 TEST(Linear, ForwardAndGradients) {
   EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return linear(t[0], t[1]); },

@@ -12,12 +12,11 @@ namespace {
 
 using test::check_op;
 using test::op_ok;
+using test::param;
 using test::random_tensor;
 using test::Vec;
 
 constexpr double kFwdTol = 1e-6, kGradTol = 1e-5;
-
-Tensor param(const Shape& s, uint64_t seed) { return random_tensor(s, seed).set_requires_grad(true); }
 
 TEST(Relu, ForwardAndGradient) {
   // Large enough for the threaded path, still cheap to difference element by element.

@@ -10,13 +10,12 @@ namespace {
 
 using test::check_op;
 using test::op_ok;
+using test::param;
 using test::random_tensor;
 using test::Vec;
 
 // Copies and maxima are exact; gradients are sums of at most four terms.
 constexpr double kFwdTol = 1e-7, kGradTol = 1e-5;
-
-Tensor param(const Shape& s, uint64_t seed) { return random_tensor(s, seed).set_requires_grad(true); }
 
 test::OpCheck pool_check(const Shape& xs, uint64_t seed) {
   const ref::Nhwc s{xs[0], xs[1], xs[2], xs[3]};
