@@ -102,12 +102,7 @@ int cmd_demo(int argc, char** argv) {
       make_dirs(data);
       PhantomOptions po;
       po.patients = n;
-      for (int k = 1; k <= n; ++k) {
-        std::printf("\r  patient %d/%d", k, n);
-        std::fflush(stdout);
-        write_phantom_patient(data, make_phantom_patient(k, po));
-      }
-      std::printf("\n");
+      for (int k = 1; k <= n; ++k) write_phantom_patient(data, make_phantom_patient(k, po));
     }
   }
   const std::string split_file = exists(data + "/splits.json") ? data + "/splits.json" : out + "/splits.json";

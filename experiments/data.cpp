@@ -1,6 +1,7 @@
 #include "experiments/data.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -65,13 +66,17 @@ std::vector<PreparedCase> DataSource::prepare(const IdList& ids, bool need_label
   const auto selected = select_cases(cases_, ids);
   std::vector<PreparedCase> out;
   out.reserve(selected.size());
+  const bool tty = isatty(fileno(stdout));
   for (size_t i = 0; i < selected.size(); ++i) {
-    std::printf("\r  loading %s: %zu/%zu (%s)   ", what.c_str(), i + 1, selected.size(), selected[i].id.c_str());
-    std::fflush(stdout);
+    if (tty) {
+      std::printf("\r  loading %s: %zu/%zu (%s)   ", what.c_str(), i + 1, selected.size(), selected[i].id.c_str());
+      std::fflush(stdout);
+    }
     LoadedCase c = load_case(selected[i], need_labels);
     out.push_back(prepare_case(c, params_, keep_native));
   }
-  std::printf("\n");
+  if (tty) std::printf("\r\033[K");
+  std::printf("  loaded %s: %zu cases\n", what.c_str(), selected.size());
   return out;
 }
 
