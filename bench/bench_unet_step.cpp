@@ -13,15 +13,17 @@
 //
 //   contraseg_bench --benchmark_filter='Step/cpu'
 //
-// Counters: images/s, ms/step, and for the U-Net step GFLOP/s = 3 x forward FLOPs (forward,
-// backward-data and backward-weights each cost one forward; nn/summary.h counts the forward) per
-// second. Each run also prints, after the table, one line in the twin's format:
+// Counters: images/s, ms/step and GFLOP/s of the convolutions and dense layers, counted from
+// nn/summary.h's forward FLOPs: a trained layer costs 3 x its forward (forward, backward-data,
+// backward-weights), a frozen one (stage 2's encoder) 1 x. The first layer's backward-data, which
+// training skips, is counted anyway (0.3% of the U-Net step). Each run also prints, after the table, one line in the twin's format:
 //   unet_step peer=contraseg device=cpu threads=2 batch=20 size=192 ms/step=... images/s=...
 // (see bench/bench_main.cpp), to be put next to `python3 bench/peer/unet_step.py --threads 2`.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <string>
@@ -76,7 +78,7 @@ std::string peer_label(const char* what, Device dev, int batch, int size) {
 }
 
 // Runs `step` kWarmupSteps times, then once per benchmark iteration (synchronised), and sets the
-// counters. flops_per_step = 0 leaves GFLOP/s out.
+// counters.
 template <class Step>
 void time_steps(benchmark::State& st, Device dev, int batch, double flops_per_step, Step step) {
   for (int i = 0; i < kWarmupSteps; ++i) step();
@@ -91,8 +93,20 @@ void time_steps(benchmark::State& st, Device dev, int batch, double flops_per_st
   const double iters = static_cast<double>(st.iterations());
   st.counters["ms/step"] = 1e3 * seconds / iters;
   st.counters["images/s"] = batch * iters / seconds;
-  if (flops_per_step > 0) st.counters["GFLOP/s"] = 1e-9 * flops_per_step * iters / seconds;
+  st.counters["GFLOP/s"] = 1e-9 * flops_per_step * iters / seconds;
   st.SetItemsProcessed(st.iterations() * batch);
+}
+
+// Forward FLOPs per image of the rows of `s` whose name starts with one of `prefixes`.
+double forward_flops(const ModelSummary& s, const std::vector<const char*>& prefixes) {
+  double f = 0.0;
+  for (const LayerRow& r : s.rows)
+    for (const char* p : prefixes)
+      if (r.name.compare(0, std::strlen(p), p) == 0) {
+        f += r.flops;
+        break;
+      }
+  return f;
 }
 
 bool device_ok(benchmark::State& st, Device dev) {
@@ -133,6 +147,7 @@ void BM_Stage1Step(benchmark::State& st, Device dev, int volumes, int size) {
   try {
     UNetConfig cfg = UNetConfig::stage1("acdc");
     cfg.image_size = size;
+    const double fwd_flops = forward_flops(summarize_model(cfg), {"enc_", "reg_"});  // per image
     UNet model(cfg, dev);
     Adam adam(model.params());
     GlobalContrastiveLoss loss_fn(GlobalLossKind::GD, Compat::Paper, paper_partition_layout(volumes, 4), 0.1f, dev);
@@ -140,7 +155,7 @@ void BM_Stage1Step(benchmark::State& st, Device dev, int volumes, int size) {
     std::mt19937_64 g(1);
     const Tensor x = random_images(batch, size, dev, g);
     st.SetLabel(peer_label("stage1_step", dev, batch, size));
-    time_steps(st, dev, batch, 0.0, [&] {
+    time_steps(st, dev, batch, 3.0 * fwd_flops * batch, [&] {
       model.params().zero_grad();
       const RunMode m = RunMode::training();
       Tensor loss = loss_fn(model.g1(model.encoder(x, m).bottleneck, m));
@@ -164,10 +179,16 @@ void BM_Stage2Step(benchmark::State& st, Device dev, int batch, int size) {
     model.params().freeze("enc_");
     Adam adam(model.params());
     LocalContrastiveLoss loss_fn(LocalLossOptions{}, batch, size >> (5 - l), dev);
+    // per image: the encoder forward only; blocks 1..3 and g2 trained (g2_pred once per region)
+    const ModelSummary sum = summarize_model(cfg, l);
+    const double trained = forward_flops(sum, {"dec_dc6", "dec_c5_", "dec_dc5", "dec_c4_", "dec_dc4", "dec_c3_",
+                                               "g2_c1_"}) +
+                           forward_flops(sum, {"g2_pred"}) * static_cast<double>(loss_fn.table().positions.size());
+    const double step_flops = (forward_flops(sum, {"enc_"}) + 3.0 * trained) * batch;
     std::mt19937_64 g(1);
     const Tensor x = random_images(batch, size, dev, g);
     st.SetLabel(peer_label("stage2_step", dev, batch, size));
-    time_steps(st, dev, batch, 0.0, [&] {
+    time_steps(st, dev, batch, step_flops, [&] {
       model.params().zero_grad();
       EncoderOutput enc;
       {

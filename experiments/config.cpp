@@ -212,11 +212,4 @@ std::string Config::to_text() const {
 
 void Config::save(const std::string& path) const { write_file_atomic(path, to_json().dump(2) + "\n"); }
 
-DatasetInfo dataset_info(const std::string& d) {
-  if (d == "acdc") return {"acdc", 192, 4, 1.36719, {"bg", "RV", "Myo", "LV"}};
-  if (d == "prostate") return {"prostate", 192, 3, 0.625, {"bg", "PZ", "TZ"}};
-  if (d == "mmwhs") return {"mmwhs", 160, 8, 1.5, {"bg", "Myo", "LA", "LV", "RA", "RV", "AA", "PA"}};
-  throw std::invalid_argument("unknown dataset '" + d + "' (acdc, prostate or mmwhs)");
-}
-
 }  // namespace cs

@@ -45,14 +45,4 @@ class Config {
   std::map<std::string, std::string> values_;
 };
 
-// Per-dataset constants of SPEC 1.1, used when image_size / num_classes / target_res are 0.
-struct DatasetInfo {
-  std::string name;
-  int image_size;
-  int num_classes;
-  double target_res_mm;
-  std::vector<std::string> class_names;  // index 0 = background
-};
-DatasetInfo dataset_info(const std::string& dataset);
-
 }  // namespace cs

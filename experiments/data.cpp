@@ -27,15 +27,12 @@ std::string splits_path_for(const std::string& dataset, const std::string& root)
 }
 
 PreprocessParams pipeline_params(const Config& cfg) {
-  const DatasetInfo info = dataset_info(cfg.str("dataset"));
-  PreprocessParams p;
-  const int size = cfg.integer("image_size") ? cfg.integer("image_size") : info.image_size;
-  if (size % 32 != 0)
-    throw std::invalid_argument("image_size " + std::to_string(size) + " is not a multiple of 32");
-  const double res = cfg.real("target_res") > 0 ? cfg.real("target_res") : info.target_res_mm;
-  p.target_dx = p.target_dy = res;
-  p.out_h = p.out_w = size;
-  p.num_classes = cfg.integer("num_classes") ? cfg.integer("num_classes") : info.num_classes;
+  PreprocessParams p = dataset_params(cfg.str("dataset"));  // SPEC 1.1
+  if (cfg.integer("image_size")) p.out_h = p.out_w = cfg.integer("image_size");
+  if (p.out_h % 32 != 0)
+    throw std::invalid_argument("image_size " + std::to_string(p.out_h) + " is not a multiple of 32");
+  if (cfg.real("target_res") > 0) p.target_dx = p.target_dy = cfg.real("target_res");
+  if (cfg.integer("num_classes")) p.num_classes = cfg.integer("num_classes");
   return p;
 }
 

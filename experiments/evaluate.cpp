@@ -50,7 +50,7 @@ EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std
   make_dirs(out_dir + "/predictions");
   make_dirs(out_dir + "/pictures");
   const int C = p.num_classes;
-  const auto names = dataset_info(cfg.str("dataset")).class_names;
+  const auto& names = p.class_names;
   auto class_name = [&](int c) { return c < static_cast<int>(names.size()) ? names[c] : "class" + std::to_string(c); };
 
   std::string csv = "case";

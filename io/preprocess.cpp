@@ -70,14 +70,17 @@ PreprocessParams dataset_params(const std::string& dataset) {
     p.target_dx = p.target_dy = 1.36719;
     p.out_h = p.out_w = 192;
     p.num_classes = 4;
+    p.class_names = {"bg", "RV", "Myo", "LV"};
   } else if (dataset == "prostate") {
     p.target_dx = p.target_dy = 0.625;
     p.out_h = p.out_w = 192;
     p.num_classes = 3;
+    p.class_names = {"bg", "PZ", "TZ"};  // MSD Task05 labels as stored (SPEC 1.1 note)
   } else if (dataset == "mmwhs") {
     p.target_dx = p.target_dy = 1.5;
     p.out_h = p.out_w = 160;
     p.num_classes = 8;
+    p.class_names = {"bg", "Myo", "LA", "LV", "RA", "RV", "AA", "PA"};
   } else {
     throw std::invalid_argument("no preprocessing constants for dataset '" + dataset +
                                 "' (acdc, prostate or mmwhs)");

@@ -36,6 +36,7 @@ struct PreprocessParams {
   double target_dx = 1.0, target_dy = 1.0;  // in-plane target resolution (mm): along x, along y
   int out_h = 192, out_w = 192;             // network input: rows (x) x cols (y)
   int num_classes = 4;
+  std::vector<std::string> class_names;  // index 0 = background
 };
 // "acdc": 1.36719 mm, 192x192, 4 classes; "prostate": 0.625 mm, 192x192, 3; "mmwhs": 1.5 mm,
 // 160x160, 8. Throws std::invalid_argument otherwise.

@@ -7,6 +7,9 @@
 #include <fstream>
 
 #include "experiments/config.h"
+#include "experiments/data.h"
+#include "io/preprocess.h"
+#include "nn/unet.h"
 
 namespace cs {
 namespace {
@@ -77,11 +80,25 @@ TEST(Config, JsonRoundTrip) {
   std::remove(path.c_str());
 }
 
-TEST(Config, DatasetConstants) {
-  EXPECT_EQ(dataset_info("acdc").image_size, 192);
-  EXPECT_EQ(dataset_info("mmwhs").num_classes, 8);
-  EXPECT_EQ(dataset_info("prostate").num_classes, 3);
-  EXPECT_THROW(dataset_info("brats"), std::invalid_argument);
+// The dataset constants of SPEC 1.1 live twice, as the network's shape (nn) and as the
+// preprocessing target (io), which do not depend on each other: they must agree.
+TEST(Config, DatasetConstantsAgreeBetweenNetworkAndPreprocessing) {
+  for (const char* d : {"acdc", "prostate", "mmwhs"}) {
+    const DatasetGeometry g = dataset_geometry(d);
+    const PreprocessParams p = dataset_params(d);
+    EXPECT_EQ(g.image_size, p.out_h) << d;
+    EXPECT_EQ(g.image_size, p.out_w) << d;
+    EXPECT_EQ(g.num_classes, p.num_classes) << d;
+    EXPECT_EQ(static_cast<int>(p.class_names.size()), p.num_classes) << d;
+  }
+}
+
+TEST(Config, ImageSizeOverrideMustBeAMultipleOf32) {
+  Config c;
+  c.apply_override("image_size=96");
+  EXPECT_EQ(pipeline_params(c).out_h, 96);
+  c.apply_override("image_size=100");
+  EXPECT_THROW(pipeline_params(c), std::invalid_argument);
 }
 
 }  // namespace
