@@ -2,16 +2,20 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 
-.PHONY: demo test build deps clean
+.PHONY: demo test build configure deps clean
 
 deps:
 	@bash scripts/install-deps.sh
 
-build: deps
+configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
+# The demo needs only the command, not the tests and benchmarks.
+demo: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target contraseg
 	$(BUILD)/contraseg demo
 
 test: build

@@ -5,7 +5,8 @@
 //
 // A benchmark opts in by setting its label to "<what> peer=contraseg device=... size=..." and a
 // "ms/step" counter; the line is its label followed by ms/step and images/s (= batch / step time).
-// With --benchmark_format=json|csv the library's own reporter runs and no line is printed.
+// With --benchmark_format=json|csv the library's own reporter runs and no line is printed;
+// --benchmark_color and --benchmark_counters_tabular are honoured.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -47,24 +48,30 @@ class PeerLineReporter : public benchmark::ConsoleReporter {
   std::vector<std::string> lines_;
 };
 
-// True unless the user asked for another output format on the console.
-bool console_format(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const char* a = argv[i];
-    if (std::strncmp(a, "--benchmark_format=", 19) == 0 && std::strcmp(a + 19, "console") != 0) return false;
-  }
-  return true;
+// The value of --name=value in argv (before the library consumes its flags), or "".
+std::string flag(int argc, char** argv, const char* name) {
+  const std::string prefix = std::string("--") + name + "=";
+  std::string v;
+  for (int i = 1; i < argc; ++i)
+    if (std::strncmp(argv[i], prefix.c_str(), prefix.size()) == 0) v = argv[i] + prefix.size();
+  return v;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool console = console_format(argc, argv);
+  const std::string format = flag(argc, argv, "benchmark_format");
+  const std::string tabular = flag(argc, argv, "benchmark_counters_tabular");
+  const std::string color = flag(argc, argv, "benchmark_color");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  if (console) {
-    PeerLineReporter reporter(isatty(fileno(stdout)) ? benchmark::ConsoleReporter::OO_Color
-                                                     : benchmark::ConsoleReporter::OO_None);
+  if (format.empty() || format == "console") {
+    // the options the library would derive from its flags for its own console reporter
+    int opts = benchmark::ConsoleReporter::OO_None;
+    if (color == "true" || color == "yes" || ((color.empty() || color == "auto") && isatty(fileno(stdout))))
+      opts |= benchmark::ConsoleReporter::OO_Color;
+    if (tabular == "true" || tabular == "yes" || tabular == "1") opts |= benchmark::ConsoleReporter::OO_Tabular;
+    PeerLineReporter reporter(static_cast<benchmark::ConsoleReporter::OutputOptions>(opts));
     benchmark::RunSpecifiedBenchmarks(&reporter);
   } else {
     benchmark::RunSpecifiedBenchmarks();

@@ -167,8 +167,9 @@ class Twin:
     """bn: 'train' (batch statistics everywhere), 'eval' (running statistics from the hash
     everywhere) or 'frozen' (encoder on running statistics, the rest on batch statistics)."""
 
-    def __init__(self, cfg, bn, dtype=torch.float64):
+    def __init__(self, cfg, bn, dtype=torch.float64, noise=None):
         self.cfg, self.bn = cfg, bn
+        self.noise = noise  # None or (torch.Generator, eps): see perturb()
         self.layers = {l[0]: l for l in layer_list(cfg)}
         self.params = {}  # name -> tensor in torch layout (OIHW / [Dout, Din])
         self.running = {}
@@ -196,14 +197,23 @@ class Twin:
     def batch_stats(self, section):
         return self.bn == "train" or (self.bn == "frozen" and section != "encoder")
 
+    def perturb(self, y):
+        """With noise = (generator, eps): y + eps * rms(y) * N(0, 1), a stand-in for another
+        float32 implementation's rounding (used by kink_deviation only)."""
+        if self.noise is None:
+            return y
+        gen, eps = self.noise
+        scale = y.detach().pow(2).mean().sqrt()
+        return y + eps * scale * torch.randn(y.shape, generator=gen, dtype=y.dtype)
+
     def unit(self, name, x):
         _, section, kind, k, _, _, bias, bn, relu = self.layers[name]
         if kind == "dense":
-            y = F.linear(x, self.params[name + ".w"])
+            y = self.perturb(F.linear(x, self.params[name + ".w"]))
             return F.relu(y) if relu else y
         if k == 2:
             x = F.pad(x, (0, 1, 0, 1))  # TF SAME for an even kernel: the pad goes bottom/right
-        y = F.conv2d(x, self.params[name + ".w"], self.params.get(name + ".b"), padding=(k - 1) // 2)
+        y = self.perturb(F.conv2d(x, self.params[name + ".w"], self.params.get(name + ".b"), padding=(k - 1) // 2))
         if bn:
             rm, rv = self.running[name]
             y = F.batch_norm(y, rm, rv, self.params[name + ".bn.gamma"], self.params[name + ".bn.beta"],
@@ -353,8 +363,8 @@ def lr_loss(fmap, dense_w):
 
 
 # ---- inputs
-def dice_inputs():
-    rng = np.random.default_rng(20201)
+def dice_inputs(seed):
+    rng = np.random.default_rng(seed)
     N, S = 2, 64
     x = rng.uniform(0.0, 1.0, size=(N, S, S, 1)).astype(np.float32)
     lab = np.zeros((N, S, S), dtype=np.int64)
@@ -373,11 +383,12 @@ class SliceMaker:
     a brightness/contrast change of its slice (clipped to [0, 1.5]), as in SPEC 2.4 step 2."""
 
     def __init__(self, seed):
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.yy, self.xx = np.mgrid[0:32, 0:32] + 0.5
 
     def slice(self, volume, partition):
-        r = np.random.default_rng(1000 * volume + partition + 17)
+        r = np.random.default_rng([self.seed, volume, partition])
         img = 0.1 * r.uniform(size=(32, 32))
         for b in range(3):
             cy = 6 + 20 * ((partition + b) % 4) / 3 + r.normal(0, 2)
@@ -392,8 +403,8 @@ class SliceMaker:
         return np.clip((v - v.mean()) * factor + v.mean(), 0.0, 1.5)
 
 
-def gdp_inputs(V=2, S=4):
-    mk = SliceMaker(11)
+def gdp_inputs(seed, V=2, S=4):
+    mk = SliceMaker(seed)
     imgs = []
     for v in range(V):
         for s in range(S):
@@ -402,10 +413,10 @@ def gdp_inputs(V=2, S=4):
     return np.stack(imgs)[..., None].astype(np.float32)
 
 
-def gdr_inputs():
+def gdr_inputs(seed):
     """The 32 real slots of reference G^D: block b in {0, 1} = [volume 2b p0..p3 originals, their
     augmented copies, volume 2b+1 p0..p3 originals, their augmented copies]."""
-    mk = SliceMaker(12)
+    mk = SliceMaker(seed)
     imgs = []
     for b in range(2):
         for vol in (2 * b, 2 * b + 1):
@@ -414,8 +425,8 @@ def gdr_inputs():
     return np.stack(imgs)[..., None].astype(np.float32)
 
 
-def lr_inputs(B=3):
-    mk = SliceMaker(13)
+def lr_inputs(seed, B=3):
+    mk = SliceMaker(seed)
     imgs = []
     for k in range(B):
         base = mk.slice(10 + k, k % 4)
@@ -463,14 +474,14 @@ def nchw(a, dtype):
 
 
 # ---- one pass of one task: (net, loss, forward output NHWC / [rows, D], {param: flat grad})
-def run_task(task, bn, inputs, dtype=torch.float64):
+def run_task(task, bn, inputs, dtype=torch.float64, noise=None):
     if task == "dice":
-        net = Twin(DICE_CFG, bn, dtype)
+        net = Twin(DICE_CFG, bn, dtype, noise)
         out = net.forward(nchw(inputs[0], dtype))
         loss = soft_dice(out, nchw(inputs[1], dtype))
         out_nhwc = out.permute(0, 2, 3, 1)
     elif task in ("gdp", "gdr"):
-        net = Twin(G1_CFG, bn, dtype)
+        net = Twin(G1_CFG, bn, dtype, noise)
         x = inputs
         if task == "gdr":
             x = np.concatenate([x, np.zeros((16,) + x.shape[1:], np.float32)])  # slots 32-47
@@ -478,7 +489,7 @@ def run_task(task, bn, inputs, dtype=torch.float64):
         out_nhwc = net.g1(bottleneck)
         loss = gd_paper_loss(out_nhwc, 2, 4) if task == "gdp" else gd_reference_loss(out_nhwc)
     elif task == "lr":
-        net = Twin(G2_CFG, bn, dtype)
+        net = Twin(G2_CFG, bn, dtype, noise)
         with torch.no_grad():  # the frozen encoder
             skips, bottleneck = net.encoder(nchw(inputs, dtype))
         fmap = net.g2(net.decoder(skips, bottleneck, 3))
@@ -519,16 +530,50 @@ def trajectory(x, y, dtype=torch.float64):
 
 TASKS = (("dice", ("train", "eval")), ("gdp", ("train", "eval")), ("gdr", ("train", "eval")),
          ("lr", ("frozen", "eval")))
+INPUTS = {"dice": (20201, dice_inputs), "gdp": (11, gdp_inputs), "gdr": (12, gdr_inputs), "lr": (13, lr_inputs)}
+TIGHT = ("eval", "frozen")  # the passes the C++ test checks at 1e-3 max-abs
+KINK_EPS, KINK_DRAWS, KINK_MAX, MAX_SEEDS = 1e-6, 3, 1e-4, 8
+
+
+def max_rel_dev(got, ref):
+    """max over tensors of max |got - ref| / max |ref| (tensors with a vanishing gradient skipped)."""
+    top = max(np.abs(g).max() for g in ref.values())
+    return max(np.abs(got[k] - ref[k]).max() / np.abs(ref[k]).max() for k in ref if np.abs(ref[k]).max() > 1e-9 * top)
+
+
+def kink_deviation(task, P, inputs, grads):
+    """How far the float64 gradients move when every layer output gets KINK_EPS (relative to its
+    rms) of random noise. A ReLU pre-activation or a max-pool gap within rounding distance of 0
+    makes the gradient depend on which way float32 rounding falls (seen once: a pre-activation of
+    1.6e-7 in float32 and -1e-9 in float64 moved a level-4 gradient by 1.6e-2); such inputs are
+    rejected so that the C++ test's 1e-3 bound checks the model, not luck."""
+    worst = 0.0
+    for d in range(KINK_DRAWS):
+        _, _, _, gp = run_task(task, P, inputs, noise=(torch.Generator().manual_seed(d), KINK_EPS))
+        worst = max(worst, max_rel_dev(gp, grads))
+    return worst
+
+
+def robust_task(task, passes):
+    """The task's inputs for the first seed whose tight passes are kink-free, with every pass's
+    results: (seed, inputs, {P: run_task(...)}, {P: kink deviation})."""
+    base, make = INPUTS[task]
+    for attempt in range(MAX_SEEDS):
+        seed = base + 1000 * attempt
+        inputs = make(seed)
+        results = {P: run_task(task, P, inputs) for P in passes}
+        dev = {P: kink_deviation(task, P, inputs, results[P][3]) for P in passes if P in TIGHT}
+        if max(dev.values()) < KINK_MAX:
+            return seed, inputs, results, dev
+        print(f"{task}: input seed {seed} sits near a kink (gradients move by {max(dev.values()):.1e}), next seed")
+    raise RuntimeError(f"{task}: no kink-free input in {MAX_SEEDS} seeds")
 
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "unet", "unet_v2.safetensors")
     torch.manual_seed(0)
-    dice_x, dice_y = dice_inputs()
-    inputs = {"dice": (dice_x, dice_y), "gdp": gdp_inputs(), "gdr": gdr_inputs(), "lr": lr_inputs()}
-    T = {"dice.input": dice_x, "dice.labels": dice_y, "gdp.input": inputs["gdp"], "gdr.input": inputs["gdr"],
-         "lr.input": inputs["lr"]}
+    T = {}
     for cfg in (DICE_CFG, G1_CFG, G2_CFG):
         for name, p in Twin(cfg, "eval").params.items():
             T["wstat." + name] = stats(to_ohwi(name, p.detach()).numpy())
@@ -541,8 +586,15 @@ def main():
     rng = np.random.default_rng(7)
     summary = []
     for task, passes in TASKS:
+        seed, inputs, results, dev = robust_task(task, passes)
+        meta[f"{task}.input_seed"] = str(seed)
+        if task == "dice":
+            T["dice.input"], T["dice.labels"] = inputs
+            dice_x, dice_y = inputs
+        else:
+            T[f"{task}.input"] = inputs
         for P in passes:
-            net, loss, o, grads = run_task(task, P, inputs[task])
+            net, loss, o, grads = results[P]
             T[f"{task}.{P}.loss"] = np.array([loss.item()])
             T[f"{task}.{P}.out"] = o.detach().numpy().astype(np.float32)
             for name, g in grads.items():
@@ -557,14 +609,19 @@ def main():
                     T[f"dice.train.bn.{lname}.mean"] = rm.numpy().copy()
                     T[f"dice.train.bn.{lname}.var"] = rv.numpy().copy()
             # How far PyTorch's own float32 run is from float64 on this pass (documentation only).
-            _, loss32, _, g32 = run_task(task, P, inputs[task], torch.float32)
+            _, loss32, _, g32 = run_task(task, P, inputs, torch.float32)
             e32 = sorted(rel_l2(g32[k], grads[k]) for k in grads if np.linalg.norm(grads[k]) > 1e-9 *
                          max(np.abs(g).max() for g in grads.values()))
             meta[f"{task}.{P}.torch_f32_grad_rel_l2_median"] = f"{e32[len(e32) // 2]:.3e}"
             meta[f"{task}.{P}.torch_f32_grad_rel_l2_max"] = f"{e32[-1]:.3e}"
+            meta[f"{task}.{P}.torch_f32_grad_max_abs_err"] = f"{max_rel_dev(g32, grads):.3e}"
             meta[f"{task}.{P}.torch_f32_loss_rel_err"] = f"{abs(loss32.item() - loss.item()) / abs(loss.item()):.3e}"
-            summary.append(f"{task}.{P}: loss {loss.item():.8f}, {len(grads)} gradients, torch f32 rel L2 "
-                           f"median {e32[len(e32) // 2]:.2e} max {e32[-1]:.2e}")
+            line = (f"{task}.{P}: loss {loss.item():.8f}, {len(grads)} gradients, torch f32: rel L2 median "
+                    f"{e32[len(e32) // 2]:.2e} max {e32[-1]:.2e}, max-abs {max_rel_dev(g32, grads):.2e}")
+            if P in dev:
+                meta[f"{task}.{P}.kink_deviation"] = f"{dev[P]:.3e}"
+                line += f", kink deviation {dev[P]:.2e} (seed {seed})"
+            summary.append(line)
 
     traj = trajectory(dice_x, dice_y)
     T["dice.trajectory"] = traj
