@@ -208,7 +208,8 @@ void BM_Stage2Step(benchmark::State& st, Device dev, int batch, int size) {
 // CPU steps take seconds: a fixed number of timed steps (5 as the twin, more for the small
 // ones) after the warm-up. GPU steps take milliseconds: the usual minimum time.
 void configure(benchmark::internal::Benchmark* b, Device dev, int cpu_iterations) {
-  b->Unit(benchmark::kMillisecond)->UseRealTime();
+  // CPU column: all threads of the process (with 1 thread, a load-robust measure of the work)
+  b->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
   if (dev == Device::CPU) b->Iterations(cpu_iterations);
   else b->MinTime(2.0);
 }

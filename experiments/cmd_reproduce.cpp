@@ -17,20 +17,20 @@ namespace cs {
 namespace {
 
 // The demo's embedded default (experiments/configs/demo.json holds the same, for reading).
-// Reduced scale: 96x96 inputs at twice the ACDC pixel size (the same field of view), a few
+// Reduced scale: 64x64 inputs at three times the ACDC pixel size (the same field of view), a few
 // hundred iterations per stage, labelled sets of 1 and 2 volumes, every fine-tuning row with the
 // same budget.
 const char* kDemoConfig = R"({
   "description": "contraseg demo: the reproduce protocol at reduced scale on the CPU",
   "dataset": "acdc",
   "compat": "paper",
-  "image_size": 96,
-  "target_res": 2.73438,
-  "log_every": 20,
+  "image_size": 64,
+  "target_res": 4.10157,
+  "log_every": 25,
   "checkpoint_every": 100,
-  "global": {"loss": "gd", "iterations": 300, "volumes": 3, "partitions": 4},
-  "local": {"loss": "lr", "iterations": 200, "blocks": 3, "batch": 6},
-  "finetune": {"iterations": 120, "batch": 10, "val_every": 20},
+  "global": {"loss": "gd", "iterations": 400, "volumes": 3, "partitions": 4},
+  "local": {"loss": "lr", "iterations": 250, "blocks": 3, "batch": 6},
+  "finetune": {"iterations": 250, "batch": 10, "val_every": 25},
   "reproduce": {"labeled": "tr1,tr2", "combs": "c1,c2"}
 })";
 

@@ -169,7 +169,7 @@ class Twin:
 
     def __init__(self, cfg, bn, dtype=torch.float64, noise=None):
         self.cfg, self.bn = cfg, bn
-        self.noise = noise  # None or (torch.Generator, eps): see perturb()
+        self.noise = noise  # None or (draw, eps): see perturb()
         self.layers = {l[0]: l for l in layer_list(cfg)}
         self.params = {}  # name -> tensor in torch layout (OIHW / [Dout, Din])
         self.running = {}
@@ -198,13 +198,16 @@ class Twin:
         return self.bn == "train" or (self.bn == "frozen" and section != "encoder")
 
     def perturb(self, y):
-        """With noise = (generator, eps): y + eps * rms(y) * N(0, 1), a stand-in for another
-        float32 implementation's rounding (used by kink_deviation only)."""
+        """With noise = (draw, eps): y + eps * rms(y) * sin(phase(y)), a stand-in for another
+        float32 implementation's rounding (used by kink_deviation only). The perturbation is a
+        function of the value, so equal values stay equal: both implementations compute equal
+        values for equal 3x3 patches, and max-pool ties are then broken the same way (the first
+        element of the window); only near-ties and near-zero pre-activations are tested."""
         if self.noise is None:
             return y
-        gen, eps = self.noise
-        scale = y.detach().pow(2).mean().sqrt()
-        return y + eps * scale * torch.randn(y.shape, generator=gen, dtype=y.dtype)
+        draw, eps = self.noise
+        unit = eps * y.detach().pow(2).mean().sqrt()
+        return y + (unit * torch.sin(y.detach() / unit * (1.0 + 0.37 * draw) + 1.3 * draw)).detach()
 
     def unit(self, name, x):
         _, section, kind, k, _, _, bias, bn, relu = self.layers[name]
@@ -532,7 +535,7 @@ TASKS = (("dice", ("train", "eval")), ("gdp", ("train", "eval")), ("gdr", ("trai
          ("lr", ("frozen", "eval")))
 INPUTS = {"dice": (20201, dice_inputs), "gdp": (11, gdp_inputs), "gdr": (12, gdr_inputs), "lr": (13, lr_inputs)}
 TIGHT = ("eval", "frozen")  # the passes the C++ test checks at 1e-3 max-abs
-KINK_EPS, KINK_DRAWS, KINK_MAX, MAX_SEEDS = 1e-6, 3, 1e-4, 8
+KINK_EPS, KINK_DRAWS, KINK_MAX, MAX_SEEDS = 2e-7, 4, 1e-4, 12
 
 
 def max_rel_dev(got, ref):
@@ -542,14 +545,14 @@ def max_rel_dev(got, ref):
 
 
 def kink_deviation(task, P, inputs, grads):
-    """How far the float64 gradients move when every layer output gets KINK_EPS (relative to its
-    rms) of random noise. A ReLU pre-activation or a max-pool gap within rounding distance of 0
+    """How far the float64 gradients move when every conv / dense output gets KINK_EPS (relative
+    to its rms) of pseudo-random noise (Twin.perturb). A ReLU pre-activation or a max-pool gap within rounding distance of 0
     makes the gradient depend on which way float32 rounding falls (seen once: a pre-activation of
     1.6e-7 in float32 and -1e-9 in float64 moved a level-4 gradient by 1.6e-2); such inputs are
     rejected so that the C++ test's 1e-3 bound checks the model, not luck."""
     worst = 0.0
     for d in range(KINK_DRAWS):
-        _, _, _, gp = run_task(task, P, inputs, noise=(torch.Generator().manual_seed(d), KINK_EPS))
+        _, _, _, gp = run_task(task, P, inputs, noise=(d, KINK_EPS))
         worst = max(worst, max_rel_dev(gp, grads))
     return worst
 
