@@ -1,5 +1,7 @@
 #include "experiments/cli.h"
 
+#include <sys/stat.h>
+
 #include <stdexcept>
 
 namespace cs {
@@ -7,6 +9,17 @@ namespace cs {
 std::vector<CommandInfo>& command_registry() {
   static std::vector<CommandInfo> r;
   return r;
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string command_line(int argc, char** argv) {
+  std::string s = "contraseg";
+  for (int i = 0; i < argc; ++i) s += std::string(" ") + argv[i];
+  return s;
 }
 
 Args::Args(int argc, char** argv, const std::set<std::string>& options,

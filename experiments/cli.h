@@ -27,6 +27,11 @@ struct CommandRegistrar {
 
 // Parses the options of one subcommand. `options` take a value, `flags` do not.
 // Throws std::invalid_argument naming the option on anything unknown or malformed.
+// True if the path exists (file or folder).
+bool path_exists(const std::string& path);
+// "contraseg <subcommand> <args...>", as recorded in a run folder's env.json.
+std::string command_line(int argc, char** argv);
+
 class Args {
  public:
   Args(int argc, char** argv, const std::set<std::string>& options,

@@ -34,17 +34,6 @@ const char* kDemoConfig = R"({
   "reproduce": {"labeled": "tr1,tr2", "combs": "c1,c2"}
 })";
 
-bool exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0;
-}
-
-std::string joined(int argc, char** argv) {
-  std::string s = "contraseg";
-  for (int i = 0; i < argc; ++i) s += std::string(" ") + argv[i];
-  return s;
-}
-
 int cmd_reproduce(int argc, char** argv) {
   Args a(argc, argv, {"config", "data", "out", "device"}, {"verbose"}, {"set"});
   if (a.help()) {
@@ -63,7 +52,7 @@ int cmd_reproduce(int argc, char** argv) {
   if (a.has("data")) cfg.set("data", a.get("data", ""), "--data");
   if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
   std::printf("reproduce: resolved config\n%s", cfg.to_text().c_str());
-  ReproduceOptions opt{a.require("out"), joined(argc, argv), !a.flag("verbose")};
+  ReproduceOptions opt{a.require("out"), command_line(argc, argv), !a.flag("verbose")};
   std::printf("\n%s", run_reproduce(cfg, opt).c_str());
   return 0;
 }
@@ -96,7 +85,7 @@ int cmd_demo(int argc, char** argv) {
   std::string data = a.get("data", "");
   if (data.empty()) {
     data = out + "/data";
-    if (!exists(data + "/splits.json")) {
+    if (!path_exists(data + "/splits.json")) {
       const int n = a.get_int("patients", 20);
       std::printf("demo: synthesising %d phantom patients in the ACDC layout -> %s\n", n, data.c_str());
       make_dirs(data);
@@ -105,8 +94,8 @@ int cmd_demo(int argc, char** argv) {
       for (int k = 1; k <= n; ++k) write_phantom_patient(data, make_phantom_patient(k, po));
     }
   }
-  const std::string split_file = exists(data + "/splits.json") ? data + "/splits.json" : out + "/splits.json";
-  if (!exists(split_file)) {
+  const std::string split_file = path_exists(data + "/splits.json") ? data + "/splits.json" : out + "/splits.json";
+  if (!path_exists(split_file)) {
     std::vector<std::string> ids;
     for (const auto& c : list_acdc(data)) ids.push_back(c.id);
     write_derived_splits(split_file, "acdc", ids);
@@ -117,7 +106,7 @@ int cmd_demo(int argc, char** argv) {
   for (const auto& kv : a.all("set")) cfg.apply_override(kv);
   if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
   std::printf("demo: resolved config\n%s\n", cfg.to_text().c_str());
-  ReproduceOptions opt{out, joined(argc, argv), !a.flag("verbose")};
+  ReproduceOptions opt{out, command_line(argc, argv), !a.flag("verbose")};
   const std::string table = run_reproduce(cfg, opt);
   std::printf("\n%s\n", table.c_str());
   std::printf("Pictures: %s/finetune/*/*/eval/pictures/ (overlays: image | ground truth | prediction;\n"

@@ -17,12 +17,6 @@
 namespace cs {
 namespace {
 
-std::string joined(int argc, char** argv) {
-  std::string s = "contraseg";
-  for (int i = 0; i < argc; ++i) s += std::string(" ") + argv[i];
-  return s;
-}
-
 const char* kCommonHelp =
     "  --config FILE     JSON config (experiments/configs/*.json); defaults otherwise\n"
     "  --set KEY=VALUE   override one config key (repeatable); `contraseg config` lists the keys\n"
@@ -56,7 +50,7 @@ int run_stage(int argc, char** argv, const char* name, const char* help, bool wi
   if (!with_init && !opt.init.empty()) throw std::invalid_argument(std::string(name) + " takes no --init");
   opt.resume = a.flag("resume");
   opt.quiet = a.flag("quiet");
-  opt.command_line = joined(argc, argv);
+  opt.command_line = command_line(argc, argv);
   std::printf("%s: resolved config\n%s", name, cfg.to_text().c_str());
   const std::string stage = name;
   if (stage == "pretrain-global") run_pretrain_global(cfg, opt);

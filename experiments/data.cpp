@@ -1,3 +1,4 @@
+#include "experiments/cli.h"
 #include "experiments/data.h"
 
 #include <sys/stat.h>
@@ -13,16 +14,9 @@
 
 namespace cs {
 
-namespace {
-bool file_exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0;
-}
-}  // namespace
-
 std::string splits_path_for(const std::string& dataset, const std::string& root) {
   const std::string own = root + "/splits.json";
-  if (file_exists(own)) return own;
+  if (path_exists(own)) return own;
   return find_splits_file(dataset);
 }
 

@@ -1,7 +1,5 @@
 // Evaluation (SPEC 6.1): predict every test case with the run's best checkpoint, map back to the
 // native grid, and write per-case metrics, a summary, NIfTI predictions and overlay pictures.
-#include <sys/stat.h>
-
 #include <cmath>
 #include <cstdio>
 
@@ -9,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/atomic_file.h"
+#include "experiments/cli.h"
 #include "experiments/inference.h"
 #include "experiments/metrics.h"
 #include "experiments/pictures.h"
@@ -39,10 +38,9 @@ EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std
                         const std::string& which, int pictures) {
   apply_threads(cfg);
   const Device dev = config_device(cfg);
-  struct stat st;
   std::string ck = run_dir + "/checkpoints/" + which + ".safetensors";
-  if (which == "best" && ::stat(ck.c_str(), &st) != 0) ck = run_dir + "/checkpoints/final.safetensors";
-  if (::stat(ck.c_str(), &st) != 0) throw std::runtime_error(run_dir + ": no checkpoint " + ck);
+  if (which == "best" && !path_exists(ck)) ck = run_dir + "/checkpoints/final.safetensors";
+  if (!path_exists(ck)) throw std::runtime_error(run_dir + ": no checkpoint " + ck);
   DataSource data(cfg);
   const PreprocessParams& p = data.params();
   auto model = make_model(cfg, "finetune", dev);

@@ -1,3 +1,4 @@
+#include "experiments/cli.h"
 #include "experiments/reproduce.h"
 
 #include <sys/stat.h>
@@ -19,11 +20,6 @@
 
 namespace cs {
 namespace {
-
-bool exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0;
-}
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -56,17 +52,17 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
     StageOptions s;
     s.out = dir;
     s.init = init;
-    s.resume = exists(dir + "/config.json");  // a killed earlier attempt continues
+    s.resume = path_exists(dir + "/config.json");  // a killed earlier attempt continues
     s.command_line = opt.command_line;
     s.quiet = opt.quiet;
     return s;
   };
   const std::string g_dir = opt.out + "/pretrain-global", l_dir = opt.out + "/pretrain-local";
-  if (!exists(g_dir + "/checkpoints/final.safetensors")) {
+  if (!path_exists(g_dir + "/checkpoints/final.safetensors")) {
     std::printf("[%5.0fs] stage 1: global contrastive pre-training -> %s\n", elapsed(), g_dir.c_str());
     run_pretrain_global(cfg, stage_opt(g_dir, ""));
   }
-  if (!exists(l_dir + "/checkpoints/final.safetensors")) {
+  if (!path_exists(l_dir + "/checkpoints/final.safetensors")) {
     std::printf("[%5.0fs] stage 2: local contrastive pre-training -> %s\n", elapsed(), l_dir.c_str());
     run_pretrain_local(cfg, stage_opt(l_dir, g_dir));
   }
@@ -86,7 +82,7 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
       for (const auto& row : rows) {
         const std::string dir = fmt::format("{}/finetune/{}/{}_{}", opt.out, row.key, tr, comb);
         const std::string summary = dir + "/eval/summary.json";
-        if (!exists(summary)) {
+        if (!path_exists(summary)) {
           std::printf("[%5.0fs] stage 3: %s, %s %s -> %s\n", elapsed(), row.label.c_str(), tr.c_str(), comb.c_str(),
                       dir.c_str());
           Config c = cfg;

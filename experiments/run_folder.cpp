@@ -1,3 +1,4 @@
+#include "experiments/cli.h"
 #include "experiments/run_folder.h"
 
 #include <sys/stat.h>
@@ -53,9 +54,8 @@ std::string environment_json(const Config& config, const std::string& command_li
 RunFolder::RunFolder(const std::string& dir, const Config& config, const std::string& stage,
                      const std::string& command_line, bool resume)
     : dir_(dir), tty_(isatty(fileno(stdout))) {
-  struct stat st;
-  if (!resume && ::stat((dir + "/log.txt").c_str(), &st) == 0 &&
-      ::stat((dir + "/checkpoints/final.safetensors").c_str(), &st) == 0)
+  if (!resume && path_exists(dir + "/log.txt") &&
+      path_exists(dir + "/checkpoints/final.safetensors"))
     throw std::runtime_error(dir + ": holds a finished run; choose another --out or delete it");
   make_dirs(dir + "/checkpoints");
   nlohmann::json cfg = config.to_json();

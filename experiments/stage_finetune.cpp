@@ -1,7 +1,5 @@
 // Stage 3 (SPEC 4): fine-tune the whole UNet with the Dice loss on a few labelled volumes, from
 // pre-trained weights or from scratch, keeping the checkpoint with the best validation Dice.
-#include <sys/stat.h>
-
 #include <cmath>
 #include <fstream>
 #include <stdexcept>
@@ -10,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/tape.h"
+#include "experiments/cli.h"
 #include "experiments/data.h"
 #include "experiments/inference.h"
 #include "experiments/stages.h"
@@ -54,9 +53,8 @@ Config load_run_config(const std::string& run_dir, const std::vector<std::string
     }
   };
   walk(j, "");
-  struct stat st;
   const std::string ck = run_dir + "/checkpoints/" + checkpoint + ".safetensors";
-  if (::stat(ck.c_str(), &st) != 0)
+  if (!path_exists(ck))
     throw std::runtime_error(run_dir + ": incomplete run, " + ck + " is missing (did it finish?)");
   return c;
 }
@@ -134,8 +132,7 @@ FinetuneResult run_finetune(const Config& cfg, const StageOptions& opt) {
 
   FinetuneResult result;
   // A resumed run continues from the best validation score it had reached.
-  struct stat st;
-  if (opt.resume && ::stat(run.checkpoint("best").c_str(), &st) == 0) {
+  if (opt.resume && path_exists(run.checkpoint("best"))) {
     const auto md = read_checkpoint_metadata(run.checkpoint("best"));
     result.best_val_dice = std::stod(md.at("val_dice"));
     result.best_step = std::stoi(md.at("step")) + 1;

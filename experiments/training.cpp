@@ -1,3 +1,4 @@
+#include "experiments/cli.h"
 #include "experiments/training.h"
 
 #include <sys/stat.h>
@@ -62,17 +63,10 @@ std::map<std::string, std::string> checkpoint_metadata(const Config& cfg, const 
           {"seed", std::to_string(cfg.integer("seed"))}};
 }
 
-namespace {
-bool exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0;
-}
-}  // namespace
-
 void run_loop(const Config& cfg, RunFolder& run, UNet& model, Adam& adam, const LoopSpec& spec,
               bool resume, bool quiet) {
   int start = 0;
-  if (resume && exists(run.checkpoint("latest"))) {
+  if (resume && path_exists(run.checkpoint("latest"))) {
     CheckpointLoadOptions o;
     o.adam = &adam;
     auto rep = load_checkpoint(run.checkpoint("latest"), model.params(), o);

@@ -535,7 +535,7 @@ TASKS = (("dice", ("train", "eval")), ("gdp", ("train", "eval")), ("gdr", ("trai
          ("lr", ("frozen", "eval")))
 INPUTS = {"dice": (20201, dice_inputs), "gdp": (11, gdp_inputs), "gdr": (12, gdr_inputs), "lr": (13, lr_inputs)}
 TIGHT = ("eval", "frozen")  # the passes the C++ test checks at 1e-3 max-abs
-KINK_EPS, KINK_DRAWS, KINK_MAX, MAX_SEEDS = 2e-7, 4, 1e-4, 12
+KINK_EPS, KINK_DRAWS, KINK_MAX, MAX_SEEDS = 1e-6, 4, 1e-4, 20
 
 
 def max_rel_dev(got, ref):
