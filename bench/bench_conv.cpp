@@ -86,8 +86,9 @@ void sync(Device d) {
 #endif
 }
 
-// One direction on one device. Outputs are overwritten (beta 0), as the first gradient
-// contribution of a training step is.
+// One direction on one device: x [N,H,W,Cin], w [Cout,K,K,Cin], b [Cout] or undefined,
+// dy and y [N,H,W,Cout]; dx like x, dw like w, db [Cout]. Outputs are overwritten (beta 0), as
+// the first gradient contribution of a training step is.
 void conv_call(Device dev, Dir dir, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& dy,
                Tensor& y, Tensor& dx, Tensor& dw, Tensor& db) {
   float* dbp = b.defined() ? db.data() : nullptr;

@@ -29,7 +29,7 @@ class DataSource {
   const std::string& root() const { return root_; }
   int num_classes() const { return params_.num_classes; }
 
-  // Loads and preprocesses the cases with these ids (progress printed with `what`).
+  // Loads and preprocesses the cases with these ids (progress printed with `what`, none if empty).
   // keep_native: keep the native image/label volumes (evaluation).
   std::vector<PreparedCase> prepare(const IdList& ids, bool need_labels, bool keep_native,
                                     const std::string& what) const;

@@ -58,7 +58,7 @@ EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std
   std::vector<CaseMetrics> all;
   const IdList ids = data.splits().test();
   for (size_t i = 0; i < ids.size(); ++i) {
-    const auto cases = data.prepare({ids[i]}, true, true, fmt::format("test case {}/{}", i + 1, ids.size()));
+    const auto cases = data.prepare({ids[i]}, true, true, "");
     const PreparedCase& c = cases[0];
     const Volume pred = predict_volume(*model, c, p);
     write_nifti_label(out_dir + "/predictions/" + c.id + ".nii.gz", pred);
