@@ -25,6 +25,14 @@ bool cuda_available() {
 #endif
 }
 
+void device_synchronize(Device d) {
+#ifdef CONTRASEG_CUDA
+  if (d == Device::CUDA) cuda_synchronize();
+#else
+  (void)d;
+#endif
+}
+
 std::string device_description(Device d) {
   if (d == Device::CPU) return "cpu";
 #ifdef CONTRASEG_CUDA

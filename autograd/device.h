@@ -12,6 +12,8 @@ Device parse_device(const std::string& s);  // "cpu" | "cuda"; throws on anythin
 
 // True when the CUDA backend is compiled in and at least one GPU is visible.
 bool cuda_available();
+// Waits until every op queued on the device has finished (nothing to wait for on the CPU).
+void device_synchronize(Device d);
 // "cpu" or "cuda: NVIDIA H100 80GB HBM3 (sm_90), cuDNN 9.x" — for logs and run folders.
 std::string device_description(Device d);
 

@@ -78,14 +78,6 @@ Tensor random_tensor(const Shape& shape, Device dev, uint64_t seed, float scale 
   return Tensor::from_vector(shape, v, dev);
 }
 
-void sync(Device d) {
-#ifdef CONTRASEG_CUDA
-  if (d == Device::CUDA) cuda_synchronize();
-#else
-  (void)d;
-#endif
-}
-
 // One direction on one device: x [N,H,W,Cin], w [Cout,K,K,Cin], b [Cout] or undefined,
 // dy and y [N,H,W,Cout]; dx like x, dw like w, db [Cout]. Outputs are overwritten (beta 0), as
 // the first gradient contribution of a training step is.
@@ -120,10 +112,10 @@ void BM_Conv(benchmark::State& st, Device dev, Dir dir, ConvShape s) {
          dw = Tensor::empty(w.shape(), dev), db = Tensor::empty({s.cout}, dev);
   try {
     conv_call(dev, dir, x, w, b, dy, y, dx, dw, db);  // builds and caches the primitives / plans
-    sync(dev);
+    device_synchronize(dev);
     for (auto _ : st) {
       conv_call(dev, dir, x, w, b, dy, y, dx, dw, db);
-      sync(dev);
+      device_synchronize(dev);
     }
   } catch (const std::exception& e) {
     st.SkipWithError(e.what());

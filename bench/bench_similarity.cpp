@@ -36,14 +36,6 @@ Tensor random_z(int64_t n, int64_t d, Device dev, uint64_t seed = 1) {
   return Tensor::from_vector({n, d}, v, dev);
 }
 
-void sync(Device d) {
-#ifdef CONTRASEG_CUDA
-  if (d == Device::CUDA) cuda_synchronize();
-#else
-  (void)d;
-#endif
-}
-
 // The benchmarked specs: "paper" = reference G^D (48 rows); "local" = L^R on 20 maps of 48x48
 // (340 region rows, 260 explicit terms); "gr" = G^R over N rows (all-others); "part" = paper G^D
 // with N/8 volumes x 4 partitions (other-groups, 8 * N/8 - 1 positives per anchor, capped).
@@ -87,7 +79,7 @@ void run_fused(benchmark::State& st, const std::string& kind, Device dev, bool w
       z.zero_grad();
       backward(loss);
     }
-    sync(dev);
+    device_synchronize(dev);
     benchmark::DoNotOptimize(loss.data());
   }
   report(st, dense_flops(plan, d) * (with_backward ? 4.0 : 1.0));

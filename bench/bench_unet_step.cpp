@@ -46,14 +46,6 @@ using namespace cs;
 
 constexpr int kWarmupSteps = 2;  // as the twin: builds the oneDNN / cuDNN plans, fills the allocator caches
 
-void sync(Device d) {
-#ifdef CONTRASEG_CUDA
-  if (d == Device::CUDA) cuda_synchronize();
-#else
-  (void)d;
-#endif
-}
-
 // x [n, size, size, 1] uniform in [0, 1)
 Tensor random_images(int n, int size, Device dev, std::mt19937_64& g) {
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
@@ -82,12 +74,12 @@ std::string peer_label(const char* what, Device dev, int batch, int size) {
 template <class Step>
 void time_steps(benchmark::State& st, Device dev, int batch, double flops_per_step, Step step) {
   for (int i = 0; i < kWarmupSteps; ++i) step();
-  sync(dev);
+  device_synchronize(dev);
   double seconds = 0.0;
   for (auto _ : st) {
     const auto t0 = std::chrono::steady_clock::now();
     step();
-    sync(dev);
+    device_synchronize(dev);
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   const double iters = static_cast<double>(st.iterations());

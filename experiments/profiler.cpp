@@ -16,11 +16,7 @@ Profiler::~Profiler() {
   if (Tape::get().observer() == this) Tape::get().set_observer(nullptr);
 }
 
-void Profiler::sync() const {
-#ifdef CONTRASEG_CUDA
-  if (device_ == Device::CUDA) cuda_synchronize();
-#endif
-}
+void Profiler::sync() const { device_synchronize(device_); }
 
 void Profiler::begin(const char* name, bool backward) {
   sync();
