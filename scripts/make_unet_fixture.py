@@ -31,16 +31,25 @@ Passes (BN eps 1e-3, decay 0.99):
           decoder and g2 BN in training mode.
 Why both: backpropagating through a chain of training-mode BNs cancels most of each upstream
 gradient (BN removes its per-channel mean and its component along x-hat), so float32 rounding is
-amplified. The eval pass is well conditioned and checks every gradient tightly; the train pass
-checks the training-mode path at a looser bound. The metadata records how far PyTorch's own
-float32 run of each pass is from float64 (relative L2 of the gradients, median and max over
-tensors), which is what the C++ tolerances are set against.
+amplified. The eval and frozen passes are well conditioned and checked tightly by the C++ test;
+the train passes are checked at a looser bound. The metadata records, per pass, how far
+PyTorch's own float32 run is from float64 (relative L2 of the gradients, median and max over
+tensors, and max-abs / max|ref|), and for the train passes how far float64 itself moves under
+rounding-sized noise (see kink_deviation): the C++ tolerances are set against these numbers.
+
+Kinks. On 32x32 inputs the deep maps have 1 to 16 positions per channel, so a single ReLU
+pre-activation or max-pool gap within float32 rounding distance of 0 can move a gradient by
+1e-2 depending on which way rounding falls. For the tightly checked passes each task's inputs are
+drawn from the first seed (base + 1000 k) whose float64 gradients move by less than 1e-4
+(max-abs / max|ref|) under PyTorch's float32 run and under pseudo-random noise of 3e-7 to 8e-7
+of the rms added to every conv / dense output (kink_deviation); the chosen seeds and deviations
+are in the metadata. Rerunning the script reproduces the file.
 
 Weights are not stored: both sides compute them from a counter-based hash (below), so only the
 inputs and the outputs are in the file. Per parameter tensor the fixture holds the float64
 statistics of the weights (a check that both sides built the same initial weights) and, per pass,
 of the gradient over the whole tensor (sum, L1, L2, max |.|), plus the gradient values at up to
-SAMPLES sampled positions (all of them for small tensors) with their flat OHWI / [Dout, Din]
+SAMPLES = 512 sampled positions (all of them for small tensors) with their flat OHWI / [Dout, Din]
 indices; the positions are drawn once per (task, parameter) and shared by the passes.
 
   weight value  u(name, i) = (splitmix64(fnv1a64(name) + i * 0x9E3779B97F4A7C15) >> 40) / 2^24
@@ -177,17 +186,20 @@ class Twin:
         def T(a):
             return torch.tensor(a, dtype=dtype)
 
+        def param(name, kind, shape):
+            return T(weight_values(name, kind, shape)).requires_grad_()
+
         for name, section, kind, k, cin, cout, bias, bn_, relu in layer_list(cfg):
             if kind == "dense":
-                self.params[name + ".w"] = T(weight_values(name + ".w", "dense_w", (cout, cin))).requires_grad_()
+                self.params[name + ".w"] = param(name + ".w", "dense_w", (cout, cin))
                 continue
             w = weight_values(name + ".w", "conv_w", (cout, k, k, cin))
             self.params[name + ".w"] = T(w).permute(0, 3, 1, 2).contiguous().requires_grad_()  # OIHW
             if bias:
-                self.params[name + ".b"] = T(weight_values(name + ".b", "conv_b", (cout,))).requires_grad_()
+                self.params[name + ".b"] = param(name + ".b", "conv_b", (cout,))
             if bn_:
-                self.params[name + ".bn.gamma"] = T(weight_values(name + ".bn.gamma", "gamma", (cout,))).requires_grad_()
-                self.params[name + ".bn.beta"] = T(weight_values(name + ".bn.beta", "beta", (cout,))).requires_grad_()
+                self.params[name + ".bn.gamma"] = param(name + ".bn.gamma", "gamma", (cout,))
+                self.params[name + ".bn.beta"] = param(name + ".bn.beta", "beta", (cout,))
                 if self.batch_stats(section):  # SPEC quirk 12: the averages start at 0
                     self.running[name] = (torch.zeros(cout, dtype=dtype), torch.zeros(cout, dtype=dtype))
                 else:
@@ -347,9 +359,13 @@ def lr_loss(fmap, dense_w):
     n_img, side, _, C = f.shape
     positives, negatives = region_tables(side)
 
+    cache = {}
+
     def emb(n, rs):  # the region's 9C values in (dr, ds, c) order through the dense layer
-        r, s = rs
-        return F.linear(f[n, r:r + 3, s:s + 3, :].reshape(1, 9 * C), dense_w)[0]
+        if (n, rs) not in cache:
+            r, s = rs
+            cache[(n, rs)] = F.linear(f[n, r:r + 3, s:s + 3, :].reshape(1, 9 * C), dense_w)[0]
+        return cache[(n, rs)]
 
     def cos(u, v):
         return torch.dot(u, v) / (u.norm().clamp_min(1e-12) * v.norm().clamp_min(1e-12)) / TAU
@@ -535,7 +551,7 @@ TASKS = (("dice", ("train", "eval")), ("gdp", ("train", "eval")), ("gdr", ("trai
          ("lr", ("frozen", "eval")))
 INPUTS = {"dice": (20201, dice_inputs), "gdp": (11, gdp_inputs), "gdr": (12, gdr_inputs), "lr": (13, lr_inputs)}
 TIGHT = ("eval", "frozen")  # the passes the C++ test checks at 1e-3 max-abs
-KINK_EPS, KINK_DRAWS, KINK_MAX, MAX_SEEDS = 1e-6, 4, 1e-4, 20
+KINK_EPS, KINK_DRAWS, KINK_MAX, MAX_SEEDS = (8e-7, 5e-7, 3e-7), 3, 1e-4, 40
 
 
 def max_rel_dev(got, ref):
@@ -544,31 +560,46 @@ def max_rel_dev(got, ref):
     return max(np.abs(got[k] - ref[k]).max() / np.abs(ref[k]).max() for k in ref if np.abs(ref[k]).max() > 1e-9 * top)
 
 
-def kink_deviation(task, P, inputs, grads):
-    """How far the float64 gradients move when every conv / dense output gets KINK_EPS (relative
-    to its rms) of pseudo-random noise (Twin.perturb). A ReLU pre-activation or a max-pool gap within rounding distance of 0
-    makes the gradient depend on which way float32 rounding falls (seen once: a pre-activation of
-    1.6e-7 in float32 and -1e-9 in float64 moved a level-4 gradient by 1.6e-2); such inputs are
-    rejected so that the C++ test's 1e-3 bound checks the model, not luck."""
-    worst = 0.0
-    for d in range(KINK_DRAWS):
-        _, _, _, gp = run_task(task, P, inputs, noise=(d, KINK_EPS))
-        worst = max(worst, max_rel_dev(gp, grads))
+def kink_deviation(task, P, inputs, grads, stop=np.inf):
+    """How far the float64 gradients move (max_rel_dev) under PyTorch's float32 run and under
+    KINK_DRAWS draws of pseudo-random noise of each size in KINK_EPS (relative to the rms of
+    every conv / dense output, Twin.perturb); returns early once past `stop`.
+    Why: on these small maps a ReLU pre-activation or a max-pool gap within rounding distance of
+    0 makes a gradient depend on which way float32 rounding falls (seen: a level-4 pre-activation
+    of 1.6e-7 in float32 and -1e-9 in float64 moved its gradients by 1.6e-2, far above the C++
+    test's 1e-3). Per-layer rounding differences of float32 implementations are ~1e-7 of the rms,
+    so inputs whose gradients move by KINK_MAX under noise several times larger are kept, the
+    others rejected: the test then checks the model, not luck."""
+    worst = max_rel_dev(run_task(task, P, inputs, torch.float32)[3], grads)
+    for eps in KINK_EPS:
+        for d in range(KINK_DRAWS):
+            if worst >= stop:
+                return worst
+            worst = max(worst, max_rel_dev(run_task(task, P, inputs, noise=(d, eps))[3], grads))
     return worst
 
 
 def robust_task(task, passes):
-    """The task's inputs for the first seed whose tight passes are kink-free, with every pass's
-    results: (seed, inputs, {P: run_task(...)}, {P: kink deviation})."""
+    """The task's inputs for the first seed whose tight passes are kink-free (kink_deviation <
+    KINK_MAX), with every pass's results: (seed, inputs, {P: run_task(...)}, {P: deviation})."""
     base, make = INPUTS[task]
     for attempt in range(MAX_SEEDS):
         seed = base + 1000 * attempt
         inputs = make(seed)
-        results = {P: run_task(task, P, inputs) for P in passes}
-        dev = {P: kink_deviation(task, P, inputs, results[P][3]) for P in passes if P in TIGHT}
-        if max(dev.values()) < KINK_MAX:
+        results, dev = {}, {}
+        for P in passes:
+            if P in TIGHT:
+                results[P] = run_task(task, P, inputs)
+                dev[P] = kink_deviation(task, P, inputs, results[P][3], KINK_MAX)
+                if dev[P] >= KINK_MAX:
+                    break
+        if dev and max(dev.values()) < KINK_MAX:
+            for P in passes:
+                if P not in results:
+                    results[P] = run_task(task, P, inputs)
             return seed, inputs, results, dev
-        print(f"{task}: input seed {seed} sits near a kink (gradients move by {max(dev.values()):.1e}), next seed")
+        print(f"{task}: input seed {seed} sits near a kink (gradients move by {max(dev.values()):.1e}), next seed",
+              flush=True)
     raise RuntimeError(f"{task}: no kink-free input in {MAX_SEEDS} seeds")
 
 
@@ -624,6 +655,13 @@ def main():
             if P in dev:
                 meta[f"{task}.{P}.kink_deviation"] = f"{dev[P]:.3e}"
                 line += f", kink deviation {dev[P]:.2e} (seed {seed})"
+            else:  # a train pass: how much float64 itself moves under rounding-sized noise
+                sens = max(max(rel_l2(gp[k], grads[k]) for k in grads if np.linalg.norm(grads[k]) > 1e-9 *
+                               max(np.abs(g).max() for g in grads.values()))
+                           for gp in (run_task(task, P, inputs, noise=(d, eps))[3]
+                                      for eps in KINK_EPS for d in range(KINK_DRAWS)))
+                meta[f"{task}.{P}.noise_grad_rel_l2_max"] = f"{sens:.3e}"
+                line += f", float64 under noise: rel L2 max {sens:.2e}"
             summary.append(line)
 
     traj = trajectory(dice_x, dice_y)

@@ -7,16 +7,19 @@
 //   gdr   encoder + g1, G^D reference mode, 48 slots (32 real images, 16 zero images);
 //   lr    frozen encoder + decoder blocks 1..3 + g2 + g2_pred, L^R, 3 slices x 2 views (32x32).
 // Passes and tolerances (errors per parameter tensor, over the sampled entries):
-//   eval   (every BN on fixed running statistics; well conditioned, PyTorch's own float32 run is
-//          within 2e-6 of float64) and lr "frozen" (encoder BN on running statistics, the rest
-//          on batch statistics, as paper-mode stage 2; PyTorch float32: 1e-5):
+//   eval   (every BN on fixed running statistics) and lr "frozen" (encoder BN on running
+//          statistics, the rest on batch statistics, as paper-mode stage 2): well conditioned,
+//          PyTorch's own float32 run is within 2e-5 of float64 and the fixture's inputs are
+//          screened against ReLU / max-pool kinks (see the script):
 //          max |ours - ref| <= 1e-3 * max |ref|, every gradient, biases included.
 //   train  (every BN on batch statistics): relative L2 per tensor. Backpropagating through a
-//          chain of training-mode BNs amplifies float32 rounding; the bounds sit about 2x above
-//          PyTorch's own float32 error on the same pass (recorded in the fixture's metadata):
-//          dice 3e-2 (PyTorch 2.8e-2 max), gdp 1.5e-2 (5.8e-3), gdr 1e-1 (5.1e-2: 16 identical
-//          zero images in the batch statistics). Conv biases in front of a batch-statistics BN
-//          have an exact gradient of 0: checked to vanish (<= 1e-4 of the largest gradient).
+//          chain of training-mode BNs amplifies rounding: PyTorch's float32 run of these passes
+//          is 2.8e-2 (dice), 2.7e-2 (gdp), 7.6e-2 (gdr) away from float64 at worst, and float64
+//          itself moves by 3.3e-2, 1.5e-2, 1.7e-2 under noise of a few float32 ulps per layer
+//          (both in the metadata); bounds: dice 3e-2, gdp 5e-2, gdr 1e-1. A wrong formula gives
+//          errors of order 1.
+//          Conv biases in front of a batch-statistics BN have an exact gradient of 0: checked to
+//          vanish (<= 1e-3 of the largest gradient; float32 cancellation over N*H*W terms).
 //   Whole-tensor gradient statistics (sum, L1, L2, max|.|): within the same bound, relative
 //   (the sum against the L1 norm). Frozen encoder parameters (lr): gradient exactly 0.
 //   Loss: 1e-5 relative (eval, frozen), 1e-4 (train). Forward outputs (logits, g1 embeddings,
@@ -48,6 +51,7 @@ namespace {
 const std::string kFixture = std::string(CONTRASEG_SOURCE_DIR) + "/tests/fixtures/unet/unet_v2.safetensors";
 constexpr double kTol = 1e-3;            // max-abs error / max |ref|, well-conditioned passes
 constexpr double kTrajectoryTol = 2e-2;  // relative, per step of the Adam trajectory
+constexpr double kVanishTol = 1e-3;      // of the largest gradient, for exact zeros
 
 // How one (task, pass) is compared; see the header comment.
 struct PassCheck {
@@ -177,7 +181,7 @@ class UNetFixture : public ::testing::Test {
   static void print_pass(const PassCheck& c, double out_err, double grad_err) {
     std::printf("[fixture] %s.%s: output err %.2e, worst gradient err %.2e (%s; PyTorch float32: %s)\n",
                 c.task.c_str(), c.pass.c_str(), out_err, grad_err, c.relative_l2 ? "rel. L2" : "max-abs",
-                meta(c.key("torch_f32_grad_rel_l2_max")).c_str());
+                meta(c.key(c.relative_l2 ? "torch_f32_grad_rel_l2_max" : "torch_f32_grad_max_abs_err")).c_str());
   }
 
   static std::unique_ptr<SafeTensorsReader> reader_;
@@ -217,7 +221,7 @@ double UNetFixture::check_gradients(const ParamStore& store, const PassCheck& c)
     EXPECT_EQ(idx.size(), val.size()) << name;
     if (ref_stat[3] < 1e-9 * global) {
       // A conv bias in front of a batch-statistics BN: its exact gradient is 0.
-      EXPECT_LE(got_stat[3], 1e-4 * global) << c.task << "." << c.pass << ": gradient of " << name
+      EXPECT_LE(got_stat[3], kVanishTol * global) << c.task << "." << c.pass << ": gradient of " << name
                                             << " should vanish";
       continue;
     }
@@ -385,7 +389,8 @@ Tensor reference_gd_batch(const SafeTensorsReader& r) {
 
 TEST_F(UNetFixture, GlobalPaperModePasses) {
   const int V = std::stoi(meta("gdp.volumes")), S = std::stoi(meta("gdp.partitions"));
-  for (const PassCheck& c : {PassCheck{"gdp", "eval", false, kTol, 1e-5}, PassCheck{"gdp", "train", true, 1.5e-2, 1e-4}}) {
+  for (const PassCheck& c :
+       {PassCheck{"gdp", "eval", false, kTol, 1e-5}, PassCheck{"gdp", "train", true, 5e-2, 1e-4}}) {
     const bool eval = c.pass == "eval";
     auto net = make_net(g1_config(), eval);
     Tensor z, loss;
@@ -398,7 +403,8 @@ TEST_F(UNetFixture, GlobalPaperModePasses) {
 }
 
 TEST_F(UNetFixture, GlobalReferenceModePasses) {
-  for (const PassCheck& c : {PassCheck{"gdr", "eval", false, kTol, 1e-5}, PassCheck{"gdr", "train", true, 1e-1, 1e-4}}) {
+  for (const PassCheck& c :
+       {PassCheck{"gdr", "eval", false, kTol, 1e-5}, PassCheck{"gdr", "train", true, 1e-1, 1e-4}}) {
     const bool eval = c.pass == "eval";
     auto net = make_net(g1_config(), eval);
     Tensor z, loss;
@@ -413,11 +419,13 @@ TEST_F(UNetFixture, GlobalReferenceModePasses) {
 // ---- L^R through the frozen encoder + decoder blocks 1..3 + g2
 
 TEST_F(UNetFixture, LocalLRPasses) {
-  const int images = std::stoi(meta("lr.images")), side = std::stoi(meta("lr.size")) >> (5 - std::stoi(meta("lr.block")));
+  const int images = std::stoi(meta("lr.images"));
+  const int side = std::stoi(meta("lr.size")) >> (5 - std::stoi(meta("lr.block")));
   ASSERT_EQ(side, 8);
   // eval: every BN on running statistics; frozen: paper-mode stage 2 (encoder BN on running
   // statistics, decoder and g2 BN on batch statistics).
-  for (const PassCheck& c : {PassCheck{"lr", "eval", false, kTol, 1e-5}, PassCheck{"lr", "frozen", false, kTol, 1e-5}}) {
+  for (const PassCheck& c :
+       {PassCheck{"lr", "eval", false, kTol, 1e-5}, PassCheck{"lr", "frozen", false, kTol, 1e-5}}) {
     const RunMode mode = c.pass == "eval" ? RunMode::inference() : RunMode::frozen_encoder_bn();
     auto net = make_net(g2_config(), true);
     EXPECT_GT(net->params().freeze("enc_"), 0);
