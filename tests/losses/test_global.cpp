@@ -236,3 +236,33 @@ TEST(GlobalLoss, ReferenceGDGradientsMatchFiniteDifferences) {
 
 }  // namespace
 }  // namespace cs::test
+
+namespace cs::test {
+namespace {
+
+// The term lists themselves, evaluated in double precision, against the brute force written from
+// the SPEC text. The only difference left is the float32 storage of the term weights (1/48,
+// 1/36, ...: at most 6e-8 relative), so the bound is 1e-7; a missing, extra or mis-weighted term
+// shows orders of magnitude above it.
+TEST(GlobalLoss, TermListsMatchBruteForceInDouble) {
+  const int d = 16;
+  const double tau = 0.1, kTermTol = 1e-7;
+  auto spec_value = [&](const GlobalContrastiveLoss& loss, const Tensor& z) {
+    return ref_ntxent_loss(to_double(z), d, loss.spec(), tau);
+  };
+  Tensor z48 = random_tensor({48, d}, 201), z36 = random_tensor({36, d}, 202), z20 = random_tensor({20, d}, 203);
+  const GlobalContrastiveLoss gd_ref(GlobalLossKind::GD, Compat::Reference, reference_gd_layout(), tau);
+  EXPECT_TRUE(close_rel(brute_reference_gd(to_double(z48), d, tau), spec_value(gd_ref, z48), kTermTol));
+  const GlobalContrastiveLoss gdm_ref(GlobalLossKind::GDMinus, Compat::Reference, reference_gd_minus_layout(), tau);
+  EXPECT_TRUE(close_rel(brute_reference_gd_minus(to_double(z36), d, tau), spec_value(gdm_ref, z36), kTermTol));
+  for (bool gd : {true, false}) {
+    const GlobalContrastiveLoss paper(gd ? GlobalLossKind::GD : GlobalLossKind::GDMinus, Compat::Paper,
+                                      paper_partition_layout(6, 4), tau);
+    EXPECT_TRUE(close_rel(brute_paper(to_double(z48), d, tau, 6, 4, gd), spec_value(paper, z48), kTermTol)) << gd;
+  }
+  const GlobalContrastiveLoss gr(GlobalLossKind::GR, Compat::Paper, random_pairs_layout(10), tau);
+  EXPECT_TRUE(close_rel(brute_gr(to_double(z20), d, tau, 10), spec_value(gr, z20), kTermTol));
+}
+
+}  // namespace
+}  // namespace cs::test
