@@ -17,7 +17,7 @@
 #   BUILD_DIR              build folder (default <repo>/build-gpu)
 #   JOBS                   parallel jobs (default: all cores)
 #   BENCH_FILTER           --benchmark_filter for contraseg_bench (default: the step benchmarks)
-#   SANITIZER_TIMEOUT      seconds per compute-sanitizer run (default 1800)
+#   SANITIZER_TIMEOUT      seconds per compute-sanitizer run (default 300)
 #   GPU_CHECK_OUT          if set, a folder that receives the summary and a tarball of the logs
 set -uo pipefail
 
@@ -26,7 +26,7 @@ BUILD="${BUILD_DIR:-$ROOT/build-gpu}"
 ARCH="${CUDA_ARCH:-90}"
 JOBS="${JOBS:-$(nproc 2>/dev/null || echo 4)}"
 BENCH_FILTER="${BENCH_FILTER:-[Ss]tep}"
-SANITIZER_TIMEOUT="${SANITIZER_TIMEOUT:-1800}"
+SANITIZER_TIMEOUT="${SANITIZER_TIMEOUT:-300}"
 LOGS="$BUILD/gpu-check-logs"
 mkdir -p "$LOGS" || { echo "gpu-check: cannot create $LOGS" >&2; exit 2; }
 
