@@ -31,7 +31,7 @@ const char* kDemoConfig = R"({
   "global": {"loss": "gd", "iterations": 400, "volumes": 3, "partitions": 4},
   "local": {"loss": "lr", "iterations": 250, "blocks": 3, "batch": 6},
   "finetune": {"iterations": 200, "batch": 10, "val_every": 25},
-  "reproduce": {"labeled": "tr1,tr2", "combs": "c1,c2"}
+  "reproduce": {"labeled": "tr1,tr2", "combs": "c1,c2,c3"}
 })";
 
 int cmd_reproduce(int argc, char** argv) {
