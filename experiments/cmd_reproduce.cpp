@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "experiments/cli.h"
 #include "experiments/data.h"
@@ -73,15 +74,8 @@ int cmd_demo(int argc, char** argv) {
   }
   const std::string out = a.get("out", "runs/demo");
   make_dirs(out);
-  const std::string cfg_path = out + "/demo_config.json";
-  {
-    std::FILE* f = std::fopen(cfg_path.c_str(), "w");
-    if (!f) throw std::runtime_error(cfg_path + ": cannot write");
-    std::fputs(kDemoConfig, f);
-    std::fclose(f);
-  }
   Config cfg;
-  cfg.load_file(cfg_path);
+  cfg.load_json(nlohmann::json::parse(kDemoConfig), "the demo's embedded config");
   std::string data = a.get("data", "");
   if (data.empty()) {
     data = out + "/data";

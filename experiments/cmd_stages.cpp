@@ -120,16 +120,9 @@ int cmd_predict(int argc, char** argv) {
   if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
   apply_threads(cfg);
   const Device dev = config_device(cfg);
-  const std::string which = a.get("checkpoint", "best");
-  std::string ck = run + "/checkpoints/" + which + ".safetensors";
+  const std::string ck = run_checkpoint(run, a.get("checkpoint", "best"));
   auto model = make_model(cfg, "finetune", dev);
-  try {
-    load_checkpoint(ck, model->params());
-  } catch (const std::exception&) {
-    if (which != "best") throw;
-    ck = run + "/checkpoints/final.safetensors";
-    load_checkpoint(ck, model->params());
-  }
+  load_checkpoint(ck, model->params());
   LoadedCase c;
   c.id = a.require("image");
   c.image = read_nifti(c.id, a.get_int("channel", 0));

@@ -144,6 +144,10 @@ void Config::load_file(const std::string& path) {
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": malformed JSON: " + e.what());
   }
+  load_json(j, path);
+}
+
+void Config::load_json(const nlohmann::json& j, const std::string& path) {
   if (!j.is_object()) throw std::runtime_error(path + ": a config must be a JSON object");
   std::map<std::string, nlohmann::json> flat;
   flatten(j, "", flat);

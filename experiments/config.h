@@ -28,6 +28,7 @@ class Config {
   Config();  // every key at its default
 
   void load_file(const std::string& path);               // JSON
+  void load_json(const nlohmann::json& j, const std::string& origin);  // origin names it in errors
   void set(const std::string& key, const std::string& value, const std::string& origin = "--set");
   void apply_override(const std::string& key_eq_value);  // "key=value"
 

@@ -34,13 +34,18 @@ std::vector<T> native_slice(const Volume& v, int z) {
 
 }  // namespace
 
+std::string run_checkpoint(const std::string& run_dir, const std::string& which) {
+  std::string ck = run_dir + "/checkpoints/" + which + ".safetensors";
+  if (which == "best" && !path_exists(ck)) ck = run_dir + "/checkpoints/final.safetensors";
+  if (!path_exists(ck)) throw std::runtime_error(run_dir + ": no checkpoint " + ck);
+  return ck;
+}
+
 EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std::string& out_dir,
                         const std::string& which, int pictures) {
   apply_threads(cfg);
   const Device dev = config_device(cfg);
-  std::string ck = run_dir + "/checkpoints/" + which + ".safetensors";
-  if (which == "best" && !path_exists(ck)) ck = run_dir + "/checkpoints/final.safetensors";
-  if (!path_exists(ck)) throw std::runtime_error(run_dir + ": no checkpoint " + ck);
+  const std::string ck = run_checkpoint(run_dir, which);
   DataSource data(cfg);
   const PreprocessParams& p = data.params();
   auto model = make_model(cfg, "finetune", dev);

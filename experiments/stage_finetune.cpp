@@ -21,7 +21,7 @@
 namespace cs {
 
 Config load_run_config(const std::string& run_dir, const std::vector<std::string>& expected_stages,
-                       const std::string& checkpoint) {
+                       const std::string& checkpoint, std::string* stage_out) {
   const std::string path = run_dir + "/config.json";
   std::ifstream f(path);
   if (!f) throw std::runtime_error(run_dir + ": not a run folder (no config.json)");
@@ -40,23 +40,20 @@ Config load_run_config(const std::string& run_dir, const std::vector<std::string
     throw std::runtime_error(run_dir + ": a '" + stage + "' run, expected a " + want + " run");
   }
   j.erase("stage");
-  const std::string tmp = run_dir + "/config.json";  // Config reads files: re-parse from the object
   Config c;
-  std::function<void(const nlohmann::json&, const std::string&)> walk = [&](const nlohmann::json& o,
-                                                                           const std::string& prefix) {
-    for (auto it = o.begin(); it != o.end(); ++it) {
-      const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
-      if (it->is_object())
-        walk(*it, key);
-      else
-        c.set(key, it->is_string() ? it->get<std::string>() : it->is_boolean() ? (it->get<bool>() ? "true" : "false") : it->dump(), tmp);
-    }
-  };
-  walk(j, "");
+  c.load_json(j, path);
   const std::string ck = run_dir + "/checkpoints/" + checkpoint + ".safetensors";
   if (!path_exists(ck))
     throw std::runtime_error(run_dir + ": incomplete run, " + ck + " is missing (did it finish?)");
+  if (stage_out) *stage_out = stage;
   return c;
+}
+
+void check_init_matches(const Config& init, const Config& cfg, const std::string& init_dir) {
+  for (const char* key : {"dataset", "image_size", "target_res"})
+    if (init.str(key) != cfg.str(key))
+      throw std::invalid_argument(fmt::format("--init {}: its {} is '{}', this run's is '{}'", init_dir, key,
+                                              init.str(key), cfg.str(key)));
 }
 
 namespace {
@@ -92,13 +89,9 @@ FinetuneResult run_finetune(const Config& cfg, const StageOptions& opt) {
   lo.buffers = false;  // BN moving averages start again (SPEC 4.1)
   std::string init_desc = "random initialisation";
   if (!opt.init.empty()) {
-    const Config ic = load_run_config(opt.init, {"pretrain-global", "pretrain-local"});
-    for (const char* key : {"dataset", "image_size", "target_res"})
-      if (ic.str(key) != cfg.str(key))
-        throw std::invalid_argument(fmt::format("--init {}: its {} is '{}', this run's is '{}'", opt.init, key,
-                                                ic.str(key), cfg.str(key)));
-    std::ifstream f(opt.init + "/config.json");
-    const std::string stage = nlohmann::json::parse(f).value("stage", "");
+    std::string stage;
+    const Config ic = load_run_config(opt.init, {"pretrain-global", "pretrain-local"}, "final", &stage);
+    check_init_matches(ic, cfg, opt.init);
     lo.include = {"enc_"};
     init_desc = "encoder from " + opt.init;
     if (stage == "pretrain-local") {

@@ -124,11 +124,7 @@ void run_pretrain_local(const Config& cfg, const StageOptions& opt) {
   const Device dev = config_device(cfg);
   const Mode mode = parse_mode(cfg.str("compat"));
   if (opt.init.empty()) throw std::invalid_argument("pretrain-local needs --init <pretrain-global run folder>");
-  const Config init_cfg = load_run_config(opt.init, {"pretrain-global"});
-  for (const char* key : {"dataset", "image_size", "target_res"})
-    if (init_cfg.str(key) != cfg.str(key))
-      throw std::invalid_argument(fmt::format("--init {}: its {} is '{}', this run's is '{}'", opt.init, key,
-                                              init_cfg.str(key), cfg.str(key)));
+  check_init_matches(load_run_config(opt.init, {"pretrain-global"}), cfg, opt.init);
   LocalLossOptions lopt;
   lopt.kind = parse_local_loss(cfg.str("local.loss"));
   lopt.region_size = cfg.integer("local.region");

@@ -110,8 +110,6 @@ void run_loop(const Config& cfg, RunFolder& run, UNet& model, Adam& adam, const 
   run.end_progress();
   save_checkpoint(run.checkpoint("final"), model.params(), &adam,
                   checkpoint_metadata(cfg, spec.stage, spec.iterations - 1));
-  save_checkpoint(run.checkpoint("latest"), model.params(), &adam,
-                  checkpoint_metadata(cfg, spec.stage, spec.iterations - 1));
 }
 
 }  // namespace cs

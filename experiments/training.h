@@ -38,7 +38,7 @@ struct LoopSpec {
 };
 
 // Runs steps [start, iterations) where start comes from the 'latest' checkpoint when resuming.
-// Saves 'latest' every checkpoint_every steps and 'final' at the end (with Adam state). A NaN or
+// Saves 'latest' every checkpoint_every steps and 'final' at the end (both with Adam state). A NaN or
 // infinite loss stops the run with an error; the last good 'latest' checkpoint stays.
 void run_loop(const Config& cfg, RunFolder& run, UNet& model, Adam& adam, const LoopSpec& spec,
               bool resume, bool quiet);
