@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages contraseg needs, only those missing.
 # Nothing is downloaded at build or run time; this script is the only place packages come from.
+#
+#   scripts/install-deps.sh            install what is missing (apt-get; root or sudo)
+#   scripts/install-deps.sh --list     print the packages the build needs beyond a compiler and
+#                                      CMake (what scripts/gpu-bundle.sh downloads)
 set -euo pipefail
 
+TOOLCHAIN=(build-essential cmake)
 PACKAGES=(
-  build-essential cmake pkg-config
+  pkg-config
   zlib1g-dev libpng-dev
   libnifti2-dev          # NIfTI-1 and NIfTI-2 reader/writer (nifti2_io)
   libfmt-dev             # formatting
@@ -15,8 +20,13 @@ PACKAGES=(
   nlohmann-json3-dev     # JSON for configs, safetensors headers and run summaries
 )
 
+if [ "${1:-}" = "--list" ]; then
+  echo "${PACKAGES[@]}"
+  exit 0
+fi
+
 missing=()
-for p in "${PACKAGES[@]}"; do
+for p in "${TOOLCHAIN[@]}" "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

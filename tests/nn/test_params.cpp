@@ -122,7 +122,7 @@ TEST(ParamStore, ClearErrors) {
   }
 }
 
-TEST(ParamStore, DeviceMoveKeepsHandlesAndValues) {
+TEST(ParamStore, CudaDeviceMoveKeepsHandlesAndValues) {
   if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
   ParamStore s;
   declare_small(s);
