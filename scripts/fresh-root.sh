@@ -59,7 +59,7 @@ mkdir -p "$cache" /tmp/contraseg-fresh-root || cannot "cannot create $cache"
 tarball="$cache/bookworm-minbase.tar"
 if [ ! -s "$tarball" ]; then
   echo "fresh-root: making a minimal Debian 12 base (mmdebstrap, once; cached in $tarball)"
-  mmdebstrap --variant=minbase bookworm "$tarball.part" >"$cache/mmdebstrap.log" 2>&1 ||
+  mmdebstrap --variant=minbase --format=tar bookworm "$tarball.part" >"$cache/mmdebstrap.log" 2>&1 ||
     { rm -f "$tarball.part"; cannot "mmdebstrap failed (log $cache/mmdebstrap.log)"; }
   mv "$tarball.part" "$tarball"
 fi

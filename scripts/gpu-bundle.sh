@@ -16,7 +16,7 @@ tmp="$(mktemp -d /tmp/contraseg-gpu-bundle.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
 
 bash scripts/fresh-root.sh --install "build-essential cmake" --out "$tmp" --log "$tmp.log" -- \
-  bash -c "apt-get install -y -qq --download-only --no-install-recommends $pkgs && cp /var/cache/apt/archives/*.deb /out/"
+  bash -c "apt-get clean && apt-get install -y -qq --download-only --no-install-recommends $pkgs && cp /var/cache/apt/archives/*.deb /out/"
 
 mkdir -p "$dest"
 rm -f "$dest"/*.deb

@@ -28,6 +28,7 @@
 #   BUILD_DIR              build folder (default <repo>/build-gpu)
 #   JOBS                   parallel jobs (default: all cores)
 #   GPU_CHECK_BUDGET       seconds for the whole check (default 480); each cap is cut to what is left
+#   GPU_CHECK_CAP_SCALE    multiplies every step's cap (default 1; the caps are sized for 16 cores)
 #   GPU_CHECK_OUT          a folder that receives summary.txt and a tarball of the logs
 set -uo pipefail
 
@@ -36,6 +37,7 @@ BUILD="${BUILD_DIR:-$ROOT/build-gpu}"
 ARCH="${CUDA_ARCH:-90}"
 JOBS="${JOBS:-$(nproc 2>/dev/null || echo 4)}"
 BUDGET="${GPU_CHECK_BUDGET:-480}"
+CAP_SCALE="${GPU_CHECK_CAP_SCALE:-1}"
 LOGS="$BUILD/gpu-check-logs"
 mkdir -p "$LOGS" || { echo "gpu-check: cannot create $LOGS" >&2; exit 2; }
 export ROOT BUILD ARCH JOBS LOGS
@@ -53,6 +55,7 @@ run_step() {
   shift 2
   left=$((BUDGET - (SECONDS - START) - 10))  # keep 10 s for the summary
   if [ "$left" -lt 15 ]; then skip_step "$name" "time budget spent"; return 1; fi
+  cap=$((cap * CAP_SCALE))
   [ "$cap" -gt "$left" ] && cap=$left
   echo; echo "=== $name (cap ${cap}s): $*"
   t0=$SECONDS
