@@ -76,7 +76,7 @@ EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std
       const int z = c.native_image.nz / 2;
       write_overlay_png(out_dir + "/pictures/" + c.id + "_slice" + std::to_string(z) + ".png",
                         native_slice<float>(c.native_image, z), native_slice<uint8_t>(c.native_label, z),
-                        native_slice<uint8_t>(pred, z), c.native_image.nx, c.native_image.ny);
+                        native_slice<uint8_t>(pred, z), c.native_image.nx, c.native_image.ny, {C, names});
     }
     all.push_back(std::move(m));
   }
@@ -111,8 +111,9 @@ EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std
   write_file_atomic(out_dir + "/summary.json", summary.dump(2) + "\n");
   // Training curves of the run, next to the metrics.
   const Series loss = read_loss_curve(run_dir + "/log.txt"), val = read_validation_curve(run_dir + "/log.txt");
-  if (loss.x.size() > 1) write_curve_png(out_dir + "/pictures/loss.png", {loss});
-  if (val.x.size() > 1) write_curve_png(out_dir + "/pictures/validation_dice.png", {val});
+  if (loss.x.size() > 1) write_curve_png(out_dir + "/pictures/loss.png", {loss}, {"Training loss", "step", "loss"});
+  if (val.x.size() > 1)
+    write_curve_png(out_dir + "/pictures/validation_dice.png", {val}, {"Validation foreground Dice", "step", "Dice"});
   std::printf("evaluate: %d test cases, foreground mean Dice %.4f, HD95 %.2f mm -> %s\n", r.cases,
               r.foreground_mean_dice, r.foreground_mean_hd95, out_dir.c_str());
   return r;
