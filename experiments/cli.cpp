@@ -2,7 +2,8 @@
 
 #include <sys/stat.h>
 
-#include <stdexcept>
+#include <algorithm>
+#include <filesystem>
 
 namespace cs {
 
@@ -11,9 +12,76 @@ std::vector<CommandInfo>& command_registry() {
   return r;
 }
 
+const CommandInfo* find_command(const std::string& name) {
+  for (const auto& c : command_registry())
+    if (c.spec.name == name) return &c;
+  return nullptr;
+}
+
+OptionSpec option(const std::string& name, const std::string& value, const std::string& help) {
+  return {name, value, help, {}, false};
+}
+OptionSpec flag(const std::string& name, const std::string& help) { return {name, "", help, {}, false}; }
+OptionSpec repeatable(const std::string& name, const std::string& value, const std::string& help) {
+  return {name, value, help, {}, true};
+}
+OptionSpec choice(const std::string& name, const std::vector<std::string>& choices, const std::string& help) {
+  std::string value;
+  for (const auto& c : choices) value += (value.empty() ? "" : "|") + c;
+  return {name, value, help, choices, false};
+}
+
+namespace {
+
+const OptionSpec* find_option(const CommandSpec& spec, const std::string& name) {
+  for (const auto& o : spec.options)
+    if (o.name == name) return &o;
+  return nullptr;
+}
+
+std::string option_label(const OptionSpec& o) { return "--" + o.name + (o.value.empty() ? "" : " " + o.value); }
+
+}  // namespace
+
+std::string help_text(const CommandSpec& spec) {
+  std::string s = "usage: " + spec.usage + "\n\n" + spec.description;
+  size_t width = std::string("-h, --help").size();
+  for (const auto& o : spec.options) width = std::max(width, option_label(o).size());
+  // Help wrapped at about 100 columns, continuation lines under the help column.
+  auto line = [&](const std::string& label, const std::string& help) {
+    std::string l = "  " + label + std::string(width + 2 - label.size(), ' ');
+    const size_t indent = l.size();
+    size_t col = indent;
+    for (size_t i = 0; i < help.size();) {
+      const size_t end = std::min(help.find(' ', i), help.size());
+      const std::string word = help.substr(i, end - i);
+      if (col > indent && col + 1 + word.size() > 100) {
+        l += "\n" + std::string(indent, ' ');
+        col = indent;
+      } else if (col > indent) {
+        l += ' ';
+        ++col;
+      }
+      l += word;
+      col += word.size();
+      i = end + 1;
+    }
+    s += l + "\n";
+  };
+  s += "\noptions:\n";
+  for (const auto& o : spec.options) line(option_label(o), o.help + (o.repeatable ? " (repeatable)" : ""));
+  line("-h, --help", "this help");
+  return s;
+}
+
 bool path_exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string absolute_path(const std::string& path) {
+  if (path.empty()) return path;
+  return std::filesystem::weakly_canonical(std::filesystem::absolute(path)).string();
 }
 
 std::string command_line(int argc, char** argv) {
@@ -22,8 +90,8 @@ std::string command_line(int argc, char** argv) {
   return s;
 }
 
-Args::Args(int argc, char** argv, const std::set<std::string>& options,
-           const std::set<std::string>& flags, const std::set<std::string>& repeatable) {
+Args::Args(int argc, char** argv, const CommandSpec& spec)
+    : spec_(&spec), command_line_(cs::command_line(argc, argv)) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-h" || a == "--help") {
@@ -31,6 +99,7 @@ Args::Args(int argc, char** argv, const std::set<std::string>& options,
       continue;
     }
     if (a.rfind("--", 0) != 0 || a.size() == 2) {
+      if (spec.positional.empty()) throw UsageError("unexpected argument '" + a + "' (see --help)");
       positional_.push_back(a);
       continue;
     }
@@ -41,19 +110,20 @@ Args::Args(int argc, char** argv, const std::set<std::string>& options,
       key = key.substr(0, eq);
       has_value = true;
     }
-    if (flags.count(key)) {
-      if (has_value) throw std::invalid_argument("option --" + key + " takes no value");
+    const OptionSpec* o = find_option(spec, key);
+    if (!o) throw UsageError("unknown option --" + key + " (see --help)");
+    if (o->value.empty()) {
+      if (has_value) throw UsageError("option --" + key + " takes no value");
       flags_set_.insert(key);
       continue;
     }
-    if (!options.count(key) && !repeatable.count(key))
-      throw std::invalid_argument("unknown option --" + key + " (see --help)");
     if (!has_value) {
-      if (i + 1 >= argc) throw std::invalid_argument("option --" + key + " needs a value");
+      if (i + 1 >= argc) throw UsageError("option --" + key + " needs a value (" + o->value + ")");
       value = argv[++i];
     }
-    if (values_.count(key) && !repeatable.count(key))
-      throw std::invalid_argument("option --" + key + " given twice");
+    if (values_.count(key) && !o->repeatable) throw UsageError("option --" + key + " given twice");
+    if (!o->choices.empty() && std::find(o->choices.begin(), o->choices.end(), value) == o->choices.end())
+      throw UsageError("option --" + key + ": '" + value + "' is not one of " + o->value);
     values_[key].push_back(value);
   }
 }
@@ -65,7 +135,7 @@ std::string Args::get(const std::string& key, const std::string& def) const {
 
 std::string Args::require(const std::string& key) const {
   auto it = values_.find(key);
-  if (it == values_.end()) throw std::invalid_argument("missing required option --" + key);
+  if (it == values_.end()) throw UsageError("missing required option --" + key + " (see --help)");
   return it->second.back();
 }
 
@@ -79,8 +149,7 @@ int Args::get_int(const std::string& key, int def) const {
   } catch (...) {
     pos = 0;
   }
-  if (pos != v.size() || v.empty())
-    throw std::invalid_argument("option --" + key + ": '" + v + "' is not an integer");
+  if (pos != v.size() || v.empty()) throw UsageError("option --" + key + ": '" + v + "' is not an integer");
   return r;
 }
 
@@ -94,9 +163,20 @@ double Args::get_double(const std::string& key, double def) const {
   } catch (...) {
     pos = 0;
   }
-  if (pos != v.size() || v.empty())
-    throw std::invalid_argument("option --" + key + ": '" + v + "' is not a number");
+  if (pos != v.size() || v.empty()) throw UsageError("option --" + key + ": '" + v + "' is not a number");
   return r;
+}
+
+uint64_t Args::get_u64(const std::string& key, uint64_t def) const {
+  if (!has(key)) return def;
+  const std::string v = get(key, "");
+  const auto bad = UsageError("option --" + key + ": '" + v + "' is not a non-negative integer");
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) throw bad;
+  try {
+    return std::stoull(v);
+  } catch (...) {
+    throw bad;  // out of range
+  }
 }
 
 std::vector<std::string> Args::all(const std::string& key) const {

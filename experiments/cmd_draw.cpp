@@ -223,16 +223,15 @@ void draw_local_negatives(const std::string& path) {
   c.save(path);
 }
 
-int cmd_draw(int argc, char** argv) {
-  Args args(argc, argv, {"out"});
-  if (args.help()) {
-    std::printf("usage: contraseg draw --out DIR\n\n"
-                "Draws the pair rules of the contrastive losses from their term lists: the G^D and G^D-\n"
-                "batches in paper and reference mode (one anchor, its positives and negatives) and the\n"
-                "13 local regions with their negatives, as PNG files in DIR.\n");
-    return 0;
-  }
-  const std::string out = args.get("out", "docs/img");
+CommandSpec draw_spec() {
+  return {"draw", "pictures of the contrastive losses' pair rules (PNG)", "contraseg draw [--out DIR]",
+          "Draws the pair rules of the contrastive losses from their term lists: the G^D and G^D-\n"
+          "batches in paper and reference mode (one anchor, its positives and negatives) and the\n"
+          "13 local regions with their negatives, as PNG files in DIR.\n",
+          {option("out", "DIR", "folder for the pictures (default docs/img)")}};
+}
+
+int cmd_draw(const Args& args) {  const std::string out = args.get("out", "docs/img");
   std::filesystem::create_directories(out);
   const std::vector<std::pair<std::string, std::pair<GlobalLossKind, Compat>>> globals = {
       {"gd_paper.png", {GlobalLossKind::GD, Compat::Paper}},
@@ -252,6 +251,6 @@ int cmd_draw(int argc, char** argv) {
 
 }  // namespace
 
-CS_COMMAND("draw", "pictures of the contrastive losses' pair rules (PNG)", cmd_draw);
+CS_COMMAND(draw_spec(), cmd_draw);
 
 }  // namespace cs

@@ -52,14 +52,20 @@ void show(const std::string& path) {
   std::printf("  intensity   min %g max %g\n", lo, hi);
 }
 
-int cmd_info(int argc, char** argv) {
-  Args args(argc, argv, {});
-  if (args.help() || args.positional().empty()) {
-    std::printf("usage: contraseg info FILE.nii[.gz]...\n\n"
+CommandSpec info_spec() {
+  CommandSpec s{"info", "show NIfTI headers and intensity ranges", "contraseg info FILE.nii[.gz]...",
                 "Shows each NIfTI file's dims, datatype, voxel size, qform/sform codes, the sform matrix\n"
                 "(the qform matrix when sform_code is 0) and the intensity range. Exit status 1 if any\n"
-                "file could not be read.\n");
-    return args.help() ? 0 : 2;
+                "file could not be read.\n",
+                {}};
+  s.positional = "FILE...";
+  return s;
+}
+
+int cmd_info(const Args& args) {
+  if (args.positional().empty()) {
+    std::printf("%s", help_text(args.spec()).c_str());
+    return 2;
   }
   int failed = 0;
   for (const std::string& path : args.positional()) {
@@ -82,6 +88,6 @@ int cmd_info(int argc, char** argv) {
 
 }  // namespace
 
-CS_COMMAND("info", "show NIfTI headers and intensity ranges", cmd_info);
+CS_COMMAND(info_spec(), cmd_info);
 
 }  // namespace cs

@@ -25,21 +25,21 @@ std::vector<std::string> split_ids(const std::string& s) {
   return out;
 }
 
-int cmd_preprocess(int argc, char** argv) {
-  Args args(argc, argv, {"dataset", "data", "out", "phase", "ids"}, {"n4"});
-  if (args.help()) {
-    std::printf(
-        "usage: contraseg preprocess --dataset acdc|prostate|mmwhs --data DIR --out DIR [options]\n\n"
-        "Normalises each volume by its 1st/99th percentiles, resamples every slice in-plane to the\n"
-        "dataset's target resolution and centre-crops or pads it to the network input size (SPEC.md 5.1).\n"
-        "Writes OUT/<id>/img_cropped.nii.gz and, for labelled cases, OUT/<id>/mask_cropped.nii.gz.\n\n"
-        "options:\n"
-        "  --phase frame01|ED|ES   ACDC frame to use (default frame01, as the reference)\n"
-        "  --ids A,B,...           only these case ids\n"
-        "  --n4                    N4 bias-field correction first (needs a build with ITK)\n");
-    return 0;
-  }
-  const std::string dataset = args.require("dataset"), data = args.require("data"), out = args.require("out");
+CommandSpec preprocess_spec() {
+  return {"preprocess", "normalise, resample and crop a dataset (SPEC 5.1) into NIfTI volumes",
+          "contraseg preprocess --dataset acdc|prostate|mmwhs --data DIR --out DIR [options]",
+          "Normalises each volume by its 1st/99th percentiles, resamples every slice in-plane to the\n"
+          "dataset's target resolution and centre-crops or pads it to the network input size.\n"
+          "Writes OUT/<id>/img_cropped.nii.gz and, for labelled cases, OUT/<id>/mask_cropped.nii.gz.\n",
+          {option("dataset", "acdc|prostate|mmwhs", "the dataset (its layout, resolution and size)"),
+           option("data", "DIR", "dataset root"),
+           option("out", "DIR", "folder to write"),
+           option("phase", "frame01|ED|ES", "ACDC frame to use (default frame01, as the reference)"),
+           option("ids", "A,B,...", "only these case ids"),
+           flag("n4", "N4 bias-field correction first (needs a build with ITK)")}};
+}
+
+int cmd_preprocess(const Args& args) {  const std::string dataset = args.require("dataset"), data = args.require("data"), out = args.require("out");
   const PreprocessParams p = dataset_params(dataset);
   const bool n4 = args.flag("n4");
   if (n4 && !n4_available()) {
@@ -78,6 +78,6 @@ int cmd_preprocess(int argc, char** argv) {
 
 }  // namespace
 
-CS_COMMAND("preprocess", "normalise, resample and crop a dataset (SPEC 5.1) into NIfTI volumes", cmd_preprocess);
+CS_COMMAND(preprocess_spec(), cmd_preprocess);
 
 }  // namespace cs

@@ -30,20 +30,23 @@ std::vector<SliceStack> random_stacks(int volumes, int slices, int size, int cla
   return s;
 }
 
-int cmd_profile(int argc, char** argv) {
-  Args a(argc, argv, {"config", "stage", "steps", "warmup", "device", "batch"}, {}, {"set"});
-  if (a.help()) {
-    std::printf(
-        "usage: contraseg profile [--config CFG] [--stage pretrain-global|pretrain-local|finetune] [--steps N]\n"
-        "Runs N training steps of a stage on random data of the configured size and prints, per op,\n"
-        "calls, forward and backward ms per step, share of the step and achieved GFLOP/s (convolutions\n"
-        "and dense layers), then the phases (data, forward, backward, optimizer). On the GPU each op is\n"
-        "timed alone (the stream is synchronised around it) and carries an NVTX range of its name.\n"
-        "  --warmup N        untimed steps first (default 1)\n"
-        "  --batch N         override the stage's batch size\n");
-    return 0;
-  }
-  Config cfg;
+CommandSpec profile_spec() {
+  return {"profile", "time a stage's training step per op and per phase",
+          "contraseg profile [--config CFG] [--stage pretrain-global|pretrain-local|finetune] [--steps N]",
+          "Runs N training steps of a stage on random data of the configured size and prints, per op,\n"
+          "calls, forward and backward ms per step, share of the step and achieved GFLOP/s (convolutions\n"
+          "and dense layers), then the phases (data, forward, backward, optimizer). On the GPU each op is\n"
+          "timed alone (the stream is synchronised around it) and carries an NVTX range of its name.\n",
+          {option("config", "FILE", "JSON config (experiments/configs/*.json); defaults otherwise"),
+           repeatable("set", "KEY=VALUE", "override one config key; `contraseg config` lists the keys"),
+           choice("stage", {"pretrain-global", "pretrain-local", "finetune"}, "the stage (default finetune)"),
+           option("steps", "N", "timed steps (default 5)"),
+           option("warmup", "N", "untimed steps first (default 1)"),
+           option("batch", "N", "override the stage's batch size"),
+           choice("device", config_choices("device"), "same as --set device=...")}};
+}
+
+int cmd_profile(const Args& a) {  Config cfg;
   if (a.has("config")) cfg.load_file(a.get("config", ""));
   for (const auto& kv : a.all("set")) cfg.apply_override(kv);
   if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
@@ -53,8 +56,6 @@ int cmd_profile(int argc, char** argv) {
   const int steps = a.get_int("steps", 5), warmup = a.get_int("warmup", 1);
   const Mode mode = parse_mode(cfg.str("compat"));
   const std::string model_stage = stage == "pretrain-global" ? "global" : stage == "pretrain-local" ? "local" : "finetune";
-  if (model_stage == "finetune" && stage != "finetune")
-    throw std::invalid_argument("--stage must be pretrain-global, pretrain-local or finetune");
   auto model = make_model(cfg, model_stage, dev);
   const int S = model->config().image_size, C = model->config().num_classes;
   Rng rng(1);
@@ -146,6 +147,6 @@ int cmd_profile(int argc, char** argv) {
 
 }  // namespace
 
-CS_COMMAND("profile", "time a stage's training step per op and per phase", cmd_profile);
+CS_COMMAND(profile_spec(), cmd_profile);
 
 }  // namespace cs

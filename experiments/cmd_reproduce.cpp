@@ -1,7 +1,5 @@
 // Subcommands reproduce (a whole results table) and demo (the same protocol at reduced scale on
 // a synthetic phantom dataset, on the CPU).
-#include <sys/stat.h>
-
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -11,8 +9,6 @@
 #include "experiments/data.h"
 #include "experiments/reproduce.h"
 #include "experiments/run_folder.h"
-#include "io/datasets.h"
-#include "io/synth.h"
 
 namespace cs {
 namespace {
@@ -35,43 +31,51 @@ const char* kDemoConfig = R"({
   "reproduce": {"labeled": "tr1,tr2", "combs": "c1,c2,c3"}
 })";
 
-int cmd_reproduce(int argc, char** argv) {
-  Args a(argc, argv, {"config", "data", "out", "device"}, {"verbose"}, {"set"});
-  if (a.help()) {
-    std::printf(
-        "usage: contraseg reproduce --config CFG --data DIR --out DIR [--set KEY=VALUE]...\n"
-        "The whole protocol: stage 1, stage 2, then stage 3 from random init, from stage 1 (global only)\n"
-        "and from stage 2 (global + local) for every labelled set and combination in reproduce.labeled /\n"
-        "reproduce.combs, each evaluated on the test cases; writes DIR/results.md and DIR/results.csv.\n"
-        "Re-running on the same DIR skips finished parts and resumes a killed one.\n"
-        "  --verbose         per-step lines on the terminal (always in each run's log.txt)\n");
-    return 0;
-  }
+CommandSpec reproduce_spec() {
+  return {"reproduce", "the whole protocol for a dataset and its results table",
+          "contraseg reproduce --config CFG --data DIR --out DIR [--set KEY=VALUE]...",
+          "The whole protocol: stage 1, stage 2, then stage 3 from random init, from stage 1 (global only)\n"
+          "and from stage 2 (global + local) for every labelled set and combination in reproduce.labeled /\n"
+          "reproduce.combs, each evaluated on the test cases; writes DIR/results.md and DIR/results.csv.\n"
+          "Re-running on the same DIR skips finished parts and resumes a killed one.\n",
+          {option("config", "FILE", "JSON config (experiments/configs/*.json)"),
+           repeatable("set", "KEY=VALUE", "override one config key; `contraseg config` lists the keys"),
+           option("data", "DIR", "dataset root (same as --set data=DIR)"),
+           option("out", "DIR", "folder of the runs and the table"),
+           choice("device", config_choices("device"), "same as --set device=..."),
+           flag("verbose", "per-step lines on the terminal (always in each run's log.txt)")}};
+}
+
+int cmd_reproduce(const Args& a) {
   Config cfg;
   cfg.load_file(a.require("config"));
   for (const auto& kv : a.all("set")) cfg.apply_override(kv);
   if (a.has("data")) cfg.set("data", a.get("data", ""), "--data");
   if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
   std::printf("reproduce: resolved config\n%s", cfg.to_text().c_str());
-  ReproduceOptions opt{a.require("out"), command_line(argc, argv), !a.flag("verbose")};
+  ReproduceOptions opt{a.require("out"), a.command_line(), !a.flag("verbose")};
   std::printf("\n%s", run_reproduce(cfg, opt).c_str());
   return 0;
 }
 
-int cmd_demo(int argc, char** argv) {
-  Args a(argc, argv, {"data", "out", "patients", "device"}, {"verbose"}, {"set"});
-  if (a.help()) {
-    std::printf(
-        "usage: contraseg demo [--data DIR] [--out DIR] [--set KEY=VALUE]...\n"
-        "Runs the reproduce protocol at reduced scale on the CPU: stage 1 (G^D), stage 2 (L^R), and\n"
-        "fine-tuning on 1 and 2 labelled volumes from random init, global only and global + local,\n"
-        "then prints the results table. Without --data it first synthesises a cardiac phantom dataset\n"
-        "in the ACDC layout (contraseg synth); with --data it uses your ACDC-layout folder (a split is\n"
-        "derived from its cases unless it holds splits.json).\n"
-        "  --out DIR         default runs/demo\n"
-        "  --patients N      phantom patients to synthesise (default 20)\n");
-    return 0;
-  }
+CommandSpec demo_spec() {
+  return {"demo", "the protocol at reduced scale on synthetic phantoms (CPU)",
+          "contraseg demo [--data DIR] [--out DIR] [--set KEY=VALUE]...",
+          "Runs the reproduce protocol at reduced scale on the CPU: stage 1 (G^D), stage 2 (L^R), and\n"
+          "fine-tuning on 1 and 2 labelled volumes from random init, global only and global + local,\n"
+          "then prints the results table. Without --data it first synthesises a cardiac phantom dataset\n"
+          "and its split into OUT/data (as contraseg synth); with --data it uses your ACDC-layout folder\n"
+          "and its splits.json, or, when it has none, a split derived from its cases (OUT/splits.json,\n"
+          "as contraseg split).\n",
+          {option("data", "DIR", "an ACDC-layout dataset (default: synthesise one)"),
+           option("out", "DIR", "folder of the runs and the table (default runs/demo)"),
+           option("patients", "N", "phantom patients to synthesise (default 20)"),
+           repeatable("set", "KEY=VALUE", "override one key of the demo's config"),
+           choice("device", config_choices("device"), "same as --set device=..."),
+           flag("verbose", "per-step lines on the terminal (always in each run's log.txt)")}};
+}
+
+int cmd_demo(const Args& a) {
   const std::string out = a.get("out", "runs/demo");
   make_dirs(out);
   Config cfg;
@@ -79,28 +83,27 @@ int cmd_demo(int argc, char** argv) {
   std::string data = a.get("data", "");
   if (data.empty()) {
     data = out + "/data";
-    if (!path_exists(data + "/splits.json")) {
-      const int n = a.get_int("patients", 20);
-      std::printf("demo: synthesising %d phantom patients in the ACDC layout -> %s\n", n, data.c_str());
-      make_dirs(data);
+    if (!path_exists(data + "/splits.json")) {  // written last: its absence means not (fully) synthesised
       PhantomOptions po;
-      po.patients = n;
-      for (int k = 1; k <= n; ++k) write_phantom_patient(data, make_phantom_patient(k, po));
+      po.patients = a.get_int("patients", 20);
+      synthesise_dataset(data, po, 0);
     }
   }
-  const std::string split_file = path_exists(data + "/splits.json") ? data + "/splits.json" : out + "/splits.json";
+  std::string split_file = data + "/splits.json";
   if (!path_exists(split_file)) {
-    std::vector<std::string> ids;
-    for (const auto& c : list_acdc(data)) ids.push_back(c.id);
-    write_derived_splits(split_file, "acdc", ids);
-    std::printf("demo: derived a split of %zu cases -> %s\n", ids.size(), split_file.c_str());
+    split_file = out + "/splits.json";
+    if (!path_exists(split_file)) {
+      const Splits s = write_folder_split(data, cfg.str("layout"), cfg.str("dataset"), split_file);
+      std::printf("demo: derived a split of %s's cases -> %s\n%s", data.c_str(), split_file.c_str(),
+                  describe_split(s).c_str());
+    }
   }
-  cfg.set("data", data, "demo");
-  cfg.set("splits", split_file, "demo");
+  cfg.set("data", absolute_path(data), "demo");
+  cfg.set("splits", absolute_path(split_file), "demo");
   for (const auto& kv : a.all("set")) cfg.apply_override(kv);
   if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
   std::printf("demo: resolved config\n%s\n", cfg.to_text().c_str());
-  ReproduceOptions opt{out, command_line(argc, argv), !a.flag("verbose")};
+  ReproduceOptions opt{out, a.command_line(), !a.flag("verbose")};
   const std::string table = run_reproduce(cfg, opt);
   std::printf("\n%s\n", table.c_str());
   std::printf("Pictures: %s/finetune/*/*/eval/pictures/ (overlays: image | ground truth | prediction;\n"
@@ -111,7 +114,7 @@ int cmd_demo(int argc, char** argv) {
 
 }  // namespace
 
-CS_COMMAND("reproduce", "the whole protocol for a dataset and its results table", cmd_reproduce);
-CS_COMMAND("demo", "the protocol at reduced scale on synthetic phantoms (CPU)", cmd_demo);
+CS_COMMAND(reproduce_spec(), cmd_reproduce);
+CS_COMMAND(demo_spec(), cmd_demo);
 
 }  // namespace cs

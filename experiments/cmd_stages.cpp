@@ -1,6 +1,7 @@
-// Subcommands pretrain-global, pretrain-local, finetune, evaluate and predict.
+// Subcommands pretrain-global, pretrain-local, finetune, evaluate, predict and config.
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -17,13 +18,19 @@
 namespace cs {
 namespace {
 
-const char* kCommonHelp =
-    "  --config FILE     JSON config (experiments/configs/*.json); defaults otherwise\n"
-    "  --set KEY=VALUE   override one config key (repeatable); `contraseg config` lists the keys\n"
-    "  --data DIR        dataset root (same as --set data=DIR)\n"
-    "  --out DIR         run folder to create\n"
-    "  --device cpu|cuda same as --set device=...\n"
-    "  --resume          continue a killed run from its latest checkpoint\n";
+// The options every training stage takes; `extra` are the stage's own.
+std::vector<OptionSpec> stage_options(std::vector<OptionSpec> extra) {
+  std::vector<OptionSpec> o = {
+      option("config", "FILE", "JSON config (experiments/configs/*.json); defaults otherwise"),
+      repeatable("set", "KEY=VALUE", "override one config key; `contraseg config` lists the keys"),
+      option("data", "DIR", "dataset root (same as --set data=DIR)"),
+      option("out", "RUN", "run folder to create"),
+      choice("device", config_choices("device"), "same as --set device=..."),
+      flag("resume", "continue a killed run from its latest checkpoint"),
+      flag("quiet", "no per-step lines on the terminal (always in the run's log.txt)")};
+  o.insert(o.end(), extra.begin(), extra.end());
+  return o;
+}
 
 // Resolves the config of a stage: defaults, --config, --set, and the shortcut options.
 Config resolve(const Args& a) {
@@ -37,68 +44,94 @@ Config resolve(const Args& a) {
   return c;
 }
 
-int run_stage(int argc, char** argv, const char* name, const char* help, bool with_init) {
-  Args a(argc, argv, {"config", "data", "out", "device", "init", "labeled", "comb"}, {"resume", "quiet"}, {"set"});
-  if (a.help()) {
-    std::printf("%s%s", help, kCommonHelp);
-    return 0;
-  }
-  const Config cfg = resolve(a);
+// What a stage command runs with: its resolved config (printed) and its options.
+struct StageCall {
+  Config cfg;
   StageOptions opt;
-  opt.out = a.require("out");
-  opt.init = a.get("init", "");
-  if (!with_init && !opt.init.empty()) throw std::invalid_argument(std::string(name) + " takes no --init");
-  opt.resume = a.flag("resume");
-  opt.quiet = a.flag("quiet");
-  opt.command_line = command_line(argc, argv);
-  std::printf("%s: resolved config\n%s", name, cfg.to_text().c_str());
-  const std::string stage = name;
-  if (stage == "pretrain-global") run_pretrain_global(cfg, opt);
-  if (stage == "pretrain-local") run_pretrain_local(cfg, opt);
-  if (stage == "finetune") {
-    run_finetune(cfg, opt);
-    run_evaluate(cfg, opt.out, opt.out + "/eval");
-  }
+};
+StageCall stage_call(const Args& a, const char* name) {
+  StageCall c{resolve(a), {}};
+  c.opt.out = a.require("out");
+  c.opt.init = a.get("init", "");
+  c.opt.resume = a.flag("resume");
+  c.opt.quiet = a.flag("quiet");
+  c.opt.command_line = a.command_line();
+  std::printf("%s: resolved config\n%s", name, c.cfg.to_text().c_str());
+  return c;
+}
+
+CommandSpec pretrain_global_spec() {
+  return {"pretrain-global", "stage 1: global contrastive pre-training of the encoder",
+          "contraseg pretrain-global --data DIR --out RUN [options]",
+          "Stage 1: the encoder and head g1 with the global contrastive loss (global.loss = gr|gd-|gd).\n",
+          stage_options({})};
+}
+int cmd_pretrain_global(const Args& a) {
+  const StageCall s = stage_call(a, "pretrain-global");
+  run_pretrain_global(s.cfg, s.opt);
   return 0;
 }
 
-int cmd_pretrain_global(int argc, char** argv) {
-  return run_stage(argc, argv, "pretrain-global",
-                   "usage: contraseg pretrain-global --data DIR --out RUN [options]\n"
-                   "Stage 1: the encoder and head g1 with the global contrastive loss (global.loss = gr|gd-|gd).\n",
-                   false);
+CommandSpec pretrain_local_spec() {
+  return {"pretrain-local", "stage 2: local contrastive pre-training of the decoder",
+          "contraseg pretrain-local --init GLOBAL_RUN --data DIR --out RUN [options]",
+          "Stage 2: decoder blocks 1..l and head g2 with the local loss (local.loss = lr|ld), on the\n"
+          "frozen encoder of a pretrain-global run.\n",
+          stage_options({option("init", "RUN", "the pretrain-global run folder")})};
 }
-int cmd_pretrain_local(int argc, char** argv) {
-  return run_stage(argc, argv, "pretrain-local",
-                   "usage: contraseg pretrain-local --init GLOBAL_RUN --data DIR --out RUN [options]\n"
-                   "Stage 2: decoder blocks 1..l and head g2 with the local loss (local.loss = lr|ld), on the\n"
-                   "frozen encoder of a pretrain-global run.\n"
-                   "  --init DIR        the pretrain-global run folder\n",
-                   true);
-}
-int cmd_finetune(int argc, char** argv) {
-  return run_stage(argc, argv, "finetune",
-                   "usage: contraseg finetune --data DIR --out RUN [--init RUN] [--labeled tr1|tr2|tr8 --comb c1..c5]\n"
-                   "Stage 3: the whole UNet with the Dice loss on a few labelled volumes, then evaluation of\n"
-                   "the best checkpoint on the test cases (RUN/eval).\n"
-                   "  --init DIR        a pretrain-local run (encoder + blocks 1..l) or pretrain-global run\n"
-                   "                    (encoder); without it, random initialisation (the baseline)\n"
-                   "  --labeled SET     labelled set (finetune.labeled), --comb C its combination\n",
-                   true);
+int cmd_pretrain_local(const Args& a) {
+  const StageCall s = stage_call(a, "pretrain-local");
+  run_pretrain_local(s.cfg, s.opt);
+  return 0;
 }
 
-int cmd_evaluate(int argc, char** argv) {
-  Args a(argc, argv, {"run", "data", "out", "checkpoint", "device"}, {}, {"set"});
-  if (a.help()) {
-    std::printf(
-        "usage: contraseg evaluate --run FINETUNE_RUN [--data DIR] [--out DIR] [--checkpoint best|final]\n"
-        "Dice per class per test volume at native resolution and HD95 in mm: metrics_per_case.csv,\n"
-        "summary.json (foreground_mean_dice), predictions/*.nii.gz and pictures/*.png in --out\n"
-        "(default RUN/eval).\n");
-    return 0;
-  }
+CommandSpec finetune_spec() {
+  return {"finetune", "stage 3: Dice fine-tuning on a few labelled volumes (+ evaluation)",
+          "contraseg finetune --data DIR --out RUN [--init RUN] [--labeled tr1|tr2|tr8 --comb c1..c5]",
+          "Stage 3: the whole UNet with the Dice loss on a few labelled volumes, then evaluation of\n"
+          "the best checkpoint on the test cases (RUN/eval).\n",
+          stage_options({option("init", "RUN",
+                                "a pretrain-local run (encoder + blocks 1..l) or pretrain-global run (encoder); "
+                                "without it, random initialisation (the baseline)"),
+                         choice("labeled", config_choices("finetune.labeled"), "labelled set (finetune.labeled)"),
+                         choice("comb", config_choices("finetune.comb"), "its combination (finetune.comb)")})};
+}
+int cmd_finetune(const Args& a) {
+  const StageCall s = stage_call(a, "finetune");
+  run_finetune(s.cfg, s.opt);
+  run_evaluate(s.cfg, s.opt.out, s.opt.out + "/eval");
+  return 0;
+}
+
+// A fine-tuned run's checkpoints that evaluate and predict can use (experiments/evaluate.cpp
+// run_checkpoint). "latest" also exists in an unfinished run, the others need a finished one.
+OptionSpec checkpoint_option() {
+  return choice("checkpoint", {"best", "final", "latest"},
+                "best (default; final when the run never validated), final, or latest (the last periodic "
+                "checkpoint, also of an unfinished run)");
+}
+Config finetuned_run_config(const Args& a) {
+  const std::string which = a.get("checkpoint", "best");
+  return load_run_config(a.require("run"), {"finetune"}, which == "latest" ? "latest" : "final");
+}
+
+CommandSpec evaluate_spec() {
+  return {"evaluate", "Dice and HD95 of a fine-tuned run on the test cases",
+          "contraseg evaluate --run FINETUNE_RUN [--data DIR] [--out DIR] [--checkpoint best|final|latest]",
+          "Dice per class per test volume at native resolution and HD95 in mm: metrics_per_case.csv,\n"
+          "summary.json (foreground_mean_dice), predictions/*.nii.gz and pictures/*.png in --out.\n"
+          "The run's config.json gives the data folder and split (absolute paths); --data and --set\n"
+          "change them.\n",
+          {option("run", "RUN", "the fine-tuned run folder"),
+           option("data", "DIR", "dataset root (default: the run's)"),
+           option("out", "DIR", "where to write (default RUN/eval)"),
+           checkpoint_option(),
+           repeatable("set", "KEY=VALUE", "override one key of the run's config"),
+           choice("device", config_choices("device"), "same as --set device=...")}};
+}
+int cmd_evaluate(const Args& a) {
   const std::string run = a.require("run");
-  Config cfg = load_run_config(run, {"finetune"}, "final");
+  Config cfg = finetuned_run_config(a);
   for (const auto& kv : a.all("set")) cfg.apply_override(kv);
   if (a.has("data")) cfg.set("data", a.get("data", ""), "--data");
   if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
@@ -106,17 +139,20 @@ int cmd_evaluate(int argc, char** argv) {
   return 0;
 }
 
-int cmd_predict(int argc, char** argv) {
-  Args a(argc, argv, {"run", "image", "out", "checkpoint", "device", "channel"});
-  if (a.help()) {
-    std::printf(
-        "usage: contraseg predict --run FINETUNE_RUN --image IN.nii.gz --out OUT.nii.gz\n"
-        "Segments one NIfTI image; the label volume keeps the input's geometry (affine, pixdim).\n"
-        "  --channel T       volume of a 4D image to use (default 0)\n");
-    return 0;
-  }
+CommandSpec predict_spec() {
+  return {"predict", "segment one NIfTI image with a fine-tuned run",
+          "contraseg predict --run FINETUNE_RUN --image IN.nii.gz --out OUT.nii.gz [options]",
+          "Segments one NIfTI image; the label volume keeps the input's geometry (affine, pixdim).\n",
+          {option("run", "RUN", "the fine-tuned run folder"),
+           option("image", "IN.nii.gz", "the image to segment"),
+           option("out", "OUT.nii.gz", "the label volume to write"),
+           option("channel", "T", "volume of a 4D image to use (default 0)"),
+           checkpoint_option(),
+           choice("device", config_choices("device"), "where to run (default: the run's device)")}};
+}
+int cmd_predict(const Args& a) {
   const std::string run = a.require("run");
-  Config cfg = load_run_config(run, {"finetune"}, "final");
+  Config cfg = finetuned_run_config(a);
   if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
   apply_threads(cfg);
   const Device dev = config_device(cfg);
@@ -135,25 +171,29 @@ int cmd_predict(int argc, char** argv) {
   return 0;
 }
 
-int cmd_config(int argc, char** argv) {
-  Args a(argc, argv, {"config"}, {}, {"set"});
-  if (a.help()) {
-    std::printf("usage: contraseg config [--config FILE] [--set KEY=VALUE]...\nPrints every key, its resolved value and what it means.\n");
-    return 0;
-  }
+CommandSpec config_spec() {
+  return {"config", "list the configuration keys, their values and allowed values",
+          "contraseg config [--config FILE] [--set KEY=VALUE]...",
+          "Prints every key, its resolved value, what it means and what it takes (the allowed values of\n"
+          "an enumerated key, else its type).\n",
+          {option("config", "FILE", "JSON config to resolve"),
+           repeatable("set", "KEY=VALUE", "override one config key")}};
+}
+int cmd_config(const Args& a) {
   const Config c = resolve(a);
   for (const auto& s : config_schema())
-    std::printf("  %-22s %-12s %s\n", s.key.c_str(), c.str(s.key).c_str(), s.help.c_str());
+    std::printf("  %-22s %-12s %s (%s)\n", s.key.c_str(), c.str(s.key).c_str(), s.help.c_str(),
+                describe_values(s).c_str());
   return 0;
 }
 
 }  // namespace
 
-CS_COMMAND("pretrain-global", "stage 1: global contrastive pre-training of the encoder", cmd_pretrain_global);
-CS_COMMAND("pretrain-local", "stage 2: local contrastive pre-training of the decoder", cmd_pretrain_local);
-CS_COMMAND("finetune", "stage 3: Dice fine-tuning on a few labelled volumes (+ evaluation)", cmd_finetune);
-CS_COMMAND("evaluate", "Dice and HD95 of a fine-tuned run on the test cases", cmd_evaluate);
-CS_COMMAND("predict", "segment one NIfTI image with a fine-tuned run", cmd_predict);
-CS_COMMAND("config", "list the configuration keys and their values", cmd_config);
+CS_COMMAND(pretrain_global_spec(), cmd_pretrain_global);
+CS_COMMAND(pretrain_local_spec(), cmd_pretrain_local);
+CS_COMMAND(finetune_spec(), cmd_finetune);
+CS_COMMAND(evaluate_spec(), cmd_evaluate);
+CS_COMMAND(predict_spec(), cmd_predict);
+CS_COMMAND(config_spec(), cmd_config);
 
 }  // namespace cs

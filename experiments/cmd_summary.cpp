@@ -11,17 +11,17 @@
 namespace cs {
 namespace {
 
-int cmd_summary(int argc, char** argv) {
-  Args a(argc, argv, {"dataset", "size", "g2-block"});
-  if (a.help()) {
-    std::printf(
-        "usage: contraseg summary --dataset acdc|prostate|mmwhs [--size N] [--g2-block L]\n\n"
-        "  --dataset   sets the input size and the number of classes (SPEC 1.1)\n"
-        "  --size      input height = width, a multiple of 32 (default: the dataset's)\n"
-        "  --g2-block  decoder block (1..5) under the local head g2 (default 3)\n");
-    return 0;
-  }
-  UNetConfig cfg = UNetConfig::for_dataset(a.require("dataset"));
+CommandSpec summary_spec() {
+  return {"summary", "layer table of the U-Net and its heads: shapes, parameters, FLOPs",
+          "contraseg summary --dataset acdc|prostate|mmwhs [--size N] [--g2-block L]",
+          "The U-Net of a dataset layer by layer (output shape, trainable parameters, forward FLOPs per\n"
+          "image), then the heads g1 and g2, and the totals.\n",
+          {option("dataset", "acdc|prostate|mmwhs", "sets the input size and the number of classes"),
+           option("size", "N", "input height = width, a multiple of 32 (default: the dataset's)"),
+           option("g2-block", "L", "decoder block (1..5) under the local head g2 (default 3)")}};
+}
+
+int cmd_summary(const Args& a) {  UNetConfig cfg = UNetConfig::for_dataset(a.require("dataset"));
   cfg.image_size = a.get_int("size", cfg.image_size);
   cfg.validate();
   const ModelSummary s = summarize_model(cfg, a.get_int("g2-block", 3));
@@ -30,5 +30,5 @@ int cmd_summary(int argc, char** argv) {
 }
 
 }  // namespace
-CS_COMMAND("summary", "layer table of the U-Net and its heads: shapes, parameters, FLOPs", cmd_summary);
+CS_COMMAND(summary_spec(), cmd_summary);
 }  // namespace cs

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "autograd/atomic_file.h"
+#include "experiments/cli.h"
 
 namespace cs {
 
@@ -16,9 +17,9 @@ const std::vector<KeySpec>& config_schema() {
   using K = KeyType;
   static const std::vector<KeySpec> schema = {
       {"dataset", K::String, "acdc", "dataset: sets image size, classes and resolution", {"acdc", "prostate", "mmwhs"}},
-      {"data", K::String, "", "dataset root directory (the dataset's own layout)", {}},
-      {"splits", K::String, "", "split file (default: DATA/splits.json if present, else the dataset's paper split)", {}},
-      {"layout", K::String, "auto", "directory layout", {"auto", "acdc", "msd", "mmwhs", "nnunet"}},
+      {"data", K::Path, "", "dataset root directory (the dataset's own layout)", {}},
+      {"splits", K::Path, "", "split file (default: DATA/splits.json, else the dataset's paper split; see contraseg split)", {}},
+      {"layout", K::String, "auto", "directory layout (auto: the dataset's)", {"auto", "acdc", "msd", "mmwhs", "nnunet"}},
       {"compat", K::String, "paper", "paper: the method as described; reference: the released code's quirks", {"paper", "reference"}},
       {"device", K::String, "cpu", "where to train", {"cpu", "cuda"}},
       {"seed", K::Int, "0", "seed for sampling, augmentation and initialisation", {}},
@@ -58,6 +59,28 @@ const std::vector<KeySpec>& config_schema() {
   return schema;
 }
 
+const std::vector<std::string>& config_choices(const std::string& key) {
+  for (const auto& s : config_schema())
+    if (s.key == key) return s.choices;
+  throw std::invalid_argument("unknown config key '" + key + "'");
+}
+
+std::string describe_values(const KeySpec& s) {
+  switch (s.type) {
+    case KeyType::String: {
+      if (s.choices.empty()) return "text";
+      std::string all;
+      for (const auto& c : s.choices) all += (all.empty() ? "" : "|") + c;
+      return all;
+    }
+    case KeyType::Path: return "path";
+    case KeyType::Int: return "integer";
+    case KeyType::Float: return "number";
+    case KeyType::Bool: return "true|false";
+  }
+  return "";
+}
+
 Config::Config() {
   for (const auto& s : config_schema()) values_[s.key] = s.default_value;
 }
@@ -86,6 +109,7 @@ std::string check_value(const KeySpec& s, const std::string& v, const std::strin
       if (x < 0) throw bad("must not be negative");
       return v;
     }
+    case KeyType::Path: return v;
     case KeyType::Float: {
       double x = 0;
       try {
@@ -190,6 +214,13 @@ bool Config::boolean(const std::string& key) const {
   return values_.at(key) == "true";
 }
 
+Config Config::with_absolute_paths() const {
+  Config c = *this;
+  for (const auto& s : config_schema())
+    if (s.type == KeyType::Path) c.values_[s.key] = absolute_path(values_.at(s.key));
+  return c;
+}
+
 nlohmann::json Config::to_json() const {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& s : config_schema()) {
@@ -202,7 +233,8 @@ nlohmann::json Config::to_json() const {
       case KeyType::Int: (*node)[key] = std::stoll(v); break;
       case KeyType::Float: (*node)[key] = std::stod(v); break;
       case KeyType::Bool: (*node)[key] = v == "true"; break;
-      case KeyType::String: (*node)[key] = v; break;
+      case KeyType::String:
+      case KeyType::Path: (*node)[key] = v; break;
     }
   }
   return j;

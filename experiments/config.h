@@ -11,7 +11,8 @@
 
 namespace cs {
 
-enum class KeyType { String, Int, Float, Bool };
+// Path: a file or folder; a run folder records it absolute (Config::with_absolute_paths).
+enum class KeyType { String, Path, Int, Float, Bool };
 
 struct KeySpec {
   std::string key;
@@ -22,6 +23,10 @@ struct KeySpec {
 };
 
 const std::vector<KeySpec>& config_schema();
+// The allowed values of an enumerated key (empty for the others); throws on an unknown key.
+const std::vector<std::string>& config_choices(const std::string& key);
+// What a key takes, for people: "acdc|prostate|mmwhs", "integer", "number", "true|false", "path", "text".
+std::string describe_values(const KeySpec& spec);
 
 class Config {
  public:
@@ -36,6 +41,10 @@ class Config {
   int integer(const std::string& key) const;
   double real(const std::string& key) const;
   bool boolean(const std::string& key) const;
+
+  // A copy with every path key absolute against the working directory, so that what a run
+  // folder records works from any directory.
+  Config with_absolute_paths() const;
 
   nlohmann::json to_json() const;  // nested, typed
   std::string to_text() const;     // "key = value" lines, for printing

@@ -5,10 +5,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <exception>
+#include <map>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
-#include <nlohmann/json.hpp>
+#include <fmt/format.h>
 
 #include "autograd/atomic_file.h"
 
@@ -30,14 +36,43 @@ PreprocessParams pipeline_params(const Config& cfg) {
   return p;
 }
 
+std::string dataset_layout(const std::string& layout, const std::string& dataset) {
+  if (layout == "auto") return dataset;
+  if (layout == "msd") return "prostate";
+  return layout;
+}
+
+namespace {
+
+// A folder without a split of its own is read with the dataset's paper split: that only works
+// when the folder holds the paper's cases, so say how to make a split when it does not.
+void require_paper_split_cases(const Splits& s, const std::vector<Case>& cases, const std::string& root,
+                               const Config& cfg) {
+  IdList missing;
+  for (const auto& id : s.all_ids())
+    if (std::none_of(cases.begin(), cases.end(), [&](const Case& c) { return c.id == id; })) missing.push_back(id);
+  if (missing.empty()) return;
+  std::string few;
+  for (size_t i = 0; i < std::min<size_t>(5, missing.size()); ++i) few += (i ? ", " : "") + missing[i];
+  if (missing.size() > 5) few += ", ...";
+  std::string command = "contraseg split --data " + root;
+  if (cfg.str("dataset") != "acdc") command += " --dataset " + cfg.str("dataset");
+  if (cfg.str("layout") != "auto") command += " --layout " + cfg.str("layout");
+  throw std::runtime_error(fmt::format(
+      "{}: no splits.json there and no splits in the config, so the {} paper split {} was tried, but {} of its {} "
+      "cases are not in the folder ({}). Make a split of this folder's cases with: {}",
+      root, s.dataset, s.path, missing.size(), s.all_ids().size(), few, command));
+}
+
+}  // namespace
+
 DataSource::DataSource(const Config& cfg) : dataset_(cfg.str("dataset")), root_(cfg.str("data")) {
   if (root_.empty()) throw std::invalid_argument("no data directory: set --data DIR (or data in the config)");
-  std::string layout = cfg.str("layout");
-  if (layout == "auto") layout = dataset_;
-  if (layout == "msd") layout = "prostate";
-  cases_ = list_cases(layout, root_);
-  const std::string split_file = cfg.str("splits").empty() ? splits_path_for(dataset_, root_) : cfg.str("splits");
+  cases_ = list_cases(dataset_layout(cfg.str("layout"), dataset_), root_);
+  const bool given = !cfg.str("splits").empty();
+  const std::string split_file = given ? cfg.str("splits") : splits_path_for(dataset_, root_);
   splits_ = load_splits(split_file, cfg.str("compat"));
+  if (!given && !path_exists(root_ + "/splits.json")) require_paper_split_cases(splits_, cases_, root_, cfg);
   params_ = pipeline_params(cfg);
 }
 
@@ -78,35 +113,86 @@ std::vector<SliceStack> stacks_of(const std::vector<PreparedCase>& cases) {
   return s;
 }
 
-void write_derived_splits(const std::string& path, const std::string& dataset,
-                          const std::vector<std::string>& ids_in) {
-  std::vector<std::string> ids = ids_in;
-  std::sort(ids.begin(), ids.end());
-  const int n = static_cast<int>(ids.size());
-  if (n < 7)
-    throw std::invalid_argument("a derived split needs at least 7 cases (test 2, validation 2, labelled 3); found " +
-                                std::to_string(n));
-  const int n_test = std::max(2, n / 4);
-  // Deal: every 4th case to the test set, then validation pair, then labelled candidates.
-  std::vector<std::string> test, rest;
-  for (int i = 0; i < n; ++i) ((i % 4 == 3 && static_cast<int>(test.size()) < n_test) ? test : rest).push_back(ids[i]);
-  const std::vector<std::string> val = {rest[rest.size() - 1], rest[rest.size() - 2]};
-  rest.resize(rest.size() - 2);
-  using nlohmann::json;
-  json labeled;
-  const size_t k = std::min<size_t>(3, rest.size());
-  for (size_t c = 0; c < k; ++c) {
-    const std::string comb = "c" + std::to_string(c + 1);
-    labeled["tr1"][comb] = {{"train", {rest[c]}}, {"val", val}};
-    labeled["tr2"][comb] = {{"train", {rest[c], rest[(c + 1) % rest.size()]}}, {"val", val}};
+Splits write_folder_split(const std::string& root, const std::string& layout, const std::string& dataset,
+                          const std::string& path, uint64_t seed) {
+  IdList ids;
+  for (const auto& c : list_cases(dataset_layout(layout, dataset), root)) ids.push_back(c.id);
+  std::string text;
+  try {
+    text = derived_splits_json(ids, dataset, seed);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(root + ": " + e.what());
   }
-  json j = {{"dataset", dataset},
-            {"source", "derived by contraseg from the cases found in the data directory"},
-            {"test", test},
-            {"pretrain", {{"name", "pool"}, {"train", rest}, {"val", val}}},
-            {"labeled", labeled},
-            {"benchmark", {{"name", "trall"}, {"train", rest}, {"val", val}}}};
-  write_file_atomic(path, j.dump(2) + "\n");
+  write_file_atomic(path, text);
+  return load_splits(path);
+}
+
+std::string describe_split(const Splits& s) {
+  auto line = [](const std::string& name, const IdList& ids) {
+    std::string l = fmt::format("  {:<10} {:>3} ", name, ids.size());
+    for (const auto& id : ids) l += " " + id;
+    return l + "\n";
+  };
+  std::string out = line("test", s.test()) + line("validation", s.pretrain_validation()) +
+                    line("pretrain", s.pretrain_pool());
+  std::string combs;
+  for (const auto& [tr, names] : s.combinations())
+    combs += fmt::format("{}{} {}{}", combs.empty() ? "" : ", ", tr, names.front(),
+                         names.size() > 1 ? ".." + names.back() : "");
+  return out + "  labelled   " + (combs.empty() ? "none" : combs) + "\n";
+}
+
+void synthesise_dataset(const std::string& out, const PhantomOptions& opt, int threads) {
+  if (opt.patients < 1 || opt.patients > 999)
+    throw std::invalid_argument("the number of patients must be in [1, 999], got " + std::to_string(opt.patients));
+  if (threads <= 0) threads = std::min(8, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  std::printf("synth: %d patients, seed %llu -> %s\n", opt.patients, static_cast<unsigned long long>(opt.seed),
+              out.c_str());
+  const auto t0 = std::chrono::steady_clock::now();
+  // Workers take patients in order; lines are printed in patient order as they complete.
+  std::atomic<int> next{1};
+  std::mutex mu;
+  std::map<int, std::string> done;
+  int printed = 0;
+  std::string error;
+  auto worker = [&] {
+    for (int id = next++; id <= opt.patients; id = next++) {
+      std::string line;
+      try {
+        const PhantomPatient p = make_phantom_patient(id, opt);
+        write_phantom_patient(out, p);
+        const Volume& v = p.ed.image;
+        line = fmt::format("  {}  {:<4}  {:3}x{:3}x{:2}  {:.2f}x{:.2f}x{:.1f} mm  ED frame {:02}  ES frame {:02}",
+                           phantom_patient_name(id), p.group, v.nx, v.ny, v.nz, v.dx, v.dy, v.dz, p.ed_frame,
+                           p.es_frame);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (error.empty()) error = phantom_patient_name(id) + ": " + e.what();
+        next = opt.patients + 1;  // stop handing out work
+        return;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      done[id] = line;
+      while (done.count(printed + 1)) {
+        std::printf("%s\n", done[printed + 1].c_str());
+        std::fflush(stdout);
+        done.erase(++printed);
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < std::clamp(threads, 1, opt.patients); ++t) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  if (!error.empty()) throw std::runtime_error(error);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("synth: wrote %d patients in %.1f s\n", opt.patients, secs);
+  const std::string split = out + "/splits.json";
+  if (opt.patients < kMinDerivedSplitCases) {
+    std::printf("synth: no %s: a split needs at least %d patients\n", split.c_str(), kMinDerivedSplitCases);
+    return;
+  }
+  const Splits s = write_folder_split(out, "acdc", "acdc", split);
+  std::printf("synth: split (split seed 0, sorted order) -> %s\n%s", split.c_str(), describe_split(s).c_str());
 }
 
 }  // namespace cs

@@ -2,6 +2,7 @@
 // The data side of the pipeline: which dataset, which split, and the preprocessed slice stacks
 // of the cases a stage needs (SPEC 5.1), kept in memory with their native volumes for the
 // inverse mapping of evaluation (SPEC 6.1).
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "io/preprocess.h"
 #include "io/slices.h"
 #include "io/splits.h"
+#include "io/synth.h"
 
 namespace cs {
 
@@ -48,16 +50,28 @@ PreprocessParams pipeline_params(const Config& cfg);
 // Preprocesses one native image (and label) with the pipeline's parameters.
 PreparedCase prepare_case(const LoadedCase& c, const PreprocessParams& p, bool keep_native);
 
-// The splits used for a data directory: DIR/splits.json when the directory has one (the demo
-// writes one), otherwise the dataset's paper split file (experiments/splits/<dataset>.json).
+// The splits used for a data directory: DIR/splits.json when the directory has one (`contraseg
+// split` and `contraseg synth` write one), otherwise the dataset's paper split file
+// (experiments/splits/<dataset>.json).
 std::string splits_path_for(const std::string& dataset, const std::string& root);
 
-// A split for data that has none (a folder of ACDC-layout cases the user brings to the demo):
-// the sorted case ids are dealt into a test set (a quarter, at least 2), labelled sets tr1 and
-// tr2 with combinations c1..c3 and a validation pair, and a pre-training pool (the rest plus the
-// labelled cases). Written as a split file the same loader reads.
-void write_derived_splits(const std::string& path, const std::string& dataset,
-                          const std::vector<std::string>& ids);
+// The layout list_cases reads for a config's `layout`: "auto" is the dataset's own layout, "msd"
+// is read by the prostate lister.
+std::string dataset_layout(const std::string& layout, const std::string& dataset);
+
+// Derives a split from the cases of a data folder (io/splits.h derived_splits_json, with `seed`)
+// and writes it atomically to `path`; returns it as loaded back. Throws naming the folder when it
+// holds too few cases.
+Splits write_folder_split(const std::string& root, const std::string& layout, const std::string& dataset,
+                          const std::string& path, uint64_t seed = 0);
+
+// A few lines for people: the size and IDs of each set and the labelled combinations.
+std::string describe_split(const Splits& s);
+
+// Writes `opt.patients` (1..999) phantom patients (io/synth.h) into `out` in the ACDC layout,
+// `threads` at a time (0: the hardware threads, at most 8), with one progress line per patient in patient order; then `out`/splits.json, the sorted
+// deal (split seed 0) of the folder's cases, when there are enough for a split.
+void synthesise_dataset(const std::string& out, const PhantomOptions& opt, int threads);
 
 // The stacks of a list of prepared cases (what the samplers take).
 std::vector<SliceStack> stacks_of(const std::vector<PreparedCase>& cases);

@@ -46,7 +46,7 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   make_dirs(opt.out);
-  cfg.save(opt.out + "/config.json");
+  cfg.with_absolute_paths().save(opt.out + "/config.json");
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   auto stage_opt = [&](const std::string& dir, const std::string& init) {
     StageOptions s;

@@ -27,7 +27,7 @@ void make_dirs(const std::string& path) {
   }
 }
 
-std::string environment_json(const Config& config, const std::string& command_line) {
+std::string environment_json(const Config& config, const std::string& command_line, const std::string& init) {
   nlohmann::json j;
   j["version"] = CONTRASEG_VERSION;
 #if defined(__clang__)
@@ -45,6 +45,8 @@ std::string environment_json(const Config& config, const std::string& command_li
   j["threads"] = omp_get_max_threads();
   j["seed"] = config.integer("seed");
   j["command"] = command_line;
+  j["cwd"] = absolute_path(".");  // the command's relative paths are relative to it
+  if (!init.empty()) j["init"] = absolute_path(init);
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   j["host"] = host;
@@ -52,16 +54,16 @@ std::string environment_json(const Config& config, const std::string& command_li
 }
 
 RunFolder::RunFolder(const std::string& dir, const Config& config, const std::string& stage,
-                     const std::string& command_line, bool resume)
+                     const std::string& command_line, bool resume, const std::string& init)
     : dir_(dir), tty_(isatty(fileno(stdout))) {
   if (!resume && path_exists(dir + "/log.txt") &&
       path_exists(dir + "/checkpoints/final.safetensors"))
     throw std::runtime_error(dir + ": holds a finished run; choose another --out or delete it");
   make_dirs(dir + "/checkpoints");
-  nlohmann::json cfg = config.to_json();
+  nlohmann::json cfg = config.with_absolute_paths().to_json();  // readable from any directory
   cfg["stage"] = stage;
   write_file_atomic(dir + "/config.json", cfg.dump(2) + "\n");
-  write_file_atomic(dir + "/env.json", environment_json(config, command_line));
+  write_file_atomic(dir + "/env.json", environment_json(config, command_line, init));
   log_ = std::fopen((dir + "/log.txt").c_str(), resume ? "a" : "w");
   if (!log_) throw std::runtime_error(dir + "/log.txt: cannot open for writing");
 }

@@ -1,7 +1,8 @@
 #pragma once
 // A run folder (DESIGN.md): everything one stage produces, in one place.
-//   config.json   the resolved configuration
-//   env.json      version, compiler, CUDA/cuDNN, device, threads, seed, command line
+//   config.json   the resolved configuration, its paths (data, splits) absolute
+//   env.json      version, compiler, CUDA/cuDNN, device, threads, seed, command line, working
+//                 directory, and the absolute init run folder (if any)
 //   log.txt       one fixed-format line per logged step:
 //                 "step 120 loss 0.412331 ms/step 812.4 images/s 24.6"
 //   checkpoints/  latest.safetensors, best.safetensors, final.safetensors
@@ -17,9 +18,10 @@ namespace cs {
 class RunFolder {
  public:
   // Creates `dir` (and checkpoints/) and writes config.json and env.json. With resume, an
-  // existing folder is reused and log.txt is appended to.
+  // existing folder is reused and log.txt is appended to. init: the run folder this one starts
+  // from ("" = none).
   RunFolder(const std::string& dir, const Config& config, const std::string& stage,
-            const std::string& command_line, bool resume);
+            const std::string& command_line, bool resume, const std::string& init = "");
   ~RunFolder();
 
   const std::string& dir() const { return dir_; }
@@ -41,7 +43,7 @@ class RunFolder {
   bool progress_open_ = false;
 };
 
-std::string environment_json(const Config& config, const std::string& command_line);
+std::string environment_json(const Config& config, const std::string& command_line, const std::string& init = "");
 void make_dirs(const std::string& path);  // mkdir -p; throws naming the path
 
 }  // namespace cs

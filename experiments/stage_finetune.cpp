@@ -103,7 +103,7 @@ FinetuneResult run_finetune(const Config& cfg, const StageOptions& opt) {
   DataSource data(cfg);
   const IdList train_ids = data.splits().labeled(tr, comb);
   const IdList val_ids = data.splits().validation(tr, comb);
-  RunFolder run(opt.out, cfg, "finetune", opt.command_line, opt.resume);
+  RunFolder run(opt.out, cfg, "finetune", opt.command_line, opt.resume, opt.init);
   run.log_line(fmt::format("finetune: {} {} ({} volumes), {}, {} mode, {} iterations", tr, comb, train_ids.size(),
                            init_desc, mode_name(mode), cfg.integer("finetune.iterations")));
   const auto train = data.prepare(train_ids, true, false, "labelled volumes");

@@ -131,7 +131,7 @@ void run_pretrain_local(const Config& cfg, const StageOptions& opt) {
   lopt.tau = static_cast<float>(cfg.real("local.tau"));
   const int l = cfg.integer("local.blocks");
   DataSource data(cfg);
-  RunFolder run(opt.out, cfg, "pretrain-local", opt.command_line, opt.resume);
+  RunFolder run(opt.out, cfg, "pretrain-local", opt.command_line, opt.resume, opt.init);
   run.log_line(fmt::format("pretrain-local: {} on decoder blocks 1..{}, {}x{} regions ({} mode), {} iterations",
                            local_loss_name(lopt.kind), l, lopt.region_size, lopt.region_size, mode_name(mode),
                            cfg.integer("local.iterations")));

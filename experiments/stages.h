@@ -36,8 +36,8 @@ struct EvalResult {
   double foreground_mean_hd95 = 0;  // mm, NaN-aware
   int cases = 0;
 };
-// The path of a run's checkpoint `which` (best | final); "best" falls back to final when the run
-// never validated. Throws naming the run when it is missing.
+// The path of a run's checkpoint `which` (best | final | latest); "best" falls back to final when
+// the run never validated. Throws naming the run when it is missing.
 std::string run_checkpoint(const std::string& run_dir, const std::string& which);
 
 // Evaluates a fine-tuned run (its best checkpoint, else final) on the split's test cases: writes

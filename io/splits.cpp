@@ -1,10 +1,14 @@
 #include "io/splits.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <stdexcept>
+
+#include "io/rng.h"
 
 namespace cs {
 namespace {
@@ -64,6 +68,22 @@ std::map<std::string, std::vector<std::string>> Splits::combinations() const {
   return out;
 }
 
+IdList Splits::all_ids() const {
+  std::set<std::string> all;
+  auto add = [&](const IdList& l) { all.insert(l.begin(), l.end()); };
+  add(test_);
+  for (const LabeledSet* s : {&pretrain_, &benchmark_}) {
+    add(s->train);
+    add(s->val);
+  }
+  for (const auto& [t, combs] : sets_)
+    for (const auto& [c, set] : combs) {
+      add(set.train);
+      add(set.val);
+    }
+  return IdList(all.begin(), all.end());
+}
+
 Splits load_splits(const std::string& path, const std::string& mode) {
   if (mode != "paper" && mode != "reference")
     throw std::invalid_argument("splits mode must be \"paper\" or \"reference\", not \"" + mode + "\"");
@@ -101,6 +121,69 @@ Splits load_splits(const std::string& path, const std::string& mode) {
       for (const auto& [c, set] : combs.items())
         s.sets_[tr][c] = labeled_set(set, "reference.labeled." + tr + "." + c, path);
   return s;
+}
+
+namespace {
+
+// Seed 0 keeps the sorted order on purpose: ACDC numbers its patients in consecutive blocks of
+// one disease group each, so dealing sorted IDs round-robin spreads every group over every set.
+IdList dealing_order(const IdList& ids_in, uint64_t seed) {
+  IdList ids = ids_in;
+  std::sort(ids.begin(), ids.end());
+  if (std::adjacent_find(ids.begin(), ids.end()) != ids.end())
+    throw std::invalid_argument("case ID " + *std::adjacent_find(ids.begin(), ids.end()) + " appears twice");
+  if (seed == 0) return ids;
+  Rng rng(seed);
+  const int n = static_cast<int>(ids.size());
+  IdList shuffled;
+  for (int i : rng.sample_without_replacement(n, n)) shuffled.push_back(ids[i]);
+  return shuffled;
+}
+
+// tr<size> c1..: `size` consecutive candidates (cyclic) starting at each of the first ones; as many
+// combinations as there are distinct such sets, at most 5.
+json labeled_combinations(const IdList& candidates, size_t size, const IdList& val) {
+  json combs = json::object();
+  const size_t m = candidates.size();
+  const size_t count = std::min<size_t>(5, m == size ? 1 : m);
+  for (size_t k = 0; k < count; ++k) {
+    IdList train;
+    for (size_t j = 0; j < size; ++j) train.push_back(candidates[(k + j) % m]);
+    combs["c" + std::to_string(k + 1)] = {{"train", train}, {"val", val}};
+  }
+  return combs;
+}
+
+}  // namespace
+
+std::string derived_splits_json(const IdList& ids_in, const std::string& dataset, uint64_t seed) {
+  const IdList ids = dealing_order(ids_in, seed);
+  const int n = static_cast<int>(ids.size());
+  if (n < kMinDerivedSplitCases)
+    throw std::invalid_argument("a derived split needs at least " + std::to_string(kMinDerivedSplitCases) +
+                                " cases (test 2, validation 2, labelled 3); found " + std::to_string(n));
+  // Every 4th case to the test set; when there are too few for two such positions the last
+  // case is the second test case.
+  const int n_test = std::max(2, n / 4);
+  IdList test, rest;
+  for (int i = 0; i < n; ++i) {
+    const bool to_test = (i % 4 == 3 || (i == n - 1 && n < 8)) && static_cast<int>(test.size()) < n_test;
+    (to_test ? test : rest).push_back(ids[i]);
+  }
+  const IdList val = {rest[rest.size() - 1], rest[rest.size() - 2]};
+  rest.resize(rest.size() - 2);
+  json labeled = json::object();
+  for (size_t size : {1, 2, 8})
+    if (rest.size() >= size) labeled["tr" + std::to_string(size)] = labeled_combinations(rest, size, val);
+  const std::string order = seed == 0 ? "sorted order" : "shuffled with seed " + std::to_string(seed);
+  const json j = {{"dataset", dataset},
+                  {"source", "derived by contraseg from the cases found in the data directory (split seed " +
+                                 std::to_string(seed) + ": " + order + ")"},
+                  {"test", test},
+                  {"pretrain", {{"name", "pool"}, {"train", rest}, {"val", val}}},
+                  {"labeled", labeled},
+                  {"benchmark", {{"name", "trall"}, {"train", rest}, {"val", val}}}};
+  return j.dump(2) + "\n";
 }
 
 std::string find_splits_file(const std::string& dataset) {

@@ -6,6 +6,7 @@
 // validation pair, and the benchmark list. A "reference" object overrides entries whose released
 // lists differ from the paper's (ACDC: patient 011 both in the benchmark's training and
 // validation lists). IDs are zero-padded strings, as in the dataset file names.
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,6 +38,8 @@ class Splits {
   const std::string& benchmark_name() const { return benchmark_name_; }
   // Available combinations, e.g. {"tr1": {"c1", ..., "c5"}, ...}.
   std::map<std::string, std::vector<std::string>> combinations() const;
+  // Every ID the split names (test, pool, labelled sets, benchmark, their validation lists), sorted.
+  IdList all_ids() const;
 
  private:
   friend Splits load_splits(const std::string& path, const std::string& mode);
@@ -50,6 +53,16 @@ class Splits {
 // Loads a split file; mode is "paper" (default) or "reference". Throws std::runtime_error naming
 // the file when it is missing or malformed, std::invalid_argument on an unknown mode.
 Splits load_splits(const std::string& path, const std::string& mode = "paper");
+
+// A split for cases that have none, as the text of a split file (the format load_splits reads):
+// the IDs, sorted (seed 0) or shuffled by `seed`, are dealt: every 4th to the test set (at least
+// 2, about a quarter), the last two of the others to the validation pair, and the remaining
+// "candidates" form the pre-training pool and benchmark. Labelled sets where the data allows:
+// tr1 c_k = candidate k, tr2 c_k = candidates k, k+1, tr8 c_k = 8 consecutive candidates from k
+// (cyclic), for c1..c5 but never more combinations than distinct sets; tr2 needs 2 candidates,
+// tr8 needs 8. Throws std::invalid_argument with fewer than kMinDerivedSplitCases IDs or a repeated ID.
+constexpr int kMinDerivedSplitCases = 7;  // test 2, validation 2, labelled 3
+std::string derived_splits_json(const IdList& ids, const std::string& dataset, uint64_t seed = 0);
 
 // Where <dataset>.json lives: $CONTRASEG_SPLITS_DIR, ./experiments/splits, or the source tree's
 // experiments/splits next to the running executable's build folder. Throws if none has it.

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <string>
@@ -110,6 +111,75 @@ TEST(Splits, ErrorsAreClear) {
   EXPECT_THROW(load_splits(tmp / "bad.json"), std::runtime_error);
   testing_io::write_text(tmp / "bad2.json", "{not json");
   EXPECT_THROW(load_splits(tmp / "bad2.json"), std::runtime_error);
+}
+
+IdList numbered(int first, int last) {
+  IdList ids;
+  for (int k = last; k >= first; --k) {  // unsorted on purpose
+    char b[8];
+    std::snprintf(b, sizeof b, "%03d", k);
+    ids.push_back(b);
+  }
+  return ids;
+}
+
+Splits derived(const IdList& ids, uint64_t seed, const std::string& dataset = "acdc") {
+  testing_io::TempDir tmp;
+  testing_io::write_text(tmp / "s.json", derived_splits_json(ids, dataset, seed));
+  return load_splits(tmp / "s.json");
+}
+
+// The demo's 20 phantom patients: the lists its results table was made with.
+TEST(DerivedSplits, SeedZeroDealsTheSortedIds) {
+  const Splits s = derived(numbered(1, 20), 0);
+  EXPECT_EQ(s.dataset, "acdc");
+  EXPECT_EQ(s.test(), L({"004", "008", "012", "016", "020"}));
+  const IdList pool = L({"001", "002", "003", "005", "006", "007", "009", "010", "011", "013", "014", "015", "017"});
+  EXPECT_EQ(s.pretrain_pool(), pool);
+  EXPECT_EQ(s.benchmark(), pool);
+  EXPECT_EQ(s.pretrain_validation(), L({"019", "018"}));
+  EXPECT_EQ(s.labeled("tr1", "c1"), L({"001"}));
+  EXPECT_EQ(s.labeled("tr1", "c3"), L({"003"}));
+  EXPECT_EQ(s.labeled("tr2", "c2"), L({"002", "003"}));
+  EXPECT_EQ(s.labeled("tr2", "c3"), L({"003", "005"}));
+  EXPECT_EQ(s.labeled("tr8", "c2"), L({"002", "003", "005", "006", "007", "009", "010", "011"}));
+  EXPECT_EQ(s.labeled("tr8", "c5"), L({"006", "007", "009", "010", "011", "013", "014", "015"}));
+  for (const auto& [tr, combs] : s.combinations()) {
+    EXPECT_EQ(combs.size(), 5u) << tr;
+    for (const auto& c : combs) {
+      EXPECT_EQ(s.validation(tr, c), L({"019", "018"}));
+      EXPECT_TRUE(disjoint(s.labeled(tr, c), s.test())) << tr << c;
+      EXPECT_TRUE(disjoint(s.labeled(tr, c), s.validation(tr, c))) << tr << c;
+    }
+  }
+  EXPECT_TRUE(disjoint(s.test(), s.pretrain_validation()));
+  EXPECT_EQ(s.all_ids().size(), 20u);
+}
+
+TEST(DerivedSplits, LabelledSetsWhereTheDataAllows) {
+  const Splits seven = derived(numbered(1, 7), 0);  // 2 test, 2 validation, 3 candidates
+  EXPECT_EQ(seven.test(), L({"004", "007"}));
+  EXPECT_EQ(seven.pretrain_pool(), L({"001", "002", "003"}));
+  EXPECT_EQ(seven.combinations().size(), 2u);  // tr1, tr2; no tr8
+  EXPECT_EQ(seven.combinations().at("tr1").size(), 3u);
+  EXPECT_EQ(seven.labeled("tr2", "c3"), L({"003", "001"}));  // cyclic
+  const Splits thirteen = derived(numbered(1, 13), 0);  // 8 candidates: a single tr8 set
+  EXPECT_EQ(thirteen.combinations().at("tr8"), std::vector<std::string>({"c1"}));
+  EXPECT_EQ(thirteen.labeled("tr8", "c1").size(), 8u);
+  EXPECT_THROW(derived_splits_json(numbered(1, 6), "acdc"), std::invalid_argument);
+  EXPECT_THROW(derived_splits_json(L({"001", "002", "003", "004", "005", "006", "001"}), "acdc"),
+               std::invalid_argument);
+}
+
+TEST(DerivedSplits, OtherSeedsShuffleDeterministically) {
+  const Splits a = derived(numbered(1, 20), 5), b = derived(numbered(1, 20), 5), c = derived(numbered(1, 20), 6);
+  const Splits sorted = derived(numbered(1, 20), 0);
+  EXPECT_EQ(a.test(), b.test());
+  EXPECT_EQ(a.labeled("tr8", "c3"), b.labeled("tr8", "c3"));
+  EXPECT_NE(a.test(), sorted.test());
+  EXPECT_NE(a.test(), c.test());
+  EXPECT_EQ(a.all_ids(), sorted.all_ids());
+  EXPECT_EQ(derived(numbered(1, 20), 0, "prostate").dataset, "prostate");
 }
 
 TEST(Splits, FindsTheSplitFolder) {
