@@ -1,8 +1,11 @@
 #include "experiments/cli.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 namespace cs {
@@ -77,6 +80,19 @@ std::string help_text(const CommandSpec& spec) {
 bool path_exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
+}
+
+void require_output_folder(const std::string& file) {
+  const std::string folder = std::filesystem::path(absolute_path(file)).parent_path().string();
+  struct stat st;
+  int err = 0;
+  if (::stat(folder.c_str(), &st) != 0)
+    err = errno;
+  else if (!S_ISDIR(st.st_mode))
+    err = ENOTDIR;
+  else if (::access(folder.c_str(), W_OK) != 0)
+    err = errno;
+  if (err) throw std::runtime_error(file + ": cannot create: " + std::strerror(err));  // as the writers say it
 }
 
 std::string absolute_path(const std::string& path) {

@@ -7,6 +7,7 @@
 
 #include "experiments/cli.h"
 #include "experiments/data.h"
+#include "experiments/folder_lock.h"
 #include "experiments/reproduce.h"
 #include "experiments/run_folder.h"
 
@@ -52,6 +53,7 @@ int cmd_reproduce(const Args& a) {
   for (const auto& kv : a.all("set")) cfg.apply_override(kv);
   if (a.has("data")) cfg.set("data", a.get("data", ""), "--data");
   if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
+  cfg.validate();
   std::printf("reproduce: resolved config\n%s", cfg.to_text().c_str());
   ReproduceOptions opt{a.require("out"), a.command_line(), !a.flag("verbose")};
   std::printf("\n%s", run_reproduce(cfg, opt).c_str());
@@ -76,10 +78,13 @@ CommandSpec demo_spec() {
 }
 
 int cmd_demo(const Args& a) {
-  const std::string out = a.get("out", "runs/demo");
-  make_dirs(out);
-  Config cfg;
+  Config cfg;  // resolved first: a bad --set fails before anything is written
   cfg.load_json(nlohmann::json::parse(kDemoConfig), "the demo's embedded config");
+  for (const auto& kv : a.all("set")) cfg.apply_override(kv);
+  if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
+  cfg.validate();
+  const std::string out = a.get("out", "runs/demo");
+  const FolderLock lock(out, a.command_line());
   std::string data = a.get("data", "");
   if (data.empty()) {
     data = out + "/data";
@@ -100,8 +105,6 @@ int cmd_demo(const Args& a) {
   }
   cfg.set("data", absolute_path(data), "demo");
   cfg.set("splits", absolute_path(split_file), "demo");
-  for (const auto& kv : a.all("set")) cfg.apply_override(kv);
-  if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
   std::printf("demo: resolved config\n%s\n", cfg.to_text().c_str());
   ReproduceOptions opt{out, a.command_line(), !a.flag("verbose")};
   const std::string table = run_reproduce(cfg, opt);

@@ -8,6 +8,7 @@
 #include "experiments/cli.h"
 #include "experiments/config.h"
 #include "experiments/data.h"
+#include "experiments/folder_lock.h"
 #include "experiments/inference.h"
 #include "experiments/stages.h"
 #include "experiments/training.h"
@@ -26,7 +27,8 @@ std::vector<OptionSpec> stage_options(std::vector<OptionSpec> extra) {
       option("data", "DIR", "dataset root (same as --set data=DIR)"),
       option("out", "RUN", "run folder to create"),
       choice("device", config_choices("device"), "same as --set device=..."),
-      flag("resume", "continue a killed run from its latest checkpoint"),
+      flag("resume", "continue the run in RUN from its latest checkpoint (nothing to do if it finished)"),
+      flag("overwrite", "discard the run in RUN and start again"),
       flag("quiet", "no per-step lines on the terminal (always in the run's log.txt)")};
   o.insert(o.end(), extra.begin(), extra.end());
   return o;
@@ -41,6 +43,7 @@ Config resolve(const Args& a) {
   if (a.has("device")) c.set("device", a.get("device", ""), "--device");
   if (a.has("labeled")) c.set("finetune.labeled", a.get("labeled", ""), "--labeled");
   if (a.has("comb")) c.set("finetune.comb", a.get("comb", ""), "--comb");
+  c.validate();
   return c;
 }
 
@@ -53,7 +56,8 @@ StageCall stage_call(const Args& a, const char* name) {
   StageCall c{resolve(a), {}};
   c.opt.out = a.require("out");
   c.opt.init = a.get("init", "");
-  c.opt.resume = a.flag("resume");
+  if (a.flag("resume") && a.flag("overwrite")) throw UsageError("--resume and --overwrite exclude each other");
+  c.opt.existing = a.flag("resume") ? Existing::Resume : a.flag("overwrite") ? Existing::Overwrite : Existing::Refuse;
   c.opt.quiet = a.flag("quiet");
   c.opt.command_line = a.command_line();
   std::printf("%s: resolved config\n%s", name, c.cfg.to_text().c_str());
@@ -99,7 +103,6 @@ CommandSpec finetune_spec() {
 int cmd_finetune(const Args& a) {
   const StageCall s = stage_call(a, "finetune");
   run_finetune(s.cfg, s.opt);
-  run_evaluate(s.cfg, s.opt.out, s.opt.out + "/eval");
   return 0;
 }
 
@@ -127,15 +130,18 @@ CommandSpec evaluate_spec() {
            option("out", "DIR", "where to write (default RUN/eval)"),
            checkpoint_option(),
            repeatable("set", "KEY=VALUE", "override one key of the run's config"),
-           choice("device", config_choices("device"), "same as --set device=...")}};
+           choice("device", config_choices("device"), "same as --set device=..."),
+           flag("overwrite", "replace an existing evaluation in --out")}};
 }
 int cmd_evaluate(const Args& a) {
   const std::string run = a.require("run");
   Config cfg = finetuned_run_config(a);
+  const FolderLock lock(run, a.command_line());  // no training or other evaluation of it meanwhile
   for (const auto& kv : a.all("set")) cfg.apply_override(kv);
   if (a.has("data")) cfg.set("data", a.get("data", ""), "--data");
   if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
-  run_evaluate(cfg, run, a.get("out", run + "/eval"), a.get("checkpoint", "best"));
+  cfg.validate();
+  run_evaluate(cfg, run, a.get("out", run + "/eval"), a.get("checkpoint", "best"), a.flag("overwrite"));
   return 0;
 }
 
@@ -152,6 +158,7 @@ CommandSpec predict_spec() {
 }
 int cmd_predict(const Args& a) {
   const std::string run = a.require("run");
+  require_output_folder(a.require("out"));
   Config cfg = finetuned_run_config(a);
   if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
   apply_threads(cfg);

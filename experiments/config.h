@@ -1,8 +1,10 @@
 #pragma once
 // Configuration: a flat set of typed keys ("finetune.iterations") with defaults and a one-line
 // description each. A run resolves, in order: the defaults, a JSON config file (nested objects
-// flatten to dotted keys), then `--set key=value` overrides. Unknown keys and values of the wrong
-// type are errors that name the key (and the file), raised before any work starts.
+// flatten to dotted keys), then `--set key=value` overrides. Unknown keys, values of the wrong
+// type or outside their range, and values that do not work together (validate) are errors that
+// name the key, the value, where it came from and what is allowed, raised before any work starts.
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,18 +16,35 @@ namespace cs {
 // Path: a file or folder; a run folder records it absolute (Config::with_absolute_paths).
 enum class KeyType { String, Path, Int, Float, Bool };
 
+// The values a numeric key allows: [min, max], or (min, max] when min_open; besides them 0 when
+// or_zero (0 = "the dataset's"); for integers only multiples of multiple_of. An integer key is
+// also bounded by the int range whatever its max.
+struct NumericRange {
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
+  bool min_open = false;
+  bool or_zero = false;
+  int multiple_of = 1;
+};
+
 struct KeySpec {
   std::string key;
   KeyType type;
   std::string default_value;
   std::string help;
-  std::vector<std::string> choices;  // for strings; empty = free text
+  // The allowed values of an enumerated String or Int key (of each item of a list key); empty =
+  // any text, or any number in range.
+  std::vector<std::string> choices;
+  NumericRange range = {};  // Int and Float keys
+  bool list = false;        // a String key holding a comma-separated list of choices
 };
 
 const std::vector<KeySpec>& config_schema();
 // The allowed values of an enumerated key (empty for the others); throws on an unknown key.
 const std::vector<std::string>& config_choices(const std::string& key);
-// What a key takes, for people: "acdc|prostate|mmwhs", "integer", "number", "true|false", "path", "text".
+// What a key takes, for people: "acdc|prostate|mmwhs", "integer >= 1", "number in (0, 1]",
+// "0 or a multiple of 32 in [32, 1024]", "1|3", "comma-separated list of c1|c2", "true|false",
+// "path", "text".
 std::string describe_values(const KeySpec& spec);
 
 class Config {
@@ -36,6 +55,9 @@ class Config {
   void load_json(const nlohmann::json& j, const std::string& origin);  // origin names it in errors
   void set(const std::string& key, const std::string& value, const std::string& origin = "--set");
   void apply_override(const std::string& key_eq_value);  // "key=value"
+  // The checks between keys, once every source is applied: values each allowed on their own
+  // that do not work together (a 3x3 local region on a too small feature map, ...).
+  void validate() const;
 
   std::string str(const std::string& key) const;
   int integer(const std::string& key) const;
@@ -53,6 +75,7 @@ class Config {
  private:
   const KeySpec& spec(const std::string& key) const;
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::string> origins_;  // where each value came from, for validate's errors
 };
 
 }  // namespace cs

@@ -2,6 +2,7 @@
 // native grid, and write per-case metrics, a summary, NIfTI predictions and overlay pictures.
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -41,17 +42,37 @@ std::string run_checkpoint(const std::string& run_dir, const std::string& which)
   return ck;
 }
 
-EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std::string& out_dir,
-                        const std::string& which, int pictures) {
+namespace {
+
+// Evaluation output appears whole or not at all: it is written into OUT.partial, then renamed.
+void publish_folder(const std::string& partial, const std::string& out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string old = out + ".old";
+  fs::remove_all(old, ec);
+  if (fs::exists(out)) fs::rename(out, old);  // throws naming the paths on failure
+  fs::rename(partial, out);
+  fs::remove_all(old, ec);
+}
+
+}  // namespace
+
+EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std::string& final_dir,
+                        const std::string& which, bool overwrite, int pictures) {
+  if (path_exists(final_dir) && !overwrite)
+    throw std::runtime_error(final_dir + ": holds an evaluation already; pass --overwrite to replace it");
   apply_threads(cfg);
   const Device dev = config_device(cfg);
   const std::string ck = run_checkpoint(run_dir, which);
+  const std::string out_dir = final_dir + ".partial";
+  std::error_code ignored;
+  std::filesystem::remove_all(out_dir, ignored);  // what a killed evaluation left
+  make_dirs(out_dir + "/predictions");            // fails here, before any work, where it cannot be written
+  make_dirs(out_dir + "/pictures");
   DataSource data(cfg);
   const PreprocessParams& p = data.params();
   auto model = make_model(cfg, "finetune", dev);
   load_checkpoint(ck, model->params());
-  make_dirs(out_dir + "/predictions");
-  make_dirs(out_dir + "/pictures");
   const int C = p.num_classes;
   const auto& names = p.class_names;
   auto class_name = [&](int c) { return c < static_cast<int>(names.size()) ? names[c] : "class" + std::to_string(c); };
@@ -114,8 +135,9 @@ EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std
   if (loss.x.size() > 1) write_curve_png(out_dir + "/pictures/loss.png", {loss}, {"Training loss", "step", "loss"});
   if (val.x.size() > 1)
     write_curve_png(out_dir + "/pictures/validation_dice.png", {val}, {"Validation foreground Dice", "step", "Dice"});
+  publish_folder(out_dir, final_dir);
   std::printf("evaluate: %d test cases, foreground mean Dice %.4f, HD95 %.2f mm -> %s\n", r.cases,
-              r.foreground_mean_dice, r.foreground_mean_hd95, out_dir.c_str());
+              r.foreground_mean_dice, r.foreground_mean_hd95, final_dir.c_str());
   return r;
 }
 

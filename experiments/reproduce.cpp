@@ -15,6 +15,7 @@
 
 #include "autograd/atomic_file.h"
 #include "experiments/data.h"
+#include "experiments/folder_lock.h"
 #include "experiments/run_folder.h"
 #include "experiments/stages.h"
 
@@ -45,27 +46,25 @@ struct Row {
 std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  make_dirs(opt.out);
+  const FolderLock lock(opt.out, opt.command_line);  // one reproduce per folder
   cfg.with_absolute_paths().save(opt.out + "/config.json");
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   auto stage_opt = [&](const std::string& dir, const std::string& init) {
     StageOptions s;
     s.out = dir;
     s.init = init;
-    s.resume = path_exists(dir + "/config.json");  // a killed earlier attempt continues
+    s.existing = Existing::Resume;  // a killed earlier attempt continues, a finished one is kept
     s.command_line = opt.command_line;
     s.quiet = opt.quiet;
     return s;
   };
   const std::string g_dir = opt.out + "/pretrain-global", l_dir = opt.out + "/pretrain-local";
-  if (!path_exists(g_dir + "/checkpoints/final.safetensors")) {
-    std::printf("[%5.0fs] stage 1: global contrastive pre-training -> %s\n", elapsed(), g_dir.c_str());
-    run_pretrain_global(cfg, stage_opt(g_dir, ""));
-  }
-  if (!path_exists(l_dir + "/checkpoints/final.safetensors")) {
-    std::printf("[%5.0fs] stage 2: local contrastive pre-training -> %s\n", elapsed(), l_dir.c_str());
-    run_pretrain_local(cfg, stage_opt(l_dir, g_dir));
-  }
+  // Every stage is called, finished or not: its run folder checks that it was made with this
+  // config (a finished one then returns at once).
+  std::printf("[%5.0fs] stage 1: global contrastive pre-training -> %s\n", elapsed(), g_dir.c_str());
+  run_pretrain_global(cfg, stage_opt(g_dir, ""));
+  std::printf("[%5.0fs] stage 2: local contrastive pre-training -> %s\n", elapsed(), l_dir.c_str());
+  run_pretrain_local(cfg, stage_opt(l_dir, g_dir));
   const std::vector<Row> rows = {{"random", "random init", ""}, {"global", "global only (G)", g_dir},
                                  {"global_local", "global + local (G + L)", l_dir}};
   const auto sets = split_list(cfg.str("reproduce.labeled"));
@@ -82,15 +81,12 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
       for (const auto& row : rows) {
         const std::string dir = fmt::format("{}/finetune/{}/{}_{}", opt.out, row.key, tr, comb);
         const std::string summary = dir + "/eval/summary.json";
-        if (!path_exists(summary)) {
-          std::printf("[%5.0fs] stage 3: %s, %s %s -> %s\n", elapsed(), row.label.c_str(), tr.c_str(), comb.c_str(),
-                      dir.c_str());
-          Config c = cfg;
-          c.set("finetune.labeled", tr, "reproduce");
-          c.set("finetune.comb", comb, "reproduce");
-          run_finetune(c, stage_opt(dir, row.init));
-          run_evaluate(c, dir, dir + "/eval");
-        }
+        std::printf("[%5.0fs] stage 3: %s, %s %s -> %s\n", elapsed(), row.label.c_str(), tr.c_str(), comb.c_str(),
+                    dir.c_str());
+        Config c = cfg;
+        c.set("finetune.labeled", tr, "reproduce");
+        c.set("finetune.comb", comb, "reproduce");
+        run_finetune(c, stage_opt(dir, row.init));  // and its evaluation
         const double d = read_summary_dice(summary);
         scores[row.key][tr].push_back(d);
         csv += fmt::format("{},{},{},{:.6f}\n", row.key, tr, comb, d);

@@ -1,5 +1,6 @@
 // Stage 3 (SPEC 4): fine-tune the whole UNet with the Dice loss on a few labelled volumes, from
 // pre-trained weights or from scratch, keeping the checkpoint with the best validation Dice.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <stdexcept>
@@ -22,31 +23,17 @@ namespace cs {
 
 Config load_run_config(const std::string& run_dir, const std::vector<std::string>& expected_stages,
                        const std::string& checkpoint, std::string* stage_out) {
-  const std::string path = run_dir + "/config.json";
-  std::ifstream f(path);
-  if (!f) throw std::runtime_error(run_dir + ": not a run folder (no config.json)");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(path + ": malformed: " + e.what());
-  }
-  const std::string stage = j.value("stage", "");
-  bool ok = false;
-  for (const auto& s : expected_stages) ok |= s == stage;
-  if (!ok) {
+  StoredRun run = read_stored_run(run_dir);
+  if (std::find(expected_stages.begin(), expected_stages.end(), run.stage) == expected_stages.end()) {
     std::string want;
     for (const auto& s : expected_stages) want += (want.empty() ? "" : " or ") + s;
-    throw std::runtime_error(run_dir + ": a '" + stage + "' run, expected a " + want + " run");
+    throw std::runtime_error(run_dir + ": a '" + run.stage + "' run, expected a " + want + " run");
   }
-  j.erase("stage");
-  Config c;
-  c.load_json(j, path);
   const std::string ck = run_dir + "/checkpoints/" + checkpoint + ".safetensors";
   if (!path_exists(ck))
     throw std::runtime_error(run_dir + ": incomplete run, " + ck + " is missing (did it finish?)");
-  if (stage_out) *stage_out = stage;
-  return c;
+  if (stage_out) *stage_out = run.stage;
+  return run.config;
 }
 
 void check_init_matches(const Config& init, const Config& cfg, const std::string& init_dir) {
@@ -57,6 +44,11 @@ void check_init_matches(const Config& init, const Config& cfg, const std::string
 }
 
 namespace {
+
+struct FinetuneResult {
+  double best_val_dice = 0;  // mean foreground Dice on the validation volumes, at the best step
+  int best_step = -1;
+};
 
 std::vector<float> one_hot(const std::vector<uint8_t>& labels, int C) {
   std::vector<float> y(labels.size() * C, 0.f);
@@ -80,7 +72,7 @@ double validation_dice(UNet& model, const std::vector<PreparedCase>& val, const 
 
 }  // namespace
 
-FinetuneResult run_finetune(const Config& cfg, const StageOptions& opt) {
+void run_finetune(const Config& cfg, const StageOptions& opt) {
   apply_threads(cfg);
   const Device dev = config_device(cfg);
   const Mode mode = parse_mode(cfg.str("compat"));
@@ -103,7 +95,26 @@ FinetuneResult run_finetune(const Config& cfg, const StageOptions& opt) {
   DataSource data(cfg);
   const IdList train_ids = data.splits().labeled(tr, comb);
   const IdList val_ids = data.splits().validation(tr, comb);
-  RunFolder run(opt.out, cfg, "finetune", opt.command_line, opt.resume, opt.init);
+  RunFolder run(opt.out, cfg, "finetune", opt.command_line, opt.existing, opt.init);
+  FinetuneResult result;
+  // A resumed run continues from the best validation score it had reached.
+  if (path_exists(run.checkpoint("best"))) {
+    const auto md = read_checkpoint_metadata(run.checkpoint("best"));
+    result.best_val_dice = std::stod(md.at("val_dice"));
+    result.best_step = std::stoi(md.at("step")) + 1;
+  }
+  auto evaluate_once = [&] {
+    if (path_exists(run.path("eval")))
+      std::printf("finetune: %s holds its evaluation already (contraseg evaluate --overwrite replaces it)\n",
+                  run.path("eval").c_str());
+    else
+      run_evaluate(cfg, opt.out, run.path("eval"));
+  };
+  if (run.finished()) {
+    std::printf("finetune: %s is finished; nothing to train\n", opt.out.c_str());
+    evaluate_once();
+    return;
+  }
   run.log_line(fmt::format("finetune: {} {} ({} volumes), {}, {} mode, {} iterations", tr, comb, train_ids.size(),
                            init_desc, mode_name(mode), cfg.integer("finetune.iterations")));
   const auto train = data.prepare(train_ids, true, false, "labelled volumes");
@@ -122,14 +133,6 @@ FinetuneResult run_finetune(const Config& cfg, const StageOptions& opt) {
   FinetuneAugOptions aug;
   aug.affine = aug.deform = cfg.boolean("finetune.augment");
   if (B < 3) aug.deform = false;
-
-  FinetuneResult result;
-  // A resumed run continues from the best validation score it had reached.
-  if (opt.resume && path_exists(run.checkpoint("best"))) {
-    const auto md = read_checkpoint_metadata(run.checkpoint("best"));
-    result.best_val_dice = std::stod(md.at("val_dice"));
-    result.best_step = std::stoi(md.at("step")) + 1;
-  }
 
   LoopSpec spec;
   spec.stage = "finetune";
@@ -168,15 +171,15 @@ FinetuneResult run_finetune(const Config& cfg, const StageOptions& opt) {
     if (better) {
       result.best_val_dice = d;
       result.best_step = step + 1;
-      auto md = checkpoint_metadata(cfg, "finetune", step);
+      auto md = checkpoint_metadata(cfg, "finetune", step, run.config_hash());
       md["val_dice"] = fmt::format("{:.9g}", d);
       save_checkpoint(run.checkpoint("best"), model->params(), nullptr, md);
     }
   };
-  run_loop(cfg, run, *model, adam, spec, opt.resume, opt.quiet);
+  run_loop(cfg, run, *model, adam, spec, opt.existing == Existing::Resume, opt.quiet);
   run.log_line(fmt::format("finetune: done, best validation foreground Dice {:.4f} at step {}", result.best_val_dice,
                            result.best_step));
-  return result;
+  evaluate_once();
 }
 
 }  // namespace cs

@@ -74,7 +74,11 @@ void run_pretrain_global(const Config& cfg, const StageOptions& opt) {
   const Mode mode = parse_mode(cfg.str("compat"));
   const GlobalLossKind kind = parse_global_loss(cfg.str("global.loss"));
   DataSource data(cfg);
-  RunFolder run(opt.out, cfg, "pretrain-global", opt.command_line, opt.resume);
+  RunFolder run(opt.out, cfg, "pretrain-global", opt.command_line, opt.existing);
+  if (run.finished()) {
+    std::printf("pretrain-global: %s is finished; nothing to train\n", opt.out.c_str());
+    return;
+  }
   run.log_line(fmt::format("pretrain-global: {} ({} mode), tau {}, {} iterations", global_loss_name(kind),
                            mode_name(mode), cfg.real("global.tau"), cfg.integer("global.iterations")));
   const auto cases = data.prepare(data.splits().pretrain_pool(), false, false, "pre-training pool");
@@ -115,7 +119,7 @@ void run_pretrain_global(const Config& cfg, const StageOptions& opt) {
     adam.step();
     return static_cast<double>(loss.to_vector()[0]);
   };
-  run_loop(cfg, run, *model, adam, spec, opt.resume, opt.quiet);
+  run_loop(cfg, run, *model, adam, spec, opt.existing == Existing::Resume, opt.quiet);
   run.log_line("pretrain-global: done, " + run.checkpoint("final"));
 }
 
@@ -131,7 +135,11 @@ void run_pretrain_local(const Config& cfg, const StageOptions& opt) {
   lopt.tau = static_cast<float>(cfg.real("local.tau"));
   const int l = cfg.integer("local.blocks");
   DataSource data(cfg);
-  RunFolder run(opt.out, cfg, "pretrain-local", opt.command_line, opt.resume, opt.init);
+  RunFolder run(opt.out, cfg, "pretrain-local", opt.command_line, opt.existing, opt.init);
+  if (run.finished()) {
+    std::printf("pretrain-local: %s is finished; nothing to train\n", opt.out.c_str());
+    return;
+  }
   run.log_line(fmt::format("pretrain-local: {} on decoder blocks 1..{}, {}x{} regions ({} mode), {} iterations",
                            local_loss_name(lopt.kind), l, lopt.region_size, lopt.region_size, mode_name(mode),
                            cfg.integer("local.iterations")));
@@ -182,7 +190,7 @@ void run_pretrain_local(const Config& cfg, const StageOptions& opt) {
     adam.step();
     return static_cast<double>(loss.to_vector()[0]);
   };
-  run_loop(cfg, run, *model, adam, spec, opt.resume, opt.quiet);
+  run_loop(cfg, run, *model, adam, spec, opt.existing == Existing::Resume, opt.quiet);
   run.log_line("pretrain-local: done, " + run.checkpoint("final"));
 }
 

@@ -6,13 +6,14 @@
 #include <vector>
 
 #include "experiments/config.h"
+#include "experiments/run_folder.h"
 
 namespace cs {
 
 struct StageOptions {
   std::string out;           // run folder
   std::string init;          // run folder of the previous stage ("" = none)
-  bool resume = false;
+  Existing existing = Existing::Refuse;  // a run already in `out`: refuse, resume or overwrite
   std::string command_line;  // recorded in env.json
   bool quiet = false;        // no per-step log lines on stdout (still in log.txt)
 };
@@ -22,14 +23,12 @@ void run_pretrain_global(const Config& cfg, const StageOptions& opt);
 // Stage 2: frozen encoder from a stage-1 run; decoder blocks 1..l + g2 with L^R or L^D, SPEC 3.
 void run_pretrain_local(const Config& cfg, const StageOptions& opt);
 
-struct FinetuneResult {
-  double best_val_dice = 0;  // mean foreground Dice on the validation volumes, at the best step
-  int best_step = -1;
-};
 // Stage 3: the whole UNet with the Dice loss on finetune.labeled / finetune.comb, initialised from
 // a pretrain-local run (encoder + blocks 1..l), a pretrain-global run (encoder), or randomly (no
-// init). Validation every finetune.val_every steps keeps the best checkpoint (SPEC 4.5).
-FinetuneResult run_finetune(const Config& cfg, const StageOptions& opt);
+// init). Validation every finetune.val_every steps keeps the best checkpoint (SPEC 4.5). Then
+// the best checkpoint is evaluated on the test cases into OUT/eval (run_evaluate), unless the
+// folder holds that evaluation already; both under the run folder's lock.
+void run_finetune(const Config& cfg, const StageOptions& opt);
 
 struct EvalResult {
   double foreground_mean_dice = 0;  // mean over cases of the per-case foreground mean
@@ -41,9 +40,11 @@ struct EvalResult {
 std::string run_checkpoint(const std::string& run_dir, const std::string& which);
 
 // Evaluates a fine-tuned run (its best checkpoint, else final) on the split's test cases: writes
-// metrics_per_case.csv, summary.json, predictions/*.nii.gz and pictures/*.png into out_dir.
+// metrics_per_case.csv, summary.json, predictions/*.nii.gz and pictures/*.png into out_dir, whole
+// or not at all (written beside it, then renamed). An existing out_dir is an error unless
+// overwrite.
 EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std::string& out_dir,
-                        const std::string& which_checkpoint = "best", int pictures = 4);
+                        const std::string& which_checkpoint = "best", bool overwrite = false, int pictures = 4);
 
 // Reads a run folder's config.json into a Config and checks its stage (returned in stage_out) and
 // that the checkpoint exists; throws a clear error otherwise.

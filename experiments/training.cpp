@@ -58,23 +58,42 @@ Rng step_rng(const Config& cfg, const std::string& stage, int step) {
   return Rng(static_cast<uint64_t>(cfg.integer("seed"))).split(stage).split(static_cast<uint64_t>(step));
 }
 
-std::map<std::string, std::string> checkpoint_metadata(const Config& cfg, const std::string& stage, int step) {
+std::map<std::string, std::string> checkpoint_metadata(const Config& cfg, const std::string& stage, int step,
+                                                       const std::string& config_hash) {
   return {{"stage", stage}, {"step", std::to_string(step)}, {"config", cfg.to_json().dump()},
-          {"seed", std::to_string(cfg.integer("seed"))}};
+          {"seed", std::to_string(cfg.integer("seed"))}, {"config_hash", config_hash}};
 }
+
+namespace {
+
+// The step to resume at: after the newest periodic checkpoint that verifies (latest, else the
+// previous one), loaded into model and Adam; 0 when there is none.
+int resume_from_checkpoint(RunFolder& run, UNet& model, Adam& adam, const std::string& stage) {
+  const CheckpointChoice choice = choose_checkpoint({run.checkpoint("latest"), run.checkpoint("previous")});
+  for (const auto& r : choice.rejected)
+    if (path_exists(r.path)) run.log_line("resume: " + r.reason + "; not used");
+  if (choice.path.empty()) {
+    run.log_line("resume: no checkpoint in " + run.dir() + ", starting from step 0");
+    return 0;
+  }
+  const auto md = read_checkpoint_metadata(choice.path);
+  const auto hash = md.find("config_hash");
+  if (hash == md.end() || hash->second != run.config_hash())
+    throw std::runtime_error(fmt::format("{}: made with config hash {}, but the run's config has {}", choice.path,
+                                         hash == md.end() ? "(none)" : hash->second, run.config_hash()));
+  CheckpointLoadOptions o;
+  o.adam = &adam;
+  const auto rep = load_checkpoint(choice.path, model.params(), o);
+  const int start = std::stoi(rep.metadata.at("step")) + 1;
+  run.log_line(fmt::format("resumed {} at step {} from {}", stage, start, choice.path));
+  return start;
+}
+
+}  // namespace
 
 void run_loop(const Config& cfg, RunFolder& run, UNet& model, Adam& adam, const LoopSpec& spec,
               bool resume, bool quiet) {
-  int start = 0;
-  if (resume && path_exists(run.checkpoint("latest"))) {
-    CheckpointLoadOptions o;
-    o.adam = &adam;
-    auto rep = load_checkpoint(run.checkpoint("latest"), model.params(), o);
-    start = std::stoi(rep.metadata.at("step")) + 1;
-    run.log_line(fmt::format("resumed {} at step {} from {}", spec.stage, start, run.checkpoint("latest")));
-  } else if (resume) {
-    run.log_line("resume: no latest checkpoint in " + run.dir() + ", starting from step 0");
-  }
+  const int start = resume ? resume_from_checkpoint(run, model, adam, spec.stage) : 0;
   const int every = std::max(1, cfg.integer("checkpoint_every"));
   const int log_every = std::max(1, cfg.integer("log_every"));
   const char* crash_env = std::getenv("CONTRASEG_CRASH_AFTER_STEP");
@@ -103,13 +122,14 @@ void run_loop(const Config& cfg, RunFolder& run, UNet& model, Adam& adam, const 
         ((s + 1) % spec.validate_every == 0 || s + 1 == spec.iterations))
       spec.validate(s);
     if ((s + 1) % every == 0 && s + 1 < spec.iterations)
-      save_checkpoint(run.checkpoint("latest"), model.params(), &adam, checkpoint_metadata(cfg, spec.stage, s));
+      save_checkpoint_rotating(run.checkpoint("latest"), run.checkpoint("previous"), model.params(), &adam,
+                               checkpoint_metadata(cfg, spec.stage, s, run.config_hash()));
     // Test hook: die abruptly after this many steps, as a killed process would (tests of --resume).
     if (crash_after > 0 && s + 1 == crash_after) std::_Exit(86);
   }
   run.end_progress();
   save_checkpoint(run.checkpoint("final"), model.params(), &adam,
-                  checkpoint_metadata(cfg, spec.stage, spec.iterations - 1));
+                  checkpoint_metadata(cfg, spec.stage, spec.iterations - 1, run.config_hash()));
 }
 
 }  // namespace cs

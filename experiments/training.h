@@ -37,13 +37,16 @@ struct LoopSpec {
   int validate_every = 0;
 };
 
-// Runs steps [start, iterations) where start comes from the 'latest' checkpoint when resuming.
-// Saves 'latest' every checkpoint_every steps and 'final' at the end (both with Adam state). A NaN or
+// Runs steps [start, iterations) where start comes from the newest periodic checkpoint that
+// verifies when resuming ('latest', else 'previous'; a damaged one is logged and skipped, and
+// when all are damaged it is an error). Saves 'latest' every checkpoint_every steps, keeping the
+// one before as 'previous', and 'final' at the end (all with Adam state). A NaN or
 // infinite loss stops the run with an error; the last good 'latest' checkpoint stays.
 void run_loop(const Config& cfg, RunFolder& run, UNet& model, Adam& adam, const LoopSpec& spec,
               bool resume, bool quiet);
 
-// Checkpoint metadata for a stage (config JSON, stage, step, seed).
-std::map<std::string, std::string> checkpoint_metadata(const Config& cfg, const std::string& stage, int step);
+// Checkpoint metadata for a stage (config JSON, stage, step, seed, the run's config hash).
+std::map<std::string, std::string> checkpoint_metadata(const Config& cfg, const std::string& stage, int step,
+                                                       const std::string& config_hash);
 
 }  // namespace cs

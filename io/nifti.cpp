@@ -1,10 +1,12 @@
 #include "io/nifti.h"
 
+#include <fcntl.h>
 #include <nifti2_io.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -362,11 +364,6 @@ void write_impl(const std::string& path, const Volume& v, int datatype, double s
   }
   if (v.nx > 32767 || v.ny > 32767 || v.nz > 32767)
     throw std::invalid_argument(path + ": dims above 32767 need NIfTI-2, which this writer does not produce");
-  {
-    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    std::error_code ec;
-    if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) fail(path, "no such folder " + parent.string());
-  }
   if (!(v.dx > 0) || !(v.dy > 0) || !(v.dz > 0) || !std::isfinite(v.dx) || !std::isfinite(v.dy) ||
       !std::isfinite(v.dz))
     throw std::invalid_argument(path + ": voxel size must be positive and finite");
@@ -401,7 +398,15 @@ void write_impl(const std::string& path, const Volume& v, int datatype, double s
   std::snprintf(nim->descrip, sizeof(nim->descrip), "%s", v.descrip.c_str());
 
   const std::string tmp = tmp_name(path);
-  if (nifti_set_filenames(nim.get(), tmp.c_str(), 0, 1) != 0) fail(path, "cannot set the output file name");
+  // Created here, not by the library, which reports a file it cannot open only on stderr: the
+  // caller learns the system's reason (missing folder, a file where a folder should be, no permission).
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) fail(path, std::string("cannot create: ") + std::strerror(errno));
+  ::close(fd);
+  if (nifti_set_filenames(nim.get(), tmp.c_str(), 0, 1) != 0) {
+    std::remove(tmp.c_str());
+    fail(path, "cannot set the output file name");
+  }
   // Always NIfTI-1: this library writes NIfTI-2 single files as if they were .hdr/.img pairs (the
   // header is then overwritten by the data), and the verification below would reject the result.
   nim->nifti_type = NIFTI_FTYPE_NIFTI1_1;

@@ -1,5 +1,9 @@
 #include "nn/checkpoint.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <stdexcept>
 
 #include "nn/safetensors.h"
@@ -22,6 +26,22 @@ bool selected(const std::string& name, const CheckpointLoadOptions& opt) {
     if (starts_with(name, p)) return false;
   return true;
 }
+
+const std::string kFormat = "contraseg-checkpoint";
+
+std::string meta_or_empty(const SafeTensorsReader& r, const std::string& key) {
+  const auto it = r.metadata().find(key);
+  return it == r.metadata().end() ? "" : it->second;
+}
+
+// Version 1 (no checksum) is already refused by the reader; newer versions may change the layout.
+void check_version(const SafeTensorsReader& r) {
+  if (meta_or_empty(r, "format") != kFormat) return;
+  const std::string v = meta_or_empty(r, "version");
+  if (v != std::to_string(kCheckpointVersion))
+    throw std::runtime_error("checkpoint '" + r.path() + "': format version '" + v + "', but this contraseg reads " +
+                             "version " + std::to_string(kCheckpointVersion));
+}
 }  // namespace
 
 void save_checkpoint(const std::string& path, const ParamStore& store, const Adam* adam,
@@ -40,7 +60,7 @@ void save_checkpoint(const std::string& path, const ParamStore& store, const Ada
     w.add(e.name, e.shape, B.data() + e.offset);
   }
   for (const auto& kv : metadata) w.set_metadata(kv.first, kv.second);
-  w.set_metadata("format", "contraseg-checkpoint");
+  w.set_metadata("format", kFormat);
   w.set_metadata("version", std::to_string(kCheckpointVersion));
   w.set_metadata("contraseg_version", CONTRASEG_VERSION);
   if (adam) {
@@ -63,6 +83,7 @@ std::map<std::string, std::string> read_checkpoint_metadata(const std::string& p
 CheckpointLoadReport load_checkpoint(const std::string& path, ParamStore& store, const CheckpointLoadOptions& opt) {
   if (!store.allocated()) throw std::logic_error("load_checkpoint: ParamStore not allocated");
   SafeTensorsReader r(path);
+  check_version(r);
   auto fail = [&](const std::string& m) -> void { throw std::runtime_error("checkpoint '" + path + "': " + m); };
 
   // 1. Every include prefix must select something in the file.
@@ -132,6 +153,55 @@ CheckpointLoadReport load_checkpoint(const std::string& path, ParamStore& store,
   if (opt.adam) opt.adam->set_step_count(adam_step);
   rep.metadata = r.metadata();
   return rep;
+}
+
+void verify_checkpoint(const std::string& path) {
+  const SafeTensorsReader r(path);  // header bounds and checksum
+  if (meta_or_empty(r, "format") != kFormat)
+    throw std::runtime_error("checkpoint '" + path + "': not a contraseg checkpoint (metadata 'format' is '" +
+                             meta_or_empty(r, "format") + "')");
+  check_version(r);
+}
+
+void save_checkpoint_rotating(const std::string& path, const std::string& previous_path, const ParamStore& store,
+                              const Adam* adam, const std::map<std::string, std::string>& metadata) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    bool good = true;
+    try {
+      verify_checkpoint(path);
+    } catch (const std::runtime_error&) {
+      good = false;  // overwritten below; the previous one stays
+    }
+    if (good && std::rename(path.c_str(), previous_path.c_str()) != 0)
+      throw std::runtime_error("checkpoint '" + path + "': cannot rename to '" + previous_path +
+                               "': " + std::strerror(errno));
+  }
+  save_checkpoint(path, store, adam, metadata);
+}
+
+CheckpointChoice choose_checkpoint(const std::vector<std::string>& candidates) {
+  CheckpointChoice c;
+  bool any_exists = false;
+  for (const auto& p : candidates) {
+    std::error_code ec;
+    if (!std::filesystem::exists(p, ec)) {
+      c.rejected.push_back({p, "checkpoint '" + p + "' does not exist"});
+      continue;
+    }
+    any_exists = true;
+    try {
+      verify_checkpoint(p);
+      c.path = p;
+      return c;
+    } catch (const std::runtime_error& e) {
+      c.rejected.push_back({p, e.what()});
+    }
+  }
+  if (!any_exists) return c;
+  std::string all;
+  for (const auto& r : c.rejected) all += (all.empty() ? "" : "; ") + r.reason;
+  throw std::runtime_error("no usable checkpoint: " + all);
 }
 
 std::vector<std::string> decoder_block_prefixes(int l) {

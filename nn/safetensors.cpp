@@ -2,9 +2,13 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -15,8 +19,15 @@
 namespace cs {
 namespace {
 
+using Json = nlohmann::json;
+using Infos = std::map<std::string, SafeTensorsReader::Info>;
+
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error("safetensors '" + path + "': " + what);
+}
+
+[[noreturn]] void fail_tensor(const std::string& path, const std::string& name, const std::string& what) {
+  fail(path, "tensor '" + name + "': " + what);
 }
 
 size_t dtype_size(const std::string& d) {
@@ -46,6 +57,126 @@ std::string dir_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// zlib takes 32-bit lengths: feed big buffers in pieces.
+uLong crc_update(uLong crc, const void* p, size_t n) {
+  const auto* b = static_cast<const Bytef*>(p);
+  constexpr size_t kPiece = 1u << 30;
+  while (n > 0) {
+    const size_t k = std::min(n, kPiece);
+    crc = ::crc32(crc, b, static_cast<uInt>(k));
+    b += k;
+    n -= k;
+  }
+  return crc;
+}
+
+std::string hex8(uLong crc) {
+  char s[9];
+  std::snprintf(s, sizeof s, "%08lx", crc & 0xffffffffUL);
+  return s;
+}
+
+bool is_hex8(const std::string& s) {
+  return s.size() == 8 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// The header as the writer lays it out; without "crc32" it is also the checksummed canonical form.
+Json header_json(const Infos& infos, const std::map<std::string, std::string>& metadata) {
+  Json h = Json::object();
+  for (const auto& [name, in] : infos)
+    h[name] = {{"dtype", in.dtype}, {"shape", in.shape}, {"data_offsets", {in.begin, in.end}}};
+  Json meta = Json::object();
+  for (const auto& [k, v] : metadata)
+    if (k != kChecksumKey) meta[k] = v;
+  h["__metadata__"] = meta;
+  return h;
+}
+
+uLong canonical_header_crc(const Infos& infos, const std::map<std::string, std::string>& metadata) {
+  const std::string canonical = header_json(infos, metadata).dump();
+  return crc_update(::crc32(0L, Z_NULL, 0), canonical.data(), canonical.size());
+}
+
+// A value for an error message: numbers and short strings as written, containers by their type
+// only (dumping them recurses as deep as the nesting, which a damaged header makes unbounded).
+std::string brief(const Json& v) {
+  if (v.is_structured()) return "(" + std::string(v.type_name()) + ")";
+  const std::string s = v.dump();
+  return s.size() <= 40 ? s : s.substr(0, 40) + "...";
+}
+
+// A JSON non-negative integer literal (nlohmann parses those as unsigned; negatives and
+// fractions are other types, so nothing wraps around).
+bool as_uint(const Json& v, uint64_t& out) {
+  if (!v.is_number_unsigned()) return false;
+  out = v.get<uint64_t>();
+  return true;
+}
+
+Shape parse_shape(const Json& v, const std::string& path, const std::string& name, uint64_t& numel) {
+  if (!v.is_array()) fail_tensor(path, name, "shape is not an array");
+  Shape shape;
+  numel = 1;
+  constexpr auto kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  for (const auto& d : v) {
+    uint64_t dim = 0;
+    if (!as_uint(d, dim)) fail_tensor(path, name, "shape entry " + brief(d) + " is not a non-negative integer");
+    // Every partial product must fit int64_t, as Shape arithmetic (shape_numel) needs.
+    if (dim > kMax || (dim != 0 && numel > kMax / dim))
+      fail_tensor(path, name, "shape: element count overflows at dimension " + std::to_string(shape.size()) + " (" +
+                                  std::to_string(dim) + ")");
+    numel *= dim;
+    shape.push_back(static_cast<int64_t>(dim));
+  }
+  return shape;
+}
+
+SafeTensorsReader::Info parse_entry(const Json& v, const std::string& path, const std::string& name,
+                                    uint64_t data_size) {
+  if (!v.is_object()) fail_tensor(path, name, "header entry is not an object");
+  for (const char* field : {"dtype", "shape", "data_offsets"})
+    if (!v.contains(field)) fail_tensor(path, name, std::string("header entry has no '") + field + "'");
+  SafeTensorsReader::Info in;
+  if (!v["dtype"].is_string()) fail_tensor(path, name, "dtype is not a string");
+  in.dtype = v["dtype"].get<std::string>();
+  const uint64_t es = dtype_size(in.dtype);
+  if (es == 0) fail_tensor(path, name, "unknown dtype '" + in.dtype + "'");
+  uint64_t numel = 0;
+  in.shape = parse_shape(v["shape"], path, name, numel);
+  if (numel > std::numeric_limits<uint64_t>::max() / es)
+    fail_tensor(path, name, "shape " + shape_str(in.shape) + ": byte count overflows");
+  const Json& off = v["data_offsets"];
+  if (!off.is_array() || off.size() != 2 || !as_uint(off[0], in.begin) || !as_uint(off[1], in.end))
+    fail_tensor(path, name, "data_offsets must be 2 non-negative integers [begin, end]");
+  const std::string offsets = "data_offsets [" + std::to_string(in.begin) + ", " + std::to_string(in.end) + "]";
+  if (in.end < in.begin) fail_tensor(path, name, offsets + " end before begin");
+  if (in.end > data_size)
+    fail(path, "truncated: tensor '" + name + "' ends at byte " + std::to_string(in.end) + " of the data, which has " +
+                   std::to_string(data_size));
+  if (in.end - in.begin != numel * es)
+    fail_tensor(path, name, offsets + " hold " + std::to_string(in.end - in.begin) +
+                                " bytes, but dtype " + in.dtype + " and shape " + shape_str(in.shape) + " need " +
+                                std::to_string(numel * es));
+  return in;
+}
+
+std::map<std::string, std::string> parse_metadata(const Json& v, const std::string& path) {
+  if (!v.is_object()) fail(path, "__metadata__ is not an object");
+  std::map<std::string, std::string> m;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (!it.value().is_string()) fail(path, "__metadata__ value of '" + it.key() + "' is not a string");
+    m[it.key()] = it.value().get<std::string>();
+  }
+  return m;
+}
+
+std::string lookup(const std::map<std::string, std::string>& m, const std::string& key) {
+  const auto it = m.find(key);
+  return it == m.end() ? "" : it->second;
+}
+
 }  // namespace
 
 void SafeTensorsWriter::add(const std::string& name, const Shape& shape, const float* data) {
@@ -61,15 +192,25 @@ void SafeTensorsWriter::add(const std::string& name, const Tensor& t) {
   add(name, t.shape(), host.data());
 }
 
+void SafeTensorsWriter::set_metadata(const std::string& key, const std::string& value) {
+  if (key == kChecksumKey) throw std::invalid_argument("safetensors: metadata key 'crc32' is reserved for the checksum");
+  metadata_[key] = value;
+}
+
 void SafeTensorsWriter::write(const std::string& path) const {
-  nlohmann::json header = nlohmann::json::object();
+  Infos infos;
   uint64_t offset = 0;
   for (const auto& e : entries_) {
     const uint64_t bytes = e.data.size() * sizeof(float);
-    header[e.name] = {{"dtype", "F32"}, {"shape", e.shape}, {"data_offsets", {offset, offset + bytes}}};
+    infos[e.name] = {"F32", e.shape, offset, offset + bytes};
     offset += bytes;
   }
-  if (!metadata_.empty()) header["__metadata__"] = metadata_;
+  uLong crc = canonical_header_crc(infos, metadata_);
+  for (const auto& e : entries_) crc = crc_update(crc, e.data.data(), e.data.size() * sizeof(float));
+  std::map<std::string, std::string> metadata = metadata_;
+  metadata[kChecksumKey] = hex8(crc);
+  Json header = header_json(infos, {});
+  header["__metadata__"] = metadata;
   std::string text = header.dump();
   while (text.size() % 8 != 0) text.push_back(' ');  // keeps the data 8-byte aligned
   const uint64_t n = text.size();
@@ -110,58 +251,90 @@ SafeTensorsReader::SafeTensorsReader(const std::string& path) : path_(path) {
   file_.open(path, std::ios::binary);
   if (!file_) fail(path, "cannot open (missing file or no permission)");
   file_.seekg(0, std::ios::end);
-  const auto size = static_cast<uint64_t>(file_.tellg());
+  const std::streamoff end = file_.tellg();
+  if (end < 0) fail(path, "cannot read (not a regular file?)");
+  const auto size = static_cast<uint64_t>(end);
   file_.seekg(0);
   if (size < 8) fail(path, "truncated: " + std::to_string(size) + " bytes, shorter than the 8-byte header length");
   unsigned char len[8];
-  file_.read(reinterpret_cast<char*>(len), 8);
+  if (!file_.read(reinterpret_cast<char*>(len), 8)) fail(path, "read error in the header length");
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(len[i]) << (8 * i);
+  // Bounds first: the header is allocated only once its length is plausible.
   if (n > size - 8)
     fail(path, "truncated: header length " + std::to_string(n) + " but only " + std::to_string(size - 8) +
                    " bytes follow (or not a safetensors file)");
+  if (n > kMaxHeaderBytes)
+    fail(path, "header length " + std::to_string(n) + " exceeds the limit of " + std::to_string(kMaxHeaderBytes) +
+                   " bytes (damaged or not a safetensors file)");
+  if (n < 2) fail(path, "header length " + std::to_string(n) + " is too small for a JSON object");
   std::string text(n, '\0');
-  file_.read(text.data(), static_cast<std::streamsize>(n));
+  if (!file_.read(text.data(), static_cast<std::streamsize>(n))) fail(path, "read error in the header");
   data_start_ = 8 + n;
   const uint64_t data_size = size - data_start_;
+  parse_header(text, data_size);
+  check_no_overlap();
+  verify_checksum(data_size);
+}
 
-  nlohmann::json header;
+void SafeTensorsReader::parse_header(const std::string& text, uint64_t data_size) {
+  // JSON text holds no raw NUL, but the parser would take one for the end of the input and
+  // ignore what follows: a damaged byte must not pass as padding.
+  const auto nul = text.find('\0');
+  if (nul != std::string::npos) fail(path_, "bad JSON header: NUL byte at file offset " + std::to_string(8 + nul));
+  Json header;
   try {
-    header = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    fail(path, std::string("bad JSON header: ") + e.what());
+    header = Json::parse(text);
+  } catch (const Json::exception& e) {
+    fail(path_, std::string("bad JSON header: ") + e.what());
   }
-  if (!header.is_object()) fail(path, "bad JSON header: not an object");
+  if (!header.is_object()) fail(path_, "bad JSON header: not an object");
   for (auto it = header.begin(); it != header.end(); ++it) {
-    const std::string& key = it.key();
-    const auto& v = it.value();
-    try {
-      if (key == "__metadata__") {
-        for (auto m = v.begin(); m != v.end(); ++m) metadata_[m.key()] = m.value().get<std::string>();
-        continue;
-      }
-      Info in;
-      in.dtype = v.at("dtype").get<std::string>();
-      in.shape = v.at("shape").get<Shape>();
-      const auto off = v.at("data_offsets").get<std::vector<uint64_t>>();
-      if (off.size() != 2) fail(path, "tensor '" + key + "': data_offsets must hold 2 numbers");
-      in.begin = off[0];
-      in.end = off[1];
-      const size_t es = dtype_size(in.dtype);
-      if (es == 0) fail(path, "tensor '" + key + "': unknown dtype " + in.dtype);
-      if (in.end < in.begin || in.end - in.begin != static_cast<uint64_t>(shape_numel(in.shape)) * es)
-        fail(path, "tensor '" + key + "': data_offsets do not match dtype " + in.dtype + " and shape " +
-                       shape_str(in.shape));
-      if (in.end > data_size)
-        fail(path, "truncated: tensor '" + key + "' ends at byte " + std::to_string(in.end) + " of the data, which has " +
-                       std::to_string(data_size));
-      infos_[key] = in;
-    } catch (const nlohmann::json::exception& e) {
-      fail(path, "bad JSON header entry '" + key + "': " + e.what());
-    } catch (const std::invalid_argument& e) {
-      fail(path, "bad JSON header entry '" + key + "': " + e.what());
-    }
+    if (it.key() == "__metadata__")
+      metadata_ = parse_metadata(it.value(), path_);
+    else
+      infos_[it.key()] = parse_entry(it.value(), path_, it.key(), data_size);
   }
+}
+
+void SafeTensorsReader::check_no_overlap() const {
+  std::vector<std::pair<const std::string*, const Info*>> spans;
+  for (const auto& kv : infos_)
+    if (kv.second.end > kv.second.begin) spans.emplace_back(&kv.first, &kv.second);  // empty ones hold no byte
+  std::sort(spans.begin(), spans.end(), [](const auto& a, const auto& b) { return a.second->begin < b.second->begin; });
+  for (size_t i = 1; i < spans.size(); ++i)
+    if (spans[i].second->begin < spans[i - 1].second->end)
+      fail_tensor(path_, *spans[i].first,
+                  "data_offsets [" + std::to_string(spans[i].second->begin) + ", " + std::to_string(spans[i].second->end) +
+                      "] overlap those of tensor '" + *spans[i - 1].first + "' [" +
+                      std::to_string(spans[i - 1].second->begin) + ", " + std::to_string(spans[i - 1].second->end) + "]");
+}
+
+void SafeTensorsReader::verify_checksum(uint64_t data_size) {
+  const auto it = metadata_.find(kChecksumKey);
+  if (it == metadata_.end()) {
+    if (lookup(metadata_, "format") != "contraseg-checkpoint") return;  // another tool's file
+    const std::string version = lookup(metadata_, "version");
+    if (version == "1")
+      fail(path_, "contraseg checkpoint version 1 carries no checksum and cannot be verified; "
+                  "re-create it with this contraseg (version 2 checkpoints are checksummed)");
+    fail(path_, "contraseg checkpoint (version '" + version + "') without its checksum (metadata 'crc32'): damaged file");
+  }
+  if (!is_hex8(it->second))
+    fail(path_, "checksum mismatch (damaged file): metadata 'crc32' = '" + it->second + "' is not 8 hex digits");
+  uLong crc = canonical_header_crc(infos_, metadata_);
+  std::vector<char> buf(std::min<uint64_t>(data_size, 1u << 20));
+  file_.clear();
+  file_.seekg(static_cast<std::streamoff>(data_start_));
+  for (uint64_t left = data_size; left > 0;) {
+    const size_t k = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
+    if (!file_.read(buf.data(), static_cast<std::streamsize>(k))) fail(path_, "read error in the data");
+    crc = crc_update(crc, buf.data(), k);
+    left -= k;
+  }
+  if (hex8(crc) != it->second)
+    fail(path_, "checksum mismatch (damaged file): stored crc32 " + it->second + ", computed " + hex8(crc));
+  verified_ = true;
 }
 
 std::vector<std::string> SafeTensorsReader::names() const {
@@ -177,7 +350,7 @@ const SafeTensorsReader::Info& SafeTensorsReader::info(const std::string& name) 
 }
 
 std::vector<char> SafeTensorsReader::read_bytes(const Info& in) const {
-  std::vector<char> b(in.end - in.begin);
+  std::vector<char> b(in.end - in.begin);  // bounded by the file size (checked on construction)
   file_.clear();
   file_.seekg(static_cast<std::streamoff>(data_start_ + in.begin));
   file_.read(b.data(), static_cast<std::streamsize>(b.size()));
@@ -188,11 +361,11 @@ std::vector<char> SafeTensorsReader::read_bytes(const Info& in) const {
 std::vector<double> SafeTensorsReader::read_doubles(const std::string& name) const {
   const Info& in = info(name);
   const std::vector<char> b = read_bytes(in);
-  const size_t n = static_cast<size_t>(shape_numel(in.shape));
-  std::vector<double> r(n);
+  std::vector<double> r;
   auto convert = [&](auto tag) {
     using T = decltype(tag);
-    for (size_t i = 0; i < n; ++i) {
+    r.resize(b.size() / sizeof(T));
+    for (size_t i = 0; i < r.size(); ++i) {
       T x;
       std::memcpy(&x, b.data() + i * sizeof(T), sizeof(T));
       r[i] = static_cast<double>(x);

@@ -110,7 +110,7 @@ TEST(Help, ConfigListsTheAllowedValuesOfEnumeratedKeys) {
   ASSERT_EQ(r.status, 0) << r.err;
   for (const auto& [key, values] : std::vector<std::pair<std::string, std::string>>{
            {"layout", "(auto|acdc|msd|mmwhs|nnunet)"}, {"device", "(cpu|cuda)"}, {"global.loss", "(gr|gd-|gd)"},
-           {"dataset", "(acdc|prostate|mmwhs)"}, {"finetune.iterations", "(integer)"}}) {
+           {"dataset", "(acdc|prostate|mmwhs)"}, {"finetune.iterations", "(integer in [1, 100000000])"}}) {
     bool found = false;
     for (const auto& l : lines_of(r.out))
       found |= l.rfind("  " + key + " ", 0) == 0 && l.find(values) != std::string::npos;

@@ -4,14 +4,18 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "experiments/folder_lock.h"
 #include "io/nifti.h"
 #include "nn/safetensors.h"
 
@@ -70,6 +74,21 @@ class Pipeline : public ::testing::Test {
 };
 std::string Pipeline::dir, Pipeline::data, Pipeline::config;
 
+// Overwrites `n` bytes in the middle of a file with random ones: same size, damaged content.
+void damage_middle(const std::string& path, size_t n) {
+  std::string bytes = slurp(path);
+  ASSERT_GT(bytes.size(), 2 * n);
+  std::mt19937 rng(7);
+  for (size_t i = 0; i < n; ++i) bytes[bytes.size() / 2 + i] = static_cast<char>(rng());
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+void expect_same_final_weights(const std::string& a, const std::string& b) {
+  const cs::SafeTensorsReader fa(a + "/checkpoints/final.safetensors"), fb(b + "/checkpoints/final.safetensors");
+  ASSERT_EQ(fa.names(), fb.names());
+  for (const auto& name : fa.names()) EXPECT_EQ(fa.read_floats(name), fb.read_floats(name)) << name;
+}
+
 TEST_F(Pipeline, ReproduceWritesTheTableAndEveryRunFolder) {
   const std::string out = dir + "/rep";
   const Result r = run("reproduce --config " + config + " --data " + data + " --out " + out);
@@ -92,10 +111,17 @@ TEST_F(Pipeline, ReproduceWritesTheTableAndEveryRunFolder) {
   EXPECT_NE(csv.find("007,"), std::string::npos);
   EXPECT_NE(csv.find("hd95_mm_LV"), std::string::npos);
   EXPECT_TRUE(exists(ft + "/eval/predictions/008.nii.gz"));
-  // A second reproduce on the same folder finds everything done.
+  // A second reproduce on the same folder finds everything done and changes nothing.
+  const std::string g_final = slurp(out + "/pretrain-global/checkpoints/final.safetensors");
+  const std::string ft_log = slurp(ft + "/log.txt"), ft_summary = slurp(ft + "/eval/summary.json");
   const Result again = run("reproduce --config " + config + " --data " + data + " --out " + out);
   ASSERT_EQ(again.status, 0) << again.output;
-  EXPECT_EQ(again.output.find("stage 1:"), std::string::npos);
+  for (const char* what : {"pretrain-global: ", "pretrain-local: ", "finetune: "})
+    EXPECT_NE(again.output.find(std::string(what) + out), std::string::npos) << what << again.output;
+  EXPECT_EQ(again.output.find("step 1 loss"), std::string::npos) << again.output;
+  EXPECT_EQ(slurp(out + "/pretrain-global/checkpoints/final.safetensors"), g_final);
+  EXPECT_EQ(slurp(ft + "/log.txt"), ft_log);
+  EXPECT_EQ(slurp(ft + "/eval/summary.json"), ft_summary);
 
   // predict keeps the input's geometry.
   const std::string img = data + "/patient007/patient007_frame01.nii.gz", pred = dir + "/pred.nii.gz";
@@ -121,9 +147,91 @@ TEST_F(Pipeline, ResumeAfterAKillEndsWithTheSameWeights) {
   const Result resumed = run(args + b + " --resume");
   ASSERT_EQ(resumed.status, 0) << resumed.output;
   EXPECT_NE(slurp(b + "/log.txt").find("resumed finetune at step 4"), std::string::npos);
-  const cs::SafeTensorsReader fa(a + "/checkpoints/final.safetensors"), fb(b + "/checkpoints/final.safetensors");
-  ASSERT_EQ(fa.names(), fb.names());
-  for (const auto& name : fa.names()) EXPECT_EQ(fa.read_floats(name), fb.read_floats(name)) << name;
+  expect_same_final_weights(a, b);
+}
+
+TEST_F(Pipeline, ASecondWriterIsRefusedNamingTheFirst) {
+  const std::string out = dir + "/locked";
+  const std::string args = "finetune --config " + config + " --data " + data + " --quiet --out " + out;
+  ASSERT_EQ(run(args).status, 0);
+  const std::string log = slurp(out + "/log.txt"), config_json = slurp(out + "/config.json");
+  const cs::FolderLock holder(out, "the test's own holder");  // this process writes the folder now
+  const std::string pid = "pid " + std::to_string(::getpid());
+  for (const std::string& cmd : {args + " --resume", args + " --overwrite", "evaluate --run " + out + " --overwrite",
+                                 "reproduce --config " + config + " --data " + data + " --out " + out}) {
+    const Result r = run(cmd);
+    EXPECT_NE(r.status, 0) << cmd;
+    EXPECT_NE(r.output.find("in use by another contraseg process (" + pid), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("the test's own holder"), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(slurp(out + "/log.txt"), log);
+  EXPECT_EQ(slurp(out + "/config.json"), config_json);
+  EXPECT_TRUE(exists(out + "/eval/summary.json"));
+}
+
+TEST_F(Pipeline, AFolderHoldingARunIsResumedOnlyWithItsOwnSettings) {
+  const std::string out = dir + "/rules";
+  const std::string args = "finetune --config " + config + " --data " + data + " --quiet --out " + out;
+  ASSERT_EQ(run(args).status, 0);
+  const std::string final_bytes = slurp(out + "/checkpoints/final.safetensors"), log = slurp(out + "/log.txt");
+
+  Result r = run(args);  // neither --resume nor --overwrite
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("holds a run already; add --resume to continue it, or --overwrite"), std::string::npos)
+      << r.output;
+
+  r = run(args + " --resume --set lr=0.01 --set finetune.batch=2");  // weight keys: refused, each listed
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("lr: 0.001 -> 0.01"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("finetune.batch: 4 -> 2"), std::string::npos) << r.output;
+
+  r = run(args + " --resume --set log_every=5");  // not a weight key; and the run is finished
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("do not affect the weights:\n  log_every: 1 -> 5"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("is finished; nothing to train"), std::string::npos) << r.output;
+  EXPECT_EQ(slurp(out + "/checkpoints/final.safetensors"), final_bytes);
+  EXPECT_EQ(slurp(out + "/log.txt"), log);
+
+  r = run("evaluate --run " + out);  // its evaluation is there already
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("holds an evaluation already; pass --overwrite"), std::string::npos) << r.output;
+  EXPECT_EQ(run("evaluate --run " + out + " --overwrite").status, 0);
+  EXPECT_FALSE(exists(out + "/eval.partial"));
+
+  r = run(args + " --overwrite --set lr=0.01");  // starts again, with the new settings
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(slurp(out + "/log.txt").find("resumed"), std::string::npos);
+  EXPECT_NE(slurp(out + "/checkpoints/final.safetensors"), final_bytes);
+}
+
+TEST_F(Pipeline, ADamagedLatestCheckpointFallsBackToThePreviousOne) {
+  const std::string a = dir + "/dmg_a", b = dir + "/dmg_b";
+  const std::string args = "finetune --config " + config + " --data " + data + " --quiet --out ";
+  ASSERT_EQ(run(args + a).status, 0);
+  // checkpoint_every 2: the kill after step 5 leaves latest (after step 4) and previous (step 2).
+  ASSERT_EQ(run(args + b, "CONTRASEG_CRASH_AFTER_STEP=5").status, 86);
+  damage_middle(b + "/checkpoints/latest.safetensors", 4096);
+  const Result r = run(args + b + " --resume");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string log = slurp(b + "/log.txt");
+  EXPECT_NE(log.find("latest.safetensors"), std::string::npos) << log;
+  EXPECT_NE(log.find("checksum mismatch"), std::string::npos) << log;
+  EXPECT_NE(log.find("resumed finetune at step 2 from " + b + "/checkpoints/previous.safetensors"), std::string::npos)
+      << log;
+  expect_same_final_weights(a, b);
+}
+
+TEST_F(Pipeline, ResumeRefusesWhenEveryCheckpointIsDamaged) {
+  const std::string b = dir + "/dmg_both";
+  const std::string args = "finetune --config " + config + " --data " + data + " --quiet --out " + b;
+  ASSERT_EQ(run(args, "CONTRASEG_CRASH_AFTER_STEP=5").status, 86);
+  damage_middle(b + "/checkpoints/latest.safetensors", 4096);
+  damage_middle(b + "/checkpoints/previous.safetensors", 4096);
+  const Result r = run(args + " --resume");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("latest.safetensors"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("previous.safetensors"), std::string::npos) << r.output;
+  EXPECT_FALSE(exists(b + "/checkpoints/final.safetensors"));
 }
 
 TEST_F(Pipeline, ClearErrorsBeforeTraining) {

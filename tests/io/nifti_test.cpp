@@ -205,11 +205,31 @@ TEST(Nifti, WriteIsAtomicAndOverwrites) {
   EXPECT_EQ(files, 1);
   // an unwritable destination is an error naming it, and leaves nothing behind
   const std::string missing_dir = tmp / "no/such/dir/v.nii.gz";
-  expect_error([&] { write_nifti_image(missing_dir, a); }, missing_dir, "no such folder");
+  expect_error([&] { write_nifti_image(missing_dir, a); }, missing_dir, "cannot create: No such file or directory");
   EXPECT_THROW(write_nifti_image(tmp / "v.txt", a), std::runtime_error);
   Volume bad = a;
   bad.data.pop_back();
   EXPECT_THROW(write_nifti_image(tmp / "w.nii", bad), std::invalid_argument);
+}
+
+// A destination that cannot be created reports the path and the system's reason, for images and
+// labels alike, and leaves no temporary file behind. A regular file where a folder should be
+// refuses creation even to root.
+TEST(Nifti, WriteIntoAnUncreatableFolderNamesTheCause) {
+  TempDir tmp;
+  testing_io::write_text(tmp / "plain_file", "not a folder");
+  const Volume a = testing_io::pattern_volume(3, 3, 2, 1.f, 1.f, 1.f);
+  const std::string under_file = tmp / "plain_file/v.nii.gz";
+  expect_error([&] { write_nifti_image(under_file, a); }, under_file, "cannot create: Not a directory");
+  expect_error([&] { write_nifti_label(under_file, a); }, under_file, "cannot create: Not a directory");
+  const std::string missing = tmp / "missing/l.nii";
+  expect_error([&] { write_nifti_label(missing, a); }, missing, "cannot create: No such file or directory");
+  int entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(tmp.path())) {
+    (void)e;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1);  // only plain_file
 }
 
 TEST(Nifti, MalformedFilesGiveClearErrors) {
