@@ -200,4 +200,15 @@ std::vector<std::string> Args::all(const std::string& key) const {
   return it == values_.end() ? std::vector<std::string>{} : it->second;
 }
 
+Config resolve_config(const Args& a, Config c) {
+  if (a.has("config")) c.load_file(a.get("config", ""));
+  for (const auto& kv : a.all("set")) c.apply_override(kv);
+  const std::pair<const char*, const char*> shortcuts[] = {
+      {"data", "data"}, {"device", "device"}, {"labeled", "finetune.labeled"}, {"comb", "finetune.comb"}};
+  for (const auto& [option, key] : shortcuts)
+    if (a.has(option)) c.set(key, a.get(option, ""), std::string("--") + option);
+  c.validate();
+  return c;
+}
+
 }  // namespace cs

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "experiments/config.h"
+
 namespace cs {
 
 // One option: its name without "--", the metavariable of its value (empty for a flag), the
@@ -93,5 +95,10 @@ class Args {
   std::vector<std::string> positional_;
   bool help_ = false;
 };
+
+// The config a command runs with: `start` (the defaults, a run's own config, the demo's), then
+// the command's --config file, its --set overrides, and the shortcuts --data, --device, --labeled
+// and --comb; every value is checked here, before the command does any work.
+Config resolve_config(const Args& a, Config start = Config());
 
 }  // namespace cs

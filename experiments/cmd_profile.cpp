@@ -46,10 +46,8 @@ CommandSpec profile_spec() {
            choice("device", config_choices("device"), "same as --set device=...")}};
 }
 
-int cmd_profile(const Args& a) {  Config cfg;
-  if (a.has("config")) cfg.load_file(a.get("config", ""));
-  for (const auto& kv : a.all("set")) cfg.apply_override(kv);
-  if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
+int cmd_profile(const Args& a) {
+  const Config cfg = resolve_config(a);
   apply_threads(cfg);
   const Device dev = config_device(cfg);
   const std::string stage = a.get("stage", "finetune");

@@ -48,12 +48,8 @@ CommandSpec reproduce_spec() {
 }
 
 int cmd_reproduce(const Args& a) {
-  Config cfg;
-  cfg.load_file(a.require("config"));
-  for (const auto& kv : a.all("set")) cfg.apply_override(kv);
-  if (a.has("data")) cfg.set("data", a.get("data", ""), "--data");
-  if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
-  cfg.validate();
+  a.require("config");
+  const Config cfg = resolve_config(a);
   std::printf("reproduce: resolved config\n%s", cfg.to_text().c_str());
   ReproduceOptions opt{a.require("out"), a.command_line(), !a.flag("verbose")};
   std::printf("\n%s", run_reproduce(cfg, opt).c_str());
@@ -78,11 +74,9 @@ CommandSpec demo_spec() {
 }
 
 int cmd_demo(const Args& a) {
-  Config cfg;  // resolved first: a bad --set fails before anything is written
-  cfg.load_json(nlohmann::json::parse(kDemoConfig), "the demo's embedded config");
-  for (const auto& kv : a.all("set")) cfg.apply_override(kv);
-  if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
-  cfg.validate();
+  Config demo;
+  demo.load_json(nlohmann::json::parse(kDemoConfig), "the demo's embedded config");
+  Config cfg = resolve_config(a, demo);  // first: a bad --set fails before anything is written
   const std::string out = a.get("out", "runs/demo");
   const FolderLock lock(out, a.command_line());
   std::string data = a.get("data", "");

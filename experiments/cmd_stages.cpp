@@ -34,26 +34,13 @@ std::vector<OptionSpec> stage_options(std::vector<OptionSpec> extra) {
   return o;
 }
 
-// Resolves the config of a stage: defaults, --config, --set, and the shortcut options.
-Config resolve(const Args& a) {
-  Config c;
-  if (a.has("config")) c.load_file(a.get("config", ""));
-  for (const auto& kv : a.all("set")) c.apply_override(kv);
-  if (a.has("data")) c.set("data", a.get("data", ""), "--data");
-  if (a.has("device")) c.set("device", a.get("device", ""), "--device");
-  if (a.has("labeled")) c.set("finetune.labeled", a.get("labeled", ""), "--labeled");
-  if (a.has("comb")) c.set("finetune.comb", a.get("comb", ""), "--comb");
-  c.validate();
-  return c;
-}
-
 // What a stage command runs with: its resolved config (printed) and its options.
 struct StageCall {
   Config cfg;
   StageOptions opt;
 };
 StageCall stage_call(const Args& a, const char* name) {
-  StageCall c{resolve(a), {}};
+  StageCall c{resolve_config(a), {}};
   c.opt.out = a.require("out");
   c.opt.init = a.get("init", "");
   if (a.flag("resume") && a.flag("overwrite")) throw UsageError("--resume and --overwrite exclude each other");
@@ -135,12 +122,8 @@ CommandSpec evaluate_spec() {
 }
 int cmd_evaluate(const Args& a) {
   const std::string run = a.require("run");
-  Config cfg = finetuned_run_config(a);
+  const Config cfg = resolve_config(a, finetuned_run_config(a));
   const FolderLock lock(run, a.command_line());  // no training or other evaluation of it meanwhile
-  for (const auto& kv : a.all("set")) cfg.apply_override(kv);
-  if (a.has("data")) cfg.set("data", a.get("data", ""), "--data");
-  if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
-  cfg.validate();
   run_evaluate(cfg, run, a.get("out", run + "/eval"), a.get("checkpoint", "best"), a.flag("overwrite"));
   return 0;
 }
@@ -187,7 +170,7 @@ CommandSpec config_spec() {
            repeatable("set", "KEY=VALUE", "override one config key")}};
 }
 int cmd_config(const Args& a) {
-  const Config c = resolve(a);
+  const Config c = resolve_config(a);
   for (const auto& s : config_schema())
     std::printf("  %-22s %-12s %s (%s)\n", s.key.c_str(), c.str(s.key).c_str(), s.help.c_str(),
                 describe_values(s).c_str());

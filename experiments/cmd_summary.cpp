@@ -21,7 +21,8 @@ CommandSpec summary_spec() {
            option("g2-block", "L", "decoder block (1..5) under the local head g2 (default 3)")}};
 }
 
-int cmd_summary(const Args& a) {  UNetConfig cfg = UNetConfig::for_dataset(a.require("dataset"));
+int cmd_summary(const Args& a) {
+  UNetConfig cfg = UNetConfig::for_dataset(a.require("dataset"));
   cfg.image_size = a.get_int("size", cfg.image_size);
   cfg.validate();
   const ModelSummary s = summarize_model(cfg, a.get_int("g2-block", 3));
