@@ -1,5 +1,5 @@
 // Micro-benchmarks of conv2d (ops/kernels.inc) on every distinct layer shape of the ACDC U-Net
-// (SPEC 1.3-1.4: 192x192 input, fine-tuning batch 20), forward, backward-data and
+// (docs/method.md §1.2-1.3: 192x192 input, fine-tuning batch 20), forward, backward-data and
 // backward-weights, on the CPU and, when a GPU is visible, on CUDA.
 //
 //   contraseg_bench --benchmark_filter='Conv/cpu'            all CPU shapes, all directions
@@ -26,7 +26,7 @@ namespace {
 
 using namespace cs;
 
-constexpr int kBatch = 20;  // SPEC 1.1 mtask_bs: the fine-tuning batch
+constexpr int kBatch = 20;  // docs/method.md §4.3: the fine-tuning batch
 
 // One distinct conv shape of the U-Net and the layers that use it.
 struct ConvShape {

@@ -49,8 +49,8 @@ const CommandInfo* find_command(const std::string& name);  // nullptr if unknown
 struct CommandRegistrar {
   CommandRegistrar(CommandSpec spec, CommandFn fn) { command_registry().push_back({std::move(spec), fn}); }
 };
-// SPEC: an expression giving the CommandSpec; FN: int FN(const Args&).
-#define CS_COMMAND(SPEC, FN) static ::cs::CommandRegistrar cs_command_##FN(SPEC, FN)
+// COMMAND: an expression giving the CommandSpec; FN: int FN(const Args&).
+#define CS_COMMAND(COMMAND, FN) static ::cs::CommandRegistrar cs_command_##FN(COMMAND, FN)
 
 // A command line that does not fit the command's table (exit status 2, not 1).
 struct UsageError : std::invalid_argument {

@@ -1,4 +1,4 @@
-// `contraseg preprocess`: SPEC.md 5.1 applied to every case of a dataset, written as
+// `contraseg preprocess`: docs/method.md §6.2 applied to every case of a dataset, written as
 // <out>/<id>/img_cropped.nii.gz (float32, normalised, resampled, cropped/padded) and
 // mask_cropped.nii.gz (uint8), with a geometry that keeps each voxel's world position.
 #include <chrono>
@@ -26,7 +26,7 @@ std::vector<std::string> split_ids(const std::string& s) {
 }
 
 CommandSpec preprocess_spec() {
-  return {"preprocess", "normalise, resample and crop a dataset (SPEC 5.1) into NIfTI volumes",
+  return {"preprocess", "normalise, resample and crop a dataset (docs/method.md §6.2) into NIfTI volumes",
           "contraseg preprocess --dataset acdc|prostate|mmwhs --data DIR --out DIR [options]",
           "Normalises each volume by its 1st/99th percentiles, resamples every slice in-plane to the\n"
           "dataset's target resolution and centre-crops or pads it to the network input size.\n"

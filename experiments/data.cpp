@@ -27,7 +27,7 @@ std::string splits_path_for(const std::string& dataset, const std::string& root)
 }
 
 PreprocessParams pipeline_params(const Config& cfg) {
-  PreprocessParams p = dataset_params(cfg.str("dataset"));  // SPEC 1.1
+  PreprocessParams p = dataset_params(cfg.str("dataset"));  // docs/method.md §6.1
   if (cfg.integer("image_size")) p.out_h = p.out_w = cfg.integer("image_size");
   if (p.out_h % 32 != 0)
     throw std::invalid_argument("image_size " + std::to_string(p.out_h) + " is not a multiple of 32");

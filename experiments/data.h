@@ -1,7 +1,7 @@
 #pragma once
 // The data side of the pipeline: which dataset, which split, and the preprocessed slice stacks
-// of the cases a stage needs (SPEC 5.1), kept in memory with their native volumes for the
-// inverse mapping of evaluation (SPEC 6.1).
+// of the cases a stage needs (docs/method.md §6.2), kept in memory with their native volumes for the
+// inverse mapping of evaluation (§7.1).
 #include <cstdint>
 #include <string>
 #include <vector>

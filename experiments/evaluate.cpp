@@ -1,4 +1,4 @@
-// Evaluation (SPEC 6.1): predict every test case with the run's best checkpoint, map back to the
+// Evaluation (docs/method.md §7): predict every test case with the run's best checkpoint, map back to the
 // native grid, and write per-case metrics, a summary, NIfTI predictions and overlay pictures.
 #include <cmath>
 #include <cstdio>

@@ -1,5 +1,5 @@
 #pragma once
-// Segmentation metrics on integer label volumes at native resolution (SPEC 6.1).
+// Segmentation metrics on integer label volumes at native resolution (docs/method.md §7).
 //
 // Volumes are flat arrays in NIfTI order (x fastest, then y, then z) with dims (nx, ny, nz) and
 // voxel spacing (dx, dy, dz) in mm.

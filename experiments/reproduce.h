@@ -1,5 +1,5 @@
 #pragma once
-// The whole protocol for one dataset (SPEC 2-4, 6): stage 1, stage 2, then stage 3 from three
+// The whole protocol for one dataset (docs/method.md §2-4, §7): stage 1, stage 2, then stage 3 from three
 // initialisations (random, global only, global + local) for every labelled set and combination,
 // each evaluated on the test cases, and a results table in the paper's layout.
 #include <string>

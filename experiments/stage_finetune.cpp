@@ -1,4 +1,4 @@
-// Stage 3 (SPEC 4): fine-tune the whole UNet with the Dice loss on a few labelled volumes, from
+// Stage 3 (docs/method.md §4): fine-tune the whole UNet with the Dice loss on a few labelled volumes, from
 // pre-trained weights or from scratch, keeping the checkpoint with the best validation Dice.
 #include <algorithm>
 #include <cmath>
@@ -76,9 +76,9 @@ void run_finetune(const Config& cfg, const StageOptions& opt) {
   apply_threads(cfg);
   const Device dev = config_device(cfg);
   const Mode mode = parse_mode(cfg.str("compat"));
-  // The initialisation: which weights come from where (SPEC 4.1).
+  // The initialisation: which weights come from where (docs/method.md §1.8, §4.1).
   CheckpointLoadOptions lo;
-  lo.buffers = false;  // BN moving averages start again (SPEC 4.1)
+  lo.buffers = false;  // BN moving averages start again (docs/method.md §4.1)
   std::string init_desc = "random initialisation";
   if (!opt.init.empty()) {
     std::string stage;

@@ -1,5 +1,5 @@
-// Stages 1 and 2: global contrastive pre-training of the encoder (SPEC 2) and local contrastive
-// pre-training of the first l decoder blocks on the frozen encoder (SPEC 3).
+// Stages 1 and 2: global contrastive pre-training of the encoder (docs/method.md §2) and local contrastive
+// pre-training of the first l decoder blocks on the frozen encoder (§3).
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -48,7 +48,7 @@ std::vector<int> loss_rows(const BatchLayout& layout, GlobalLossKind kind, Mode 
   return rows;
 }
 
-// SPEC 2.4's crop (100x100 window, corner in [10, 69]) is defined for 192 and 160 inputs; other
+// The crop of docs/method.md §2.8 (100x100 window, corner in [10, 69]) is defined for 192 and 160 inputs; other
 // sizes (the demo's) keep the same proportions of a 192 image.
 CropConfig crop_for_size(int size) {
   CropConfig c;
@@ -133,6 +133,7 @@ void run_pretrain_local(const Config& cfg, const StageOptions& opt) {
   lopt.kind = parse_local_loss(cfg.str("local.loss"));
   lopt.region_size = cfg.integer("local.region");
   lopt.tau = static_cast<float>(cfg.real("local.tau"));
+  lopt.compat = mode == Mode::Paper ? Compat::Paper : Compat::Reference;  // the 1x1 negative table
   const int l = cfg.integer("local.blocks");
   DataSource data(cfg);
   RunFolder run(opt.out, cfg, "pretrain-local", opt.command_line, opt.existing, opt.init);
@@ -140,8 +141,10 @@ void run_pretrain_local(const Config& cfg, const StageOptions& opt) {
     std::printf("pretrain-local: %s is finished; nothing to train\n", opt.out.c_str());
     return;
   }
-  run.log_line(fmt::format("pretrain-local: {} on decoder blocks 1..{}, {}x{} regions ({} mode), {} iterations",
+  run.log_line(fmt::format("pretrain-local: {} on decoder blocks 1..{}, {}x{} regions ({} mode, {} negative "
+                           "table), {} iterations",
                            local_loss_name(lopt.kind), l, lopt.region_size, lopt.region_size, mode_name(mode),
+                           negative_table_name(negative_table_for(lopt.compat, lopt.region_size)),
                            cfg.integer("local.iterations")));
   const auto cases = data.prepare(data.splits().pretrain_pool(), false, false, "pre-training pool");
   const auto stacks = stacks_of(cases);
@@ -149,7 +152,7 @@ void run_pretrain_local(const Config& cfg, const StageOptions& opt) {
   const int h = data.params().out_h, w = data.params().out_w;
 
   auto model = make_model(cfg, "local", dev);
-  // The encoder comes from stage 1 and stays frozen (SPEC 3.1). Its BN statistics are loaded
+  // The encoder comes from stage 1 and stays frozen (docs/method.md §3.1). Its BN statistics are loaded
   // too: paper mode normalises the frozen encoder with them.
   CheckpointLoadOptions lo;
   lo.include = {"enc_"};
@@ -162,7 +165,7 @@ void run_pretrain_local(const Config& cfg, const StageOptions& opt) {
   const int side = h >> (5 - l);
   LocalContrastiveLoss loss_fn(lopt, images, side, dev);
   // paper: the frozen encoder normalises with its stage-1 statistics; reference: batch
-  // statistics, and its moving averages keep updating (SPEC quirk 9).
+  // statistics, and its moving averages keep updating (docs/method.md §3.1).
   const RunMode enc_mode = mode == Mode::Paper ? RunMode::frozen_encoder_bn() : RunMode::training();
 
   LoopSpec spec;

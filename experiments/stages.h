@@ -1,5 +1,5 @@
 #pragma once
-// The three stages of the method (SPEC 2, 3, 4) and evaluation (SPEC 6), as library functions
+// The three stages of the method (docs/method.md §2-4) and evaluation (§7), as library functions
 // that the subcommands, `reproduce` and `demo` call. Each stage writes a run folder
 // (experiments/run_folder.h) and can resume a killed run from its latest checkpoint.
 #include <string>
@@ -18,14 +18,14 @@ struct StageOptions {
   bool quiet = false;        // no per-step log lines on stdout (still in log.txt)
 };
 
-// Stage 1: encoder + g1 with the global loss (G^R, G^D- or G^D), SPEC 2.
+// Stage 1: encoder + g1 with the global loss (G^R, G^D- or G^D), docs/method.md §2.
 void run_pretrain_global(const Config& cfg, const StageOptions& opt);
-// Stage 2: frozen encoder from a stage-1 run; decoder blocks 1..l + g2 with L^R or L^D, SPEC 3.
+// Stage 2: frozen encoder from a stage-1 run; decoder blocks 1..l + g2 with L^R or L^D, docs/method.md §3.
 void run_pretrain_local(const Config& cfg, const StageOptions& opt);
 
 // Stage 3: the whole UNet with the Dice loss on finetune.labeled / finetune.comb, initialised from
 // a pretrain-local run (encoder + blocks 1..l), a pretrain-global run (encoder), or randomly (no
-// init). Validation every finetune.val_every steps keeps the best checkpoint (SPEC 4.5). Then
+// init). Validation every finetune.val_every steps keeps the best checkpoint (docs/method.md §4.5). Then
 // the best checkpoint is evaluated on the test cases into OUT/eval (run_evaluate), unless the
 // folder holds that evaluation already; both under the run folder's lock.
 void run_finetune(const Config& cfg, const StageOptions& opt);

@@ -1,5 +1,5 @@
 #pragma once
-// Data augmentation on the CPU, deterministic for a given Rng state (SPEC.md 2.4, 3.2, 4.4).
+// Data augmentation on the CPU, deterministic for a given Rng state (docs/method.md §2.8, §3.2, §4.4).
 //
 // Images are float [h][w] row-major (a batch is [n][h][w], i.e. NHWC with C = 1); label maps are
 // uint8 [h][w]; soft labels are channels-last [n][h][w][C], the layout of the network's logits.
@@ -89,7 +89,7 @@ void render_views(const BatchLayout& layout, const std::vector<SliceStack>& stac
                   Rng& rng, float* out, std::vector<ViewRecord>* records = nullptr,
                   const CropConfig& crop = {});
 
-// ---------------------------------------------------------------- fine-tuning (SPEC 4.4)
+// ---------------------------------------------------------------- fine-tuning (docs/method.md §4.4)
 
 // Two 3x3 grids of N(0, sigma) pixel displacements, each upsampled with resize_cubic:
 // flow [h][w][2], channel 0 from the first grid (rows), channel 1 from the second (columns).

@@ -1,10 +1,10 @@
 #pragma once
 // Dataset layouts users already have on disk, listed as cases (id + image path + label path),
-// and loading a case into image and label volumes with the per-dataset conventions of SPEC.md 5.1.
+// and loading a case into image and label volumes with the per-dataset conventions of docs/method.md §6.3.
 //
 // Layouts (the root may be the dataset folder or its parent where noted):
 //   acdc      <root>/[training/|testing/]patientNNN/patientNNN_frameXX.nii.gz (+ _gt), Info.cfg
-//             with "ED: n" and "ES: n". Phase frame01 (SPEC 5.1, the default), ED or ES.
+//             with "ED: n" and "ES: n". Phase frame01 (docs/method.md §6.3, the default), ED or ES.
 //             Case id "NNN" (as in the split files).
 //   prostate  MSD Task05: <root>/imagesTr/prostate_NN.nii.gz + labelsTr/prostate_NN.nii.gz, the
 //             image 4D with channel 0 = T2 (the one used); or the reference layout

@@ -1,6 +1,6 @@
 #pragma once
-// The two behaviours of the method (SPEC.md, "Two modes"): `Paper` implements the method as the
-// paper describes it; `Reference` reproduces the released code's number-changing quirks.
+// The two behaviours of the method (docs/method.md §5): `Paper` implements the method as the paper
+// describes it; `Reference` reproduces the released code's number-changing quirks.
 #include <stdexcept>
 #include <string>
 

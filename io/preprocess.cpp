@@ -75,7 +75,7 @@ PreprocessParams dataset_params(const std::string& dataset) {
     p.target_dx = p.target_dy = 0.625;
     p.out_h = p.out_w = 192;
     p.num_classes = 3;
-    p.class_names = {"bg", "PZ", "TZ"};  // MSD Task05 labels as stored (SPEC 1.1 note)
+    p.class_names = {"bg", "PZ", "TZ"};  // MSD Task05 labels as stored (docs/method.md §6.1)
   } else if (dataset == "mmwhs") {
     p.target_dx = p.target_dy = 1.5;
     p.out_h = p.out_w = 160;
@@ -331,7 +331,7 @@ void n4_bias_correct(Volume&) {
   throw std::runtime_error(
       "N4 bias-field correction needs ITK, and this build has none. Correct the volumes beforehand with "
       "ITK/SimpleITK's N4BiasFieldCorrectionImageFilter (convergence threshold 0.001, 4 levels of 50 "
-      "iterations, SPEC.md 5.1) and run without --n4.");
+      "iterations, docs/method.md §6.2) and run without --n4.");
 }
 
 }  // namespace cs

@@ -1,5 +1,5 @@
 #pragma once
-// Preprocessing of SPEC.md 5.1 and its inverse for evaluation (SPEC.md 6.1).
+// Preprocessing of docs/method.md §6.2 and its inverse for evaluation (§7.1).
 //
 // Forward, per volume: percentile normalisation (v - p1) / (p99 - p1), no clipping; then, slice by
 // slice, in-plane resampling to the target resolution (linear for images, nearest for labels) and
@@ -31,7 +31,7 @@
 
 namespace cs {
 
-// Per-dataset constants of SPEC.md 1.1.
+// Per-dataset constants of docs/method.md §6.1.
 struct PreprocessParams {
   double target_dx = 1.0, target_dy = 1.0;  // in-plane target resolution (mm): along x, along y
   int out_h = 192, out_w = 192;             // network input: rows (x) x cols (y)
@@ -82,7 +82,7 @@ std::vector<float> volume_slice(const Volume& v, int z);
 SliceStack preprocess_volume(const Volume& image, const Volume* label, const PreprocessParams& p,
                              const std::string& what = "volume");
 
-// Inverse path of SPEC 6.1: prob holds per-slice class probabilities [nz][out_h][out_w][C] at the
+// Inverse path of docs/method.md §7.1: prob holds per-slice class probabilities [nz][out_h][out_w][C] at the
 // network input size. Each slice is uncropped into the rescaled canvas, resized linearly to the
 // native in-plane size, and argmax'ed (first maximum wins). Returns a label volume with native's
 // dims and geometry (datatype uint8).
@@ -94,7 +94,7 @@ Volume probabilities_to_labels(const std::vector<float>& prob, int num_classes, 
 // n / n_rescaled in-plane, origin shifted by the crop/pad). label = true writes the label plane.
 Volume stack_to_volume(const SliceStack& s, const Volume& native, const PreprocessParams& p, bool label);
 
-// N4 bias-field correction (SPEC 5.1 step 1) needs ITK; this build has none, so it throws
+// N4 bias-field correction (docs/method.md §6.2 step 1) needs ITK; this build has none, so it throws
 // std::runtime_error explaining that. n4_available() says whether it would work.
 bool n4_available();
 void n4_bias_correct(Volume& v);

@@ -1,5 +1,5 @@
 #pragma once
-// Patient-ID splits of SPEC.md 5.3, loaded from experiments/splits/<dataset>.json.
+// Patient-ID splits of docs/method.md §6.4, loaded from experiments/splits/<dataset>.json.
 //
 // A split file holds: the test set, the unlabelled pre-training pool (with the validation list the
 // released code attaches to it), the labelled sets tr1/tr2/tr8 x c1..c5 each with its own

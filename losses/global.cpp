@@ -85,7 +85,7 @@ bool same_layout(const SlotLayout& a, const SlotLayout& b) {
 
 void add_pair_both_ways(ContrastSpec& s, int x, int y, int key, float w) {
   s.terms.push_back({x, y, key, w});
-  s.terms.push_back({y, x, key, w});  // SPEC 2.1: reverse term, same negative index set
+  s.terms.push_back({y, x, key, w});  // docs/method.md §2.1: reverse term, same negative index set
 }
 
 ContrastSpec gr_spec(const SlotLayout& l) {
@@ -134,7 +134,7 @@ ContrastSpec paper_partition_spec(GlobalLossKind kind, const SlotLayout& l) {
   return s;
 }
 
-// reference G^{D-} (SPEC 2.5): anchors 0..11, positives {i, i+12, i+24}, all 3 pairs both ways.
+// reference G^{D-} (docs/method.md §2.6): anchors 0..11, positives {i, i+12, i+24}, all 3 pairs both ways.
 ContrastSpec reference_gd_minus_spec() {
   ContrastSpec s;
   s.rows = 36;
@@ -149,7 +149,7 @@ ContrastSpec reference_gd_minus_spec() {
   return s;
 }
 
-// reference G^D (SPEC 2.6): anchors i with i mod 8 < 4; i2 = i+4, i3 = i+8, i4 = i+12 (mod 48);
+// reference G^D (docs/method.md §2.7): anchors i with i mod 8 < 4; i2 = i+4, i3 = i+8, i4 = i+12 (mod 48);
 // pairs (i,i2) (i,i3) (i3,i4) (i2,i4), both ways: 192 terms, 144 distinct directed pairs.
 ContrastSpec reference_gd_spec() {
   constexpr int bs = 48;

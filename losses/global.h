@@ -1,6 +1,6 @@
 #pragma once
-// Global contrastive losses of stage 1 (SPEC.md 2): G^R, G^{D-} and G^D, in the two modes of the
-// SPEC's mode table.
+// Global contrastive losses of stage 1 (docs/method.md §2): G^R, G^{D-} and G^D, in the two modes
+// of docs/method.md §5.
 //
 // A loss is two parts:
 //  1. a batch layout: for every row of the embedding matrix (every image of the batch), its
@@ -15,22 +15,20 @@
 //   partitions. G^{D-}: the only positive is the other view; negatives as in G^D (same-partition
 //   images of other volumes are neither). G^R: standard NT-Xent over 2N views of N slices, rows
 //   (2k, 2k+1). Every (anchor, positive) pair is one term; the loss is the mean over terms.
-// reference mode: the exact slots and pair lists of the released code (SPEC 2.5-2.7): 36 slots
+// reference mode: the exact slots and pair lists of the released code (docs/method.md §2.5-2.7): 36 slots
 //   for G^{D-} (/36), 48 slots of which 16 are zero for G^D (192 terms, /48), 2N interleaved views
 //   for G^R (/2N); negatives are slots whose index mod 4 differs from the anchor's; every pair
 //   gives two directed terms and the reverse term keeps the anchor's negative index set.
 #include <string>
 #include <vector>
 
+#include "losses/compat.h"
 #include "ops/similarity.h"
 
 namespace cs {
 
-enum class Compat { Paper, Reference };
 enum class GlobalLossKind { GR, GDMinus, GD };
 
-Compat parse_compat(const std::string& s);              // "paper" | "reference"
-const char* compat_name(Compat c);
 GlobalLossKind parse_global_loss(const std::string& s);  // "gr" | "gd-" | "gd" (also "0", "1", "2")
 const char* global_loss_name(GlobalLossKind k);          // "G^R", "G^D-", "G^D"
 
@@ -48,9 +46,9 @@ using SlotLayout = std::vector<SlotInfo>;
 SlotLayout paper_partition_layout(int volumes, int partitions);
 // G^R, both modes: N slices x 2 views interleaved, row 2k + view; `volume` is the slice index.
 SlotLayout random_pairs_layout(int slices);
-// reference G^{D-} (SPEC 2.5): 36 slots [12 originals; view 1; view 2], 3 volumes x 4 partitions.
+// reference G^{D-} (docs/method.md §2.6): 36 slots [12 originals; view 1; view 2], 3 volumes x 4 partitions.
 SlotLayout reference_gd_minus_layout();
-// reference G^D (SPEC 2.6): 48 slots in blocks of 16 = [set-1 volume p0..p3, its augmented copies,
+// reference G^D (docs/method.md §2.7): 48 slots in blocks of 16 = [set-1 volume p0..p3, its augmented copies,
 // set-2 volume p0..p3, its augmented copies]; only 2 blocks are filled (volumes 0..3), slots 32-47
 // are zero images. Volume ids: block b holds set-1 volume 2b and set-2 volume 2b+1.
 SlotLayout reference_gd_layout();

@@ -1,4 +1,4 @@
-// Local contrastive losses: the region tables of SPEC 3.3 and the L^R / L^D term lists.
+// Local contrastive losses: the region tables of docs/method.md §3.3-3.4 and the L^R / L^D term lists.
 #include "losses/local.h"
 
 #include <stdexcept>
@@ -34,9 +34,10 @@ RegionGrid region_grid(int side, int region_size) {
 }
 
 namespace {
-// SPEC 3.3, written with the symbols of the table: '0', 'a', 'b', 'c', 'd'.
+// docs/method.md §3.3-3.4, written with the symbols of the tables: '0', 'a', 'b', 'c', 'd'.
 const char* const kPositive[kLocalPositives] = {"00", "0b", "0d", "b0", "bb", "bd", "d0",
                                                 "db", "dd", "aa", "ac", "ca", "cc"};
+// The 3x3 table.
 const char* const kNegative[kLocalPositives][kLocalNegativesListed] = {
     {"0b", "aa", "ab", "b0", "ba"},  // P0
     {"00", "0d", "aa", "ac", "bb"},  // P1
@@ -51,6 +52,22 @@ const char* const kNegative[kLocalPositives][kLocalNegativesListed] = {
     {"0b", "0d", "aa", "bb", "bd"},  // P10
     {"b0", "bb", "d0", "db", "cc"},  // P11
     {"bb", "bd", "db", "dd", "ca"},  // P12
+};
+// The released code's 1x1 table (reference mode, 1x1 regions); every entry is a positive corner.
+const char* const kNegative1x1Reference[kLocalPositives][kLocalNegativesListed] = {
+    {"0b", "b0", "bb", "aa", "ac"},  // P0
+    {"00", "0d", "bb", "aa", "ac"},  // P1
+    {"0b", "bb", "bd", "ca", "ac"},  // P2
+    {"00", "bb", "d0", "aa", "ca"},  // P3
+    {"aa", "ac", "ca", "cc", "b0"},  // P4
+    {"0d", "bb", "dd", "ac", "cc"},  // P5
+    {"b0", "bb", "db", "ca", "aa"},  // P6
+    {"bb", "d0", "dd", "ca", "cc"},  // P7
+    {"bb", "bd", "db", "cc", "ca"},  // P8
+    {"00", "0b", "b0", "bb", "ac"},  // P9
+    {"0b", "0d", "bb", "bd", "cc"},  // P10
+    {"b0", "bb", "d0", "0b", "aa"},  // P11
+    {"bb", "bd", "db", "dd", "ac"},  // P12
 };
 
 int offset(const RegionGrid& g, char sym) {
@@ -72,16 +89,26 @@ std::vector<RegionPos> positive_regions(const RegionGrid& g) {
   return out;
 }
 
-std::vector<std::vector<RegionPos>> negative_regions(const RegionGrid& g) {
+NegativeTable negative_table_for(Compat compat, int region_size) {
+  return compat == Compat::Reference && region_size == 1 ? NegativeTable::Reference1x1 : NegativeTable::Regions3x3;
+}
+
+const char* negative_table_name(NegativeTable t) {
+  return t == NegativeTable::Reference1x1 ? "reference 1x1" : "3x3";
+}
+
+std::vector<std::vector<RegionPos>> negative_regions(const RegionGrid& g, NegativeTable table) {
+  const auto& rows = table == NegativeTable::Reference1x1 ? kNegative1x1Reference : kNegative;
   std::vector<std::vector<RegionPos>> out(kLocalPositives);
   for (int r = 0; r < kLocalPositives; ++r)
-    for (const char* n : kNegative[r]) out[r].push_back(at(g, n));
+    for (const char* n : rows[r]) out[r].push_back(at(g, n));
   return out;
 }
 
-LocalRegionTable local_region_table(const RegionGrid& g) {
+LocalRegionTable local_region_table(const RegionGrid& g, NegativeTable table) {
   LocalRegionTable t;
   t.grid = g;
+  t.table = table;
   // Distinct corners (small maps can make two symbols coincide, e.g. a == b).
   auto index_of = [&](RegionPos p) {
     for (size_t i = 0; i < t.positions.size(); ++i)
@@ -90,7 +117,7 @@ LocalRegionTable local_region_table(const RegionGrid& g) {
     return static_cast<int>(t.positions.size() - 1);
   };
   for (const RegionPos& p : positive_regions(g)) t.positive.push_back(index_of(p));
-  for (const auto& negs : negative_regions(g)) {
+  for (const auto& negs : negative_regions(g, table)) {
     t.negatives.emplace_back();
     for (const RegionPos& p : negs) t.negatives.back().push_back(index_of(p));
   }
@@ -143,7 +170,7 @@ ContrastSpec local_contrast_spec(LocalLossKind kind, const LocalRegionTable& tab
 LocalContrastiveLoss::LocalContrastiveLoss(const LocalLossOptions& opt, int images, int side, Device device)
     : opt_(opt),
       images_(images),
-      table_(local_region_table(region_grid(side, opt.region_size))),
+      table_(local_region_table(region_grid(side, opt.region_size), negative_table_for(opt.compat, opt.region_size))),
       plan_(local_contrast_spec(opt.kind, table_, images, opt.negatives_used), device) {}
 
 Tensor LocalContrastiveLoss::embeddings(const Tensor& g2, const Tensor& dense_w) const {

@@ -49,7 +49,7 @@ std::vector<float> default_class_weights(int num_classes) {
     case 3: return {0.1f, 0.45f, 0.45f};
     case 8: return {0.09f, 0.13f, 0.13f, 0.13f, 0.13f, 0.13f, 0.13f, 0.13f};
   }
-  throw std::invalid_argument("default_class_weights: SPEC 4.2 gives weights for 3, 4 or 8 classes, not " +
+  throw std::invalid_argument("default_class_weights: docs/method.md §4.2 gives weights for 3, 4 or 8 classes, not " +
                               std::to_string(num_classes));
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Supervised segmentation losses of stage 3 (SPEC.md 4.2), each one fused op (softmax inside,
+// Supervised segmentation losses of stage 3 (docs/method.md §4.2), each one fused op (softmax inside,
 // forward and backward; CPU in losses/segmentation_cpu.cpp, CUDA in losses/cuda/segmentation.cu).
 //
 // Soft Dice (dsc_loss=2 with background, the default; dsc_loss=1 without):
@@ -23,7 +23,7 @@ constexpr int kMaxClasses = 32;
 Tensor dice_loss(const Tensor& logits, const Tensor& labels, bool with_background = true);
 // logits, labels [N,H,W,C], class_weights C values -> [1].
 Tensor weighted_cross_entropy(const Tensor& logits, const Tensor& labels, const std::vector<float>& class_weights);
-// SPEC 4.2's weights: 4 classes [0.1, 0.3, 0.3, 0.3], 3 classes [0.1, 0.45, 0.45], 8 classes
+// The weights of docs/method.md §4.2: 4 classes [0.1, 0.3, 0.3, 0.3], 3 classes [0.1, 0.45, 0.45], 8 classes
 // 0.09 then 0.13 each; throws for other class counts.
 std::vector<float> default_class_weights(int num_classes);
 

@@ -1,5 +1,5 @@
 #pragma once
-// Adam with TensorFlow's update (tf.train.AdamOptimizer, SPEC 2.8 / 4.3):
+// Adam with TensorFlow's update (tf.train.AdamOptimizer, docs/method.md §2.9):
 //   t += 1;  lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
 //   m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2
 //   w -= lr_t * m / (sqrt(v) + eps)

@@ -1,12 +1,12 @@
 #pragma once
-// Deterministic initialisation of a ParamStore (SPEC 1.2, 1.5):
+// Deterministic initialisation of a ParamStore (docs/method.md §1.7):
 //   conv weight [Cout,KH,KW,Cin]  He normal: N(0, std = sqrt(2 / (KH*KW*Cin)))
 //   conv bias                     0
 //   dense weight [Dout,Din]       Glorot uniform: U(-a, a), a = sqrt(6 / (Din + Dout))
 //   BN gamma 1, beta 0, running mean 0, running variance `bn_running_var` (default 0)
 //
 // The running variance starts at 0 because the reference code's moving averages start at 0 and
-// are not debiased (SPEC 7.6 quirk 12). It only matters for inference before the averages have
+// are not debiased (docs/method.md §1.7). It only matters for inference before the averages have
 // warmed up; 1 is the usual choice elsewhere, hence the option.
 //
 // Randomness: each tensor draws from its own std::mt19937_64 seeded from (seed, FNV-1a hash of
@@ -22,8 +22,8 @@ namespace cs {
 
 struct InitOptions {
   uint64_t seed = 1;
-  float bn_running_var = 0.0f;  // SPEC quirk 12; see above
-  // Reference-code quirk (SPEC 1.2): TF1 op-seed 1 without a graph seed gives every conv kernel
+  float bn_running_var = 0.0f;  // 0 as in the released code; see above
+  // Reference-mode quirk (docs/method.md §1.7): TF1 op-seed 1 without a graph seed gives every conv kernel
   // of the same shape the same initial values. When true, conv weights are seeded from their
   // shape instead of their name.
   bool same_init_for_same_shape = false;

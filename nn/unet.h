@@ -1,11 +1,11 @@
 #pragma once
-// The paper's 2D U-Net (SPEC section 1) and its projection heads g1 (global) and g2 (local).
+// The paper's 2D U-Net (docs/method.md §1) and its projection heads g1 (global) and g2 (local).
 //
 // A "conv unit" is conv (stride 1, TF SAME, with bias) -> batch norm -> ReLU. BN uses
 // epsilon 1e-3 and moving-average decay 0.99.
 //
 // Tensor names (they follow the reference code's variable names, so that the stage rules of
-// SPEC 3.1 / 4.1 read naturally as prefix lists). For a layer L:
+// docs/method.md §1.8 read naturally as prefix lists). For a layer L:
 //   L.w  conv weight [Cout, KH, KW, Cin] (OHWI) or dense weight [Dout, Din]
 //   L.b  conv bias [Cout]                     (only where the layer has a bias)
 //   L.bn.gamma, L.bn.beta [Cout]              trainable, where the layer has BN
@@ -40,7 +40,7 @@
 
 namespace cs {
 
-// Per-dataset constants (SPEC 1.1).
+// Per-dataset constants (docs/method.md §6.1).
 struct DatasetGeometry {
   std::string name;
   int image_size;
@@ -81,7 +81,7 @@ struct LayerSpec {
 struct RunMode {
   bool train = true;                // BN: batch statistics + running-average update; else running stats
   bool encoder_bn_running = false;  // encoder BN uses running statistics whatever `train` says
-                                    // (paper mode of stage 2: frozen encoder, SPEC quirk 9)
+                                    // (paper mode of stage 2: frozen encoder, docs/method.md §3.1)
   static RunMode training() { return {true, false}; }
   static RunMode inference() { return {false, false}; }
   static RunMode frozen_encoder_bn() { return {true, true}; }

@@ -1,5 +1,5 @@
 #pragma once
-// Cosine-similarity ops for the contrastive losses (SPEC.md 2.1, 3.4):
+// Cosine-similarity ops for the contrastive losses (docs/method.md §2.1, §3.6):
 //  - cosine_similarity: S = Zn Zn^T / tau, Zn the rows of Z scaled to unit L2 norm;
 //  - ntxent_loss / ntxent_terms: a fused, masked NT-Xent over a list of (anchor, positive) terms
 //    whose negatives are given by an index RULE, never by a dense mask;
@@ -14,9 +14,9 @@
 //
 // Negative rules (NegativeRule):
 //  - OtherGroups: N_t = { j : group[j] != group[key_row_t] }. One int label per row (the
-//    partition). key_row_t is normally the anchor; SPEC 2.1's reverse term (p, a) keeps the
+//    partition). key_row_t is normally the anchor; the reverse term (p, a) of docs/method.md §2.1 keeps the
 //    negative set of a while p is the anchor, which is the term {anchor p, positive a, key a}.
-//  - AllOthers:   N_t = { j : j != a, j != p } (standard NT-Xent, SPEC 2.7): the denominator is
+//  - AllOthers:   N_t = { j : j != a, j != p } (standard NT-Xent, docs/method.md §2.5): the denominator is
 //    the sum over all other rows, the positive included once.
 //  - Explicit:    N_t = neg_index[neg_offset[t] .. neg_offset[t+1]) (the local loss: a few
 //    regions per term). Repeated indices count repeatedly.

@@ -1,24 +1,24 @@
 #!/usr/bin/env python3
-"""Writes tests/fixtures/unet/unet_v2.safetensors: the U-Net of SPEC section 1 with its heads g1
+"""Writes tests/fixtures/unet/unet_v2.safetensors: the U-Net of docs/method.md §1 with its heads g1
 and g2 and every loss (soft Dice, G^D in both modes, L^R), run by an independent PyTorch twin in
 float64, for tests/nn/test_unet_fixture.cpp.
 
-Four tasks, each at the initial weights (the losses below are written here from the SPEC text,
+Four tasks, each at the initial weights (the losses below are written here from docs/method.md,
 independently of losses/):
-  dice    full U-Net, batch 2, input 64x64x1, 4 classes, soft Dice with background (SPEC 4.2);
-          plus 10 steps of Adam as in TensorFlow (lr 1e-3, 0.9, 0.999, 1e-8; SPEC 2.8).
-  gdp     encoder + g1, G^D in paper mode (SPEC "Two modes"): V = 2 volumes x S = 4 partitions x
+  dice    full U-Net, batch 2, input 64x64x1, 4 classes, soft Dice with background (docs/method.md §4.2);
+          plus 10 steps of Adam as in TensorFlow (lr 1e-3, 0.9, 0.999, 1e-8; method §2.9).
+  gdp     encoder + g1, G^D in paper mode (docs/method.md §2.3): V = 2 volumes x S = 4 partitions x
           2 views = 16 images of 32x32, row ((v*S)+s)*2 + view. Positives of an anchor: its other
           view and every image of the same partition in the other volume (both views); negatives:
           every image of the other partitions; one term per (anchor, positive); mean over terms.
-  gdr     encoder + g1, G^D in reference mode (SPEC 2.6): 48 slots of 32x32 in blocks of 16
+  gdr     encoder + g1, G^D in reference mode (docs/method.md §2.7): 48 slots of 32x32 in blocks of 16
           [set-1 volume p0..p3, its augmented copies, set-2 volume p0..p3, its augmented copies];
           blocks 0 and 1 hold volumes 0..3, slots 32-47 are all-zero images (they go through the
           network and the loss). Anchors i with i mod 8 < 4, pairs (i,i+4) (i,i+8) (i+8,i+12)
           (i+4,i+12) mod 48, both directions, the reverse term keeping the negatives of i: every
           slot j with j mod 4 != i mod 4. Sum / 48.
   lr      encoder (frozen, no gradient) + decoder blocks 1..3 + g2 (+ the dense g2_pred), L^R
-          (SPEC 3.3-3.4): 3 slices x 2 views = 6 images of 32x32 (views 2k, 2k+1); block 3 is
+          (docs/method.md §3.3-3.6): 3 slices x 2 views = 6 images of 32x32 (views 2k, 2k+1); block 3 is
           8x8x64, so m = 4 and (a, b, c, d) = (1, 2, 3, 4); 3x3 regions flattened (dr*3+ds)*C + c
           through g2_pred [128, 576]; 13 positives, 5 listed negatives each, taken in both maps
           (10), both directions; sum / 13 / 6. tau = 0.1 for every contrastive loss.
@@ -27,7 +27,7 @@ Passes (BN eps 1e-3, decay 0.99):
   eval    every BN in inference mode, running statistics from the hash below (all tasks);
   train   every BN in training mode, batch statistics, running statistics starting at 0 (dice,
           gdp, gdr: stages 3 and 1 train this way);
-  frozen  lr only: encoder BN in inference mode (paper mode of stage 2, SPEC quirk table),
+  frozen  lr only: encoder BN in inference mode (paper mode of stage 2, method §3.1),
           decoder and g2 BN in training mode.
 Why both: backpropagating through a chain of training-mode BNs cancels most of each upstream
 gradient (BN removes its per-channel mean and its component along x-hat), so float32 rounding is
@@ -200,7 +200,7 @@ class Twin:
             if bn_:
                 self.params[name + ".bn.gamma"] = param(name + ".bn.gamma", "gamma", (cout,))
                 self.params[name + ".bn.beta"] = param(name + ".bn.beta", "beta", (cout,))
-                if self.batch_stats(section):  # SPEC quirk 12: the averages start at 0
+                if self.batch_stats(section):  # docs/method.md §1.7: the averages start at 0
                     self.running[name] = (torch.zeros(cout, dtype=dtype), torch.zeros(cout, dtype=dtype))
                 else:
                     self.running[name] = (T(weight_values(name + ".bn.mean", "running_mean", (cout,))),
@@ -269,8 +269,8 @@ class Twin:
         return self.unit("g2_c1_b", self.unit("g2_c1_a", block))
 
 
-# ---- losses, from the SPEC text
-def soft_dice(logits, y):  # NCHW (SPEC 4.2)
+# ---- losses, from docs/method.md
+def soft_dice(logits, y):  # NCHW (docs/method.md §4.2)
     p = torch.softmax(logits, dim=1)
     inter = (p * y).sum(dim=(2, 3))
     denom = p.sum(dim=(2, 3)) + y.sum(dim=(2, 3)) + 1e-10
@@ -278,7 +278,7 @@ def soft_dice(logits, y):  # NCHW (SPEC 4.2)
 
 
 def ntxent(sim, anchor, positive, negatives):
-    """-log( e^{s_ap} / (e^{s_ap} + sum_n e^{s_an}) ) for one term (SPEC 2.1); sim = cos / tau."""
+    """-log( e^{s_ap} / (e^{s_ap} + sum_n e^{s_an}) ) for one term (docs/method.md §2.1); sim = cos / tau."""
     row = sim[anchor]
     logits = torch.cat([row[positive].reshape(1), row[list(negatives)]])
     return torch.logsumexp(logits, 0) - row[positive]
@@ -319,7 +319,7 @@ def gd_reference_loss(z):
     return total / 48.0
 
 
-# SPEC 3.3, as printed there.
+# docs/method.md §3.3-3.4 (the 3x3 table), as printed there.
 POSITIVE_TABLE = "P0 (0,0) P1 (0,b) P2 (0,d) P3 (b,0) P4 (b,b) P5 (b,d) P6 (d,0) P7 (d,b) P8 (d,d) " \
                  "P9 (a,a) P10 (a,c) P11 (c,a) P12 (c,c)"
 NEGATIVE_TABLE = """
@@ -354,7 +354,7 @@ def region_tables(side):
 
 
 def lr_loss(fmap, dense_w):
-    """fmap NCHW [2B, C, W, W] -> L^R (SPEC 3.4)."""
+    """fmap NCHW [2B, C, W, W] -> L^R (docs/method.md §3.6)."""
     f = fmap.permute(0, 2, 3, 1)  # NHWC
     n_img, side, _, C = f.shape
     positives, negatives = region_tables(side)
@@ -399,7 +399,7 @@ def dice_inputs(seed):
 
 class SliceMaker:
     """Synthetic 32x32 slices: a partition-dependent layout of blobs, varied per volume; a view is
-    a brightness/contrast change of its slice (clipped to [0, 1.5]), as in SPEC 2.4 step 2."""
+    a brightness/contrast change of its slice (clipped to [0, 1.5]), as in docs/method.md §2.8."""
 
     def __init__(self, seed):
         self.seed = seed
@@ -525,7 +525,7 @@ def run_task(task, bn, inputs, dtype=torch.float64, noise=None):
 
 
 def trajectory(x, y, dtype=torch.float64):
-    """Adam, TensorFlow's formula (SPEC 2.8); the training-mode Dice before each step."""
+    """Adam, TensorFlow's formula (docs/method.md §2.9); the training-mode Dice before each step."""
     net = Twin(DICE_CFG, "train", dtype)
     x, y = nchw(x, dtype), nchw(y, dtype)
     m = {k: torch.zeros_like(p) for k, p in net.params.items()}

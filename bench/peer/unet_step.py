@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch peer of contraseg's UNet training step (SPEC section 1), for side-by-side timing.
+"""PyTorch peer of contraseg's UNet training step (docs/method.md §1), for side-by-side timing.
 
 Same network (channels 16/32/64/128/128/128, 2x2 up-convs with TF SAME padding, 3x3 final
 layer without bias), same batch (20 x 192 x 192 x 1), same step: forward, soft Dice loss with

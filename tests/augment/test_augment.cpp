@@ -1,4 +1,4 @@
-// Augmentation invariants (SPEC 2.4, 3.2, 4.4): identities, bounds, mode coupling, soft labels.
+// Augmentation invariants (docs/method.md §2.8, §3.2, §4.4): identities, bounds, mode coupling, soft labels.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// Slice samplers and batch layouts (SPEC 2.3, 2.5-2.7, 3.2, 4.4) and the Rng they draw from.
+// Slice samplers and batch layouts (docs/method.md §2.2-2.7, §3.2, §4.3) and the Rng they draw from.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -41,7 +41,7 @@ std::string write_temp(const std::string& text) {
   return name;
 }
 
-TEST(Config, DefaultsFollowTheSpec) {
+TEST(Config, DefaultsFollowTheMethod) {
   Config c;
   EXPECT_EQ(c.str("compat"), "paper");
   EXPECT_DOUBLE_EQ(c.real("lr"), 1e-3);
@@ -99,7 +99,7 @@ TEST(Config, JsonRoundTrip) {
   std::remove(path.c_str());
 }
 
-// The dataset constants of SPEC 1.1 live twice, as the network's shape (nn) and as the
+// The dataset constants of docs/method.md §6.1 live twice, as the network's shape (nn) and as the
 // preprocessing target (io), which do not depend on each other: they must agree.
 TEST(Config, DatasetConstantsAgreeBetweenNetworkAndPreprocessing) {
   for (const char* d : {"acdc", "prostate", "mmwhs"}) {

@@ -1,4 +1,4 @@
-// Preprocessing (SPEC 5.1) and its inverse (SPEC 6.1) against numpy / scikit-image values
+// Preprocessing (docs/method.md §6.2) and its inverse (§7.1) against numpy / scikit-image values
 // generated once by scripts/make_nifti_fixtures.py, plus properties that need no fixture.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Split files against SPEC.md 5.3.
+// Split files against docs/method.md §6.4.
 #include <gtest/gtest.h>
 
 #include <algorithm>

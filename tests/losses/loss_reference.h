@@ -28,7 +28,7 @@ Vec ref_extract(const Vec& f, int64_t N, int64_t H, int64_t W, int64_t C, const 
 // x [n, din] w [dout, din] -> [n, dout].
 Vec ref_linear(const Vec& x, int64_t n, int64_t din, const Vec& w, int64_t dout);
 
-// Segmentation losses from the SPEC 4.2 formulas.
+// Segmentation losses from the formulas of docs/method.md §4.2.
 double ref_dice_loss(const Vec& logits, const Vec& labels, int64_t N, int64_t HW, int64_t C, bool with_background);
 double ref_weighted_ce(const Vec& logits, const Vec& labels, int64_t N, int64_t HW, int64_t C, const std::vector<float>& w);
 

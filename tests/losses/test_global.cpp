@@ -1,5 +1,5 @@
 // Global contrastive losses (losses/global.h): pair-list structure in both modes, and the loss
-// against brute force written directly from SPEC.md 2.5-2.7 (slot arithmetic, not the term list).
+// against brute force written directly from docs/method.md §2.5-2.7 (slot arithmetic, not the term list).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -34,7 +34,7 @@ std::vector<int> rows_where(int n, const std::function<bool(int)>& f) {
   return out;
 }
 
-// SPEC 2.6, read literally: anchors i with i mod 8 < 4, the four pairs in both directions, the
+// docs/method.md §2.7, read literally: anchors i with i mod 8 < 4, the four pairs in both directions, the
 // reverse term keeps N(i) (index mod 4 != i mod 4), sum / 48.
 double brute_reference_gd(const Vec& z, int d, double tau) {
   const int bs = 48;
@@ -50,7 +50,7 @@ double brute_reference_gd(const Vec& z, int d, double tau) {
   return total / 48.0;
 }
 
-// SPEC 2.5: anchors 0..11, positives {i, i+12, i+24}, negatives index mod 4 != i mod 4, sum / 36.
+// docs/method.md §2.6: anchors 0..11, positives {i, i+12, i+24}, negatives index mod 4 != i mod 4, sum / 36.
 double brute_reference_gd_minus(const Vec& z, int d, double tau) {
   const int bs = 36;
   const Vec S = ref_similarity(z, bs, d, tau);
@@ -83,7 +83,7 @@ double brute_paper(const Vec& z, int d, double tau, int V, int S, bool gd) {
   return total / terms;
 }
 
-// SPEC 2.7: standard NT-Xent over (2k, 2k+1), denominator over all other rows, / 2N.
+// docs/method.md §2.5: standard NT-Xent over (2k, 2k+1), denominator over all other rows, / 2N.
 double brute_gr(const Vec& z, int d, double tau, int slices) {
   const int n = 2 * slices;
   const Vec S = ref_similarity(z, n, d, tau);
@@ -197,7 +197,7 @@ TEST(GlobalLoss, RejectsLayoutsThatDoNotFit) {
   EXPECT_EQ(parse_global_loss("2"), GlobalLossKind::GD);
 }
 
-TEST(GlobalLoss, ValuesMatchBruteForceFromTheSpec) {
+TEST(GlobalLoss, ValuesMatchBruteForceFromTheMethod) {
   const int d = 128;
   const double tau = 0.1;
   {
@@ -241,7 +241,7 @@ namespace cs::test {
 namespace {
 
 // The term lists themselves, evaluated in double precision, against the brute force written from
-// the SPEC text. The only difference left is the float32 storage of the term weights (1/48,
+// docs/method.md. The only difference left is the float32 storage of the term weights (1/48,
 // 1/36, ...: at most 6e-8 relative), so the bound is 1e-7; a missing, extra or mis-weighted term
 // shows orders of magnitude above it.
 TEST(GlobalLoss, TermListsMatchBruteForceInDouble) {

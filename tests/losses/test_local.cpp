@@ -1,5 +1,5 @@
 // Local contrastive losses (losses/local.h): region grid and tables, term lists, and the loss
-// against a double brute force written from SPEC.md 3.3-3.5 (own copy of the table).
+// against a double brute force written from docs/method.md §3.3-3.7 (own copy of the tables).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,11 +15,18 @@
 namespace cs::test {
 namespace {
 
-// SPEC 3.3, one line per positive: "position : 5 negative positions".
+// docs/method.md §3.4, one line per positive: "position : 5 negative positions".
+// The 3x3 table (paper mode for both region sizes, reference mode for 3x3 regions).
 const char* const kSpecTable[13] = {
     "00:0b aa ab b0 ba", "0b:00 0d aa ac bb", "0d:0b ab ac bc bd", "b0:00 aa bb d0 ca", "bb:aa ac ca cc b0",
     "bd:0d bb dd ac cc", "d0:b0 ba db ca cb", "db:bb d0 dd ca cc", "dd:bc bd db cc cb", "aa:00 0b b0 bb ac",
     "ac:0b 0d aa bb bd", "ca:b0 bb d0 db cc", "cc:bb bd db dd ca"};
+// The released code's 1x1 table (reference mode, 1x1 regions).
+const char* const kSpecTable1x1Reference[13] = {
+    "00:0b b0 bb aa ac", "0b:00 0d bb aa ac", "0d:0b bb bd ca ac", "b0:00 bb d0 aa ca", "bb:aa ac ca cc b0",
+    "bd:0d bb dd ac cc", "d0:b0 bb db ca aa", "db:bb d0 dd ca cc", "dd:bb bd db cc ca", "aa:00 0b b0 bb ac",
+    "ac:0b 0d bb bd cc", "ca:b0 bb d0 0b aa", "cc:bb bd db dd ac"};
+using SpecTable = const char* const (&)[13];
 
 struct Corner {
   int r, s;
@@ -55,12 +62,13 @@ double term(const Vec& anc, const Vec& pos, const std::vector<Vec>& negs, double
   return -s[0] + m + std::log(sum);
 }
 
-// L^R / L^D from SPEC 3.4 / 3.5.
-double brute_local(LocalLossKind kind, const Vec& f, int N, int W, int C, int k, const Vec& w, int dout, double tau) {
+// L^R / L^D from docs/method.md §3.6 / §3.7, with the negatives of `table`.
+double brute_local(LocalLossKind kind, const Vec& f, int N, int W, int C, int k, const Vec& w, int dout, double tau,
+                   SpecTable table = kSpecTable) {
   const int m = k == 3 ? W - 4 : W - 1;
   auto emb = [&](int n, const std::string& sym) { return region_embedding(f, W, C, n, corner(m, sym), k, w, dout); };
   double total = 0;
-  for (const char* line : kSpecTable) {
+  for (const char* line : table) {
     const std::string l(line);
     const std::string pos = l.substr(0, 2);
     std::vector<std::string> negs;
@@ -78,7 +86,7 @@ double brute_local(LocalLossKind kind, const Vec& f, int N, int W, int C, int k,
       const int n = N / 2;
       for (int i = 0; i < n; ++i) {
         std::vector<int> positives = {n + i};  // view 2 of slice i
-        for (int j = 1; j < n / 4; ++j) positives.push_back((i + 4 * j) % n);  // SPEC: (i+4), (i+8) mod 12
+        for (int j = 1; j < n / 4; ++j) positives.push_back((i + 4 * j) % n);  // (i+4), (i+8) mod 12
         for (int other : positives) {
           std::vector<Vec> nv;
           for (int j = 0; j < 4; ++j) nv.push_back(emb(i, negs[j]));
@@ -127,6 +135,106 @@ TEST(LocalRegions, GridOffsetsAndTable) {
   for (int r = 0; r < 13; ++r) EXPECT_EQ(t.positive[r], r);
 }
 
+// Positive and negatives of one transcribed line.
+std::string line_positive(const char* line) { return std::string(line).substr(0, 2); }
+std::vector<std::string> line_negatives(const char* line) {
+  std::vector<std::string> out;
+  std::istringstream in(std::string(line).substr(3));
+  for (std::string t; in >> t;) out.push_back(t);
+  return out;
+}
+
+TEST(LocalRegions, Reference1x1TableAsGiven) {
+  const RegionGrid g = region_grid(48, 1);  // m = 47: 0, 11, 23, 35, 47 are all distinct
+  const auto pos = positive_regions(g);
+  const auto negs = negative_regions(g, NegativeTable::Reference1x1);
+  ASSERT_EQ(pos.size(), 13u);
+  ASSERT_EQ(negs.size(), 13u);
+  for (int r = 0; r < 13; ++r) {
+    const Corner want = corner(47, line_positive(kSpecTable1x1Reference[r]));
+    EXPECT_EQ(pos[r].r, want.r) << "P" << r;
+    EXPECT_EQ(pos[r].s, want.s) << "P" << r;
+    const auto names = line_negatives(kSpecTable1x1Reference[r]);
+    ASSERT_EQ(names.size(), 5u);
+    ASSERT_EQ(negs[r].size(), 5u);
+    for (int j = 0; j < 5; ++j) {
+      const Corner n = corner(47, names[j]);
+      EXPECT_EQ(negs[r][j].r, n.r) << "P" << r << " negative " << j;
+      EXPECT_EQ(negs[r][j].s, n.s) << "P" << r << " negative " << j;
+    }
+  }
+  // The two transcriptions share their positives and differ in 9 of the 13 rows, P1 and P3 only
+  // in their order (which matters to L^D: it keeps the first 4); the library's tables agree.
+  const auto negs3 = negative_regions(g, NegativeTable::Regions3x3);
+  int rows_differ = 0, sets_differ = 0, library_rows_differ = 0;
+  for (int r = 0; r < 13; ++r) {
+    EXPECT_EQ(line_positive(kSpecTable[r]), line_positive(kSpecTable1x1Reference[r]));
+    auto n3 = line_negatives(kSpecTable[r]), n1 = line_negatives(kSpecTable1x1Reference[r]);
+    const bool differ = n3 != n1;
+    rows_differ += differ;
+    std::sort(n3.begin(), n3.end());
+    std::sort(n1.begin(), n1.end());
+    sets_differ += n3 != n1;
+    bool lib_differ = false;
+    for (int j = 0; j < 5; ++j) lib_differ |= negs3[r][j].r != negs[r][j].r || negs3[r][j].s != negs[r][j].s;
+    library_rows_differ += lib_differ;
+    EXPECT_EQ(differ, lib_differ) << "P" << r;
+  }
+  EXPECT_EQ(rows_differ, 9);
+  EXPECT_EQ(sets_differ, 7);
+  EXPECT_EQ(library_rows_differ, 9);
+}
+
+TEST(LocalRegions, TableFollowsModeAndRegionSize) {
+  EXPECT_EQ(negative_table_for(Compat::Paper, 3), NegativeTable::Regions3x3);
+  EXPECT_EQ(negative_table_for(Compat::Paper, 1), NegativeTable::Regions3x3);
+  EXPECT_EQ(negative_table_for(Compat::Reference, 3), NegativeTable::Regions3x3);
+  EXPECT_EQ(negative_table_for(Compat::Reference, 1), NegativeTable::Reference1x1);
+  LocalLossOptions opt;
+  EXPECT_EQ(opt.compat, Compat::Paper);  // the default stays paper mode
+  opt.region_size = 1;
+  EXPECT_EQ(LocalContrastiveLoss(opt, 4, 12).table().table, NegativeTable::Regions3x3);
+  opt.compat = Compat::Reference;
+  EXPECT_EQ(LocalContrastiveLoss(opt, 4, 12).table().table, NegativeTable::Reference1x1);
+  opt.region_size = 3;
+  EXPECT_EQ(LocalContrastiveLoss(opt, 4, 12).table().table, NegativeTable::Regions3x3);
+}
+
+TEST(LocalTerms, Reference1x1Structure) {
+  const RegionGrid g = region_grid(48, 1);
+  const LocalRegionTable paper = local_region_table(g, NegativeTable::Regions3x3);
+  const LocalRegionTable ref = local_region_table(g, NegativeTable::Reference1x1);
+  // Every negative of the 1x1 table is a positive corner: 13 distinct corners instead of 17.
+  EXPECT_EQ(paper.positions.size(), 17u);
+  EXPECT_EQ(ref.positions.size(), 13u);
+  for (int r = 0; r < 13; ++r) EXPECT_EQ(ref.positive[r], r);
+  // Per anchor region, how many of its listed negatives are positive regions themselves.
+  const int want_paper[13] = {3, 5, 3, 5, 5, 5, 3, 5, 3, 5, 5, 5, 5};
+  for (int r = 0; r < 13; ++r) {
+    int paper_pos = 0, ref_pos = 0;
+    for (int q : paper.negatives[r]) paper_pos += q < 13;
+    for (int q : ref.negatives[r]) ref_pos += q < 13;
+    EXPECT_EQ(paper_pos, want_paper[r]) << "P" << r;
+    EXPECT_EQ(ref_pos, 5) << "P" << r;
+  }
+  // How often the centre (b,b) = P4 of image 0 is a negative in L^R over one pair of views:
+  // 2 terms per row that lists it, 8 rows in the 3x3 table, 12 in the 1x1 table.
+  auto count_as_negative = [](const LocalRegionTable& t, int row) {
+    const ContrastSpec s = local_contrast_spec(LocalLossKind::LR, t, 2);
+    return static_cast<int>(std::count(s.neg_index.begin(), s.neg_index.end(), row));
+  };
+  EXPECT_EQ(count_as_negative(paper, 4), 16);
+  EXPECT_EQ(count_as_negative(ref, 4), 24);
+  // Term counts and weights do not depend on the table.
+  const ContrastSpec lr = local_contrast_spec(LocalLossKind::LR, ref, 20);
+  EXPECT_EQ(lr.rows, 20 * 13);
+  ASSERT_EQ(lr.terms.size(), 10u * 13u * 2u);
+  for (size_t i = 0; i < lr.terms.size(); ++i) EXPECT_EQ(lr.negatives(i).size(), 10u);
+  const ContrastSpec ld = local_contrast_spec(LocalLossKind::LD, ref, 24);
+  ASSERT_EQ(ld.terms.size(), 12u * 13u * 3u);
+  for (size_t i = 0; i < ld.terms.size(); ++i) EXPECT_EQ(ld.negatives(i).size(), 8u);
+}
+
 TEST(LocalTerms, Structure) {
   const LocalRegionTable t = local_region_table(region_grid(48, 3));
   const ContrastSpec lr = local_contrast_spec(LocalLossKind::LR, t, 20);
@@ -161,6 +269,7 @@ struct LocalCase {
   LocalLossKind kind;
   int images, side, channels, k, dout;
   float tau;
+  Compat compat = Compat::Paper;
 };
 
 double run_op(const LocalCase& c, const Tensor& f, const Tensor& w) {
@@ -168,12 +277,13 @@ double run_op(const LocalCase& c, const Tensor& f, const Tensor& w) {
   opt.kind = c.kind;
   opt.region_size = c.k;
   opt.tau = c.tau;
+  opt.compat = c.compat;
   LocalContrastiveLoss loss(opt, c.images, c.side);
   NoGradGuard ng;
   return loss(f, w).to_vector()[0];
 }
 
-TEST(LocalLoss, ValuesMatchBruteForceFromTheSpec) {
+TEST(LocalLoss, ValuesMatchBruteForceFromTheMethod) {
   const LocalCase cases[] = {{LocalLossKind::LR, 20, 48, 8, 3, 128, 0.1f},
                              {LocalLossKind::LD, 24, 40, 6, 3, 32, 0.1f},
                              {LocalLossKind::LR, 6, 14, 5, 1, 0, 0.1f},
@@ -186,6 +296,53 @@ TEST(LocalLoss, ValuesMatchBruteForceFromTheSpec) {
                                     c.k == 3 ? to_double(w) : Vec{}, c.dout, c.tau);
     EXPECT_TRUE(close_rel(want, run_op(c, f, w), 1e-4)) << local_loss_name(c.kind) << " k=" << c.k;
   }
+}
+
+// Reference mode: 3x3 regions keep the 3x3 table (same value as paper mode); 1x1 regions use the
+// released code's 1x1 table, for L^R and L^D alike.
+TEST(LocalLoss, ReferenceModeValuesMatchBruteForce) {
+  const LocalCase cases[] = {{LocalLossKind::LR, 6, 14, 5, 1, 0, 0.1f, Compat::Reference},
+                             {LocalLossKind::LD, 16, 9, 4, 1, 0, 0.2f, Compat::Reference},
+                             {LocalLossKind::LR, 20, 48, 8, 3, 128, 0.1f, Compat::Reference},
+                             {LocalLossKind::LD, 24, 40, 6, 3, 32, 0.1f, Compat::Reference}};
+  uint64_t seed = 400;
+  for (const LocalCase& c : cases) {
+    Tensor f = random_tensor({c.images, c.side, c.side, c.channels}, ++seed);
+    Tensor w = c.k == 3 ? random_tensor({c.dout, 9 * c.channels}, ++seed) : Tensor();
+    const Vec fd = to_double(f), wd = c.k == 3 ? to_double(w) : Vec{};
+    const double want = brute_local(c.kind, fd, c.images, c.side, c.channels, c.k, wd, c.dout, c.tau,
+                                    c.k == 1 ? kSpecTable1x1Reference : kSpecTable);
+    const double got = run_op(c, f, w);
+    EXPECT_TRUE(close_rel(want, got, 1e-4)) << local_loss_name(c.kind) << " k=" << c.k;
+    LocalCase paper = c;
+    paper.compat = Compat::Paper;
+    const double paper_value = run_op(paper, f, w);
+    if (c.k == 3)
+      EXPECT_EQ(paper_value, got) << local_loss_name(c.kind) << ": 3x3 regions use one table in both modes";
+    else
+      EXPECT_FALSE(close_rel(paper_value, got, 1e-3)) << local_loss_name(c.kind) << ": the 1x1 tables differ";
+  }
+}
+
+// The proposed L^R batch with 1x1 regions on the l = 3 map (20 x 48x48x64), on a fixed random
+// input: the two tables give different values, the difference is the brute force's, and it is
+// well above the float32 agreement (1e-4). On such inputs it is small (0.3% here); its size and
+// sign depend on the input.
+TEST(LocalLoss, Reference1x1TableChangesTheLoss) {
+  const LocalCase c{LocalLossKind::LR, 20, 48, 64, 1, 0, 0.1f, Compat::Reference};
+  Tensor f = random_tensor({c.images, c.side, c.side, c.channels}, 2024);
+  const Vec fd = to_double(f);
+  const double ref = run_op(c, f, Tensor());
+  LocalCase paper = c;
+  paper.compat = Compat::Paper;
+  const double pap = run_op(paper, f, Tensor());
+  const double ref_brute = brute_local(c.kind, fd, c.images, c.side, c.channels, 1, {}, 0, c.tau,
+                                       kSpecTable1x1Reference);
+  const double pap_brute = brute_local(c.kind, fd, c.images, c.side, c.channels, 1, {}, 0, c.tau);
+  EXPECT_TRUE(close_rel(ref_brute, ref, 1e-5));
+  EXPECT_TRUE(close_rel(pap_brute, pap, 1e-5));
+  EXPECT_GT(std::abs(ref - pap) / pap, 2e-3) << "3x3 table " << pap << ", 1x1 table " << ref;
+  EXPECT_NEAR(ref - pap, ref_brute - pap_brute, 0.05 * std::abs(ref_brute - pap_brute));
 }
 
 TEST(LocalLoss, GradientsMatchFiniteDifferences) {

@@ -76,7 +76,7 @@ TEST(Init, ConstantsAndRunningVarianceOption) {
   for (float x : s.param("enc_c4_b.bn.gamma").to_vector()) EXPECT_EQ(x, 1.0f);
   for (float x : s.param("enc_c4_b.bn.beta").to_vector()) EXPECT_EQ(x, 0.0f);
   for (float x : s.buffer("enc_c4_b.bn.mean").to_vector()) EXPECT_EQ(x, 0.0f);
-  for (float x : s.buffer("enc_c4_b.bn.var").to_vector()) EXPECT_EQ(x, 0.0f);  // SPEC quirk 12
+  for (float x : s.buffer("enc_c4_b.bn.var").to_vector()) EXPECT_EQ(x, 0.0f);  // docs/method.md §1.7
   InitOptions o;
   o.bn_running_var = 1.0f;
   init_params(s, o);

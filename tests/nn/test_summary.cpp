@@ -1,4 +1,4 @@
-// `contraseg summary` totals against an independent count written from SPEC section 1 by hand:
+// `contraseg summary` totals against an independent count written from docs/method.md §1 by hand:
 // one explicit line per layer (kernel k, input channels, output channels, output side).
 #include <gtest/gtest.h>
 
@@ -25,7 +25,7 @@ struct HandCount {
   }
 };
 
-// SPEC 1.3 / 1.4 for an input of side S (multiple of 32) and `classes` outputs.
+// docs/method.md §1.2-1.6 for an input of side S (multiple of 32) and `classes` outputs.
 HandCount spec_unet(int S, int classes) {
   HandCount h;
   // encoder: level, channels 16 32 64 128 128 128, side S / 2^(level-1)
