@@ -188,6 +188,11 @@ bool is_choice(const KeySpec& s, const std::string& v) {
 // The value in canonical form ("007" -> "7", "8.0" -> "8"), or an error naming what is wrong.
 std::string check_value(const KeySpec& s, const std::string& v, const std::string& origin) {
   auto bad = [&](const std::string& problem) { return value_error(origin, s.key, v, problem, describe_values(s)); };
+  if (v.find('\0') != std::string::npos) {  // C file calls would see only what comes before it
+    std::string shown;
+    for (char c : v) shown += c ? std::string(1, c) : std::string("\\0");
+    throw value_error(origin, s.key, shown, "contains a NUL character", describe_values(s));
+  }
   switch (s.type) {
     case KeyType::Int: {
       long long x = 0;
@@ -264,13 +269,23 @@ std::string json_value_text(const KeySpec& s, const nlohmann::json& v, const std
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-void flatten(const nlohmann::json& j, const std::string& prefix, std::map<std::string, nlohmann::json>& out) {
+// Nested objects become dotted keys ({"global": {"tau": 0.1}} is global.tau). A config is
+// shallow: deeper nesting than any key has, an array where a value belongs, and a key
+// given twice (dotted and nested) are errors, found before any value is used.
+void flatten(const nlohmann::json& j, const std::string& prefix, int depth, const std::string& origin,
+             std::map<std::string, const nlohmann::json*>& out) {
+  constexpr int kMaxDepth = 4;
+  if (depth > kMaxDepth) throw std::invalid_argument(origin + ": " + prefix + ": nested deeper than any config key");
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
-    if (it->is_object())
-      flatten(*it, key, out);
-    else
-      out[key] = *it;
+    if (it->is_object()) {
+      flatten(*it, key, depth + 1, origin, out);
+      continue;
+    }
+    if (it->is_array())  // never dumped: it may be nested without bound
+      throw std::invalid_argument(fmt::format("{}: {} is a JSON {}; a config value is a string, number or boolean",
+                                              origin, key, it->type_name()));
+    if (!out.emplace(key, &*it).second) throw std::invalid_argument(origin + ": " + key + " is given twice");
   }
 }
 
@@ -364,9 +379,10 @@ void Config::load_file(const std::string& path) {
 
 void Config::load_json(const nlohmann::json& j, const std::string& path) {
   if (!j.is_object()) throw std::runtime_error(path + ": a config must be a JSON object");
-  std::map<std::string, nlohmann::json> flat;
-  flatten(j, "", flat);
-  for (const auto& [key, v] : flat) {
+  std::map<std::string, const nlohmann::json*> flat;
+  flatten(j, "", 1, path, flat);
+  for (const auto& [key, value] : flat) {
+    const nlohmann::json& v = *value;
     if (key == "description") continue;  // free text for people
     try {
       spec(key);

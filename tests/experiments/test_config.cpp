@@ -237,7 +237,7 @@ TEST(Config, JsonValuesOfTheWrongTypeNameTheKey) {
       {R"({"seed": 1.5})", "seed = '1.5' is a JSON number, not an integer"},
       {R"({"finetune": {"augment": "yes"}})", "finetune.augment = '\"yes\"' is a JSON string, not true or false"},
       {R"({"data": null})", "data = 'null' is a JSON null, not a string; allowed: path"},
-      {R"({"reproduce": {"labeled": ["tr1"]}})", "reproduce.labeled = '[\"tr1\"]' is a JSON array, not a string"},
+      {R"({"reproduce": {"labeled": ["tr1"]}})", "reproduce.labeled is a JSON array; a config value is a string"},
       {R"({"global": {"iterations": 1e12}})", "global.iterations = '1000000000000.0' is a JSON number, not an integer"},
       {R"({"global": {"iterations": 99999999999}})", "global.iterations = '99999999999' is beyond the integer range"},
   };
@@ -250,6 +250,30 @@ TEST(Config, JsonValuesOfTheWrongTypeNameTheKey) {
   c.load_json(nlohmann::json::parse(R"({"target_res": 8, "lr": 1e-4})"), "cfg.json");
   EXPECT_DOUBLE_EQ(c.real("target_res"), 8.0);
   EXPECT_DOUBLE_EQ(c.real("lr"), 1e-4);
+}
+
+// Found by fuzzing the loader: unbounded nesting, a key given twice, NUL in a value.
+TEST(Config, ShallowJsonOnlyAndEveryKeyOnce) {
+  const auto nested = [](const std::string& open, const std::string& close, int depth) {
+    std::string s;
+    for (int i = 0; i < depth; ++i) s += open;
+    s += "1";
+    for (int i = 0; i < depth; ++i) s += close;
+    return s;
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{\"a\":" + nested("{\"a\":", "}", 100000) + "}", "nested deeper than any config key"},
+      {"{\"seed\":" + nested("[", "]", 100000) + "}", "seed is a JSON array"},
+      {R"({"global.loss": "gr", "global": {"loss": "gd"}})", "global.loss is given twice"},
+      {"{\"data\": \"a\\u0000b\"}", "contains a NUL character"},
+  };
+  for (const auto& [text, expected] : cases) {
+    Config c;
+    const std::string msg = message_of([&] { c.load_json(nlohmann::json::parse(text), "cfg.json"); });
+    EXPECT_EQ(msg.rfind("cfg.json: ", 0), 0u) << msg.substr(0, 200);
+    EXPECT_NE(msg.find(expected), std::string::npos) << msg.substr(0, 200);
+    EXPECT_LT(msg.size(), 300u);
+  }
 }
 
 TEST(Config, ConfigFilesThatCannotBeRead) {
