@@ -13,8 +13,8 @@
 // whatever the caller adds (config, split, stage, step ...).
 // Versions: 1 had no checksum and is refused; 2 is the current one.
 //
-// Loading picks tensors by name prefix. The stage rules of SPEC 3.1 / 4.1 become:
-//   stage 2 from stage 1:  include {"enc_"}, buffers false
+// Loading picks tensors by name prefix. The stage rules of docs/method.md §1.8 and §4.1 become:
+//   stage 2 from stage 1:  include {"enc_"}, buffers true (the frozen encoder's BN statistics)
 //   stage 3 from stage 2:  include {"enc_"} + decoder_block_prefixes(l), buffers false
 //   resume:                everything, buffers true, optimiser given
 #include <map>
@@ -37,7 +37,7 @@ struct CheckpointLoadOptions {
   std::vector<std::string> include;
   std::vector<std::string> exclude;
   bool params = true;    // trainable parameters
-  bool buffers = true;   // BN running statistics (SPEC 4.1: not copied between stages)
+  bool buffers = true;   // BN running statistics (docs/method.md §4.1: not copied into fine-tuning)
   Adam* adam = nullptr;  // restore m, v and the step count (the file must hold them)
 };
 
@@ -83,7 +83,7 @@ struct CheckpointChoice {
 // silently starting over would throw away the run.
 CheckpointChoice choose_checkpoint(const std::vector<std::string>& candidates);
 
-// Name prefixes of decoder blocks 1..l (SPEC 1.4): block 1 = dec_dc6, dec_c5_*; block 2 =
+// Name prefixes of decoder blocks 1..l (docs/method.md §1.3): block 1 = dec_dc6, dec_c5_*; block 2 =
 // dec_dc5, dec_c4_*; ...; block 5 = dec_dc2, dec_c1_*.
 std::vector<std::string> decoder_block_prefixes(int l);
 

@@ -193,7 +193,8 @@ void SafeTensorsWriter::add(const std::string& name, const Tensor& t) {
 }
 
 void SafeTensorsWriter::set_metadata(const std::string& key, const std::string& value) {
-  if (key == kChecksumKey) throw std::invalid_argument("safetensors: metadata key 'crc32' is reserved for the checksum");
+  if (key == kChecksumKey)
+    throw std::invalid_argument("safetensors: metadata key 'crc32' is reserved for the checksum");
   metadata_[key] = value;
 }
 
@@ -298,16 +299,18 @@ void SafeTensorsReader::parse_header(const std::string& text, uint64_t data_size
 }
 
 void SafeTensorsReader::check_no_overlap() const {
-  std::vector<std::pair<const std::string*, const Info*>> spans;
+  std::vector<std::pair<std::string, Info>> spans;
   for (const auto& kv : infos_)
-    if (kv.second.end > kv.second.begin) spans.emplace_back(&kv.first, &kv.second);  // empty ones hold no byte
-  std::sort(spans.begin(), spans.end(), [](const auto& a, const auto& b) { return a.second->begin < b.second->begin; });
-  for (size_t i = 1; i < spans.size(); ++i)
-    if (spans[i].second->begin < spans[i - 1].second->end)
-      fail_tensor(path_, *spans[i].first,
-                  "data_offsets [" + std::to_string(spans[i].second->begin) + ", " + std::to_string(spans[i].second->end) +
-                      "] overlap those of tensor '" + *spans[i - 1].first + "' [" +
-                      std::to_string(spans[i - 1].second->begin) + ", " + std::to_string(spans[i - 1].second->end) + "]");
+    if (kv.second.end > kv.second.begin) spans.push_back(kv);  // empty tensors hold no byte
+  std::sort(spans.begin(), spans.end(), [](const auto& a, const auto& b) { return a.second.begin < b.second.begin; });
+  auto range = [](const Info& in) { return "[" + std::to_string(in.begin) + ", " + std::to_string(in.end) + "]"; };
+  for (size_t i = 1; i < spans.size(); ++i) {
+    const auto& [name, in] = spans[i];
+    const auto& [before_name, before] = spans[i - 1];
+    if (in.begin < before.end)
+      fail_tensor(path_, name, "data_offsets " + range(in) + " overlap those of tensor '" + before_name + "' " +
+                                   range(before));
+  }
 }
 
 void SafeTensorsReader::verify_checksum(uint64_t data_size) {
@@ -318,7 +321,8 @@ void SafeTensorsReader::verify_checksum(uint64_t data_size) {
     if (version == "1")
       fail(path_, "contraseg checkpoint version 1 carries no checksum and cannot be verified; "
                   "re-create it with this contraseg (version 2 checkpoints are checksummed)");
-    fail(path_, "contraseg checkpoint (version '" + version + "') without its checksum (metadata 'crc32'): damaged file");
+    fail(path_, "contraseg checkpoint (version '" + version +
+                    "') without its checksum (metadata 'crc32'): damaged file");
   }
   if (!is_hex8(it->second))
     fail(path_, "checksum mismatch (damaged file): metadata 'crc32' = '" + it->second + "' is not 8 hex digits");

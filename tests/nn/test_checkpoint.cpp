@@ -142,7 +142,7 @@ TEST_F(Checkpoint, StageRulesByPrefix) {
     else
       EXPECT_TRUE(equal(p.param_at(i), s3_before.params().param(n))) << n << " must keep its own init";
   }
-  expect_equal(p.buffer_arena(), s3_before.params().buffer_arena(), "buffers are not copied (SPEC 4.1)");
+  expect_equal(p.buffer_arena(), s3_before.params().buffer_arena(), "buffers are not copied (docs/method.md §4.1)");
 
   // Exclude: everything of the encoder but level 6.
   UNet e(small(0, 0), Device::CPU, seed(3));
@@ -411,9 +411,11 @@ TEST_F(Checkpoint, BadEntriesAreClearErrorsNamingFileAndTensor) {
   const std::string f32 = R"("dtype":"F32",)";
   const std::vector<Case> cases = {
       {R"({"t":{)" + f32 + R"("shape":[4],"data_offsets":[0,400]}})", "ends at byte 400 of the data, which has 16"},
-      {R"({"a":{)" + f32 + R"("shape":[2],"data_offsets":[0,8]},"t":{)" + f32 + R"("shape":[2],"data_offsets":[4,12]}})",
+      {R"({"a":{)" + f32 + R"("shape":[2],"data_offsets":[0,8]},)" + R"("t":{)" + f32 +
+           R"("shape":[2],"data_offsets":[4,12]}})",
        "overlap those of tensor 'a'"},
-      {R"({"t":{)" + f32 + R"("shape":[3],"data_offsets":[0,8]}})", "hold 8 bytes, but dtype F32 and shape [3] need 12"},
+      {R"({"t":{)" + f32 + R"("shape":[3],"data_offsets":[0,8]}})",
+       "hold 8 bytes, but dtype F32 and shape [3] need 12"},
       {R"({"t":{"dtype":"F31","shape":[2],"data_offsets":[0,8]}})", "unknown dtype 'F31'"},
       {R"({"t":{"dtype":7,"shape":[2],"data_offsets":[0,8]}})", "dtype is not a string"},
       {R"({"t":{)" + f32 + R"("shape":[-2],"data_offsets":[0,8]}})", "not a non-negative integer"},
@@ -458,8 +460,10 @@ TEST_F(Checkpoint, BadEntriesAreClearErrorsNamingFileAndTensor) {
     EXPECT_NE(err.find(expected), std::string::npos) << err.substr(0, 300);
   }
   // The same layout, well formed, reads: the cases above fail for the reason they name.
-  write_raw(p, R"({"a":{)" + f32 + R"("shape":[2],"data_offsets":[0,8]},"t":{)" + f32 +
-                   R"("shape":[2],"data_offsets":[8,16]},"e":{)" + f32 + R"("shape":[0,9223372036854775807],"data_offsets":[4,4]}})",
+  write_raw(p,
+            R"({"a":{)" + f32 + R"("shape":[2],"data_offsets":[0,8]},"t":{)" + f32 +
+                R"("shape":[2],"data_offsets":[8,16]},"e":{)" + f32 +
+                R"("shape":[0,9223372036854775807],"data_offsets":[4,4]}})",
             16);
   const SafeTensorsReader r(p);
   EXPECT_EQ(r.read_floats("t").size(), 2u);
@@ -485,11 +489,12 @@ TEST_F(Checkpoint, ChecksumRulesByFormatAndVersion) {
   EXPECT_NO_THROW(verify_checkpoint(path("v2.safetensors")));
   // Version 1 (never checksummed) and a version-2 file that lost its checksum are refused.
   const std::string tensor = R"("w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]})";
-  write_raw(path("v1.safetensors"), "{" + tensor + R"(,"__metadata__":{"format":"contraseg-checkpoint","version":"1"}})", 4);
+  const std::string ours_meta = R"("__metadata__":{"format":"contraseg-checkpoint",)";
+  write_raw(path("v1.safetensors"), "{" + tensor + "," + ours_meta + R"("version":"1"}})", 4);
   std::string err = error_of<RE>([&] { SafeTensorsReader r(path("v1.safetensors")); });
   EXPECT_NE(err.find("version 1 carries no checksum"), std::string::npos) << err;
   EXPECT_NE(err.find(path("v1.safetensors")), std::string::npos) << err;
-  write_raw(path("nocrc.safetensors"), "{" + tensor + R"(,"__metadata__":{"format":"contraseg-checkpoint","version":"2"}})", 4);
+  write_raw(path("nocrc.safetensors"), "{" + tensor + "," + ours_meta + R"("version":"2"}})", 4);
   err = error_of<RE>([&] { SafeTensorsReader r(path("nocrc.safetensors")); });
   EXPECT_NE(err.find("without its checksum"), std::string::npos) << err;
   // A checksummed file of a newer version: readable as safetensors, refused as a checkpoint.
@@ -503,7 +508,8 @@ TEST_F(Checkpoint, ChecksumRulesByFormatAndVersion) {
   EXPECT_TRUE(SafeTensorsReader(path("v3.safetensors")).verified());
   err = error_of<RE>([&] { tiny_value(path("v3.safetensors")); });
   EXPECT_NE(err.find("format version '3'"), std::string::npos) << err;
-  EXPECT_NE(error_of<RE>([&] { verify_checkpoint(kTorchFixture); }).find("not a contraseg checkpoint"), std::string::npos);
+  err = error_of<RE>([&] { verify_checkpoint(kTorchFixture); });
+  EXPECT_NE(err.find("not a contraseg checkpoint"), std::string::npos) << err;
   EXPECT_THROW(w.set_metadata("crc32", "00000000"), std::invalid_argument);
 }
 
