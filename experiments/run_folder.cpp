@@ -166,6 +166,7 @@ RunFolder::RunFolder(const std::string& dir, const Config& config, const std::st
     remove_stale_temp_files(dir);
     finished_ = path_exists(checkpoint("final"));
     if (finished_) return;  // nothing to train, nothing to write
+    resuming_ = true;
   }
   make_dirs(dir + "/checkpoints");
   nlohmann::json cfg = config.with_absolute_paths().to_json();  // readable from any directory

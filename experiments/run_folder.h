@@ -56,6 +56,8 @@ class RunFolder {
   // Resuming a run that has its final checkpoint: there is nothing to train, and nothing in the
   // folder was changed.
   bool finished() const { return finished_; }
+  // Continuing a run that was in the folder (not finished): training resumes from a checkpoint.
+  bool resuming() const { return resuming_; }
   const std::string& config_hash() const { return hash_; }
   const std::string& dir() const { return dir_; }
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
@@ -73,7 +75,7 @@ class RunFolder {
   void check_resumable(const Config& config, const std::string& stage, const std::string& init) const;
   FolderLock lock_;
   std::string dir_, hash_;
-  bool finished_ = false;
+  bool finished_ = false, resuming_ = false;
   std::FILE* log_ = nullptr;
   bool tty_;
   bool progress_open_ = false;

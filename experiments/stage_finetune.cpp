@@ -176,7 +176,7 @@ void run_finetune(const Config& cfg, const StageOptions& opt) {
       save_checkpoint(run.checkpoint("best"), model->params(), nullptr, md);
     }
   };
-  run_loop(cfg, run, *model, adam, spec, opt.existing == Existing::Resume, opt.quiet);
+  run_loop(cfg, run, *model, adam, spec, run.resuming(), opt.quiet);
   run.log_line(fmt::format("finetune: done, best validation foreground Dice {:.4f} at step {}", result.best_val_dice,
                            result.best_step));
   evaluate_once();

@@ -119,7 +119,7 @@ void run_pretrain_global(const Config& cfg, const StageOptions& opt) {
     adam.step();
     return static_cast<double>(loss.to_vector()[0]);
   };
-  run_loop(cfg, run, *model, adam, spec, opt.existing == Existing::Resume, opt.quiet);
+  run_loop(cfg, run, *model, adam, spec, run.resuming(), opt.quiet);
   run.log_line("pretrain-global: done, " + run.checkpoint("final"));
 }
 
@@ -193,7 +193,7 @@ void run_pretrain_local(const Config& cfg, const StageOptions& opt) {
     adam.step();
     return static_cast<double>(loss.to_vector()[0]);
   };
-  run_loop(cfg, run, *model, adam, spec, opt.existing == Existing::Resume, opt.quiet);
+  run_loop(cfg, run, *model, adam, spec, run.resuming(), opt.quiet);
   run.log_line("pretrain-local: done, " + run.checkpoint("final"));
 }
 
