@@ -16,15 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "experiments/config.h"
+#include "tests/fuzz/fuzz_input.h"
 
 namespace {
-
-bool write_file(const std::string& path, const uint8_t* data, size_t size) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return false;
-  const bool ok = std::fwrite(data, 1, size, f) == size;
-  return std::fclose(f) == 0 && ok;
-}
 
 // Every key of a loaded config reads with the getter of its type.
 void read_every_key(const cs::Config& c) {
@@ -49,10 +43,7 @@ void round_trip(const cs::Config& c, const std::string& saved) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string base = [] {
-    const char* t = std::getenv("TMPDIR");
-    return std::string(t && *t ? t : "/tmp") + "/config_fuzz_" + std::to_string(::getpid());
-  }();
+  static const std::string base = fuzz::input_path("config_fuzz");
   const std::string in = base + ".json", saved = base + "_saved.json";
   const std::string text(reinterpret_cast<const char*>(data), size);
   try {
@@ -63,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     round_trip(c, saved);
   } catch (const std::exception&) {
   }
-  if (write_file(in, data, size)) {
+  if (fuzz::write_file(in, data, size)) {
     try {
       cs::Config c;
       c.load_file(in);

@@ -12,28 +12,14 @@
 #include <string>
 
 #include "io/nifti.h"
-
-namespace {
-
-bool write_file(const std::string& path, const uint8_t* data, size_t size) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return false;
-  const bool ok = std::fwrite(data, 1, size, f) == size;
-  return std::fclose(f) == 0 && ok;
-}
-
-}  // namespace
+#include "tests/fuzz/fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string dir = [] {
-    const char* t = std::getenv("TMPDIR");
-    return std::string(t && *t ? t : "/tmp");
-  }();
-  static const std::string base = dir + "/nifti_fuzz_" + std::to_string(::getpid());
+  static const std::string base = fuzz::input_path("nifti_fuzz");
   const bool gz = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
   const std::string in = base + (gz ? ".nii.gz" : ".nii");
   const std::string out = base + "_out.nii.gz";
-  if (!write_file(in, data, size)) return 0;
+  if (!fuzz::write_file(in, data, size)) return 0;
   try {
     const cs::NiftiInfo info = cs::read_nifti_info(in);
     const auto volumes = cs::read_nifti_all(in);

@@ -17,15 +17,9 @@
 #include "nn/checkpoint.h"
 #include "nn/params.h"
 #include "nn/safetensors.h"
+#include "tests/fuzz/fuzz_input.h"
 
 namespace {
-
-bool write_file(const std::string& path, const uint8_t* data, size_t size) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return false;
-  const bool ok = std::fwrite(data, 1, size, f) == size;
-  return std::fclose(f) == 0 && ok;
-}
 
 // The tensors of the seed checkpoints (scripts/fuzz.sh writes them with these names and shapes).
 cs::ParamStore& store() {
@@ -75,11 +69,8 @@ void tolerate_exceptions(F&& f) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string path = [] {
-    const char* t = std::getenv("TMPDIR");
-    return std::string(t && *t ? t : "/tmp") + "/safetensors_fuzz_" + std::to_string(::getpid()) + ".safetensors";
-  }();
-  if (!write_file(path, data, size)) return 0;
+  static const std::string path = fuzz::input_path("safetensors_fuzz") + ".safetensors";
+  if (!fuzz::write_file(path, data, size)) return 0;
   tolerate_exceptions([&] { read_every_tensor(cs::SafeTensorsReader(path)); });
   tolerate_exceptions([&] { cs::verify_checkpoint(path); });
   tolerate_exceptions([&] { cs::load_checkpoint(path, store()); });
