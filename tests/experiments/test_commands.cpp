@@ -119,7 +119,7 @@ TEST(Help, ConfigListsTheAllowedValuesOfEnumeratedKeys) {
 }
 
 // ACDC-layout case folders with empty images: enough for listing cases (nothing reads them).
-void write_stub_acdc_cases(const std::string& dir, int first, int last) {
+void write_empty_acdc_cases(const std::string& dir, int first, int last) {
   for (int k = first; k <= last; ++k) {
     char name[16];
     std::snprintf(name, sizeof name, "patient%03d", k);
@@ -130,7 +130,7 @@ void write_stub_acdc_cases(const std::string& dir, int first, int last) {
 TEST(SplitCommand, WritesASplitOfTheFolder) {
   TempDir t;
   const std::string d = t / "data";
-  write_stub_acdc_cases(d, 1, 20);
+  write_empty_acdc_cases(d, 1, 20);
   auto r = run_contraseg("split --data " + d);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("20 cases"), std::string::npos) << r.out;
@@ -158,7 +158,7 @@ TEST(SplitCommand, AnyLayoutAndClearErrors) {
   EXPECT_EQ(s.dataset, "prostate");
   EXPECT_EQ(s.test(), IdList({"003", "007"}));
   // too few cases, no cases, a wrong layout: errors that name the folder
-  write_stub_acdc_cases(t / "few", 1, 5);
+  write_empty_acdc_cases(t / "few", 1, 5);
   r = run_contraseg("split --data " + t / "few");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find(t / "few"), std::string::npos) << r.err;
@@ -174,7 +174,7 @@ TEST(SplitCommand, AnyLayoutAndClearErrors) {
 TEST(SplitCommand, AStageOnAFolderWithoutASplitSaysHowToMakeOne) {
   TempDir t;
   const std::string d = t / "data";
-  write_stub_acdc_cases(d, 1, 9);
+  write_empty_acdc_cases(d, 1, 9);
   const auto r = run_contraseg("pretrain-global --data " + d + " --out " + t / "run");
   EXPECT_EQ(r.status, 1);
   for (const std::string& part : std::vector<std::string>{d + ": no splits.json", "acdc paper split", "acdc.json",
