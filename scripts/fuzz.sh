@@ -135,11 +135,11 @@ build_config() {
       -Wno-unknown-pragmas -c "$src" -o "$obj"
     objs+=("$obj")
   done
-  "${CXX[@]}" "$ROOT/experiments/config.cpp" "$ROOT/experiments/cli.cpp" "$ROOT/tests/fuzz/config_fuzz.cpp" \
+  "${CXX[@]}" "$ROOT/experiments/pipeline/config.cpp" "$ROOT/experiments/cli/cli.cpp" "$ROOT/tests/fuzz/config_fuzz.cpp" \
     "${objs[@]}" -fopenmp -ldnnl $(pkg-config --libs openblas) -lfmt -lz -o "$OUT/config_fuzz"
   seed "$ROOT"/experiments/configs/*.json "$REGRESSION"/*
   # every word of the schema (keys, their dotted parts, defaults, choices), for the mutator
-  grep 'K::' "$ROOT/experiments/config.cpp" | grep -o '"[A-Za-z0-9_.,|-]*"' | tr -d '"' | tr '.,|' '\n\n\n' |
+  grep 'K::' "$ROOT/experiments/pipeline/config.cpp" | grep -o '"[A-Za-z0-9_.,|-]*"' | tr -d '"' | tr '.,|' '\n\n\n' |
     sort -u | grep -v '^$' | sed 's/.*/"\\"&\\""/' >"$OUT/dict"
   DICT="$OUT/dict"
   MAX_LEN=4096

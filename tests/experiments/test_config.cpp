@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "experiments/config.h"
-#include "experiments/data.h"
+#include "experiments/pipeline/config.h"
+#include "experiments/pipeline/data.h"
 #include "io/preprocess.h"
 #include "nn/unet.h"
 

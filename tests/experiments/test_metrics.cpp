@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "experiments/metrics.h"
+#include "experiments/evaluation/metrics.h"
 
 namespace cs {
 namespace {

@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "experiments/folder_lock.h"
+#include "experiments/pipeline/folder_lock.h"
 #include "io/nifti.h"
 #include "nn/safetensors.h"
 

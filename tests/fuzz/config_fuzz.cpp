@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "experiments/config.h"
+#include "experiments/pipeline/config.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/pictures.h"
+#include "experiments/evaluation/pictures.h"
 #include "io/canvas.h"
 #include "io/io_test_util.h"
 

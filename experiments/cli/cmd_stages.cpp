@@ -1,0 +1,189 @@
+// Subcommands pretrain-global, pretrain-local, finetune, evaluate, predict and config.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "experiments/cli/cli.h"
+#include "experiments/pipeline/config.h"
+#include "experiments/pipeline/data.h"
+#include "experiments/pipeline/folder_lock.h"
+#include "experiments/evaluation/inference.h"
+#include "experiments/pipeline/stages.h"
+#include "experiments/pipeline/training.h"
+#include "io/datasets.h"
+#include "io/nifti.h"
+#include "nn/checkpoint.h"
+
+namespace cs {
+namespace {
+
+// The options every training stage takes; `extra` are the stage's own.
+std::vector<OptionSpec> stage_options(std::vector<OptionSpec> extra) {
+  std::vector<OptionSpec> o = {
+      option("config", "FILE", "JSON config (experiments/configs/*.json); defaults otherwise"),
+      repeatable("set", "KEY=VALUE", "override one config key; `contraseg config` lists the keys"),
+      option("data", "DIR", "dataset root (same as --set data=DIR)"),
+      option("out", "RUN", "run folder to create"),
+      choice("device", config_choices("device"), "same as --set device=..."),
+      flag("resume", "continue the run in RUN from its latest checkpoint (nothing to do if it finished)"),
+      flag("overwrite", "discard the run in RUN and start again"),
+      flag("quiet", "no per-step lines on the terminal (always in the run's log.txt)")};
+  o.insert(o.end(), extra.begin(), extra.end());
+  return o;
+}
+
+// What a stage command runs with: its resolved config (printed) and its options.
+struct StageCall {
+  Config cfg;
+  StageOptions opt;
+};
+StageCall stage_call(const Args& a, const char* name) {
+  StageCall c{resolve_config(a), {}};
+  c.opt.out = a.require("out");
+  c.opt.init = a.get("init", "");
+  if (a.flag("resume") && a.flag("overwrite")) throw UsageError("--resume and --overwrite exclude each other");
+  c.opt.existing = a.flag("resume") ? Existing::Resume : a.flag("overwrite") ? Existing::Overwrite : Existing::Refuse;
+  c.opt.quiet = a.flag("quiet");
+  c.opt.command_line = a.command_line();
+  std::printf("%s: resolved config\n%s", name, c.cfg.to_text().c_str());
+  return c;
+}
+
+CommandSpec pretrain_global_spec() {
+  return {"pretrain-global", "stage 1: global contrastive pre-training of the encoder",
+          "contraseg pretrain-global --data DIR --out RUN [options]",
+          "Stage 1: the encoder and head g1 with the global contrastive loss (global.loss = gr|gd-|gd).\n",
+          stage_options({})};
+}
+int cmd_pretrain_global(const Args& a) {
+  const StageCall s = stage_call(a, "pretrain-global");
+  run_pretrain_global(s.cfg, s.opt);
+  return 0;
+}
+
+CommandSpec pretrain_local_spec() {
+  return {"pretrain-local", "stage 2: local contrastive pre-training of the decoder",
+          "contraseg pretrain-local --init GLOBAL_RUN --data DIR --out RUN [options]",
+          "Stage 2: decoder blocks 1..l and head g2 with the local loss (local.loss = lr|ld), on the\n"
+          "frozen encoder of a pretrain-global run.\n",
+          stage_options({option("init", "RUN", "the pretrain-global run folder")})};
+}
+int cmd_pretrain_local(const Args& a) {
+  const StageCall s = stage_call(a, "pretrain-local");
+  run_pretrain_local(s.cfg, s.opt);
+  return 0;
+}
+
+CommandSpec finetune_spec() {
+  return {"finetune", "stage 3: Dice fine-tuning on a few labelled volumes (+ evaluation)",
+          "contraseg finetune --data DIR --out RUN [--init RUN] [--labeled tr1|tr2|tr8 --comb c1..c5]",
+          "Stage 3: the whole UNet with the Dice loss on a few labelled volumes, then evaluation of\n"
+          "the best checkpoint on the test cases (RUN/eval).\n",
+          stage_options({option("init", "RUN",
+                                "a pretrain-local run (encoder + blocks 1..l) or pretrain-global run (encoder); "
+                                "without it, random initialisation (the baseline)"),
+                         choice("labeled", config_choices("finetune.labeled"), "labelled set (finetune.labeled)"),
+                         choice("comb", config_choices("finetune.comb"), "its combination (finetune.comb)")})};
+}
+int cmd_finetune(const Args& a) {
+  const StageCall s = stage_call(a, "finetune");
+  run_finetune(s.cfg, s.opt);
+  return 0;
+}
+
+// A fine-tuned run's checkpoints that evaluate and predict can use (experiments/evaluate.cpp
+// run_checkpoint). "latest" also exists in an unfinished run, the others need a finished one.
+OptionSpec checkpoint_option() {
+  return choice("checkpoint", {"best", "final", "latest"},
+                "best (default; final when the run never validated), final, or latest (the last periodic "
+                "checkpoint, also of an unfinished run)");
+}
+Config finetuned_run_config(const Args& a) {
+  const std::string which = a.get("checkpoint", "best");
+  return load_run_config(a.require("run"), {"finetune"}, which == "latest" ? "latest" : "final");
+}
+
+CommandSpec evaluate_spec() {
+  return {"evaluate", "Dice and HD95 of a fine-tuned run on the test cases",
+          "contraseg evaluate --run FINETUNE_RUN [--data DIR] [--out DIR] [--checkpoint best|final|latest]",
+          "Dice per class per test volume at native resolution and HD95 in mm: metrics_per_case.csv,\n"
+          "summary.json (foreground_mean_dice), predictions/*.nii.gz and pictures/*.png in --out.\n"
+          "The run's config.json gives the data folder and split (absolute paths); --data and --set\n"
+          "change them.\n",
+          {option("run", "RUN", "the fine-tuned run folder"),
+           option("data", "DIR", "dataset root (default: the run's)"),
+           option("out", "DIR", "where to write (default RUN/eval)"),
+           checkpoint_option(),
+           repeatable("set", "KEY=VALUE", "override one key of the run's config"),
+           choice("device", config_choices("device"), "same as --set device=..."),
+           flag("overwrite", "replace an existing evaluation in --out")}};
+}
+int cmd_evaluate(const Args& a) {
+  const std::string run = a.require("run");
+  const Config cfg = resolve_config(a, finetuned_run_config(a));
+  const FolderLock lock(run, a.command_line());  // no training or other evaluation of it meanwhile
+  run_evaluate(cfg, run, a.get("out", run + "/eval"), a.get("checkpoint", "best"), a.flag("overwrite"));
+  return 0;
+}
+
+CommandSpec predict_spec() {
+  return {"predict", "segment one NIfTI image with a fine-tuned run",
+          "contraseg predict --run FINETUNE_RUN --image IN.nii.gz --out OUT.nii.gz [options]",
+          "Segments one NIfTI image; the label volume keeps the input's geometry (affine, pixdim).\n",
+          {option("run", "RUN", "the fine-tuned run folder"),
+           option("image", "IN.nii.gz", "the image to segment"),
+           option("out", "OUT.nii.gz", "the label volume to write"),
+           option("channel", "T", "volume of a 4D image to use (default 0)"),
+           checkpoint_option(),
+           choice("device", config_choices("device"), "where to run (default: the run's device)")}};
+}
+int cmd_predict(const Args& a) {
+  const std::string run = a.require("run");
+  require_output_folder(a.require("out"));
+  Config cfg = finetuned_run_config(a);
+  if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
+  apply_threads(cfg);
+  const Device dev = config_device(cfg);
+  const std::string ck = run_checkpoint(run, a.get("checkpoint", "best"));
+  auto model = make_model(cfg, "finetune", dev);
+  load_checkpoint(ck, model->params());
+  LoadedCase c;
+  c.id = a.require("image");
+  c.image = read_nifti(c.id, a.get_int("channel", 0));
+  const PreprocessParams p = pipeline_params(cfg);
+  const PreparedCase prepared = prepare_case(c, p, true);
+  const Volume pred = predict_volume(*model, prepared, p);
+  write_nifti_label(a.require("out"), pred);
+  std::printf("predict: %s -> %s (%dx%dx%d, checkpoint %s)\n", c.id.c_str(), a.require("out").c_str(), pred.nx,
+              pred.ny, pred.nz, ck.c_str());
+  return 0;
+}
+
+CommandSpec config_spec() {
+  return {"config", "list the configuration keys, their values and allowed values",
+          "contraseg config [--config FILE] [--set KEY=VALUE]...",
+          "Prints every key, its resolved value, what it means and what it takes (the allowed values of\n"
+          "an enumerated key, else its type).\n",
+          {option("config", "FILE", "JSON config to resolve"),
+           repeatable("set", "KEY=VALUE", "override one config key")}};
+}
+int cmd_config(const Args& a) {
+  const Config c = resolve_config(a);
+  for (const auto& s : config_schema())
+    std::printf("  %-22s %-12s %s (%s)\n", s.key.c_str(), c.str(s.key).c_str(), s.help.c_str(),
+                describe_values(s).c_str());
+  return 0;
+}
+
+}  // namespace
+
+CS_COMMAND(pretrain_global_spec(), cmd_pretrain_global);
+CS_COMMAND(pretrain_local_spec(), cmd_pretrain_local);
+CS_COMMAND(finetune_spec(), cmd_finetune);
+CS_COMMAND(evaluate_spec(), cmd_evaluate);
+CS_COMMAND(predict_spec(), cmd_predict);
+CS_COMMAND(config_spec(), cmd_config);
+
+}  // namespace cs

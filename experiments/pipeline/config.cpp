@@ -1,0 +1,447 @@
+#include "experiments/pipeline/config.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "autograd/atomic_file.h"
+#include "experiments/cli/cli.h"
+#include "losses/local.h"
+#include "losses/segmentation.h"
+#include "nn/unet.h"
+
+namespace cs {
+
+namespace {
+
+constexpr double kMaxIterations = 1e8;
+constexpr double kMaxSeed = std::numeric_limits<int>::max();  // seeds are read as int (Config::integer)
+constexpr double kMaxThreads = 1024;
+constexpr double kMaxTemperature = 100;
+constexpr double kMaxResolutionMm = 100;
+constexpr double kMaxImageSize = 1024;
+constexpr int kImageSizeStep = 32;  // five 2x2 poolings in the UNet's encoder
+constexpr int kDecoderBlocks = 5;  // nn/unet.h: decoder blocks 1..5
+
+NumericRange between(double lo, double hi) {
+  NumericRange r;
+  r.min = lo;
+  r.max = hi;
+  return r;
+}
+NumericRange at_least(double lo) { return between(lo, std::numeric_limits<double>::infinity()); }
+NumericRange above_up_to(double lo, double hi) {
+  NumericRange r = between(lo, hi);
+  r.min_open = true;
+  return r;
+}
+NumericRange zero_or(NumericRange r) {
+  r.or_zero = true;
+  return r;
+}
+NumericRange multiples_of(int step, NumericRange r) {
+  r.multiple_of = step;
+  return r;
+}
+
+}  // namespace
+
+const std::vector<KeySpec>& config_schema() {
+  using K = KeyType;
+  static const std::vector<std::string> labeled_sets = {"tr1", "tr2", "tr8", "trall"};
+  static const std::vector<std::string> combinations = {"c1", "c2", "c3", "c4", "c5"};
+  static const std::vector<KeySpec> schema = {
+      {"dataset", K::String, "acdc", "dataset: sets image size, classes and resolution", {"acdc", "prostate", "mmwhs"}},
+      {"data", K::Path, "", "dataset root directory (the dataset's own layout)", {}},
+      {"splits", K::Path, "", "split file (default: DATA/splits.json, else the dataset's paper split; see contraseg split)", {}},
+      {"layout", K::String, "auto", "directory layout (auto: the dataset's)", {"auto", "acdc", "msd", "mmwhs", "nnunet"}},
+      {"compat", K::String, "paper", "paper: the method as described; reference: the released code's quirks", {"paper", "reference"}},
+      {"device", K::String, "cpu", "where to train", {"cpu", "cuda"}},
+      {"seed", K::Int, "0", "seed for sampling, augmentation and initialisation", {}, between(0, kMaxSeed)},
+      {"threads", K::Int, "0", "CPU threads (0 = all cores)", {}, between(0, kMaxThreads)},
+      {"image_size", K::Int, "0", "network input side in pixels (0 = the dataset's, docs/method.md §6.1)", {},
+       zero_or(multiples_of(kImageSizeStep, between(kImageSizeStep, kMaxImageSize)))},
+      {"target_res", K::Float, "0", "in-plane resolution in mm (0 = the dataset's)", {}, between(0, kMaxResolutionMm)},
+      {"num_classes", K::Int, "0", "classes incl. background (0 = the dataset's)", {}, zero_or(between(2, kMaxClasses))},
+      {"lr", K::Float, "0.001", "Adam learning rate (all stages)", {}, above_up_to(0, 1)},
+      {"log_every", K::Int, "10", "steps between log lines", {}, at_least(1)},
+      {"checkpoint_every", K::Int, "500", "steps between 'latest' checkpoints (for --resume)", {}, at_least(1)},
+      // stage 1
+      {"global.loss", K::String, "gd", "global loss: gr (random), gd- or gd", {"gr", "gd-", "gd"}},
+      {"global.iterations", K::Int, "10001", "stage-1 iterations", {}, between(1, kMaxIterations)},
+      {"global.tau", K::Float, "0.1", "temperature", {}, above_up_to(0, kMaxTemperature)},
+      {"global.partitions", K::Int, "4", "partitions per volume (S)", {}, at_least(1)},
+      // G^D's negatives come from the other volumes of the batch
+      {"global.volumes", K::Int, "6", "volumes per batch in paper mode (V; batch = V x S x 2)", {}, at_least(2)},
+      {"global.batch", K::Int, "12", "bt_size: slices per view set (reference layout and G^R)", {}, at_least(2)},
+      // stage 2
+      {"local.loss", K::String, "lr", "local loss: lr (random) or ld", {"lr", "ld"}},
+      {"local.iterations", K::Int, "10001", "stage-2 iterations", {}, between(1, kMaxIterations)},
+      {"local.tau", K::Float, "0.1", "temperature", {}, above_up_to(0, kMaxTemperature)},
+      {"local.blocks", K::Int, "3", "decoder blocks pre-trained (l)", {}, between(1, kDecoderBlocks)},
+      {"local.region", K::Int, "3", "local region side: 3 (3x3, flattened + dense) or 1", {"1", "3"}},
+      {"local.batch", K::Int, "10", "slices per batch (two views each)", {}, at_least(1)},
+      // stage 3
+      {"finetune.iterations", K::Int, "10001", "fine-tuning iterations", {}, between(1, kMaxIterations)},
+      {"finetune.batch", K::Int, "20", "fine-tuning batch", {}, at_least(1)},
+      {"finetune.loss", K::String, "dice", "dice (with background), dice_fg or wce", {"dice", "dice_fg", "wce"}},
+      {"finetune.val_every", K::Int, "50", "iterations between validations (best checkpoint)", {}, at_least(1)},
+      {"finetune.labeled", K::String, "tr1", "labelled set", labeled_sets},
+      {"finetune.comb", K::String, "c1", "combination of the labelled set", combinations},
+      {"finetune.augment", K::Bool, "true", "affine + elastic augmentation", {}},
+      // reproduce
+      {"reproduce.labeled", K::String, "tr1,tr2,tr8", "labelled sets of the table", labeled_sets, {}, true},
+      {"reproduce.combs", K::String, "c1,c2,c3", "combinations averaged per cell", combinations, {}, true},
+  };
+  return schema;
+}
+
+const std::vector<std::string>& config_choices(const std::string& key) {
+  for (const auto& s : config_schema())
+    if (s.key == key) return s.choices;
+  throw std::invalid_argument("unknown config key '" + key + "'");
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& items, const char* sep) {
+  std::string all;
+  for (const auto& c : items) all += (all.empty() ? "" : sep) + c;
+  return all;
+}
+
+std::string format_bound(KeyType type, double x) {
+  return type == KeyType::Int ? std::to_string(static_cast<long long>(x)) : fmt::format("{}", x);
+}
+
+std::string describe_range(KeyType type, const NumericRange& r) {
+  std::string what = type == KeyType::Float ? "number"
+                     : r.multiple_of > 1    ? "a multiple of " + std::to_string(r.multiple_of)
+                                            : "integer";
+  const bool has_min = std::isfinite(r.min), has_max = std::isfinite(r.max);
+  if (has_min && has_max)
+    what += fmt::format(" in {}{}, {}]", r.min_open ? "(" : "[", format_bound(type, r.min), format_bound(type, r.max));
+  else if (has_min)
+    what += (r.min_open ? " > " : " >= ") + format_bound(type, r.min);
+  else if (has_max)
+    what += " <= " + format_bound(type, r.max);
+  return r.or_zero ? "0 or " + what : what;
+}
+
+// The one format of every value error, so that all of them read alike.
+std::invalid_argument value_error(const std::string& origin, const std::string& key, const std::string& value,
+                                  const std::string& problem, const std::string& allowed) {
+  return std::invalid_argument(origin + ": " + key + " = '" + value + "' " + problem + "; allowed: " + allowed);
+}
+
+bool in_range(const NumericRange& r, double x) {
+  if (r.or_zero && x == 0) return true;
+  if (r.min_open ? !(x > r.min) : !(x >= r.min)) return false;
+  return x <= r.max;
+}
+
+}  // namespace
+
+std::string describe_values(const KeySpec& s) {
+  switch (s.type) {
+    case KeyType::String:
+      if (s.list) return "comma-separated list of " + join(s.choices, "|");
+      return s.choices.empty() ? "text" : join(s.choices, "|");
+    case KeyType::Path: return "path";
+    case KeyType::Int:
+    case KeyType::Float: return s.choices.empty() ? describe_range(s.type, s.range) : join(s.choices, "|");
+    case KeyType::Bool: return "true|false";
+  }
+  return "";
+}
+
+Config::Config() {
+  for (const auto& s : config_schema()) {
+    values_[s.key] = s.default_value;
+    origins_[s.key] = "the defaults";
+  }
+}
+
+const KeySpec& Config::spec(const std::string& key) const {
+  for (const auto& s : config_schema())
+    if (s.key == key) return s;
+  throw std::invalid_argument("unknown config key '" + key + "'");
+}
+
+namespace {
+
+bool is_choice(const KeySpec& s, const std::string& v) {
+  return std::find(s.choices.begin(), s.choices.end(), v) != s.choices.end();
+}
+
+// The value in canonical form ("007" -> "7", "8.0" -> "8"), or an error naming what is wrong.
+std::string check_value(const KeySpec& s, const std::string& v, const std::string& origin) {
+  auto bad = [&](const std::string& problem) { return value_error(origin, s.key, v, problem, describe_values(s)); };
+  if (v.find('\0') != std::string::npos) {  // C file calls would see only what comes before it
+    std::string shown;
+    for (char c : v) shown += c ? std::string(1, c) : std::string("\\0");
+    throw value_error(origin, s.key, shown, "contains a NUL character", describe_values(s));
+  }
+  switch (s.type) {
+    case KeyType::Int: {
+      long long x = 0;
+      const char* end = v.data() + v.size();
+      const auto [stop, ec] = std::from_chars(v.data(), end, x);
+      if (v.empty() || ec == std::errc::invalid_argument || stop != end) throw bad("is not an integer");
+      if (ec == std::errc::result_out_of_range || x < std::numeric_limits<int>::min() ||
+          x > std::numeric_limits<int>::max())
+        throw bad(fmt::format("is beyond the integer range [{}, {}]", std::numeric_limits<int>::min(),
+                              std::numeric_limits<int>::max()));
+      const std::string canonical = std::to_string(x);
+      if (!s.choices.empty()) {
+        if (!is_choice(s, canonical)) throw bad("is not one of the allowed values");
+        return canonical;
+      }
+      if (!in_range(s.range, static_cast<double>(x))) throw bad("is out of range");
+      if (x != 0 && x % s.range.multiple_of != 0) throw bad("is not a multiple of " + std::to_string(s.range.multiple_of));
+      return canonical;
+    }
+    case KeyType::Float: {
+      char* stop = nullptr;
+      const double x = v.empty() ? 0 : std::strtod(v.c_str(), &stop);
+      if (v.empty() || stop != v.c_str() + v.size() || !std::isfinite(x)) throw bad("is not a finite number");
+      if (!in_range(s.range, x)) throw bad("is out of range");
+      return fmt::format("{}", x);  // canonical: "8", "8.0" and "8e0" compare equal afterwards
+    }
+    case KeyType::Bool:
+      if (v == "true" || v == "1" || v == "yes") return "true";
+      if (v == "false" || v == "0" || v == "no") return "false";
+      throw bad("is not a boolean");
+    case KeyType::String:
+      if (s.list) {
+        std::vector<std::string> items;
+        std::stringstream in(v);
+        for (std::string item; std::getline(in, item, ',');) items.push_back(item);
+        if (items.empty()) throw bad("is an empty list");
+        for (const auto& item : items)
+          if (!is_choice(s, item)) throw bad("has '" + item + "', which is not one of the allowed values");
+        return v;
+      }
+      if (!s.choices.empty() && !is_choice(s, v)) throw bad("is not one of the allowed values");
+      return v;
+    case KeyType::Path: return v;
+  }
+  return v;
+}
+
+// A JSON value as the text `set` takes, or an error when its JSON type is not the key's.
+std::string json_value_text(const KeySpec& s, const nlohmann::json& v, const std::string& origin) {
+  bool ok = false;
+  const char* expected = "";
+  switch (s.type) {
+    case KeyType::String:
+    case KeyType::Path:
+      ok = v.is_string();
+      expected = "a string";
+      break;
+    case KeyType::Int:
+      ok = v.is_number_integer();
+      expected = "an integer";
+      break;
+    case KeyType::Float:
+      ok = v.is_number();
+      expected = "a number";
+      break;
+    case KeyType::Bool:
+      ok = v.is_boolean();
+      expected = "true or false";
+      break;
+  }
+  if (!ok)
+    throw value_error(origin, s.key, v.dump(), fmt::format("is a JSON {}, not {}", v.type_name(), expected),
+                      describe_values(s));
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+// Nested objects become dotted keys ({"global": {"tau": 0.1}} is global.tau). A config is
+// shallow: deeper nesting than any key has, an array where a value belongs, and a key
+// given twice (dotted and nested) are errors, found before any value is used.
+void flatten(const nlohmann::json& j, const std::string& prefix, int depth, const std::string& origin,
+             std::map<std::string, const nlohmann::json*>& out) {
+  constexpr int kMaxDepth = 4;
+  if (depth > kMaxDepth) throw std::invalid_argument(origin + ": " + prefix + ": nested deeper than any config key");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+    if (it->is_object()) {
+      flatten(*it, key, depth + 1, origin, out);
+      continue;
+    }
+    if (it->is_array())  // never dumped: it may be nested without bound
+      throw std::invalid_argument(fmt::format("{}: {} is a JSON {}; a config value is a string, number or boolean",
+                                              origin, key, it->type_name()));
+    if (!out.emplace(key, &*it).second) throw std::invalid_argument(origin + ": " + key + " is given twice");
+  }
+}
+
+// Whether decoder block `blocks` of a `size`-pixel input leaves room for local regions of side
+// `region`: the block works on maps of size / 2^(5 - blocks) pixels.
+bool local_regions_fit(int size, int blocks, int region) {
+  try {
+    region_grid(size >> (kDecoderBlocks - blocks), region);
+    return true;
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+
+bool has_class_weights(int classes) {
+  try {
+    default_class_weights(classes);
+    return true;
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+void Config::set(const std::string& key, const std::string& value, const std::string& origin) {
+  const KeySpec* s = nullptr;
+  try {
+    s = &spec(key);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(origin + ": " + e.what());
+  }
+  values_[key] = check_value(*s, value, origin);
+  origins_[key] = origin;
+}
+
+void Config::validate() const {
+  const DatasetGeometry dataset = dataset_geometry(str("dataset"));
+  const int size = integer("image_size") ? integer("image_size") : dataset.image_size;
+  const int classes = integer("num_classes") ? integer("num_classes") : dataset.num_classes;
+
+  const int blocks = integer("local.blocks"), region = integer("local.region");
+  if (!local_regions_fit(size, blocks, region)) {
+    int lowest = blocks + 1;
+    while (lowest < kDecoderBlocks && !local_regions_fit(size, lowest, region)) ++lowest;
+    const int side = size >> (kDecoderBlocks - blocks);
+    throw value_error(origins_.at("local.blocks"), "local.blocks", str("local.blocks"),
+                      fmt::format("gives {0}x{0} feature maps for {1}x{1} inputs, too small for {2}x{2} local "
+                                  "regions (local.region)",
+                                  side, size, region),
+                      fmt::format("local.blocks in [{}, {}] for this image size, or local.region 1", lowest,
+                                  kDecoderBlocks));
+  }
+
+  if (str("finetune.loss") == "wce" && !has_class_weights(classes)) {
+    std::vector<std::string> weighted;
+    for (int c = 1; c <= kMaxClasses; ++c)
+      if (has_class_weights(c)) weighted.push_back(std::to_string(c));
+    throw value_error(origins_.at("finetune.loss"), "finetune.loss", "wce",
+                      fmt::format("has no class weights for {} classes (num_classes, or the dataset's)", classes),
+                      "dice|dice_fg, or wce with " + join(weighted, "|") + " classes");
+  }
+}
+
+void Config::apply_override(const std::string& kv) {
+  const auto eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw std::invalid_argument("--set expects key=value, got '" + kv + "'");
+  set(kv.substr(0, eq), kv.substr(eq + 1));
+}
+
+void Config::load_file(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    throw std::runtime_error(path + ": cannot open config file: " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw std::runtime_error(path + ": is a directory, not a config file");
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) throw std::runtime_error(path + ": cannot open config file: " + std::strerror(errno));
+  std::string text;
+  char buf[4096];
+  while (const size_t n = std::fread(buf, 1, sizeof buf, f.get())) text.append(buf, n);
+  if (std::ferror(f.get())) throw std::runtime_error(path + ": cannot read config file: " + std::strerror(errno));
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": malformed JSON: " + e.what());
+  }
+  load_json(j, path);
+}
+
+void Config::load_json(const nlohmann::json& j, const std::string& path) {
+  if (!j.is_object()) throw std::runtime_error(path + ": a config must be a JSON object");
+  std::map<std::string, const nlohmann::json*> flat;
+  flatten(j, "", 1, path, flat);
+  for (const auto& [key, value] : flat) {
+    const nlohmann::json& v = *value;
+    if (key == "description") continue;  // free text for people
+    try {
+      spec(key);
+    } catch (const std::invalid_argument&) {
+      throw std::invalid_argument(path + ": unknown config key '" + key + "'");
+    }
+    set(key, json_value_text(spec(key), v, path), path);
+  }
+}
+
+std::string Config::str(const std::string& key) const {
+  spec(key);
+  return values_.at(key);
+}
+int Config::integer(const std::string& key) const {
+  if (spec(key).type != KeyType::Int) throw std::logic_error(key + " is not an integer key");
+  return std::stoi(values_.at(key));
+}
+double Config::real(const std::string& key) const {
+  if (spec(key).type != KeyType::Float) throw std::logic_error(key + " is not a number key");
+  return std::stod(values_.at(key));
+}
+bool Config::boolean(const std::string& key) const {
+  if (spec(key).type != KeyType::Bool) throw std::logic_error(key + " is not a boolean key");
+  return values_.at(key) == "true";
+}
+
+Config Config::with_absolute_paths() const {
+  Config c = *this;
+  for (const auto& s : config_schema())
+    if (s.type == KeyType::Path) c.values_[s.key] = absolute_path(values_.at(s.key));
+  return c;
+}
+
+nlohmann::json Config::to_json() const {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& s : config_schema()) {
+    nlohmann::json* node = &j;
+    std::string key = s.key;
+    for (size_t dot; (dot = key.find('.')) != std::string::npos; key = key.substr(dot + 1))
+      node = &(*node)[key.substr(0, dot)];
+    const std::string& v = values_.at(s.key);
+    switch (s.type) {
+      case KeyType::Int: (*node)[key] = std::stoll(v); break;
+      case KeyType::Float: (*node)[key] = std::stod(v); break;
+      case KeyType::Bool: (*node)[key] = v == "true"; break;
+      case KeyType::String:
+      case KeyType::Path: (*node)[key] = v; break;
+    }
+  }
+  return j;
+}
+
+std::string Config::to_text() const {
+  std::ostringstream o;
+  for (const auto& s : config_schema()) o << "  " << s.key << " = " << values_.at(s.key) << "\n";
+  return o.str();
+}
+
+void Config::save(const std::string& path) const { write_file_atomic(path, to_json().dump(2) + "\n"); }
+
+}  // namespace cs

@@ -1,0 +1,79 @@
+#pragma once
+// The data side of the pipeline: which dataset, which split, and the preprocessed slice stacks
+// of the cases a stage needs (docs/method.md §6.2), kept in memory with their native volumes for the
+// inverse mapping of evaluation (§7.1).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "experiments/pipeline/config.h"
+#include "io/datasets.h"
+#include "io/preprocess.h"
+#include "io/slices.h"
+#include "io/splits.h"
+#include "io/synth.h"
+
+namespace cs {
+
+struct PreparedCase {
+  std::string id;
+  SliceStack stack;   // preprocessed slices [z][h][w] (+ labels when present)
+  Volume native_label;  // the original label volume (evaluation compares at native resolution)
+  Volume native_image;  // kept only for evaluation (geometry of the predictions)
+};
+
+class DataSource {
+ public:
+  explicit DataSource(const Config& cfg);
+
+  const Splits& splits() const { return splits_; }
+  const PreprocessParams& params() const { return params_; }
+  const std::string& root() const { return root_; }
+  int num_classes() const { return params_.num_classes; }
+
+  // Loads and preprocesses the cases with these ids (progress printed with `what`, none if empty).
+  // keep_native: keep the native image/label volumes (evaluation).
+  std::vector<PreparedCase> prepare(const IdList& ids, bool need_labels, bool keep_native,
+                                    const std::string& what) const;
+
+ private:
+  std::string dataset_, root_;
+  std::vector<Case> cases_;
+  Splits splits_;
+  PreprocessParams params_;
+};
+
+// Preprocessing parameters from the config (dataset constants unless image_size / target_res /
+// num_classes are set).
+PreprocessParams pipeline_params(const Config& cfg);
+
+// Preprocesses one native image (and label) with the pipeline's parameters.
+PreparedCase prepare_case(const LoadedCase& c, const PreprocessParams& p, bool keep_native);
+
+// The splits used for a data directory: DIR/splits.json when the directory has one (`contraseg
+// split` and `contraseg synth` write one), otherwise the dataset's paper split file
+// (experiments/splits/<dataset>.json).
+std::string splits_path_for(const std::string& dataset, const std::string& root);
+
+// The layout list_cases reads for a config's `layout`: "auto" is the dataset's own layout, "msd"
+// is read by the prostate lister.
+std::string dataset_layout(const std::string& layout, const std::string& dataset);
+
+// Derives a split from the cases of a data folder (io/splits.h derived_splits_json, with `seed`)
+// and writes it atomically to `path`; returns it as loaded back. Throws naming the folder when it
+// holds too few cases.
+Splits write_folder_split(const std::string& root, const std::string& layout, const std::string& dataset,
+                          const std::string& path, uint64_t seed = 0);
+
+// A few lines for people: the size and IDs of each set and the labelled combinations.
+std::string describe_split(const Splits& s);
+
+// Writes `opt.patients` (1..999) phantom patients (io/synth.h) into `out` in the ACDC layout,
+// `threads` at a time (0: the hardware threads, at most 8), with one progress line per patient in patient order; then `out`/splits.json, the sorted
+// deal (split seed 0) of the folder's cases, when there are enough for a split.
+void synthesise_dataset(const std::string& out, const PhantomOptions& opt, int threads);
+
+// The stacks of a list of prepared cases (what the samplers take).
+std::vector<SliceStack> stacks_of(const std::vector<PreparedCase>& cases);
+
+}  // namespace cs

@@ -1,0 +1,128 @@
+#include "experiments/cli/cli.h"
+#include "experiments/pipeline/reproduce.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "autograd/atomic_file.h"
+#include "experiments/pipeline/data.h"
+#include "experiments/pipeline/folder_lock.h"
+#include "experiments/pipeline/run_folder.h"
+#include "experiments/pipeline/stages.h"
+
+namespace cs {
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+double read_summary_dice(const std::string& path) {
+  std::ifstream f(path);
+  const auto j = nlohmann::json::parse(f);
+  return j["foreground_mean_dice"].is_null() ? std::nan("") : j["foreground_mean_dice"].get<double>();
+}
+
+struct Row {
+  std::string key, label, init;  // init: "", "global", "local"
+};
+
+}  // namespace
+
+std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  const FolderLock lock(opt.out, opt.command_line);  // one reproduce per folder
+  cfg.with_absolute_paths().save(opt.out + "/config.json");
+  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  auto stage_opt = [&](const std::string& dir, const std::string& init) {
+    StageOptions s;
+    s.out = dir;
+    s.init = init;
+    s.existing = Existing::Resume;  // a killed earlier attempt continues, a finished one is kept
+    s.command_line = opt.command_line;
+    s.quiet = opt.quiet;
+    return s;
+  };
+  const std::string g_dir = opt.out + "/pretrain-global", l_dir = opt.out + "/pretrain-local";
+  // Every stage is called, finished or not: its run folder checks that it was made with this
+  // config (a finished one then returns at once).
+  std::printf("[%5.0fs] stage 1: global contrastive pre-training -> %s\n", elapsed(), g_dir.c_str());
+  run_pretrain_global(cfg, stage_opt(g_dir, ""));
+  std::printf("[%5.0fs] stage 2: local contrastive pre-training -> %s\n", elapsed(), l_dir.c_str());
+  run_pretrain_local(cfg, stage_opt(l_dir, g_dir));
+  const std::vector<Row> rows = {{"random", "random init", ""}, {"global", "global only (G)", g_dir},
+                                 {"global_local", "global + local (G + L)", l_dir}};
+  const auto sets = split_list(cfg.str("reproduce.labeled"));
+  const auto combs = split_list(cfg.str("reproduce.combs"));
+  DataSource data(cfg);
+  const auto available = data.splits().combinations();
+  std::map<std::string, std::map<std::string, std::vector<double>>> scores;  // row -> set -> values
+  std::string csv = "init,labeled,comb,foreground_mean_dice\n";
+  for (const auto& tr : sets)
+    for (const auto& comb : combs) {
+      const auto it = available.find(tr);
+      if (it == available.end() || std::find(it->second.begin(), it->second.end(), comb) == it->second.end())
+        continue;  // this dataset has no such combination (e.g. tr8 c4)
+      for (const auto& row : rows) {
+        const std::string dir = fmt::format("{}/finetune/{}/{}_{}", opt.out, row.key, tr, comb);
+        const std::string summary = dir + "/eval/summary.json";
+        std::printf("[%5.0fs] stage 3: %s, %s %s -> %s\n", elapsed(), row.label.c_str(), tr.c_str(), comb.c_str(),
+                    dir.c_str());
+        Config c = cfg;
+        c.set("finetune.labeled", tr, "reproduce");
+        c.set("finetune.comb", comb, "reproduce");
+        run_finetune(c, stage_opt(dir, row.init));  // and its evaluation
+        const double d = read_summary_dice(summary);
+        scores[row.key][tr].push_back(d);
+        csv += fmt::format("{},{},{},{:.6f}\n", row.key, tr, comb, d);
+      }
+    }
+  // The table: rows = initialisations, columns = labelled sets, mean +- std over combinations.
+  std::string md = fmt::format("# {} results ({} mode)\n\nMean foreground Dice on the test cases; mean ± standard "
+                               "deviation over the combinations of each labelled set.\n\n| initialisation |",
+                               cfg.str("dataset"), cfg.str("compat"));
+  for (const auto& tr : sets) md += fmt::format(" {} |", tr);
+  md += "\n|---|";
+  for (size_t i = 0; i < sets.size(); ++i) md += "---|";
+  md += "\n";
+  for (const auto& row : rows) {
+    md += "| " + row.label + " |";
+    for (const auto& tr : sets) {
+      const auto& v = scores[row.key][tr];
+      if (v.empty()) {
+        md += " – |";
+        continue;
+      }
+      double mean = 0, var = 0;
+      for (double x : v) mean += x;
+      mean /= v.size();
+      for (double x : v) var += (x - mean) * (x - mean);
+      const double sd = v.size() > 1 ? std::sqrt(var / (v.size() - 1)) : 0.0;
+      md += fmt::format(" {:.3f} ± {:.3f} (n={}) |", mean, sd, v.size());
+    }
+    md += "\n";
+  }
+  md += fmt::format("\nRuns: {}/finetune/<init>/<set>_<comb>/ (each with eval/summary.json and eval/pictures/).\n",
+                    opt.out);
+  write_file_atomic(opt.out + "/results.md", md);
+  write_file_atomic(opt.out + "/results.csv", csv);
+  std::printf("[%5.0fs] done: %s/results.md\n", elapsed(), opt.out.c_str());
+  return md;
+}
+
+}  // namespace cs

@@ -1,0 +1,56 @@
+#pragma once
+// The three stages of the method (docs/method.md §2-4) and evaluation (§7), as library functions
+// that the subcommands, `reproduce` and `demo` call. Each stage writes a run folder
+// (experiments/pipeline/run_folder.h) and can resume a killed run from its latest checkpoint.
+#include <string>
+#include <vector>
+
+#include "experiments/pipeline/config.h"
+#include "experiments/pipeline/run_folder.h"
+
+namespace cs {
+
+struct StageOptions {
+  std::string out;           // run folder
+  std::string init;          // run folder of the previous stage ("" = none)
+  Existing existing = Existing::Refuse;  // a run already in `out`: refuse, resume or overwrite
+  std::string command_line;  // recorded in env.json
+  bool quiet = false;        // no per-step log lines on stdout (still in log.txt)
+};
+
+// Stage 1: encoder + g1 with the global loss (G^R, G^D- or G^D), docs/method.md §2.
+void run_pretrain_global(const Config& cfg, const StageOptions& opt);
+// Stage 2: frozen encoder from a stage-1 run; decoder blocks 1..l + g2 with L^R or L^D, docs/method.md §3.
+void run_pretrain_local(const Config& cfg, const StageOptions& opt);
+
+// Stage 3: the whole UNet with the Dice loss on finetune.labeled / finetune.comb, initialised from
+// a pretrain-local run (encoder + blocks 1..l), a pretrain-global run (encoder), or randomly (no
+// init). Validation every finetune.val_every steps keeps the best checkpoint (docs/method.md §4.5). Then
+// the best checkpoint is evaluated on the test cases into OUT/eval (run_evaluate), unless the
+// folder holds that evaluation already; both under the run folder's lock.
+void run_finetune(const Config& cfg, const StageOptions& opt);
+
+struct EvalResult {
+  double foreground_mean_dice = 0;  // mean over cases of the per-case foreground mean
+  double foreground_mean_hd95 = 0;  // mm, NaN-aware
+  int cases = 0;
+};
+// The path of a run's checkpoint `which` (best | final | latest); "best" falls back to final when
+// the run never validated. Throws naming the run when it is missing.
+std::string run_checkpoint(const std::string& run_dir, const std::string& which);
+
+// Evaluates a fine-tuned run (its best checkpoint, else final) on the split's test cases: writes
+// metrics_per_case.csv, summary.json, predictions/*.nii.gz and pictures/*.png into out_dir, whole
+// or not at all (written beside it, then renamed). An existing out_dir is an error unless
+// overwrite.
+EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std::string& out_dir,
+                        const std::string& which_checkpoint = "best", bool overwrite = false, int pictures = 4);
+
+// Reads a run folder's config.json into a Config and checks its stage (returned in stage_out) and
+// that the checkpoint exists; throws a clear error otherwise.
+Config load_run_config(const std::string& run_dir, const std::vector<std::string>& expected_stages,
+                       const std::string& checkpoint = "final", std::string* stage_out = nullptr);
+// An init run must have been trained on the same dataset, image size and resolution.
+void check_init_matches(const Config& init, const Config& cfg, const std::string& init_dir);
+
+}  // namespace cs

@@ -1,0 +1,100 @@
+#include "experiments/profile/profiler.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "autograd/cuda_runtime_api.h"
+#ifdef CONTRASEG_CUDA
+#include <nvtx3/nvToolsExt.h>
+#endif
+
+namespace cs {
+
+Profiler::Profiler(Device device) : device_(device) { Tape::get().set_observer(this); }
+Profiler::~Profiler() {
+  if (Tape::get().observer() == this) Tape::get().set_observer(nullptr);
+}
+
+void Profiler::sync() const { device_synchronize(device_); }
+
+void Profiler::begin(const char* name, bool backward) {
+  sync();
+#ifdef CONTRASEG_CUDA
+  if (device_ == Device::CUDA) nvtxRangePushA(backward ? (std::string(name) + ".backward").c_str() : name);
+#else
+  (void)name;
+  (void)backward;
+#endif
+  stack_.push_back(Clock::now());
+}
+
+void Profiler::end(const char* name, bool backward, double flops) {
+  sync();
+#ifdef CONTRASEG_CUDA
+  if (device_ == Device::CUDA) nvtxRangePop();
+#endif
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - stack_.back()).count();
+  stack_.pop_back();
+  OpStats& s = ops_[name];
+  if (backward) {
+    s.backward_ms += ms;
+    s.backward_flops += flops;
+  } else {
+    s.calls++;
+    s.forward_ms += ms;
+    s.forward_flops += flops;
+  }
+}
+
+void Profiler::phase_begin(const std::string& phase) {
+  sync();
+  if (!phase_ms_.count(phase)) phase_order_.push_back(phase);
+  phase_ms_[phase] += 0;
+  phase_start_[phase] = Clock::now();
+}
+
+void Profiler::phase_end(const std::string& phase) {
+  sync();
+  phase_ms_[phase] += std::chrono::duration<double, std::milli>(Clock::now() - phase_start_[phase]).count();
+}
+
+void Profiler::reset() {
+  ops_.clear();
+  phase_ms_.clear();
+  phase_order_.clear();
+}
+
+std::string Profiler::report(int steps) const {
+  double step_ms = 0;
+  for (const auto& [_, ms] : phase_ms_) step_ms += ms;
+  if (step_ms <= 0)
+    for (const auto& [_, s] : ops_) step_ms += s.forward_ms + s.backward_ms;
+  std::vector<std::pair<std::string, OpStats>> rows(ops_.begin(), ops_.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return a.second.forward_ms + a.second.backward_ms > b.second.forward_ms + b.second.backward_ms;
+  });
+  const double n = std::max(steps, 1);
+  std::string out = fmt::format("{:<16} {:>8} {:>11} {:>11} {:>7} {:>10} {:>10}\n", "op", "calls/st",
+                                "fwd ms/st", "bwd ms/st", "share", "fwd GF/s", "bwd GF/s");
+  for (const auto& [name, s] : rows) {
+    auto gfs = [](double flops, double ms) {
+      return ms > 0 && flops > 0 ? fmt::format("{:.1f}", flops / ms / 1e6) : std::string("-");
+    };
+    out += fmt::format("{:<16} {:>8.0f} {:>11.2f} {:>11.2f} {:>6.1f}% {:>10} {:>10}\n", name, s.calls / n,
+                       s.forward_ms / n, s.backward_ms / n,
+                       100.0 * (s.forward_ms + s.backward_ms) / std::max(step_ms, 1e-9),
+                       gfs(s.forward_flops, s.forward_ms), gfs(s.backward_flops, s.backward_ms));
+  }
+  if (!phase_order_.empty()) {
+    out += "\nphase            ms/step   share\n";
+    for (const auto& p : phase_order_) {
+      const double ms = phase_ms_.at(p);
+      out += fmt::format("{:<16} {:>7.1f} {:>6.1f}%\n", p, ms / n, 100.0 * ms / std::max(step_ms, 1e-9));
+    }
+    out += fmt::format("{:<16} {:>7.1f}\n", "step", step_ms / n);
+  }
+  return out;
+}
+
+}  // namespace cs
