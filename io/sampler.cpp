@@ -129,23 +129,16 @@ std::vector<SliceRef> sample_uniform_slices(const std::vector<int>& counts, int 
 }
 
 BatchLayout layout_global_paper(const std::vector<int>& counts, int num_volumes, int num_partitions,
-                                Rng& rng, bool augment_both_views) {
+                                Rng& rng) {
   BatchLayout L;
   L.partitions = num_partitions;
   L.draws = sample_partitioned(counts, num_volumes, num_partitions, rng);
-  for (int v = 0; v < num_volumes; ++v) {
-    const int first_slot = static_cast<int>(L.slots.size());
-    for (int k = 0; k < num_partitions; ++k) {
-      const int d = v * num_partitions + k;
-      if (augment_both_views)
-        add_view(L, L.draws[d], d, 0, -1, ViewAug::CropIntensity, 0);
-      else
-        L.slots.push_back(slot_of(L.draws[d], d));
-    }
-    for (int k = 0; k < num_partitions; ++k) {
-      const int d = v * num_partitions + k;
-      add_view(L, L.draws[d], d, 1, augment_both_views ? -1 : first_slot + k, ViewAug::CropIntensity, 0);
-    }
+  // Row ((v * S) + s) * 2 + view, as the loss orders them (losses/global.h). Only view 1 draws
+  // random numbers, so the draws follow the order of the slices.
+  for (int d = 0; d < num_volumes * num_partitions; ++d) {
+    const int original = static_cast<int>(L.slots.size());
+    L.slots.push_back(slot_of(L.draws[d], d));
+    add_view(L, L.draws[d], d, 1, original, ViewAug::CropIntensity, 0);
   }
   return L;
 }
@@ -206,7 +199,7 @@ BatchLayout layout_lr(const std::vector<int>& counts, int n, Rng& rng) {
 }
 
 BatchLayout layout_ld(const std::vector<int>& counts, Rng& rng) {
-  constexpr int kParts = 4, kVols = 3, kN = kParts * kVols;
+  constexpr int kParts = kLdPartitions, kVols = kLdVolumes, kN = kParts * kVols;
   BatchLayout L;
   L.partitions = kParts;
   L.draws = sample_partitioned(counts, kVols, kParts, rng);

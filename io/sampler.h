@@ -63,11 +63,10 @@ std::vector<SliceRef> sample_uniform_slices(const std::vector<int>& slice_counts
 
 // ---- batch layouts
 
-// `paper` G^D and G^D- (docs/method.md §2.3-2.4): V volumes x S partitions x 2 views, per volume
-// [p0..p(S-1) view 0, p0..p(S-1) view 1]. View 1 is a crop+intensity view of view 0. View 0 is
-// the slice itself, or a second crop+intensity view when augment_both_views.
+// `paper` G^D and G^D- (docs/method.md §2.3-2.4): V volumes x S partitions x 2 views, slot
+// ((v * S) + s) * 2 + view: view 0 is the slice itself, view 1 a crop+intensity view of it.
 BatchLayout layout_global_paper(const std::vector<int>& slice_counts, int num_volumes,
-                                int num_partitions, Rng& rng, bool augment_both_views = false);
+                                int num_partitions, Rng& rng);
 
 // `reference` G^D- (docs/method.md §2.6): 3 volumes x 4 partitions = 12 slices; 36 slots
 // [12 originals; view 1 of the 12 (group 0); view 2 of the 12 (group 1)].
@@ -90,6 +89,7 @@ BatchLayout layout_lr(const std::vector<int>& slice_counts, int n, Rng& rng);
 
 // L^D (docs/method.md §3.2): 3 volumes x 4 partitions = 12 slices; 24 slots [view 1 x 12 (group 0),
 // view 2 x 12 (group 1)], intensity-only.
+constexpr int kLdVolumes = 3, kLdPartitions = 4, kLdImages = 2 * kLdVolumes * kLdPartitions;
 BatchLayout layout_ld(const std::vector<int>& slice_counts, Rng& rng);
 
 }  // namespace cs

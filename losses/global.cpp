@@ -6,13 +6,6 @@
 
 namespace cs {
 
-Compat parse_compat(const std::string& s) {
-  if (s == "paper") return Compat::Paper;
-  if (s == "reference") return Compat::Reference;
-  throw std::invalid_argument("unknown compat mode '" + s + "' (expected paper or reference)");
-}
-const char* compat_name(Compat c) { return c == Compat::Paper ? "paper" : "reference"; }
-
 GlobalLossKind parse_global_loss(const std::string& s) {
   if (s == "gr" || s == "GR" || s == "G^R" || s == "0") return GlobalLossKind::GR;
   if (s == "gd-" || s == "GD-" || s == "G^D-" || s == "1") return GlobalLossKind::GDMinus;
@@ -66,9 +59,9 @@ SlotLayout reference_gd_layout() {
   return l;
 }
 
-SlotLayout global_layout(GlobalLossKind kind, Compat compat, int volumes, int partitions) {
+SlotLayout global_layout(GlobalLossKind kind, Mode mode, int volumes, int partitions) {
   if (kind == GlobalLossKind::GR) return random_pairs_layout(volumes);
-  if (compat == Compat::Paper) return paper_partition_layout(volumes, partitions);
+  if (mode == Mode::Paper) return paper_partition_layout(volumes, partitions);
   return kind == GlobalLossKind::GD ? reference_gd_layout() : reference_gd_minus_layout();
 }
 
@@ -171,12 +164,12 @@ ContrastSpec reference_gd_spec() {
 
 }  // namespace
 
-ContrastSpec global_contrast_spec(GlobalLossKind kind, Compat compat, const SlotLayout& layout) {
+ContrastSpec global_contrast_spec(GlobalLossKind kind, Mode mode, const SlotLayout& layout) {
   if (layout.empty()) throw std::invalid_argument("global_contrast_spec: empty batch layout");
   ContrastSpec s;
   if (kind == GlobalLossKind::GR) {
     s = gr_spec(layout);
-  } else if (compat == Compat::Paper) {
+  } else if (mode == Mode::Paper) {
     s = paper_partition_spec(kind, layout);
   } else {
     const bool gd = kind == GlobalLossKind::GD;
@@ -192,13 +185,13 @@ ContrastSpec global_contrast_spec(GlobalLossKind kind, Compat compat, const Slot
   return s;
 }
 
-GlobalContrastiveLoss::GlobalContrastiveLoss(GlobalLossKind kind, Compat compat, SlotLayout layout, float tau,
+GlobalContrastiveLoss::GlobalContrastiveLoss(GlobalLossKind kind, Mode mode, SlotLayout layout, float tau,
                                              Device device)
     : kind_(kind),
-      compat_(compat),
+      mode_(mode),
       layout_(std::move(layout)),
       tau_(tau),
-      plan_(global_contrast_spec(kind, compat, layout_), device) {}
+      plan_(global_contrast_spec(kind, mode, layout_), device) {}
 
 Tensor GlobalContrastiveLoss::operator()(const Tensor& z) const { return ntxent_loss(z, plan_, tau_); }
 

@@ -89,8 +89,8 @@ std::vector<RegionPos> positive_regions(const RegionGrid& g) {
   return out;
 }
 
-NegativeTable negative_table_for(Compat compat, int region_size) {
-  return compat == Compat::Reference && region_size == 1 ? NegativeTable::Reference1x1 : NegativeTable::Regions3x3;
+NegativeTable negative_table_for(Mode mode, int region_size) {
+  return mode == Mode::Reference && region_size == 1 ? NegativeTable::Reference1x1 : NegativeTable::Regions3x3;
 }
 
 const char* negative_table_name(NegativeTable t) {
@@ -170,7 +170,7 @@ ContrastSpec local_contrast_spec(LocalLossKind kind, const LocalRegionTable& tab
 LocalContrastiveLoss::LocalContrastiveLoss(const LocalLossOptions& opt, int images, int side, Device device)
     : opt_(opt),
       images_(images),
-      table_(local_region_table(region_grid(side, opt.region_size), negative_table_for(opt.compat, opt.region_size))),
+      table_(local_region_table(region_grid(side, opt.region_size), negative_table_for(opt.mode, opt.region_size))),
       plan_(local_contrast_spec(opt.kind, table_, images, opt.negatives_used), device) {}
 
 Tensor LocalContrastiveLoss::embeddings(const Tensor& g2, const Tensor& dense_w) const {

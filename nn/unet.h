@@ -102,6 +102,7 @@ class UNet {
   const UNetConfig& config() const { return cfg_; }
   ParamStore& params() { return store_; }
   const ParamStore& params() const { return store_; }
+  Device device() const { return store_.device(); }
   const std::vector<LayerSpec>& layers() const { return specs_; }
 
   // x [N, H, W, in_channels], H and W multiples of 32.

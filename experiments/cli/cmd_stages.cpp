@@ -147,7 +147,7 @@ int cmd_predict(const Args& a) {
   apply_threads(cfg);
   const Device dev = config_device(cfg);
   const std::string ck = run_checkpoint(run, a.get("checkpoint", "best"));
-  auto model = make_model(cfg, "finetune", dev);
+  auto model = make_model(cfg, Stage::Finetune, dev);
   load_checkpoint(ck, model->params());
   LoadedCase c;
   c.id = a.require("image");

@@ -33,16 +33,6 @@ std::vector<T> native_slice(const Volume& v, int z) {
   return out;
 }
 
-}  // namespace
-
-std::string run_checkpoint(const std::string& run_dir, const std::string& which) {
-  std::string ck = run_dir + "/checkpoints/" + which + ".safetensors";
-  if (which == "best" && !path_exists(ck)) ck = run_dir + "/checkpoints/final.safetensors";
-  if (!path_exists(ck)) throw std::runtime_error(run_dir + ": no checkpoint " + ck);
-  return ck;
-}
-
-namespace {
 
 // Evaluation output appears whole or not at all: it is written into OUT.partial, then renamed.
 void publish_folder(const std::string& partial, const std::string& out) {
@@ -71,7 +61,7 @@ EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std
   make_dirs(out_dir + "/pictures");
   DataSource data(cfg);
   const PreprocessParams& p = data.params();
-  auto model = make_model(cfg, "finetune", dev);
+  auto model = make_model(cfg, Stage::Finetune, dev);
   load_checkpoint(ck, model->params());
   const int C = p.num_classes;
   const auto& names = p.class_names;

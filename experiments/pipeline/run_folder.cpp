@@ -98,6 +98,38 @@ StoredRun read_stored_run(const std::string& dir) {
   return r;
 }
 
+std::string checkpoint_path(const std::string& dir, const std::string& which) {
+  return dir + "/checkpoints/" + which + ".safetensors";
+}
+
+std::string run_checkpoint(const std::string& dir, const std::string& which) {
+  std::string ck = checkpoint_path(dir, which);
+  if (which == "best" && !path_exists(ck)) ck = checkpoint_path(dir, "final");
+  if (!path_exists(ck)) throw std::runtime_error(dir + ": no checkpoint " + ck);
+  return ck;
+}
+
+Config load_run_config(const std::string& dir, const std::vector<std::string>& expected_stages,
+                       const std::string& checkpoint, std::string* stage_out) {
+  StoredRun run = read_stored_run(dir);
+  if (std::find(expected_stages.begin(), expected_stages.end(), run.stage) == expected_stages.end()) {
+    std::string want;
+    for (const auto& s : expected_stages) want += (want.empty() ? "" : " or ") + s;
+    throw std::runtime_error(dir + ": a '" + run.stage + "' run, expected a " + want + " run");
+  }
+  const std::string ck = checkpoint_path(dir, checkpoint);
+  if (!path_exists(ck)) throw std::runtime_error(dir + ": incomplete run, " + ck + " is missing (did it finish?)");
+  if (stage_out) *stage_out = run.stage;
+  return run.config;
+}
+
+void check_init_matches(const Config& init, const Config& cfg, const std::string& init_dir) {
+  for (const char* key : {"dataset", "image_size", "target_res"})
+    if (init.str(key) != cfg.str(key))
+      throw std::invalid_argument(fmt::format("--init {}: its {} is '{}', this run's is '{}'", init_dir, key,
+                                              init.str(key), cfg.str(key)));
+}
+
 namespace {
 
 // What a killed process left half-written: temp files of the atomic writers ("NAME.tmp.PID").

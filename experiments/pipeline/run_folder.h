@@ -43,6 +43,19 @@ struct StoredRun {
 };
 StoredRun read_stored_run(const std::string& dir);  // throws naming the folder or file
 
+// The path of checkpoint `which` (latest | previous | best | final) of the run folder `dir`.
+std::string checkpoint_path(const std::string& dir, const std::string& which);
+// The same, where it must exist: "best" falls back to final when the run never validated.
+// Throws naming the run when it is missing.
+std::string run_checkpoint(const std::string& dir, const std::string& which);
+
+// Reads a run folder's config.json into a Config and checks its stage (returned in stage_out) and
+// that its checkpoint `checkpoint` exists; throws a clear error otherwise.
+Config load_run_config(const std::string& dir, const std::vector<std::string>& expected_stages,
+                       const std::string& checkpoint = "final", std::string* stage_out = nullptr);
+// An init run must have been trained on the same dataset, image size and resolution.
+void check_init_matches(const Config& init, const Config& cfg, const std::string& init_dir);
+
 class RunFolder {
  public:
   // Takes the folder's lock, then: an empty folder gets config.json, env.json and log.txt; a
@@ -61,9 +74,7 @@ class RunFolder {
   const std::string& config_hash() const { return hash_; }
   const std::string& dir() const { return dir_; }
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
-  std::string checkpoint(const std::string& which) const {  // latest | previous | best | final
-    return dir_ + "/checkpoints/" + which + ".safetensors";
-  }
+  std::string checkpoint(const std::string& which) const { return checkpoint_path(dir_, which); }
 
   // Into log.txt, and onto stdout unless echo is false.
   void log_step(int step, double loss, double ms_per_step, double images_per_s, bool echo = true);

@@ -35,22 +35,11 @@ struct EvalResult {
   double foreground_mean_hd95 = 0;  // mm, NaN-aware
   int cases = 0;
 };
-// The path of a run's checkpoint `which` (best | final | latest); "best" falls back to final when
-// the run never validated. Throws naming the run when it is missing.
-std::string run_checkpoint(const std::string& run_dir, const std::string& which);
-
 // Evaluates a fine-tuned run (its best checkpoint, else final) on the split's test cases: writes
 // metrics_per_case.csv, summary.json, predictions/*.nii.gz and pictures/*.png into out_dir, whole
 // or not at all (written beside it, then renamed). An existing out_dir is an error unless
 // overwrite.
 EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std::string& out_dir,
                         const std::string& which_checkpoint = "best", bool overwrite = false, int pictures = 4);
-
-// Reads a run folder's config.json into a Config and checks its stage (returned in stage_out) and
-// that the checkpoint exists; throws a clear error otherwise.
-Config load_run_config(const std::string& run_dir, const std::vector<std::string>& expected_stages,
-                       const std::string& checkpoint = "final", std::string* stage_out = nullptr);
-// An init run must have been trained on the same dataset, image size and resolution.
-void check_init_matches(const Config& init, const Config& cfg, const std::string& init_dir);
 
 }  // namespace cs

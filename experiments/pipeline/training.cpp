@@ -28,39 +28,9 @@ void apply_threads(const Config& cfg) {
   if (cfg.integer("threads") > 0) omp_set_num_threads(cfg.integer("threads"));
 }
 
-UNetConfig unet_config(const Config& cfg, const std::string& stage) {
-  const PreprocessParams p = pipeline_params(cfg);
-  UNetConfig u;
-  if (stage == "global")
-    u = UNetConfig::stage1(cfg.str("dataset"));
-  else if (stage == "local")
-    u = UNetConfig::stage2(cfg.str("dataset"), cfg.integer("local.blocks"), cfg.integer("local.region") == 3);
-  else
-    u = UNetConfig::for_dataset(cfg.str("dataset"));
-  u.image_size = p.out_h;
-  u.num_classes = p.num_classes;
-  u.validate();
-  return u;
-}
-
-std::unique_ptr<UNet> make_model(const Config& cfg, const std::string& stage, Device d) {
-  InitOptions init;
-  init.seed = mix64(static_cast<uint64_t>(cfg.integer("seed")) * 3 + (stage == "global" ? 0 : stage == "local" ? 1 : 2));
-  init.same_init_for_same_shape = cfg.str("compat") == "reference";
-  return std::make_unique<UNet>(unet_config(cfg, stage), d, init);
-}
-
-Tensor image_batch(const std::vector<float>& images, int n, int h, int w, Device d) {
-  return Tensor::from_vector({n, h, w, 1}, images, d);
-}
-
-Rng step_rng(const Config& cfg, const std::string& stage, int step) {
-  return Rng(static_cast<uint64_t>(cfg.integer("seed"))).split(stage).split(static_cast<uint64_t>(step));
-}
-
-std::map<std::string, std::string> checkpoint_metadata(const Config& cfg, const std::string& stage, int step,
+std::map<std::string, std::string> checkpoint_metadata(const Config& cfg, Stage stage, int step,
                                                        const std::string& config_hash) {
-  return {{"stage", stage}, {"step", std::to_string(step)}, {"config", cfg.to_json().dump()},
+  return {{"stage", stage_name(stage)}, {"step", std::to_string(step)}, {"config", cfg.to_json().dump()},
           {"seed", std::to_string(cfg.integer("seed"))}, {"config_hash", config_hash}};
 }
 
@@ -68,7 +38,7 @@ namespace {
 
 // The step to resume at: after the newest periodic checkpoint that verifies (latest, else the
 // previous one), loaded into model and Adam; 0 when there is none.
-int resume_from_checkpoint(RunFolder& run, UNet& model, Adam& adam, const std::string& stage) {
+int resume_from_checkpoint(RunFolder& run, UNet& model, Adam& adam, Stage stage) {
   const CheckpointChoice choice = choose_checkpoint({run.checkpoint("latest"), run.checkpoint("previous")});
   for (const auto& r : choice.rejected)
     if (path_exists(r.path)) run.log_line("resume: " + r.reason + "; not used");
@@ -85,15 +55,17 @@ int resume_from_checkpoint(RunFolder& run, UNet& model, Adam& adam, const std::s
   o.adam = &adam;
   const auto rep = load_checkpoint(choice.path, model.params(), o);
   const int start = std::stoi(rep.metadata.at("step")) + 1;
-  run.log_line(fmt::format("resumed {} at step {} from {}", stage, start, choice.path));
+  run.log_line(fmt::format("resumed {} at step {} from {}", stage_name(stage), start, choice.path));
   return start;
 }
 
 }  // namespace
 
-void run_loop(const Config& cfg, RunFolder& run, UNet& model, Adam& adam, const LoopSpec& spec,
-              bool resume, bool quiet) {
-  const int start = resume ? resume_from_checkpoint(run, model, adam, spec.stage) : 0;
+void run_loop(const Config& cfg, RunFolder& run, StageStep& step, const LoopSpec& spec, bool resume, bool quiet) {
+  UNet& model = step.model();
+  Adam& adam = step.adam();
+  const Stage stage = step.stage();
+  const int start = resume ? resume_from_checkpoint(run, model, adam, stage) : 0;
   const int every = std::max(1, cfg.integer("checkpoint_every"));
   const int log_every = std::max(1, cfg.integer("log_every"));
   const char* crash_env = std::getenv("CONTRASEG_CRASH_AFTER_STEP");
@@ -103,17 +75,17 @@ void run_loop(const Config& cfg, RunFolder& run, UNet& model, Adam& adam, const 
   int n_acc = 0;
   for (int s = start; s < spec.iterations; ++s) {
     const auto t0 = Clock::now();
-    const double loss = spec.step(s);
+    const double loss = step.run(s);
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     if (!std::isfinite(loss))
       throw std::runtime_error(fmt::format("{}: loss is {} at step {}; stopped. The last good checkpoint is {}",
-                                           spec.stage, loss, s, run.checkpoint("latest")));
+                                           stage_name(stage), loss, s, run.checkpoint("latest")));
     ms_acc += ms;
     loss_acc += loss;
     ++n_acc;
     if ((s + 1) % log_every == 0 || s + 1 == spec.iterations) {
       const double m = ms_acc / n_acc;
-      run.log_step(s + 1, loss_acc / n_acc, m, spec.images_per_step * 1000.0 / m, !quiet);
+      run.log_step(s + 1, loss_acc / n_acc, m, step.images_per_step() * 1000.0 / m, !quiet);
       ms_acc = loss_acc = 0;
       n_acc = 0;
     }
@@ -123,13 +95,13 @@ void run_loop(const Config& cfg, RunFolder& run, UNet& model, Adam& adam, const 
       spec.validate(s);
     if ((s + 1) % every == 0 && s + 1 < spec.iterations)
       save_checkpoint_rotating(run.checkpoint("latest"), run.checkpoint("previous"), model.params(), &adam,
-                               checkpoint_metadata(cfg, spec.stage, s, run.config_hash()));
+                               checkpoint_metadata(cfg, stage, s, run.config_hash()));
     // Test hook: die abruptly after this many steps, as a killed process would (tests of --resume).
     if (crash_after > 0 && s + 1 == crash_after) std::_Exit(86);
   }
   run.end_progress();
   save_checkpoint(run.checkpoint("final"), model.params(), &adam,
-                  checkpoint_metadata(cfg, spec.stage, spec.iterations - 1, run.config_hash()));
+                  checkpoint_metadata(cfg, stage, spec.iterations - 1, run.config_hash()));
 }
 
 }  // namespace cs

@@ -1,14 +1,18 @@
 #pragma once
 // Per-op profiler for `contraseg profile`. Installed as the tape's OpObserver, it times every
-// forward op and every backward closure by name. On the GPU it synchronises the stream around
-// each op (so each op's time is its own, at the price of losing overlap) and opens an NVTX range
-// with the op's name, so Nsight Systems shows the same names.
+// forward op and every backward closure by name, and the phases of a step (as StepPhases). On
+// the GPU it synchronises the stream around each op (so each op's time is its own, at the price
+// of losing overlap) and opens an NVTX range with the op's name, so Nsight Systems shows the
+// same names. With tracing on it also keeps every span for a Chrome trace-event file
+// (profile/trace.h), which Perfetto and chrome://tracing open.
 #include <chrono>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "autograd/tape.h"
+#include "experiments/pipeline/stage_step.h"
+#include "experiments/profile/trace.h"
 
 namespace cs {
 
@@ -18,18 +22,25 @@ struct OpStats {
   double forward_flops = 0, backward_flops = 0;
 };
 
-class Profiler : public OpObserver {
+class Profiler : public OpObserver, public StepPhases {
  public:
   explicit Profiler(Device device);
   ~Profiler() override;
   void begin(const char* name, bool backward) override;
   void end(const char* name, bool backward, double flops) override;
 
-  // Phases (data, forward, backward, optimizer) are timed by the caller with these.
-  void phase_begin(const std::string& phase);
-  void phase_end(const std::string& phase);
+  // The phases of a step (data, forward, backward, optimizer), from StageStep::run.
+  void phase_begin(const std::string& phase) override;
+  void phase_end(const std::string& phase) override;
+  // A span around one whole step (trace only).
+  void step_begin(int step);
+  void step_end();
 
-  void reset();
+  // Keep every span from now on for trace().
+  void enable_trace() { tracing_ = true; }
+  const Trace& trace() const { return trace_; }
+
+  void reset();  // the table's sums (the trace keeps its spans)
   // The table: per op calls, forward ms, backward ms, share of the step, GFLOP/s; then phases.
   std::string report(int steps) const;
 
@@ -42,6 +53,12 @@ class Profiler : public OpObserver {
   std::vector<std::string> phase_order_;
   std::map<std::string, Clock::time_point> phase_start_;
   std::vector<Clock::time_point> stack_;
+  bool tracing_ = false;
+  Trace trace_;
+  Clock::time_point origin_ = Clock::now();
+  Clock::time_point step_start_;
+  int step_ = 0;
+  double since_origin_us(Clock::time_point t) const;
 };
 
 }  // namespace cs

@@ -57,13 +57,13 @@ void ntxent_parity(const ContrastSpec& spec, int d, float tau, const std::string
 TEST(CudaParity, NtXentAllPaths) {
   REQUIRE_GPU();
   // Fused one-block forward (rows <= 64), the paper's 48 x 128.
-  ntxent_parity(global_contrast_spec(GlobalLossKind::GD, Compat::Reference, reference_gd_layout()), 128, 0.1f,
+  ntxent_parity(global_contrast_spec(GlobalLossKind::GD, Mode::Reference, reference_gd_layout()), 128, 0.1f,
                 "reference G^D");
-  ntxent_parity(global_contrast_spec(GlobalLossKind::GD, Compat::Paper, paper_partition_layout(6, 4)), 128, 0.1f,
+  ntxent_parity(global_contrast_spec(GlobalLossKind::GD, Mode::Paper, paper_partition_layout(6, 4)), 128, 0.1f,
                 "paper G^D");
   // Tiled forward: rows and units not multiples of 64, depth not a multiple of 32.
   ntxent_parity(random_contrast_spec(NegativeRule::OtherGroups, 300, 700, 5), 130, 0.1f, "other-groups tiled");
-  ntxent_parity(global_contrast_spec(GlobalLossKind::GR, Compat::Paper, random_pairs_layout(500)), 128, 0.1f,
+  ntxent_parity(global_contrast_spec(GlobalLossKind::GR, Mode::Paper, random_pairs_layout(500)), 128, 0.1f,
                 "G^R 1000 rows");
   ntxent_parity(random_contrast_spec(NegativeRule::AllOthers, 50, 120, 6), 20, 0.3f, "all-others small");
   // Explicit: fused (local loss sizes) and multi-launch (many terms).
@@ -73,7 +73,7 @@ TEST(CudaParity, NtXentAllPaths) {
 
 TEST(CudaParity, TinyTemperature) {
   REQUIRE_GPU();
-  ntxent_parity(global_contrast_spec(GlobalLossKind::GD, Compat::Reference, reference_gd_layout()), 128, 0.005f,
+  ntxent_parity(global_contrast_spec(GlobalLossKind::GD, Mode::Reference, reference_gd_layout()), 128, 0.005f,
                 "reference G^D, tau 0.005");
   ntxent_parity(random_contrast_spec(NegativeRule::OtherGroups, 200, 400, 9), 128, 0.005f, "tiled, tau 0.005");
 }

@@ -1,0 +1,93 @@
+#pragma once
+// One training step of a stage, built from the resolved config: the batch, the forward pass and
+// the loss, backward and Adam. Training (stage_pretrain.cpp, stage_finetune.cpp), `contraseg
+// profile` and the step benchmarks (bench/bench_unet_step.cpp) all run this one definition, so
+// what is profiled or timed is exactly what trains (mode, loss, BN behaviour, batch).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "experiments/pipeline/config.h"
+#include "io/rng.h"
+#include "io/slices.h"
+#include "nn/adam.h"
+#include "nn/unet.h"
+
+namespace cs {
+
+enum class Stage { Global = 0, Local = 1, Finetune = 2 };  // the values seed the initialisation
+Stage parse_stage(const std::string& name);  // "pretrain-global" | "pretrain-local" | "finetune"
+const char* stage_name(Stage s);             // the run folder's stage name, as above
+
+// The network of a stage: stage 1 is the encoder + g1, stage 2 the encoder, decoder blocks 1..l
+// and g2, fine-tuning the whole UNet; sized by the config (image size, classes).
+UNetConfig unet_config(const Config& cfg, Stage s);
+// Initialised from the config's seed, one stream per stage.
+std::unique_ptr<UNet> make_model(const Config& cfg, Stage s, Device d);
+
+// The random stream of one step: a pure function of (seed, stage, step), so that a resumed run
+// draws exactly what an uninterrupted one would.
+Rng step_rng(const Config& cfg, Stage s, int step);
+
+// The inputs of one step: images [n, h, w, 1]; labels [n, h, w, C] for fine-tuning (soft labels
+// after augmentation, else one-hot), undefined for the pre-training stages.
+struct StepBatch {
+  Tensor images;
+  Tensor labels;
+};
+
+// Hooks around the phases of a step: "data", "forward" (forward pass and loss), "backward",
+// "optimizer". The profiler implements them.
+struct StepPhases {
+  virtual ~StepPhases() = default;
+  virtual void phase_begin(const std::string& phase) = 0;
+  virtual void phase_end(const std::string& phase) = 0;
+};
+
+class StageStep {
+ public:
+  virtual ~StageStep() = default;
+  StageStep(const StageStep&) = delete;
+  StageStep& operator=(const StageStep&) = delete;
+
+  // The batch of step `step`, from step_rng (sampling, views, augmentation).
+  virtual StepBatch sample(int step) = 0;
+  // Forward pass and loss -> [1], recorded on the tape.
+  virtual Tensor loss(const StepBatch& batch) = 0;
+
+  // zero_grad, loss, backward, Adam; returns the loss value.
+  double train(const StepBatch& batch, StepPhases* phases = nullptr);
+  // sample(step), then train.
+  double run(int step, StepPhases* phases = nullptr);
+
+  Stage stage() const { return stage_; }
+  int images_per_step() const { return images_; }
+  // One line for logs and the profile: loss, mode, batch.
+  virtual std::string description() const = 0;
+  UNet& model() { return model_; }
+  Adam& adam() { return adam_; }
+
+ protected:
+  // Builds Adam over the parameters that train (call after freezing).
+  StageStep(Stage stage, const Config& cfg, UNet& model, int images);
+  const Config cfg_;
+  UNet& model_;
+
+ private:
+  Stage stage_;
+  int images_;
+  Adam adam_;
+};
+
+// The step of `stage` for `model` (from make_model, with any initialisation already loaded) over
+// `stacks`, which must outlive it (labelled stacks for fine-tuning). Stage 2 freezes the encoder
+// here, before Adam is built over the rest.
+std::unique_ptr<StageStep> make_stage_step(Stage stage, const Config& cfg, UNet& model,
+                                           const std::vector<SliceStack>& stacks);
+
+// Random slice stacks (uniform intensities, uniform labels) standing in for a dataset: the
+// profile and the benchmarks measure compute, not disk.
+std::vector<SliceStack> random_stacks(int volumes, int slices, int size, int classes, uint64_t seed);
+
+}  // namespace cs

@@ -1,0 +1,148 @@
+// The stage step (experiments/pipeline/stage_step.h): the one step definition that training,
+// `contraseg profile` and the benchmarks run, built from the config.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/tape.h"
+#include "experiments/pipeline/stage_step.h"
+
+namespace cs {
+namespace {
+
+// A small config (64x64 inputs) with `keys` set.
+Config small_config(const std::vector<std::pair<std::string, std::string>>& keys) {
+  Config c;
+  c.set("image_size", "64");
+  c.set("threads", "2");
+  c.set("global.volumes", "3");
+  c.set("global.batch", "4");
+  c.set("local.batch", "3");
+  c.set("finetune.batch", "4");
+  for (const auto& [k, v] : keys) c.set(k, v);
+  c.validate();
+  return c;
+}
+
+std::vector<float> values(const Tensor& t) { return t.to_vector(); }
+
+struct StepCase {
+  Stage stage;
+  std::vector<std::pair<std::string, std::string>> keys;
+  int images;  // what the loss of that config takes
+};
+
+const std::vector<StepCase>& cases() {
+  static const std::vector<StepCase> c = {
+      {Stage::Global, {{"global.loss", "gd"}}, 3 * 4 * 2},
+      {Stage::Global, {{"global.loss", "gd-"}}, 3 * 4 * 2},
+      {Stage::Global, {{"global.loss", "gr"}}, 4 * 2},
+      {Stage::Global, {{"global.loss", "gd"}, {"compat", "reference"}}, 48},
+      {Stage::Global, {{"global.loss", "gd-"}, {"compat", "reference"}}, 36},
+      {Stage::Local, {{"local.loss", "lr"}}, 3 * 2},
+      {Stage::Local, {{"local.loss", "ld"}, {"local.region", "1"}, {"compat", "reference"}}, 24},
+      {Stage::Finetune, {{"finetune.loss", "dice"}}, 4},
+      {Stage::Finetune, {{"finetune.loss", "wce"}, {"finetune.augment", "false"}}, 4},
+  };
+  return c;
+}
+
+std::string name_of(const StepCase& c) {
+  std::string n = stage_name(c.stage);
+  for (const auto& [k, v] : c.keys) n += " " + k + "=" + v;
+  return n;
+}
+
+TEST(StageStep, EveryConfiguredStepTrainsWhatItsStageTrains) {
+  for (const StepCase& c : cases()) {
+    SCOPED_TRACE(name_of(c));
+    const Config cfg = small_config(c.keys);
+    auto model = make_model(cfg, c.stage, Device::CPU);
+    const auto stacks = random_stacks(6, 8, 64, model->config().num_classes, 3);
+    const auto step = make_stage_step(c.stage, cfg, *model, stacks);
+    EXPECT_EQ(step->images_per_step(), c.images);
+    EXPECT_EQ(step->stage(), c.stage);
+    const std::string first_param = model->params().param_names("enc_").front();  // an encoder weight
+    std::string last_param;  // a weight outside the encoder (g1, decoder, g2 or the head)
+    for (const auto& n : model->params().param_names())
+      if (n.rfind("enc_", 0) != 0) last_param = n;
+    ASSERT_FALSE(last_param.empty());
+    const auto enc_before = values(model->params().param(first_param));
+    const auto head_before = values(model->params().param(last_param));
+    const StepBatch b = step->sample(0);
+    EXPECT_EQ(b.images.shape(), (Shape{c.images, 64, 64, 1}));
+    EXPECT_EQ(b.labels.defined(), c.stage == Stage::Finetune);
+    const double loss = step->train(b);
+    EXPECT_TRUE(std::isfinite(loss));
+    EXPECT_GT(loss, 0.0);
+    EXPECT_NE(values(model->params().param(last_param)), head_before);
+    // Stage 2 trains on the frozen encoder; the other stages train the encoder.
+    if (c.stage == Stage::Local)
+      EXPECT_EQ(values(model->params().param(first_param)), enc_before);
+    else
+      EXPECT_NE(values(model->params().param(first_param)), enc_before);
+    EXPECT_EQ(Tape::get().size(), 0u);  // backward released the tape
+  }
+}
+
+TEST(StageStep, TheBatchOfAStepIsAPureFunctionOfTheStep) {
+  for (const StepCase& c : cases()) {
+    SCOPED_TRACE(name_of(c));
+    const Config cfg = small_config(c.keys);
+    auto model = make_model(cfg, c.stage, Device::CPU);
+    const auto stacks = random_stacks(6, 8, 64, model->config().num_classes, 3);
+    const auto step = make_stage_step(c.stage, cfg, *model, stacks);
+    const auto a = values(step->sample(5).images);
+    step->sample(6);
+    EXPECT_EQ(values(step->sample(5).images), a);
+    EXPECT_NE(values(step->sample(6).images), a);
+  }
+}
+
+// paper mode normalises the frozen encoder with its stage-1 statistics; reference mode uses batch
+// statistics and keeps updating the moving averages (docs/method.md §3.1).
+TEST(StageStep, Stage2EncoderStatisticsFollowTheMode) {
+  for (const char* mode : {"paper", "reference"}) {
+    SCOPED_TRACE(mode);
+    const Config cfg = small_config({{"compat", mode}});
+    auto model = make_model(cfg, Stage::Local, Device::CPU);
+    const auto stacks = random_stacks(6, 8, 64, model->config().num_classes, 3);
+    const auto step = make_stage_step(Stage::Local, cfg, *model, stacks);
+    const std::string bn = model->params().buffer_names("enc_").front();
+    const auto before = values(model->params().buffer(bn));
+    step->run(0);
+    EXPECT_EQ(values(model->params().buffer(bn)) == before, std::string(mode) == "paper") << bn;
+  }
+}
+
+struct PhaseLog : StepPhases {
+  std::vector<std::string> events;
+  void phase_begin(const std::string& p) override { events.push_back("+" + p); }
+  void phase_end(const std::string& p) override { events.push_back("-" + p); }
+};
+
+TEST(StageStep, RunReportsItsPhasesInOrder) {
+  const Config cfg = small_config({});
+  auto model = make_model(cfg, Stage::Finetune, Device::CPU);
+  const auto stacks = random_stacks(6, 8, 64, model->config().num_classes, 3);
+  const auto step = make_stage_step(Stage::Finetune, cfg, *model, stacks);
+  PhaseLog log;
+  step->run(0, &log);
+  EXPECT_EQ(log.events, (std::vector<std::string>{"+data", "-data", "+forward", "-forward", "+backward", "-backward",
+                                                  "+optimizer", "-optimizer"}));
+}
+
+TEST(StageStep, FineTuningNeedsLabelledStacks) {
+  const Config cfg = small_config({});
+  auto model = make_model(cfg, Stage::Finetune, Device::CPU);
+  std::vector<SliceStack> unlabelled(2, SliceStack(4, 64, 64, false));
+  EXPECT_THROW(make_stage_step(Stage::Finetune, cfg, *model, unlabelled), std::invalid_argument);
+  EXPECT_THROW(make_stage_step(Stage::Finetune, cfg, *model, {}), std::invalid_argument);
+  EXPECT_THROW(parse_stage("pretrain"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace cs
