@@ -1,0 +1,139 @@
+// `contraseg profile`: it profiles the configured step (the loss ops of that config), and its
+// --trace file is a Chrome trace-event file with a span for every op of every timed step.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+std::string run_contraseg(const std::string& args, int* status) {
+  const std::string cmd = std::string("\"") + CONTRASEG_BINARY + "\" " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int st = pclose(p);
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+// The op table of a profile: op name -> calls per step.
+std::map<std::string, double> op_calls(const std::string& report) {
+  std::map<std::string, double> calls;
+  std::istringstream in(report);
+  std::string line;
+  bool in_table = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("op ", 0) == 0) {
+      in_table = true;
+      continue;
+    }
+    if (!in_table) continue;
+    if (line.empty()) break;
+    std::istringstream row(line);
+    std::string name;
+    double c = 0;
+    row >> name >> c;
+    calls[name] = c;
+  }
+  return calls;
+}
+
+const std::string kSmall = " --set image_size=64 --set threads=2 --steps 2 --warmup 1";
+
+TEST(Profile, ProfilesTheConfiguredLoss) {
+  int st = 0;
+  // stage 2 of reference mode with L^D on 1x1 regions: no dense layer on the regions
+  const std::string ld = run_contraseg(
+      "profile --stage pretrain-local --set compat=reference --set local.loss=ld --set local.region=1" + kSmall, &st);
+  ASSERT_EQ(st, 0) << ld;
+  EXPECT_NE(ld.find("L^D on decoder blocks 1..3, 1x1 regions, reference mode, reference 1x1 negative table, 24 images"),
+            std::string::npos)
+      << ld;
+  auto calls = op_calls(ld);
+  EXPECT_EQ(calls.count("extract_regions"), 1u) << ld;
+  EXPECT_EQ(calls.count("linear"), 0u) << ld;
+  EXPECT_EQ(calls.count("ntxent_loss"), 1u) << ld;
+  // the paper default of stage 2: L^R on 3x3 regions through the shared dense layer
+  const std::string lr = run_contraseg("profile --stage pretrain-local" + kSmall, &st);
+  ASSERT_EQ(st, 0) << lr;
+  EXPECT_NE(lr.find("L^R on decoder blocks 1..3, 3x3 regions, paper mode"), std::string::npos) << lr;
+  EXPECT_EQ(op_calls(lr).count("linear"), 1u) << lr;
+  // stage 1 in reference mode: G^D over the released code's 48 slots
+  const std::string gd = run_contraseg("profile --stage pretrain-global --set compat=reference" + kSmall, &st);
+  ASSERT_EQ(st, 0) << gd;
+  EXPECT_NE(gd.find("G^D, reference mode, tau 0.1, 48 images"), std::string::npos) << gd;
+  calls = op_calls(gd);
+  EXPECT_EQ(calls.count("ntxent_loss"), 1u) << gd;
+  EXPECT_EQ(calls.count("extract_regions"), 0u) << gd;
+}
+
+TEST(Profile, TraceHoldsEverySpanOfTheTimedSteps) {
+  const std::string path = ::testing::TempDir() + "/profile_trace.json";
+  std::remove(path.c_str());
+  int st = 0;
+  const std::string out = run_contraseg("profile --trace " + path + kSmall, &st);
+  ASSERT_EQ(st, 0) << out;
+  std::ifstream f(path);
+  ASSERT_TRUE(f) << path;
+  const nlohmann::json j = nlohmann::json::parse(f);  // throws on invalid JSON
+  ASSERT_TRUE(j.contains("traceEvents"));
+  const auto& events = j["traceEvents"];
+  ASSERT_TRUE(events.is_array());
+
+  struct Span {
+    std::string name, cat;
+    double ts, end;
+  };
+  std::vector<Span> steps, phases, ops;
+  std::map<std::string, int> forward_events;
+  for (const auto& e : events) {
+    ASSERT_TRUE(e.contains("ph") && e.contains("name") && e.contains("pid") && e.contains("tid")) << e.dump();
+    if (e["ph"] == "M") continue;
+    ASSERT_EQ(e["ph"], "X") << e.dump();
+    ASSERT_TRUE(e["ts"].is_number() && e["dur"].is_number()) << e.dump();
+    ASSERT_GE(e["dur"].get<double>(), 0.0);
+    const Span s{e["name"], e["cat"], e["ts"].get<double>(), e["ts"].get<double>() + e["dur"].get<double>()};
+    if (s.cat == "step") steps.push_back(s);
+    else if (s.cat == "phase") phases.push_back(s);
+    else {
+      ASSERT_TRUE(s.cat == "forward" || s.cat == "backward") << e.dump();
+      ops.push_back(s);
+      if (s.cat == "forward") forward_events[s.name]++;
+    }
+  }
+  ASSERT_EQ(steps.size(), 2u);
+  ASSERT_EQ(phases.size(), 2u * 4);  // data, forward, backward, optimizer per step
+  // Every op lies inside a phase, and every phase inside a step: the viewer nests them.
+  auto inside = [](const Span& a, const std::vector<Span>& outer) {
+    for (const Span& o : outer)
+      if (a.ts >= o.ts && a.end <= o.end) return true;
+    return false;
+  };
+  for (const Span& p : phases) EXPECT_TRUE(inside(p, steps)) << p.name;
+  for (const Span& o : ops) EXPECT_TRUE(inside(o, phases)) << o.name;
+  // The same ops as the table, as often: an event for every op of the step.
+  const auto calls = op_calls(out);
+  ASSERT_FALSE(calls.empty()) << out;
+  for (const auto& [name, per_step] : calls) EXPECT_EQ(forward_events[name], 2 * per_step) << name;
+  EXPECT_EQ(forward_events.size(), calls.size());
+}
+
+TEST(Profile, BadArgumentsFailBeforeAnyWork) {
+  int st = 0;
+  const std::string out = run_contraseg("profile --steps 0", &st);
+  EXPECT_EQ(st, 2) << out;
+  const std::string missing = run_contraseg("profile --trace /nonexistent-dir/x.json --steps 1", &st);
+  EXPECT_NE(st, 0);
+  EXPECT_NE(missing.find("/nonexistent-dir"), std::string::npos) << missing;
+  EXPECT_EQ(missing.find("op "), std::string::npos) << missing;  // no profile was run
+}
+
+}  // namespace
