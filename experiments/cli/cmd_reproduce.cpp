@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "demo_config.h"  // generated from experiments/configs/demo.json
 #include "experiments/cli/cli.h"
 #include "experiments/pipeline/data.h"
 #include "experiments/pipeline/folder_lock.h"
@@ -13,24 +14,6 @@
 
 namespace cs {
 namespace {
-
-// The demo's embedded default (experiments/configs/demo.json holds the same, for reading).
-// Reduced scale: 64x64 inputs at three times the ACDC pixel size (the same field of view), a few
-// hundred iterations per stage, labelled sets of 1 and 2 volumes, every fine-tuning row with the
-// same budget.
-const char* kDemoConfig = R"({
-  "description": "contraseg demo: the reproduce protocol at reduced scale on the CPU",
-  "dataset": "acdc",
-  "compat": "paper",
-  "image_size": 64,
-  "target_res": 4.10157,
-  "log_every": 25,
-  "checkpoint_every": 100,
-  "global": {"loss": "gd", "iterations": 400, "volumes": 3, "partitions": 4},
-  "local": {"loss": "lr", "iterations": 250, "blocks": 3, "batch": 6},
-  "finetune": {"iterations": 200, "batch": 10, "val_every": 25},
-  "reproduce": {"labeled": "tr1,tr2", "combs": "c1,c2,c3"}
-})";
 
 CommandSpec reproduce_spec() {
   return {"reproduce", "the whole protocol for a dataset and its results table",
@@ -75,7 +58,7 @@ CommandSpec demo_spec() {
 
 int cmd_demo(const Args& a) {
   Config demo;
-  demo.load_json(nlohmann::json::parse(kDemoConfig), "the demo's embedded config");
+  demo.load_json(nlohmann::json::parse(kDemoConfig), "experiments/configs/demo.json (built in)");
   Config cfg = resolve_config(a, demo);  // first: a bad --set fails before anything is written
   const std::string out = a.get("out", "runs/demo");
   const FolderLock lock(out, a.command_line());
