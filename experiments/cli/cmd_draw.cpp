@@ -7,7 +7,7 @@
 //   local_regions.png: the 13 positive regions on a 48x48 feature map (8x);
 //   local_negatives.png: one panel per positive region with its 5 negatives (the 5th, which
 //     L^D drops, in orange).
-// Plain rasterisation: rectangles and a 3x5 bitmap font.
+// Drawn on io/canvas.h.
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -19,72 +19,20 @@
 #include <vector>
 
 #include "experiments/cli/cli.h"
-#include "io/png.h"
+#include "io/canvas.h"
 #include "losses/global.h"
 #include "losses/local.h"
 
 namespace cs {
 namespace {
 
-struct Rgb {
-  uint8_t r, g, b;
-};
 const Rgb kWhite{255, 255, 255}, kBlack{0, 0, 0}, kGrey{200, 200, 200}, kDark{60, 60, 60}, kGreen{46, 160, 67},
     kRed{214, 57, 57}, kBlue{40, 90, 200}, kOrange{240, 150, 30}, kLight{235, 235, 235}, kMid{150, 150, 150};
 
-// 3x5 glyphs, one row per 3 bits (bit 2 = left column).
-const std::map<char, std::array<uint8_t, 5>>& font() {
-  static const std::map<char, std::array<uint8_t, 5>> f = {
-      {'0', {7, 5, 5, 5, 7}}, {'1', {2, 6, 2, 2, 7}}, {'2', {7, 1, 7, 4, 7}}, {'3', {7, 1, 7, 1, 7}},
-      {'4', {5, 5, 7, 1, 1}}, {'5', {7, 4, 7, 1, 7}}, {'6', {7, 4, 7, 5, 7}}, {'7', {7, 1, 1, 1, 1}},
-      {'8', {7, 5, 7, 5, 7}}, {'9', {7, 5, 7, 1, 7}}, {'A', {2, 5, 7, 5, 5}}, {'B', {6, 5, 6, 5, 6}},
-      {'C', {7, 4, 4, 4, 7}}, {'D', {6, 5, 5, 5, 6}}, {'E', {7, 4, 6, 4, 7}}, {'F', {7, 4, 6, 4, 4}},
-      {'G', {7, 4, 5, 5, 7}}, {'H', {5, 5, 7, 5, 5}}, {'I', {7, 2, 2, 2, 7}}, {'J', {1, 1, 1, 5, 7}},
-      {'K', {5, 5, 6, 5, 5}}, {'L', {4, 4, 4, 4, 7}}, {'M', {5, 7, 7, 5, 5}}, {'N', {6, 5, 5, 5, 5}},
-      {'O', {7, 5, 5, 5, 7}}, {'P', {7, 5, 7, 4, 4}}, {'Q', {7, 5, 5, 7, 1}}, {'R', {7, 5, 6, 5, 5}},
-      {'S', {7, 4, 7, 1, 7}}, {'T', {7, 2, 2, 2, 2}}, {'U', {5, 5, 5, 5, 7}}, {'V', {5, 5, 5, 5, 2}},
-      {'W', {5, 5, 7, 7, 5}}, {'X', {5, 5, 2, 5, 5}}, {'Y', {5, 5, 2, 2, 2}}, {'Z', {7, 1, 2, 4, 7}},
-      {'^', {2, 5, 0, 0, 0}}, {'-', {0, 0, 7, 0, 0}}, {':', {0, 2, 0, 2, 0}}, {'(', {1, 2, 2, 2, 1}},
-      {')', {4, 2, 2, 2, 4}}, {',', {0, 0, 0, 2, 4}}, {'/', {1, 1, 2, 4, 4}}, {'=', {0, 7, 0, 7, 0}},
-      {'.', {0, 0, 0, 0, 2}}, {'+', {0, 2, 7, 2, 0}}, {'x', {0, 5, 2, 5, 0}}};
-  return f;
+// A frame of thickness t inside the box (x, y, w, h).
+void frame(Canvas& c, int x, int y, int w, int h, Rgb col, int t = 1) {
+  for (int i = 0; i < t; ++i) c.rect(x + i, y + i, w - 2 * i, h - 2 * i, col);
 }
-
-class Canvas {
- public:
-  Canvas(int w, int h, Rgb bg = kWhite) : w_(w), h_(h), px_(size_t(w) * h * 3) { fill(0, 0, w, h, bg); }
-  void fill(int x, int y, int w, int h, Rgb c) {
-    for (int j = std::max(0, y); j < std::min(h_, y + h); ++j)
-      for (int i = std::max(0, x); i < std::min(w_, x + w); ++i) {
-        uint8_t* p = &px_[(size_t(j) * w_ + i) * 3];
-        p[0] = c.r, p[1] = c.g, p[2] = c.b;
-      }
-  }
-  void frame(int x, int y, int w, int h, Rgb c, int t = 1) {
-    fill(x, y, w, t, c);
-    fill(x, y + h - t, w, t, c);
-    fill(x, y, t, h, c);
-    fill(x + w - t, y, t, h, c);
-  }
-  // Upper-case text (lower case is drawn as upper case), `s` pixels per font dot.
-  void text(int x, int y, const std::string& str, Rgb c, int s = 2) {
-    for (char ch : str) {
-      const char u = (ch >= 'a' && ch <= 'z' && ch != 'x') ? char(ch - 32) : ch;
-      auto it = font().find(u);
-      if (it != font().end())
-        for (int r = 0; r < 5; ++r)
-          for (int k = 0; k < 3; ++k)
-            if (it->second[r] & (4 >> k)) fill(x + k * s, y + r * s, s, s, c);
-      x += 4 * s;
-    }
-  }
-  static int text_width(const std::string& s, int scale = 2) { return int(s.size()) * 4 * scale; }
-  void save(const std::string& path) const { write_png_rgb(path, w_, h_, px_); }
-
- private:
-  int w_, h_;
-  std::vector<uint8_t> px_;
-};
 
 // Which rows are positives (with multiplicity) and negatives of `anchor` in a spec.
 struct AnchorView {
@@ -105,7 +53,7 @@ void legend(Canvas& c, int x, int y) {
   const std::pair<Rgb, const char*> items[] = {
       {kBlue, "anchor"}, {kGreen, "positive (terms)"}, {kRed, "negative"}, {kGrey, "neither"}, {kDark, "zero slot"}};
   for (const auto& [col, label] : items) {
-    c.fill(x, y, 14, 14, col);
+    c.fill_rect(x, y, 14, 14, col);
     c.text(x + 20, y + 2, label, kBlack);
     y += 20;
   }
@@ -134,7 +82,7 @@ void draw_global(GlobalLossKind kind, Mode compat, const std::string& path) {
   Canvas c(left + cols * (cell + gap) + 240, top + rows_n * (cell + gap) + 60);
   const std::string title = std::string(global_loss_name(kind)) + "  " + mode_name(compat) + " mode:  " +
                             std::to_string(layout.size()) + " rows, " + std::to_string(spec.terms.size()) + " terms";
-  c.text(10, 10, title, kBlack, 3);
+  c.text(10, 10, title, kBlack, 2);
   for (int p = 0; p < 4; ++p)
     for (int w = 0; w < views; ++w) {
       const int x = left + (p * views + w) * (cell + gap);
@@ -151,10 +99,10 @@ void draw_global(GlobalLossKind kind, Mode compat, const std::string& path) {
     if (v.negatives.count(r)) col = kRed;
     if (v.positives.count(r)) col = kGreen;
     if (r == anchor) col = kBlue;
-    c.fill(x, y, cell, cell, col);
-    if (layout[i].is_zero && col.r != kDark.r) c.frame(x, y, cell, cell, kDark, 3);  // a zero slot that is used
-    c.text(x + 3, y + 3, std::to_string(r), kWhite, 2);
-    if (v.positives.count(r)) c.text(x + cell - 12, y + cell - 14, std::to_string(v.positives.at(r)), kWhite, 2);
+    c.fill_rect(x, y, cell, cell, col);
+    if (layout[i].is_zero && col.r != kDark.r) frame(c, x, y, cell, cell, kDark, 3);  // a zero slot that is used
+    c.text(x + 3, y + 3, std::to_string(r), kWhite);
+    if (v.positives.count(r)) c.text(x + cell - 12, y + cell - 14, std::to_string(v.positives.at(r)), kWhite);
   }
   for (size_t i = 0; i < layout.size(); ++i) {
     if (col_of[i] != 0) continue;
@@ -162,14 +110,14 @@ void draw_global(GlobalLossKind kind, Mode compat, const std::string& path) {
     c.text(10, top + row_of[i] * (cell + gap) + cell / 2 - 5, label, kBlack);
   }
   legend(c, left + cols * (cell + gap) + 20, top);
-  c.save(path);
+  c.write_png(path);
 }
 
 void draw_region(Canvas& c, int ox, int oy, int scale, const RegionPos& p, int k, Rgb col, bool filled) {
   if (filled)
-    c.fill(ox + p.s * scale, oy + p.r * scale, k * scale, k * scale, col);
+    c.fill_rect(ox + p.s * scale, oy + p.r * scale, k * scale, k * scale, col);
   else
-    c.frame(ox + p.s * scale, oy + p.r * scale, k * scale, k * scale, col, 2);
+    frame(c, ox + p.s * scale, oy + p.r * scale, k * scale, k * scale, col, 2);
 }
 
 void draw_local_overview(const std::string& path) {
@@ -177,17 +125,17 @@ void draw_local_overview(const std::string& path) {
   const auto pos = positive_regions(g);
   const int scale = 8, pad = 60;
   Canvas c(48 * scale + 2 * pad, 48 * scale + 2 * pad);
-  c.text(10, 10, "13 POSITIVE REGIONS, 3X3, ON A 48X48 MAP (M=44: 0,11,22,33,44)", kBlack, 2);
-  c.fill(pad, pad, 48 * scale, 48 * scale, kLight);
+  c.text(10, 10, "13 POSITIVE REGIONS, 3X3, ON A 48X48 MAP (M=44: 0,11,22,33,44)", kBlack);
+  c.fill_rect(pad, pad, 48 * scale, 48 * scale, kLight);
   for (int i = 0; i <= 48; i += 4) {  // light grid every 4 pixels
-    c.fill(pad + i * scale, pad, 1, 48 * scale, kGrey);
-    c.fill(pad, pad + i * scale, 48 * scale, 1, kGrey);
+    c.fill_rect(pad + i * scale, pad, 1, 48 * scale, kGrey);
+    c.fill_rect(pad, pad + i * scale, 48 * scale, 1, kGrey);
   }
   for (int r = 0; r < 13; ++r) {
     draw_region(c, pad, pad, scale, pos[r], 3, r < 9 ? kBlue : kGreen, true);
-    c.text(pad + pos[r].s * scale + 26, pad + pos[r].r * scale + 4, "P" + std::to_string(r), kBlack, 2);
+    c.text(pad + pos[r].s * scale + 26, pad + pos[r].r * scale + 4, "P" + std::to_string(r), kBlack);
   }
-  c.save(path);
+  c.write_png(path);
 }
 
 void draw_local_negatives(const std::string& path) {
@@ -198,15 +146,15 @@ void draw_local_negatives(const std::string& path) {
   const int scale = 4, map = 48 * scale, gap = 24, cols = 5, head = 40;
   const int rows = (13 + cols - 1) / cols;
   Canvas c(cols * (map + gap) + gap, head + rows * (map + gap + 20) + 40);
-  c.text(10, 10, "EACH POSITIVE (GREEN) AND ITS 5 NEGATIVES (RED, ORANGE = 5TH, DROPPED BY L^D)", kBlack, 2);
+  c.text(10, 10, "EACH POSITIVE (GREEN) AND ITS 5 NEGATIVES (RED, ORANGE = 5TH, DROPPED BY L^D)", kBlack);
   for (int r = 0; r < 13; ++r) {
     const int ox = gap + (r % cols) * (map + gap), oy = head + 20 + (r / cols) * (map + gap + 20);
-    c.fill(ox, oy, map, map, kLight);
-    c.frame(ox - 1, oy - 1, map + 2, map + 2, kMid);
+    c.fill_rect(ox, oy, map, map, kLight);
+    frame(c, ox - 1, oy - 1, map + 2, map + 2, kMid);
     for (const RegionPos& p : t.positions) draw_region(c, ox, oy, scale, p, 3, kGrey, false);
     for (int j = 0; j < 5; ++j) draw_region(c, ox, oy, scale, neg[r][j], 3, j < 4 ? kRed : kOrange, true);
     draw_region(c, ox, oy, scale, pos[r], 3, kGreen, true);
-    c.text(ox, oy - 16, "P" + std::to_string(r), kBlack, 2);
+    c.text(ox, oy - 16, "P" + std::to_string(r), kBlack);
   }
   // The last row's free cells: a legend.
   const int lx = gap + (13 % cols) * (map + gap), ly = head + 20 + (13 / cols) * (map + gap + 20);
@@ -214,13 +162,13 @@ void draw_local_negatives(const std::string& path) {
       {kGreen, "positive region"}, {kRed, "negatives 1-4"}, {kOrange, "negative 5 (L^R)"}, {kGrey, "other positions"}};
   int y = ly;
   for (const auto& [col, label] : items) {
-    c.fill(lx, y, 14, 14, col);
+    c.fill_rect(lx, y, 14, 14, col);
     c.text(lx + 20, y + 2, label, kBlack);
     y += 22;
   }
   c.text(lx, y + 10, "L^R: NEGATIVES FROM BOTH VIEWS (10)", kBlack);
   c.text(lx, y + 30, "L^D: FIRST 4, ANCHOR + POSITIVE MAP (8)", kBlack);
-  c.save(path);
+  c.write_png(path);
 }
 
 CommandSpec draw_spec() {
