@@ -77,29 +77,6 @@ std::string help_text(const CommandSpec& spec) {
   return s;
 }
 
-bool path_exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-void require_output_folder(const std::string& file) {
-  const std::string folder = std::filesystem::path(absolute_path(file)).parent_path().string();
-  struct stat st;
-  int err = 0;
-  if (::stat(folder.c_str(), &st) != 0)
-    err = errno;
-  else if (!S_ISDIR(st.st_mode))
-    err = ENOTDIR;
-  else if (::access(folder.c_str(), W_OK) != 0)
-    err = errno;
-  if (err) throw std::runtime_error(file + ": cannot create: " + std::strerror(err));  // as the writers say it
-}
-
-std::string absolute_path(const std::string& path) {
-  if (path.empty()) return path;
-  return std::filesystem::weakly_canonical(std::filesystem::absolute(path)).string();
-}
-
 std::string command_line(int argc, char** argv) {
   std::string s = "contraseg";
   for (int i = 0; i < argc; ++i) s += std::string(" ") + argv[i];
@@ -155,32 +132,32 @@ std::string Args::require(const std::string& key) const {
   return it->second.back();
 }
 
-int Args::get_int(const std::string& key, int def) const {
-  if (!has(key)) return def;
-  const std::string v = get(key, "");
+namespace {
+// The whole of `v` as a number by `parse` (std::stoi, std::stod), else a UsageError.
+template <typename T, typename Parse>
+T parse_option(const std::string& key, const std::string& v, Parse parse, const char* what) {
   size_t pos = 0;
-  int r = 0;
+  T r{};
   try {
-    r = std::stoi(v, &pos);
+    r = parse(v, &pos);
   } catch (...) {
     pos = 0;
   }
-  if (pos != v.size() || v.empty()) throw UsageError("option --" + key + ": '" + v + "' is not an integer");
+  if (pos != v.size() || v.empty()) throw UsageError("option --" + key + ": '" + v + "' is not " + what);
   return r;
+}
+}  // namespace
+
+int Args::get_int(const std::string& key, int def) const {
+  if (!has(key)) return def;
+  return parse_option<int>(key, get(key, ""), [](const std::string& v, size_t* p) { return std::stoi(v, p); },
+                           "an integer");
 }
 
 double Args::get_double(const std::string& key, double def) const {
   if (!has(key)) return def;
-  const std::string v = get(key, "");
-  size_t pos = 0;
-  double r = 0;
-  try {
-    r = std::stod(v, &pos);
-  } catch (...) {
-    pos = 0;
-  }
-  if (pos != v.size() || v.empty()) throw UsageError("option --" + key + ": '" + v + "' is not a number");
-  return r;
+  return parse_option<double>(key, get(key, ""), [](const std::string& v, size_t* p) { return std::stod(v, p); },
+                              "a number");
 }
 
 uint64_t Args::get_u64(const std::string& key, uint64_t def) const {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "experiments/pipeline/config.h"
+#include "io/paths.h"
 
 namespace cs {
 
@@ -57,13 +58,6 @@ struct UsageError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// True if the path exists (file or folder).
-bool path_exists(const std::string& path);
-// The path made absolute against the working directory, with "." and ".." resolved; "" stays "".
-std::string absolute_path(const std::string& path);
-// Throws naming `file` when the folder it would be written into is missing, not a folder or not
-// writable: an output error found before the work, not after it.
-void require_output_folder(const std::string& file);
 // "contraseg <subcommand> <args...>", as recorded in a run folder's env.json.
 std::string command_line(int argc, char** argv);
 

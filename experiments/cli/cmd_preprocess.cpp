@@ -16,15 +16,6 @@
 namespace cs {
 namespace {
 
-std::vector<std::string> split_ids(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string id;
-  while (std::getline(ss, id, ','))
-    if (!id.empty()) out.push_back(id);
-  return out;
-}
-
 CommandSpec preprocess_spec() {
   return {"preprocess", "normalise, resample and crop a dataset (docs/method.md §6.2) into NIfTI volumes",
           "contraseg preprocess --dataset acdc|prostate|mmwhs --data DIR --out DIR [options]",
@@ -49,7 +40,7 @@ int cmd_preprocess(const Args& args) {  const std::string dataset = args.require
   DatasetOptions opt;
   opt.acdc_phase = parse_acdc_phase(args.get("phase", "frame01"));
   std::vector<Case> cases = list_cases(dataset, data, opt);
-  if (args.has("ids")) cases = select_cases(cases, split_ids(args.get("ids", "")));
+  if (args.has("ids")) cases = select_cases(cases, split_list(args.get("ids", "")));
 
   std::printf("preprocess %s: %zu cases from %s -> %s (%.5g x %.5g mm, %dx%d)%s\n", dataset.c_str(), cases.size(),
               data.c_str(), out.c_str(), p.target_dx, p.target_dy, p.out_h, p.out_w, n4 ? ", N4" : "");

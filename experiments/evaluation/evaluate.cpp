@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/atomic_file.h"
-#include "experiments/cli/cli.h"
+#include "io/paths.h"
 #include "experiments/evaluation/inference.h"
 #include "experiments/evaluation/metrics.h"
 #include "experiments/evaluation/pictures.h"

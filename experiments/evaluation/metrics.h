@@ -11,7 +11,10 @@
 //    empty (the distance is undefined), and left out of means.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
+
+#include "io/volume.h"
 
 namespace cs {
 
@@ -29,5 +32,17 @@ std::vector<double> hd95_per_class(const std::vector<uint8_t>& pred, const std::
                                    const Grid3& grid, int num_classes);
 // Mean of the non-NaN entries of v[first..]; NaN if there are none.
 double nanmean(const std::vector<double>& v, size_t first = 0);
+
+// A label volume's voxels as class indices (validated to be integers in [0, num_classes)).
+std::vector<uint8_t> label_values(const Volume& v, int num_classes, const std::string& what);
+
+struct CaseMetrics {
+  std::string id;
+  std::vector<double> dice;  // per class, NaN where absent from both
+  std::vector<double> hd95;  // per class, mm, NaN where undefined
+  double foreground_dice = 0, foreground_hd95 = 0;
+};
+CaseMetrics case_metrics(const std::string& id, const Volume& pred, const Volume& gt, int num_classes,
+                         bool with_hd95);
 
 }  // namespace cs

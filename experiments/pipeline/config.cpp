@@ -16,7 +16,7 @@
 #include <fmt/format.h>
 
 #include "autograd/atomic_file.h"
-#include "experiments/cli/cli.h"
+#include "io/paths.h"
 #include "losses/local.h"
 #include "losses/segmentation.h"
 #include "nn/unet.h"
@@ -408,6 +408,19 @@ double Config::real(const std::string& key) const {
 bool Config::boolean(const std::string& key) const {
   if (spec(key).type != KeyType::Bool) throw std::logic_error(key + " is not a boolean key");
   return values_.at(key) == "true";
+}
+
+std::vector<std::string> Config::list(const std::string& key) const {
+  if (!spec(key).list) throw std::logic_error(key + " is not a list key");
+  return split_list(values_.at(key));
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
 }
 
 Config Config::with_absolute_paths() const {

@@ -47,6 +47,9 @@ const std::vector<std::string>& config_choices(const std::string& key);
 // "path", "text".
 std::string describe_values(const KeySpec& spec);
 
+// The non-empty items of a comma-separated list ("tr1,tr2" -> {"tr1", "tr2"}).
+std::vector<std::string> split_list(const std::string& s);
+
 class Config {
  public:
   Config();  // every key at its default
@@ -63,6 +66,7 @@ class Config {
   int integer(const std::string& key) const;
   double real(const std::string& key) const;
   bool boolean(const std::string& key) const;
+  std::vector<std::string> list(const std::string& key) const;  // a list key's items
 
   // A copy with every path key absolute against the working directory, so that what a run
   // folder records works from any directory.

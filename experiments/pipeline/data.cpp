@@ -1,4 +1,4 @@
-#include "experiments/cli/cli.h"
+#include "io/paths.h"
 #include "experiments/pipeline/data.h"
 
 #include <sys/stat.h>

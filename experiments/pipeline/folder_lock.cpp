@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "experiments/cli/cli.h"
+#include "io/paths.h"
 #include "experiments/pipeline/run_folder.h"
 
 namespace cs {

@@ -1,4 +1,4 @@
-#include "experiments/cli/cli.h"
+#include "io/paths.h"
 #include "experiments/pipeline/reproduce.h"
 
 #include <sys/stat.h>
@@ -21,15 +21,6 @@
 
 namespace cs {
 namespace {
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 double read_summary_dice(const std::string& path) {
   std::ifstream f(path);
@@ -67,8 +58,8 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
   run_pretrain_local(cfg, stage_opt(l_dir, g_dir));
   const std::vector<Row> rows = {{"random", "random init", ""}, {"global", "global only (G)", g_dir},
                                  {"global_local", "global + local (G + L)", l_dir}};
-  const auto sets = split_list(cfg.str("reproduce.labeled"));
-  const auto combs = split_list(cfg.str("reproduce.combs"));
+  const auto sets = cfg.list("reproduce.labeled");
+  const auto combs = cfg.list("reproduce.combs");
   DataSource data(cfg);
   const auto available = data.splits().combinations();
   std::map<std::string, std::map<std::string, std::vector<double>>> scores;  // row -> set -> values

@@ -6,8 +6,9 @@
 
 #include <fmt/format.h>
 
-#include "experiments/cli/cli.h"
+#include "io/paths.h"
 #include "experiments/evaluation/inference.h"
+#include "experiments/evaluation/metrics.h"
 #include "experiments/pipeline/data.h"
 #include "experiments/pipeline/stages.h"
 #include "experiments/pipeline/training.h"
