@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +29,20 @@ Config small_config(const std::vector<std::pair<std::string, std::string>>& keys
 }
 
 std::vector<float> values(const Tensor& t) { return t.to_vector(); }
+
+// A model of `stage`, random stacks and the step over them.
+struct Built {
+  std::unique_ptr<UNet> model;
+  std::vector<SliceStack> stacks;
+  std::unique_ptr<StageStep> step;
+};
+Built build(Stage stage, const Config& cfg) {
+  Built b;
+  b.model = make_model(cfg, stage, Device::CPU);
+  b.stacks = random_stacks(6, 8, 64, b.model->config().num_classes, 3);
+  b.step = make_stage_step(stage, cfg, *b.model, b.stacks);
+  return b;
+}
 
 struct StepCase {
   Stage stage;
@@ -59,10 +74,9 @@ std::string name_of(const StepCase& c) {
 TEST(StageStep, EveryConfiguredStepTrainsWhatItsStageTrains) {
   for (const StepCase& c : cases()) {
     SCOPED_TRACE(name_of(c));
-    const Config cfg = small_config(c.keys);
-    auto model = make_model(cfg, c.stage, Device::CPU);
-    const auto stacks = random_stacks(6, 8, 64, model->config().num_classes, 3);
-    const auto step = make_stage_step(c.stage, cfg, *model, stacks);
+    Built built = build(c.stage, small_config(c.keys));
+    UNet* model = built.model.get();
+    StageStep* step = built.step.get();
     EXPECT_EQ(step->images_per_step(), c.images);
     EXPECT_EQ(step->stage(), c.stage);
     const std::string first_param = model->params().param_names("enc_").front();  // an encoder weight
@@ -91,10 +105,8 @@ TEST(StageStep, EveryConfiguredStepTrainsWhatItsStageTrains) {
 TEST(StageStep, TheBatchOfAStepIsAPureFunctionOfTheStep) {
   for (const StepCase& c : cases()) {
     SCOPED_TRACE(name_of(c));
-    const Config cfg = small_config(c.keys);
-    auto model = make_model(cfg, c.stage, Device::CPU);
-    const auto stacks = random_stacks(6, 8, 64, model->config().num_classes, 3);
-    const auto step = make_stage_step(c.stage, cfg, *model, stacks);
+    Built built = build(c.stage, small_config(c.keys));
+    StageStep* step = built.step.get();
     const auto a = values(step->sample(5).images);
     step->sample(6);
     EXPECT_EQ(values(step->sample(5).images), a);
@@ -107,10 +119,9 @@ TEST(StageStep, TheBatchOfAStepIsAPureFunctionOfTheStep) {
 TEST(StageStep, Stage2EncoderStatisticsFollowTheMode) {
   for (const char* mode : {"paper", "reference"}) {
     SCOPED_TRACE(mode);
-    const Config cfg = small_config({{"compat", mode}});
-    auto model = make_model(cfg, Stage::Local, Device::CPU);
-    const auto stacks = random_stacks(6, 8, 64, model->config().num_classes, 3);
-    const auto step = make_stage_step(Stage::Local, cfg, *model, stacks);
+    Built built = build(Stage::Local, small_config({{"compat", mode}}));
+    UNet* model = built.model.get();
+    StageStep* step = built.step.get();
     const std::string bn = model->params().buffer_names("enc_").front();
     const auto before = values(model->params().buffer(bn));
     step->run(0);
@@ -125,10 +136,8 @@ struct PhaseLog : StepPhases {
 };
 
 TEST(StageStep, RunReportsItsPhasesInOrder) {
-  const Config cfg = small_config({});
-  auto model = make_model(cfg, Stage::Finetune, Device::CPU);
-  const auto stacks = random_stacks(6, 8, 64, model->config().num_classes, 3);
-  const auto step = make_stage_step(Stage::Finetune, cfg, *model, stacks);
+  Built built = build(Stage::Finetune, small_config({}));
+  StageStep* step = built.step.get();
   PhaseLog log;
   step->run(0, &log);
   EXPECT_EQ(log.events, (std::vector<std::string>{"+data", "-data", "+forward", "-forward", "+backward", "-backward",
