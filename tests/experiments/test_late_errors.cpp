@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <string>
 
-#include "io/io_test_util.h"
+#include "support/io_test_util.h"
 
 namespace cs {
 namespace {

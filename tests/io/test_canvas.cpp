@@ -11,7 +11,7 @@
 
 #include "experiments/pictures.h"
 #include "io/canvas.h"
-#include "io/io_test_util.h"
+#include "support/io_test_util.h"
 
 namespace cs {
 namespace {

@@ -1,5 +1,5 @@
 // The interpolation primitives of io/augment against scikit-image / SciPy / grid_sample outputs
-// stored by scripts/check_augment.py in tests/augment/interp_fixture.txt.
+// stored by scripts/check_augment.py in tests/io/interp_fixture.txt.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,8 +23,8 @@ struct Arr {
 const std::map<std::string, Arr>& fixture() {
   static const std::map<std::string, Arr> m = [] {
     std::map<std::string, Arr> r;
-    std::ifstream in(CONTRASEG_SOURCE_DIR "/tests/augment/interp_fixture.txt");
-    if (!in) throw std::runtime_error("cannot open tests/augment/interp_fixture.txt");
+    std::ifstream in(CONTRASEG_SOURCE_DIR "/tests/io/interp_fixture.txt");
+    if (!in) throw std::runtime_error("cannot open tests/io/interp_fixture.txt");
     std::string line;
     while (std::getline(in, line)) {
       if (line.empty() || line[0] == '#') continue;
