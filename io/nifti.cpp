@@ -1,12 +1,9 @@
 #include "io/nifti.h"
 
-#include <fcntl.h>
 #include <nifti2_io.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -15,7 +12,8 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
-#include <unistd.h>
+
+#include "autograd/atomic_file.h"
 
 namespace cs {
 namespace {
@@ -329,16 +327,6 @@ void convert(const void* src, size_t n, double slope, double inter, float* dst) 
   }
 }
 
-std::string tmp_name(const std::string& path) {
-  static std::atomic<unsigned> counter{0};
-  const std::filesystem::path p(path);
-  const std::string name = p.filename().string();
-  const std::string ext = is_gz_name(name) ? ".nii.gz" : ".nii";
-  const std::string stem = name.substr(0, name.size() - ext.size());
-  const std::string tmp = "." + stem + ".tmp" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ext;
-  return (p.parent_path() / tmp).string();
-}
-
 // Writes v's geometry and `fill`ed data with the given datatype, atomically.
 template <typename Fill>
 void write_impl(const std::string& path, const Volume& v, int datatype, double slope, Fill fill) {
@@ -397,16 +385,12 @@ void write_impl(const std::string& path, const Volume& v, int datatype, double s
   nim->time_units = v.time_units;
   std::snprintf(nim->descrip, sizeof(nim->descrip), "%s", v.descrip.c_str());
 
-  const std::string tmp = tmp_name(path);
-  // Created here, not by the library, which reports a file it cannot open only on stderr: the
-  // caller learns the system's reason (missing folder, a file where a folder should be, no permission).
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) fail(path, std::string("cannot create: ") + std::strerror(errno));
-  ::close(fd);
-  if (nifti_set_filenames(nim.get(), tmp.c_str(), 0, 1) != 0) {
-    std::remove(tmp.c_str());
-    fail(path, "cannot set the output file name");
-  }
+  // The temporary file is created here, not by the library, which reports a file it cannot open
+  // only on stderr: the caller learns the system's reason (missing folder, a file where a folder
+  // should be, no permission).
+  AtomicFile file(path, is_gz_name(path) ? ".nii.gz" : ".nii");
+  const std::string& tmp = file.temp_path();
+  if (nifti_set_filenames(nim.get(), tmp.c_str(), 0, 1) != 0) fail(path, "cannot set the output file name");
   // Always NIfTI-1: this library writes NIfTI-2 single files as if they were .hdr/.img pairs (the
   // header is then overwritten by the data), and the verification below would reject the result.
   nim->nifti_type = NIFTI_FTYPE_NIFTI1_1;
@@ -417,15 +401,9 @@ void write_impl(const std::string& path, const Volume& v, int datatype, double s
     if (back.dim[1] != v.nx || back.dim[2] != v.ny || back.dim[3] != v.nz || back.datatype != datatype)
       fail(path, "written file does not read back as written");
   } catch (const std::exception& e) {
-    std::remove(tmp.c_str());
     fail(path, std::string("write failed (") + e.what() + ")");
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    fail(path, "cannot rename the temporary file into place: " + ec.message());
-  }
+  file.commit();
 }
 
 }  // namespace
