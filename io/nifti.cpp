@@ -272,6 +272,18 @@ NiftiInfo parse_header(const std::string& path, RawHeader& h) {
   return info;
 }
 
+// The qform and sform codes and matrices the library derived, into a NiftiInfo or a Volume.
+template <typename Geometry>
+void copy_forms(const nifti_image& nim, Geometry& g) {
+  g.qform_code = nim.qform_code;
+  g.sform_code = nim.sform_code;
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 4; ++c) {
+      g.qto_xyz[r][c] = nim.qto_xyz.m[r][c];
+      g.sto_xyz[r][c] = nim.sto_xyz.m[r][c];
+    }
+}
+
 // Validated header plus the library's view of it (no voxel data read yet).
 NimPtr open_validated(const std::string& path, NiftiInfo& info) {
   quiet_library();
@@ -306,13 +318,7 @@ NimPtr open_validated(const std::string& path, NiftiInfo& info) {
   if (!same || nim->nbyper != supported_bytes(info.datatype) || nim->nvox * nim->nbyper != info.data_bytes)
     fail(path, "header fields are inconsistent (the NIfTI library reads them differently)");
 
-  info.qform_code = nim->qform_code;
-  info.sform_code = nim->sform_code;
-  for (int r = 0; r < 4; ++r)
-    for (int c = 0; c < 4; ++c) {
-      info.qto_xyz[r][c] = nim->qto_xyz.m[r][c];
-      info.sto_xyz[r][c] = nim->sto_xyz.m[r][c];
-    }
+  copy_forms(*nim, info);
   for (int i = 1; i < 8; ++i) info.pixdim[i] = nim->pixdim[i];
   return nim;
 }
@@ -468,13 +474,7 @@ std::vector<Volume> read_volumes(const std::string& path, int t0, int t1, bool a
   if (!(g.dx > 0) || !(g.dy > 0) || !(g.dz > 0) || !std::isfinite(g.dx) || !std::isfinite(g.dy) ||
       !std::isfinite(g.dz))
     fail(path, "voxel size (pixdim[1..3]) must be positive and finite");
-  g.qform_code = nim->qform_code;
-  g.sform_code = nim->sform_code;
-  for (int r = 0; r < 4; ++r)
-    for (int c = 0; c < 4; ++c) {
-      g.qto_xyz[r][c] = nim->qto_xyz.m[r][c];
-      g.sto_xyz[r][c] = nim->sto_xyz.m[r][c];
-    }
+  copy_forms(*nim, g);
   g.quatern_b = nim->quatern_b;
   g.quatern_c = nim->quatern_c;
   g.quatern_d = nim->quatern_d;
