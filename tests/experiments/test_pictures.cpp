@@ -16,11 +16,7 @@
 namespace cs {
 namespace {
 
-using testing_canvas::count_colour;
-using testing_canvas::kBlack;
-using testing_canvas::kWhite;
-using testing_canvas::PngImage;
-using testing_canvas::read_png;
+using namespace testing_canvas;
 
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 

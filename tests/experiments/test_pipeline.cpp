@@ -148,7 +148,8 @@ TEST_F(Pipeline, ReproduceWritesTheTableAndEveryRunFolder) {
   // stage folders: no file is added, removed, rewritten or touched.
   const auto stage_files = [&] {
     std::map<std::string, std::string> files;
-    for (const char* stage : {"pretrain-global", "pretrain-local", "finetune"}) files.merge(files_of(out + "/" + stage));
+    for (const char* stage : {"pretrain-global", "pretrain-local", "finetune"})
+      files.merge(files_of(out + "/" + stage));
     return files;
   };
   const auto before = stage_files();

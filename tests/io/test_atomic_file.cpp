@@ -34,6 +34,12 @@ std::set<std::string> names_in(const std::string& dir) {
   return names;
 }
 
+// `dir` holds `name` alone (no temporary file beside it), with `contents`.
+void expect_alone(const std::string& dir, const std::string& name, const std::string& contents) {
+  EXPECT_EQ(names_in(dir), std::set<std::string>{name});
+  EXPECT_EQ(read_text(dir + "/" + name), contents);
+}
+
 template <typename Fn>
 std::string error_of(Fn&& fn) {
   try {
@@ -51,8 +57,7 @@ TEST(AtomicFile, WritesTheWholeFileAndReplacesTheOldOne) {
   write_file_atomic(target, std::string("second\0with a zero byte", 23));
   EXPECT_EQ(read_text(target), std::string("second\0with a zero byte", 23));
   write_file_atomic(target, [](std::FILE* f) { std::fputs("streamed", f); });
-  EXPECT_EQ(read_text(target), "streamed");
-  EXPECT_EQ(names_in(t.path()), std::set<std::string>{"out.json"});
+  expect_alone(t.path(), "out.json", "streamed");
 }
 
 TEST(AtomicFile, AFillThatThrowsMidwayLeavesTheTargetAndNoTemporaryFile) {
@@ -65,8 +70,7 @@ TEST(AtomicFile, AFillThatThrowsMidwayLeavesTheTargetAndNoTemporaryFile) {
     throw std::invalid_argument("encoder gave up");
   };
   EXPECT_THROW(write_file_atomic(target, fill), std::invalid_argument);  // passed on unchanged
-  EXPECT_EQ(read_text(target), "old contents");
-  EXPECT_EQ(names_in(t.path()), std::set<std::string>{"out.csv"});
+  expect_alone(t.path(), "out.csv", "old contents");
 }
 
 // A file size limit stands in for a disk that fills up halfway through the write.
@@ -84,8 +88,7 @@ TEST(AtomicFile, AWriteThatFailsMidwayNamesTheTargetAndTheCause) {
   ::setrlimit(RLIMIT_FSIZE, &old);
   std::signal(SIGXFSZ, old_handler);
   EXPECT_EQ(msg, target + ": cannot write: File too large");
-  EXPECT_EQ(read_text(target), "old contents");
-  EXPECT_EQ(names_in(t.path()), std::set<std::string>{"big.bin"});
+  expect_alone(t.path(), "big.bin", "old contents");
 }
 
 TEST(AtomicFile, ATargetThatCannotBeReplacedIsLeftAsItWas) {
@@ -152,8 +155,7 @@ TEST(AtomicFile, WritingByNameThenCommitting) {
     std::ofstream(tmp, std::ios::binary) << "by name";
     // dropped without commit: the target stays, the temporary file goes
   }
-  EXPECT_EQ(read_text(target), "old");
-  EXPECT_EQ(names_in(t.path()), std::set<std::string>{"vol.nii.gz"});
+  expect_alone(t.path(), "vol.nii.gz", "old");
   {
     AtomicFile file(target, ".nii.gz");
     std::ofstream(file.temp_path(), std::ios::binary) << "by name";
@@ -161,8 +163,7 @@ TEST(AtomicFile, WritingByNameThenCommitting) {
     EXPECT_EQ(file.stream(), nullptr);
     EXPECT_THROW(file.commit(), std::logic_error);
   }
-  EXPECT_EQ(read_text(target), "by name");
-  EXPECT_EQ(names_in(t.path()), std::set<std::string>{"vol.nii.gz"});
+  expect_alone(t.path(), "vol.nii.gz", "by name");
   EXPECT_THROW(AtomicFile(target, ".png"), std::invalid_argument);
 }
 

@@ -12,11 +12,7 @@
 namespace cs {
 namespace {
 
-using testing_canvas::count_colour;
-using testing_canvas::kBlack;
-using testing_canvas::kWhite;
-using testing_canvas::PngImage;
-using testing_canvas::read_png;
+using namespace testing_canvas;
 
 struct Box {
   int x0 = 1 << 30, y0 = 1 << 30, x1 = -1, y1 = -1;  // inclusive; empty while x1 < x0
