@@ -479,6 +479,15 @@ void augment_finetune(const float* images, const uint8_t* labels, int b, int h, 
   if (opt.affine) {
     std::vector<float> tmp_img(n), lf(n), lo(n);
     std::vector<uint8_t> tmp_lbl(n);
+    // Replaces an image and its labels by a geometric transform of both (image linear, order 1).
+    const auto transform = [&](float* img, uint8_t* lab, double param,
+                               void (*image_op)(const float*, int, int, double, int, float*),
+                               void (*label_op)(const uint8_t*, int, int, double, uint8_t*)) {
+      image_op(img, h, w, param, 1, tmp_img.data());
+      std::copy(tmp_img.begin(), tmp_img.end(), img);
+      label_op(lab, h, w, param, tmp_lbl.data());
+      std::copy(tmp_lbl.begin(), tmp_lbl.end(), lab);
+    };
     for (int i = 0; i < b; ++i) {
       float* img = out_images + i * n;
       uint8_t* lab = lbl.data() + i * n;
@@ -494,19 +503,13 @@ void augment_finetune(const float* images, const uint8_t* labels, int b, int h, 
         case 3: {
           const double angle = option == 0 ? rng.uniform(-15.0, 15.0) : 45.0 * rng.uniform_int(0, 7);
           rec.affine_param[i] = angle;
-          rotate(img, h, w, angle, 1, tmp_img.data());
-          std::copy(tmp_img.begin(), tmp_img.end(), img);
-          rotate_labels(lab, h, w, angle, tmp_lbl.data());
-          std::copy(tmp_lbl.begin(), tmp_lbl.end(), lab);
+          transform(img, lab, angle, rotate, rotate_labels);
           break;
         }
         case 1: {
           const double scale = std::round(rng.uniform(0.95, 1.05) * 100.0) / 100.0;
           rec.affine_param[i] = scale;
-          rescale_crop_pad(img, h, w, scale, 1, tmp_img.data());
-          std::copy(tmp_img.begin(), tmp_img.end(), img);
-          rescale_crop_pad_labels(lab, h, w, scale, tmp_lbl.data());
-          std::copy(tmp_lbl.begin(), tmp_lbl.end(), lab);
+          transform(img, lab, scale, rescale_crop_pad, rescale_crop_pad_labels);
           break;
         }
         case 2: {

@@ -59,6 +59,23 @@ void sort_and_check_unique(std::vector<Case>& cases, const std::string& root) {
       fail(root + ": case " + cases[i].id + " appears twice (" + cases[i - 1].image + ", " + cases[i].image + ")");
 }
 
+// The reference code's layout: numbered folders <id>/img.nii.gz, each with an optional label file.
+void add_numbered_cases(const std::string& root, const char* dataset, size_t id_width, const char* label_name,
+                        LabelRemap remap, std::vector<Case>& cases) {
+  for (const std::string& name : entries(root)) {
+    const fs::path dir = fs::path(root) / name;
+    if (!is_dir(dir) || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    Case c;
+    c.id = pad(name, id_width);
+    c.remap = remap;
+    if (!is_file(dir / "img.nii.gz"))
+      fail(std::string(dataset) + " case " + c.id + ": missing image " + (dir / "img.nii.gz").string());
+    c.image = (dir / "img.nii.gz").string();
+    if (is_file(dir / label_name)) c.label = (dir / label_name).string();
+    cases.push_back(c);
+  }
+}
+
 // ---- ACDC
 
 int acdc_frame(const fs::path& dir, const std::string& id, AcdcPhase phase) {
@@ -149,16 +166,7 @@ std::vector<Case> list_prostate(const std::string& root) {
         cases.push_back({pad(m[1].str(), 3), (ts / name).string(), "", 0, LabelRemap::None});
       }
   } else {  // reference layout <id>/img.nii.gz + mask.nii.gz
-    for (const std::string& name : entries(root)) {
-      const fs::path dir = fs::path(root) / name;
-      if (!is_dir(dir) || name.find_first_not_of("0123456789") != std::string::npos) continue;
-      Case c;
-      c.id = pad(name, 3);
-      if (!is_file(dir / "img.nii.gz")) fail("Prostate case " + c.id + ": missing image " + (dir / "img.nii.gz").string());
-      c.image = (dir / "img.nii.gz").string();
-      if (is_file(dir / "mask.nii.gz")) c.label = (dir / "mask.nii.gz").string();
-      cases.push_back(c);
-    }
+    add_numbered_cases(root, "Prostate", 3, "mask.nii.gz", LabelRemap::None, cases);
   }
   if (cases.empty())
     fail(root + ": no Prostate cases (expected imagesTr/prostate_NN.nii.gz or <id>/img.nii.gz)");
@@ -185,17 +193,7 @@ std::vector<Case> list_mmwhs(const std::string& root) {
     }
   }
   if (cases.empty())  // reference layout <id>/img.nii.gz + seg.nii.gz
-    for (const std::string& name : entries(root)) {
-      const fs::path dir = fs::path(root) / name;
-      if (!is_dir(dir) || name.find_first_not_of("0123456789") != std::string::npos) continue;
-      Case c;
-      c.id = pad(name, 4);
-      c.remap = LabelRemap::Mmwhs;
-      if (!is_file(dir / "img.nii.gz")) fail("MM-WHS case " + c.id + ": missing image " + (dir / "img.nii.gz").string());
-      c.image = (dir / "img.nii.gz").string();
-      if (is_file(dir / "seg.nii.gz")) c.label = (dir / "seg.nii.gz").string();
-      cases.push_back(c);
-    }
+    add_numbered_cases(root, "MM-WHS", 4, "seg.nii.gz", LabelRemap::Mmwhs, cases);
   if (cases.empty())
     fail(root + ": no MM-WHS MR cases (expected mr_train_NNNN_image.nii.gz or <id>/img.nii.gz)");
   sort_and_check_unique(cases, root);

@@ -1,12 +1,9 @@
 #include "io/nifti.h"
 
-#include <fcntl.h>
 #include <nifti2_io.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -15,7 +12,8 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
-#include <unistd.h>
+
+#include "autograd/atomic_file.h"
 
 namespace cs {
 namespace {
@@ -274,6 +272,18 @@ NiftiInfo parse_header(const std::string& path, RawHeader& h) {
   return info;
 }
 
+// The qform and sform codes and matrices the library derived, into a NiftiInfo or a Volume.
+template <typename Geometry>
+void copy_forms(const nifti_image& nim, Geometry& g) {
+  g.qform_code = nim.qform_code;
+  g.sform_code = nim.sform_code;
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 4; ++c) {
+      g.qto_xyz[r][c] = nim.qto_xyz.m[r][c];
+      g.sto_xyz[r][c] = nim.sto_xyz.m[r][c];
+    }
+}
+
 // Validated header plus the library's view of it (no voxel data read yet).
 NimPtr open_validated(const std::string& path, NiftiInfo& info) {
   quiet_library();
@@ -308,13 +318,7 @@ NimPtr open_validated(const std::string& path, NiftiInfo& info) {
   if (!same || nim->nbyper != supported_bytes(info.datatype) || nim->nvox * nim->nbyper != info.data_bytes)
     fail(path, "header fields are inconsistent (the NIfTI library reads them differently)");
 
-  info.qform_code = nim->qform_code;
-  info.sform_code = nim->sform_code;
-  for (int r = 0; r < 4; ++r)
-    for (int c = 0; c < 4; ++c) {
-      info.qto_xyz[r][c] = nim->qto_xyz.m[r][c];
-      info.sto_xyz[r][c] = nim->sto_xyz.m[r][c];
-    }
+  copy_forms(*nim, info);
   for (int i = 1; i < 8; ++i) info.pixdim[i] = nim->pixdim[i];
   return nim;
 }
@@ -327,16 +331,6 @@ void convert(const void* src, size_t n, double slope, double inter, float* dst) 
   } else {
     for (size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(static_cast<double>(s[i]) * slope + inter);
   }
-}
-
-std::string tmp_name(const std::string& path) {
-  static std::atomic<unsigned> counter{0};
-  const std::filesystem::path p(path);
-  const std::string name = p.filename().string();
-  const std::string ext = is_gz_name(name) ? ".nii.gz" : ".nii";
-  const std::string stem = name.substr(0, name.size() - ext.size());
-  const std::string tmp = "." + stem + ".tmp" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ext;
-  return (p.parent_path() / tmp).string();
 }
 
 // Writes v's geometry and `fill`ed data with the given datatype, atomically.
@@ -397,16 +391,12 @@ void write_impl(const std::string& path, const Volume& v, int datatype, double s
   nim->time_units = v.time_units;
   std::snprintf(nim->descrip, sizeof(nim->descrip), "%s", v.descrip.c_str());
 
-  const std::string tmp = tmp_name(path);
-  // Created here, not by the library, which reports a file it cannot open only on stderr: the
-  // caller learns the system's reason (missing folder, a file where a folder should be, no permission).
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) fail(path, std::string("cannot create: ") + std::strerror(errno));
-  ::close(fd);
-  if (nifti_set_filenames(nim.get(), tmp.c_str(), 0, 1) != 0) {
-    std::remove(tmp.c_str());
-    fail(path, "cannot set the output file name");
-  }
+  // The temporary file is created here, not by the library, which reports a file it cannot open
+  // only on stderr: the caller learns the system's reason (missing folder, a file where a folder
+  // should be, no permission).
+  AtomicFile file(path, is_gz_name(path) ? ".nii.gz" : ".nii");
+  const std::string& tmp = file.temp_path();
+  if (nifti_set_filenames(nim.get(), tmp.c_str(), 0, 1) != 0) fail(path, "cannot set the output file name");
   // Always NIfTI-1: this library writes NIfTI-2 single files as if they were .hdr/.img pairs (the
   // header is then overwritten by the data), and the verification below would reject the result.
   nim->nifti_type = NIFTI_FTYPE_NIFTI1_1;
@@ -417,15 +407,9 @@ void write_impl(const std::string& path, const Volume& v, int datatype, double s
     if (back.dim[1] != v.nx || back.dim[2] != v.ny || back.dim[3] != v.nz || back.datatype != datatype)
       fail(path, "written file does not read back as written");
   } catch (const std::exception& e) {
-    std::remove(tmp.c_str());
     fail(path, std::string("write failed (") + e.what() + ")");
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    fail(path, "cannot rename the temporary file into place: " + ec.message());
-  }
+  file.commit();
 }
 
 }  // namespace
@@ -490,13 +474,7 @@ std::vector<Volume> read_volumes(const std::string& path, int t0, int t1, bool a
   if (!(g.dx > 0) || !(g.dy > 0) || !(g.dz > 0) || !std::isfinite(g.dx) || !std::isfinite(g.dy) ||
       !std::isfinite(g.dz))
     fail(path, "voxel size (pixdim[1..3]) must be positive and finite");
-  g.qform_code = nim->qform_code;
-  g.sform_code = nim->sform_code;
-  for (int r = 0; r < 4; ++r)
-    for (int c = 0; c < 4; ++c) {
-      g.qto_xyz[r][c] = nim->qto_xyz.m[r][c];
-      g.sto_xyz[r][c] = nim->sto_xyz.m[r][c];
-    }
+  copy_forms(*nim, g);
   g.quatern_b = nim->quatern_b;
   g.quatern_c = nim->quatern_c;
   g.quatern_d = nim->quatern_d;

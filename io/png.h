@@ -1,5 +1,5 @@
 #pragma once
-// PNG writing for pictures (overlays, curves, loss diagrams). Written atomically (temp + rename).
+// PNG writing for pictures (overlays, curves, loss diagrams). Written atomically (autograd/atomic_file.h).
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -181,14 +181,10 @@ std::vector<float> crop_or_pad(const float* src, int in_h, int in_w, int C, int 
   return out;
 }
 
+// The centre crop or pad with the two sizes swapped puts each kept pixel back where it was.
 std::vector<float> uncrop(const float* src, int out_h, int out_w, int C, int in_h, int in_w) {
   check_array("uncrop", in_h, in_w, C, out_h, out_w);
-  const Span sh = centre_span(in_h, out_h), sw = centre_span(in_w, out_w);
-  std::vector<float> canvas(static_cast<size_t>(in_h) * in_w * C, 0.f);
-  for (int r = 0; r < sh.n; ++r)
-    std::copy_n(src + (static_cast<size_t>(sh.dst + r) * out_w + sw.dst) * C, static_cast<size_t>(sw.n) * C,
-                canvas.begin() + static_cast<std::ptrdiff_t>((static_cast<size_t>(sh.src + r) * in_w + sw.src) * C));
-  return canvas;
+  return crop_or_pad(src, out_h, out_w, C, in_h, in_w);
 }
 
 SliceGeometry slice_geometry(const Volume& native, const PreprocessParams& p) {

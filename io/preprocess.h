@@ -21,7 +21,7 @@
 //   - nearest: the input sample floor(c + 0.5);
 //   - linear results are clipped to the input's [min, max] range, widened to include 0 when the
 //     output reaches 0 (scikit-image's clip=True with preserve_cval).
-// tests/io/preprocess_test.cpp checks this against values computed by scikit-image
+// tests/io/test_preprocess.cpp checks this against values computed by scikit-image
 // (scripts/make_nifti_fixtures.py).
 #include <string>
 #include <vector>

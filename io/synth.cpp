@@ -5,10 +5,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 #include <vector>
 
+#include "autograd/atomic_file.h"
 #include "io/nifti.h"
 #include "io/rng.h"
 
@@ -613,10 +613,7 @@ void write_phantom_patient(const std::string& dir, const PhantomPatient& p) {
     write_nifti_label(base + ".nii.gz", f->image, 4);  // int16 image
     write_nifti_label(base + "_gt.nii.gz", f->label, 2);
   }
-  const fs::path cfg = pdir / "Info.cfg";
-  std::ofstream o(cfg);
-  o << phantom_info_cfg(p);
-  if (!o) throw std::runtime_error(cfg.string() + ": cannot write");
+  write_file_atomic((pdir / "Info.cfg").string(), phantom_info_cfg(p));
 }
 
 }  // namespace cs

@@ -4,7 +4,7 @@
 //   N bytes   JSON: {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
 //                    "__metadata__": {"key": "value", ...}}  (padded with spaces to 8 bytes)
 //   rest      raw little-endian tensor data; offsets are relative to the start of this part
-// Writing is atomic: a temporary file in the same folder, fsync, then rename over the target.
+// Writing is atomic (autograd/atomic_file.h): a temporary file beside the target, fsync, rename.
 //
 // Integrity: the writer stores __metadata__["crc32"] = 8 lowercase hex digits, the CRC-32 (zlib)
 // of the canonical header followed by the whole data part. The canonical header is the compact

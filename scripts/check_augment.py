@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Writes tests/augment/interp_fixture.txt: the reference outputs of the libraries the method's
+"""Writes tests/io/interp_fixture.txt: the reference outputs of the libraries the method's
 augmentation was written with (scikit-image, SciPy, and PyTorch's grid_sample standing in for
-tf.contrib.image.dense_image_warp), on small random inputs. test_augment compares io/augment.cpp
-against it. Needed only to regenerate the fixture:
+tf.contrib.image.dense_image_warp), on small random inputs. tests/io/test_interp.cpp compares
+io/augment.cpp against it. Needed only to regenerate the fixture:
 
-    python3 scripts/check_augment.py  [--out tests/augment/interp_fixture.txt]
+    python3 scripts/check_augment.py  [--out tests/io/interp_fixture.txt]
 
 Format: blocks of "name ndim d0 d1 ..." followed by the values on one line.
 """
@@ -42,7 +42,7 @@ def crop_or_pad(img, nx, ny):
 def main():
     ap = argparse.ArgumentParser()
     here = os.path.dirname(os.path.abspath(__file__))
-    ap.add_argument("--out", default=os.path.join(here, "..", "tests", "augment", "interp_fixture.txt"))
+    ap.add_argument("--out", default=os.path.join(here, "..", "tests", "io", "interp_fixture.txt"))
     out = ap.parse_args().out
 
     # 1. Linear resize (global-view crop resize): up and down, non-square.

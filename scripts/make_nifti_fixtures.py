@@ -110,7 +110,7 @@ def write_bad(name, data):
 
 
 def bad_files():
-    """Malformed files; each must give an error naming it (tests/io/nifti_test.cpp)."""
+    """Malformed files; each must give an error naming it (tests/io/test_nifti.cpp)."""
     a = np.arange(60, dtype=np.float32).reshape(5, 4, 3)
     good = nib.Nifti1Image(a, AFFINE)
     p = os.path.join(OUT, "_tmp.nii")

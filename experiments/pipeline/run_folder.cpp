@@ -132,7 +132,7 @@ void check_init_matches(const Config& init, const Config& cfg, const std::string
 
 namespace {
 
-// What a killed process left half-written: temp files of the atomic writers ("NAME.tmp.PID").
+// What a killed process left half-written: temp files of the atomic writer (".tmp.PID.N" in the name).
 // Only the folder's lock holder writes there, so none of them is still in use.
 void remove_stale_temp_files(const std::string& dir) {
   namespace fs = std::filesystem;

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "io/io_test_util.h"
+#include "support/io_test_util.h"
 #include "io/splits.h"
 
 namespace cs {

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <string>
 
-#include "io/io_test_util.h"
+#include "support/io_test_util.h"
 
 namespace cs {
 namespace {
@@ -137,6 +137,11 @@ class WriteErrors : public ::testing::Test {
     delete tmp_;
     tmp_ = nullptr;
   }
+  // `contraseg predict` of a phantom image into `out`.
+  static RunResult predict_into(const std::string& out) {
+    const std::string image = data_ + "/patient001/patient001_frame01.nii.gz";
+    return run_contraseg("predict --run " + run_ + " --image " + image + " --out " + out);
+  }
   static TempDir* tmp_;
   static std::string data_, run_;
 };
@@ -145,8 +150,7 @@ std::string WriteErrors::data_, WriteErrors::run_;
 
 TEST_F(WriteErrors, PredictIntoAPathUnderAFile) {
   const std::string out = *tmp_ / "plain_file/pred.nii.gz";
-  const RunResult r = run_contraseg("predict --run " + run_ + " --image " + data_ +
-                                    "/patient001/patient001_frame01.nii.gz --out " + out);
+  const RunResult r = predict_into(out);
   EXPECT_NE(r.status, 0);
   EXPECT_TRUE(contains(r.err, out + ": cannot create: Not a directory")) << r.err;
   EXPECT_FALSE(contains(r.err, "** ERROR")) << "the NIfTI library's own message: " << r.err;
@@ -154,8 +158,7 @@ TEST_F(WriteErrors, PredictIntoAPathUnderAFile) {
 
 TEST_F(WriteErrors, PredictIntoAMissingFolder) {
   const std::string out = *tmp_ / "no/such/folder/pred.nii";
-  const RunResult r = run_contraseg("predict --run " + run_ + " --image " + data_ +
-                                    "/patient001/patient001_frame01.nii.gz --out " + out);
+  const RunResult r = predict_into(out);
   EXPECT_NE(r.status, 0);
   EXPECT_TRUE(contains(r.err, out + ": cannot create: No such file or directory")) << r.err;
 }

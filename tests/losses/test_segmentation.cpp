@@ -81,6 +81,7 @@ TEST(WeightedCrossEntropy, MatchesReferenceAndGradients) {
                          {x}, 4);
     EXPECT_LT(r.forward, 1e-5) << "C=" << C << ": " << r.report();
     EXPECT_LT(r.grad[0], 1e-4) << "C=" << C << ": " << r.report();
+    EXPECT_LT(r.accumulate[0], 1e-6) << "C=" << C << ": " << r.report();
     EXPECT_LT(r.overwrite[0], 1e-6) << r.report();
   }
 }

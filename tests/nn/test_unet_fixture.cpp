@@ -178,6 +178,12 @@ class UNetFixture : public ::testing::Test {
   static double check_gradients(const ParamStore& store, const PassCheck& c);
   static void check_loss(const Tensor& loss, const PassCheck& c);
   static double check_output(const Tensor& out, const PassCheck& c);
+  // The loss, the output and every gradient of one pass against the fixture, then a summary line.
+  static void check_pass(const Tensor& loss, const Tensor& out, const ParamStore& params, const PassCheck& c) {
+    check_loss(loss, c);
+    const double out_err = check_output(out, c);
+    print_pass(c, out_err, check_gradients(params, c));
+  }
   static void print_pass(const PassCheck& c, double out_err, double grad_err) {
     std::printf("[fixture] %s.%s: output err %.2e, worst gradient err %.2e (%s; PyTorch float32: %s)\n",
                 c.task.c_str(), c.pass.c_str(), out_err, grad_err, c.relative_l2 ? "rel. L2" : "max-abs",
@@ -306,9 +312,7 @@ TEST_F(UNetFixture, DiceTrainingModePass) {
   Tensor logits = net->forward(read("dice.input"), RunMode::training());
   Tensor loss = dice_loss(logits, read("dice.labels"));
   backward(loss);
-  check_loss(loss, c);
-  const double out_err = check_output(logits, c);
-  print_pass(c, out_err, check_gradients(net->params(), c));
+  check_pass(loss, logits, net->params(), c);
 
   // BN running statistics after this one forward pass (decay 0.99 from 0, unbiased variance).
   double bn_err = 0;
@@ -337,9 +341,7 @@ TEST_F(UNetFixture, DiceInferenceModePass) {
   Tensor logits = net->forward(read("dice.input"), RunMode::inference());
   Tensor loss = dice_loss(logits, read("dice.labels"));
   backward(loss);
-  check_loss(loss, c);
-  const double out_err = check_output(logits, c);
-  print_pass(c, out_err, check_gradients(net->params(), c));
+  check_pass(loss, logits, net->params(), c);
 }
 
 TEST_F(UNetFixture, DiceAdamTrajectory) {
@@ -396,9 +398,7 @@ TEST_F(UNetFixture, GlobalPaperModePasses) {
     Tensor z, loss;
     run_gd(*net, read("gdp.input"), eval ? RunMode::inference() : RunMode::training(), Mode::Paper,
            paper_partition_layout(V, S), &z, &loss);
-    check_loss(loss, c);
-    const double out_err = check_output(z, c);
-    print_pass(c, out_err, check_gradients(net->params(), c));
+    check_pass(loss, z, net->params(), c);
   }
 }
 
@@ -410,9 +410,7 @@ TEST_F(UNetFixture, GlobalReferenceModePasses) {
     Tensor z, loss;
     run_gd(*net, reference_gd_batch(*reader_), eval ? RunMode::inference() : RunMode::training(),
            Mode::Reference, reference_gd_layout(), &z, &loss);
-    check_loss(loss, c);
-    const double out_err = check_output(z, c);
-    print_pass(c, out_err, check_gradients(net->params(), c));
+    check_pass(loss, z, net->params(), c);
   }
 }
 
@@ -436,9 +434,7 @@ TEST_F(UNetFixture, LocalLRPasses) {
     LocalContrastiveLoss lr(LocalLossOptions{LocalLossKind::LR, 3, 0.1f, -1}, images, side);
     Tensor loss = lr(g, net->g2_pred_weight());
     backward(loss);
-    check_loss(loss, c);
-    const double out_err = check_output(g, c);
-    print_pass(c, out_err, check_gradients(net->params(), c));
+    check_pass(loss, g, net->params(), c);
   }
 }
 

@@ -1,5 +1,5 @@
 // The interpolation primitives of io/augment against scikit-image / SciPy / grid_sample outputs
-// stored by scripts/check_augment.py in tests/augment/interp_fixture.txt.
+// stored by scripts/check_augment.py in tests/io/interp_fixture.txt.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,8 +23,8 @@ struct Arr {
 const std::map<std::string, Arr>& fixture() {
   static const std::map<std::string, Arr> m = [] {
     std::map<std::string, Arr> r;
-    std::ifstream in(CONTRASEG_SOURCE_DIR "/tests/augment/interp_fixture.txt");
-    if (!in) throw std::runtime_error("cannot open tests/augment/interp_fixture.txt");
+    std::ifstream in(CONTRASEG_SOURCE_DIR "/tests/io/interp_fixture.txt");
+    if (!in) throw std::runtime_error("cannot open tests/io/interp_fixture.txt");
     std::string line;
     while (std::getline(in, line)) {
       if (line.empty() || line[0] == '#') continue;
@@ -100,34 +100,33 @@ TEST(Interp, CubicResizeMatchesSkimageOrder3Reflect) {
   EXPECT_LT(max_abs_diff(out, ref.v), 1e-4);  // float output of values up to ~15
 }
 
-TEST(Interp, RotationMatchesScipy) {
-  const Arr& s = get("rot_src");
-  const Arr& ls = get("rot_lab_src");
+// An image transform and its label twin against the fixture's "<name>" and "<name>_lab" outputs
+// of the sources `src` and `lab_src`, for each (name, parameter).
+void expect_pair_matches(const char* src, const char* lab_src,
+                         const std::vector<std::pair<const char*, double>>& cases,
+                         void (*image_op)(const float*, int, int, double, int, float*),
+                         void (*label_op)(const uint8_t*, int, int, double, uint8_t*)) {
+  const Arr& s = get(src);
+  const Arr& ls = get(lab_src);
   const int h = s.shape[0], w = s.shape[1];
   std::vector<uint8_t> lab(ls.v.begin(), ls.v.end()), lout(lab.size());
-  const std::pair<const char*, double> cases[] = {{"rot_a", 17.3}, {"rot_b", -11.0}, {"rot_c", 135.0}, {"rot_d", 90.0}};
-  for (auto [name, ang] : cases) {
+  for (auto [name, param] : cases) {
     std::vector<float> out(s.v.size());
-    rotate(s.f().data(), h, w, ang, 1, out.data());
+    image_op(s.f().data(), h, w, param, 1, out.data());
     EXPECT_LT(max_abs_diff(out, get(name).v), 1e-5) << name;
-    rotate_labels(lab.data(), h, w, ang, lout.data());
+    label_op(lab.data(), h, w, param, lout.data());
     EXPECT_LT(max_abs_diff(lout, get(std::string(name) + "_lab").v), 0.5) << name << " labels";
   }
 }
 
+TEST(Interp, RotationMatchesScipy) {
+  expect_pair_matches("rot_src", "rot_lab_src", {{"rot_a", 17.3}, {"rot_b", -11.0}, {"rot_c", 135.0}, {"rot_d", 90.0}},
+                      rotate, rotate_labels);
+}
+
 TEST(Interp, RescaleCropPadMatchesSkimage) {
-  const Arr& s = get("scale_src");
-  const Arr& ls = get("scale_lab_src");
-  const int h = s.shape[0], w = s.shape[1];
-  std::vector<uint8_t> lab(ls.v.begin(), ls.v.end()), lout(lab.size());
-  const std::pair<const char*, double> cases[] = {{"scale_up", 1.05}, {"scale_down", 0.95}, {"scale_down2", 0.97}};
-  for (auto [name, sc] : cases) {
-    std::vector<float> out(s.v.size());
-    rescale_crop_pad(s.f().data(), h, w, sc, 1, out.data());
-    EXPECT_LT(max_abs_diff(out, get(name).v), 1e-5) << name;
-    rescale_crop_pad_labels(lab.data(), h, w, sc, lout.data());
-    EXPECT_LT(max_abs_diff(lout, get(std::string(name) + "_lab").v), 0.5) << name << " labels";
-  }
+  expect_pair_matches("scale_src", "scale_lab_src", {{"scale_up", 1.05}, {"scale_down", 0.95}, {"scale_down2", 0.97}},
+                      rescale_crop_pad, rescale_crop_pad_labels);
 }
 
 TEST(Interp, DenseWarpMatchesClampedBilinear) {

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <string>
 
-#include "io/io_test_util.h"
+#include "support/io_test_util.h"
 #include "io/nifti.h"
 #include "io/preprocess.h"
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "io/nifti.h"
-#include "io/io_test_util.h"
+#include "support/io_test_util.h"
 
 namespace cs {
 namespace {

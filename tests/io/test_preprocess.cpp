@@ -7,7 +7,7 @@
 #include <random>
 #include <string>
 
-#include "io/io_test_util.h"
+#include "support/io_test_util.h"
 #include "io/nifti.h"
 #include "io/preprocess.h"
 

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <string>
 
-#include "io/io_test_util.h"
+#include "support/io_test_util.h"
 
 namespace cs {
 namespace {

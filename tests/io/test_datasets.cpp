@@ -5,7 +5,7 @@
 #include <string>
 
 #include "io/datasets.h"
-#include "io/io_test_util.h"
+#include "support/io_test_util.h"
 #include "io/nifti.h"
 
 namespace cs {

@@ -1,6 +1,6 @@
 #pragma once
-// Helpers shared by the io tests: fixture paths, a self-cleaning temporary folder, small file
-// writers, and running the contraseg binary.
+// Helpers shared by the io and experiments tests: fixture paths, a self-cleaning temporary
+// folder, small file writers, and running the contraseg binary.
 #include <sys/wait.h>
 #include <unistd.h>
 

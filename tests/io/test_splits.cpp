@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "io/io_test_util.h"
+#include "support/io_test_util.h"
 #include "io/splits.h"
 
 namespace cs {
