@@ -9,6 +9,7 @@
 #include "experiments/pipeline/config.h"
 #include "experiments/pipeline/data.h"
 #include "experiments/pipeline/folder_lock.h"
+#include "experiments/evaluation/evaluate.h"
 #include "experiments/evaluation/inference.h"
 #include "experiments/pipeline/stages.h"
 #include "experiments/pipeline/training.h"

@@ -9,6 +9,7 @@
 
 #include "autograd/atomic_file.h"
 #include "io/paths.h"
+#include "experiments/evaluation/evaluate.h"
 #include "experiments/evaluation/inference.h"
 #include "experiments/evaluation/metrics.h"
 #include "experiments/evaluation/pictures.h"

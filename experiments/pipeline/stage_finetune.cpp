@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "io/paths.h"
+#include "experiments/evaluation/evaluate.h"
 #include "experiments/evaluation/inference.h"
 #include "experiments/evaluation/metrics.h"
 #include "experiments/pipeline/data.h"

@@ -1,5 +1,5 @@
 #pragma once
-// The three stages of the method (docs/method.md §2-4) and evaluation (§7), as library functions
+// The three stages of the method (docs/method.md §2-4), as library functions
 // that the subcommands, `reproduce` and `demo` call. Each stage writes a run folder
 // (experiments/pipeline/run_folder.h) and can resume a killed run from its latest checkpoint.
 #include <string>
@@ -29,17 +29,5 @@ void run_pretrain_local(const Config& cfg, const StageOptions& opt);
 // the best checkpoint is evaluated on the test cases into OUT/eval (run_evaluate), unless the
 // folder holds that evaluation already; both under the run folder's lock.
 void run_finetune(const Config& cfg, const StageOptions& opt);
-
-struct EvalResult {
-  double foreground_mean_dice = 0;  // mean over cases of the per-case foreground mean
-  double foreground_mean_hd95 = 0;  // mm, NaN-aware
-  int cases = 0;
-};
-// Evaluates a fine-tuned run (its best checkpoint, else final) on the split's test cases: writes
-// metrics_per_case.csv, summary.json, predictions/*.nii.gz and pictures/*.png into out_dir, whole
-// or not at all (written beside it, then renamed). An existing out_dir is an error unless
-// overwrite.
-EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std::string& out_dir,
-                        const std::string& which_checkpoint = "best", bool overwrite = false, int pictures = 4);
 
 }  // namespace cs

@@ -1,0 +1,21 @@
+#pragma once
+// Evaluation of a fine-tuned run on the split's test cases (docs/method.md §7).
+#include <string>
+
+#include "experiments/pipeline/config.h"
+
+namespace cs {
+
+struct EvalResult {
+  double foreground_mean_dice = 0;  // mean over cases of the per-case foreground mean
+  double foreground_mean_hd95 = 0;  // mm, NaN-aware
+  int cases = 0;
+};
+// Evaluates a fine-tuned run (its best checkpoint, else final) on the split's test cases: writes
+// metrics_per_case.csv, summary.json, predictions/*.nii.gz and pictures/*.png into out_dir, whole
+// or not at all (written beside it, then renamed). An existing out_dir is an error unless
+// overwrite.
+EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std::string& out_dir,
+                        const std::string& which_checkpoint = "best", bool overwrite = false, int pictures = 4);
+
+}  // namespace cs
