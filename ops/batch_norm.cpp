@@ -23,13 +23,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
                   running_mean, running_var, decay, eps);
     }
     if (record)
-      tape.record("batch_norm", {x, gamma, beta}, y, [x, gamma, beta, y, mean, invstd]() mutable {
-        float bx = 0, bg = 0, bb = 0;
-        float* dx = x.requires_grad() ? x.grad_for_write(&bx) : nullptr;
-        float* dg = gamma.requires_grad() ? gamma.grad_for_write(&bg) : nullptr;
-        float* db = beta.requires_grad() ? beta.grad_for_write(&bb) : nullptr;
-        CS_DISPATCH(x.device(), batch_norm_backward_train, x, gamma, mean, invstd, y.grad(), dx, bx,
-                    dg, bg, db, bb);
+      tape.record("batch_norm", {x, gamma, beta}, y, [x, gamma, beta, mean, invstd](const Tensor& dy) {
+        const GradOut dx = grad_out(x), dg = grad_out(gamma), db = grad_out(beta);
+        CS_DISPATCH(x.device(), batch_norm_backward_train, x, gamma, mean, invstd, dy, dx.ptr, dx.beta,
+                    dg.ptr, dg.beta, db.ptr, db.beta);
       });
   } else {
     {
@@ -40,13 +37,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
     if (record) {
       // Snapshot the statistics used, so a later update cannot change this node's gradient.
       Tensor rm = running_mean.clone(), rv = running_var.clone();
-      tape.record("batch_norm", {x, gamma, beta}, y, [x, gamma, beta, y, rm, rv, eps]() mutable {
-        float bx = 0, bg = 0, bb = 0;
-        float* dx = x.requires_grad() ? x.grad_for_write(&bx) : nullptr;
-        float* dg = gamma.requires_grad() ? gamma.grad_for_write(&bg) : nullptr;
-        float* db = beta.requires_grad() ? beta.grad_for_write(&bb) : nullptr;
-        CS_DISPATCH(x.device(), batch_norm_backward_infer, x, gamma, rm, rv, eps, y.grad(), dx, bx,
-                    dg, bg, db, bb);
+      tape.record("batch_norm", {x, gamma, beta}, y, [x, gamma, beta, rm, rv, eps](const Tensor& dy) {
+        const GradOut dx = grad_out(x), dg = grad_out(gamma), db = grad_out(beta);
+        CS_DISPATCH(x.device(), batch_norm_backward_infer, x, gamma, rm, rv, eps, dy, dx.ptr, dx.beta,
+                    dg.ptr, dg.beta, db.ptr, db.beta);
       });
     }
   }

@@ -21,12 +21,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b) {
   }
   auto& tape = Tape::get();
   if (tape.should_record({&x, &w, &b})) {
-    tape.record("conv2d", {x, w, b}, y, [x, w, b, y]() mutable {
-      float bx = 0, bw = 0, bb = 0;
-      float* dx = x.requires_grad() ? x.grad_for_write(&bx) : nullptr;
-      float* dw = w.requires_grad() ? w.grad_for_write(&bw) : nullptr;
-      float* db = b.defined() && b.requires_grad() ? b.grad_for_write(&bb) : nullptr;
-      CS_DISPATCH(x.device(), conv2d_backward, x, w, y.grad(), dx, bx, dw, bw, db, bb);
+    tape.record("conv2d", {x, w, b}, y, [x, w, b](const Tensor& dy) {
+      const GradOut dx = grad_out(x), dw = grad_out(w), db = grad_out(b);
+      CS_DISPATCH(x.device(), conv2d_backward, x, w, dy, dx.ptr, dx.beta, dw.ptr, dw.beta, db.ptr, db.beta);
     }, 2.0 * flops);
   }
   return y;

@@ -19,11 +19,9 @@ Tensor linear(const Tensor& x, const Tensor& w) {
   }
   auto& tape = Tape::get();
   if (tape.should_record({&x, &w}))
-    tape.record("linear", {x, w}, y, [x, w, y]() mutable {
-      float bx = 0, bw = 0;
-      float* dx = x.requires_grad() ? x.grad_for_write(&bx) : nullptr;
-      float* dw = w.requires_grad() ? w.grad_for_write(&bw) : nullptr;
-      CS_DISPATCH(x.device(), linear_backward, x, w, y.grad(), dx, bx, dw, bw);
+    tape.record("linear", {x, w}, y, [x, w](const Tensor& dy) {
+      const GradOut dx = grad_out(x), dw = grad_out(w);
+      CS_DISPATCH(x.device(), linear_backward, x, w, dy, dx.ptr, dx.beta, dw.ptr, dw.beta);
     }, 2.0 * flops);
   return y;
 }
@@ -38,10 +36,9 @@ Tensor softmax(const Tensor& x) {
   }
   auto& tape = Tape::get();
   if (tape.should_record({&x}))
-    tape.record("softmax", {x}, y, [x, y]() mutable {
-      float b = 0;
-      float* dx = x.grad_for_write(&b);
-      CS_DISPATCH(x.device(), softmax_backward, y, y.grad(), dx, b);
+    tape.record("softmax", {x}, y, [x, y](const Tensor& dy) {
+      const GradOut dx = grad_out(x);
+      CS_DISPATCH(x.device(), softmax_backward, y, dy, dx.ptr, dx.beta);
     });
   return y;
 }
@@ -57,10 +54,9 @@ Tensor l2_normalize(const Tensor& x, float eps) {
   }
   auto& tape = Tape::get();
   if (tape.should_record({&x}))
-    tape.record("l2_normalize", {x}, y, [x, y, norms, eps]() mutable {
-      float b = 0;
-      float* dx = x.grad_for_write(&b);
-      CS_DISPATCH(x.device(), l2_normalize_backward, y, norms, y.grad(), dx, b, eps);
+    tape.record("l2_normalize", {x}, y, [x, y, norms, eps](const Tensor& dy) {
+      const GradOut dx = grad_out(x);
+      CS_DISPATCH(x.device(), l2_normalize_backward, y, norms, dy, dx.ptr, dx.beta, eps);
     });
   return y;
 }

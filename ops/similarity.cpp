@@ -256,10 +256,9 @@ Tensor cosine_similarity(const Tensor& z, float tau) {
   }
   auto& tape = Tape::get();
   if (tape.should_record({&z}))
-    tape.record("cosine_similarity", {z}, s, [z, zn, norms, s, tau]() mutable {
-      float b = 0;
-      float* dz = z.grad_for_write(&b);
-      CS_DISPATCH(z.device(), cosine_similarity_backward, zn, norms, s.grad(), tau, dz, b);
+    tape.record("cosine_similarity", {z}, s, [z, zn, norms, tau](const Tensor& ds) {
+      const GradOut dz = grad_out(z);
+      CS_DISPATCH(z.device(), cosine_similarity_backward, zn, norms, ds, tau, dz.ptr, dz.beta);
     }, 2.0 * flops);
   return s;
 }
@@ -300,12 +299,11 @@ Tensor ntxent_impl(const Tensor& z, const ContrastPlan& plan, float tau, bool pe
   // The plan is held by pointer: it must outlive the backward pass (plans live for a whole run).
   const ContrastPlan* p = &plan;
   if (tape.should_record({&z}))
-    tape.record(op, {z}, out, [z, zn, norms, lse, sap, out, p, tau, per_term]() mutable {
-      float b = 0;
-      float* dz = z.grad_for_write(&b);
-      const float* g = out.grad().data();
+    tape.record(op, {z}, out, [z, zn, norms, lse, sap, p, tau, per_term](const Tensor& dout) {
+      const GradOut dz = grad_out(z);
+      const float* g = dout.data();
       CS_DISPATCH(z.device(), ntxent_backward, *p, tau, zn, norms, lse, sap, per_term ? g : nullptr,
-                  per_term ? nullptr : g, dz, b);
+                  per_term ? nullptr : g, dz.ptr, dz.beta);
     }, 3.0 * flops);
   return out;
 }
@@ -342,10 +340,9 @@ Tensor extract_regions(const Tensor& f, const std::vector<RegionPos>& positions,
   }
   auto& tape = Tape::get();
   if (tape.should_record({&f}))
-    tape.record("extract_regions", {f}, y, [f, y, list, k]() mutable {
-      float b = 0;
-      float* df = f.grad_for_write(&b);
-      CS_DISPATCH(f.device(), extract_regions_backward, y.grad(), list, k, f.shape(), df, b);
+    tape.record("extract_regions", {f}, y, [f, list, k](const Tensor& dy) {
+      const GradOut df = grad_out(f);
+      CS_DISPATCH(f.device(), extract_regions_backward, dy, list, k, f.shape(), df.ptr, df.beta);
     });
   return y;
 }

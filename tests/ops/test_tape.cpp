@@ -133,7 +133,7 @@ TEST_F(TapeTest, FailedBackwardClearsTheTape) {
   Tensor x = random_tensor({3}, 9).set_requires_grad(true);
   Tensor y = relu(x);
   // A node whose closure throws.
-  Tape::get().record("broken", {x}, y, []() { throw std::runtime_error("broken closure"); });
+  Tape::get().record("broken", {x}, y, [](const Tensor&) { throw std::runtime_error("broken closure"); });
   Tensor loss = sum(y);
   EXPECT_THROW(backward(loss), std::runtime_error);
   EXPECT_EQ(Tape::get().size(), 0u);
