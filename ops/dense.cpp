@@ -1,4 +1,4 @@
-// linear, softmax, l2_normalize: ops over the last (feature) dimension.
+// linear, softmax: ops over the last (feature) dimension.
 #include "ops/dispatch.h"
 #include "ops/ops.h"
 
@@ -39,24 +39,6 @@ Tensor softmax(const Tensor& x) {
     tape.record("softmax", {x}, y, [x, y](const Tensor& dy) {
       const GradOut dx = grad_out(x);
       CS_DISPATCH(x.device(), softmax_backward, y, dy, dx.ptr, dx.beta);
-    });
-  return y;
-}
-
-Tensor l2_normalize(const Tensor& x, float eps) {
-  check_defined(x, "l2_normalize");
-  if (x.ndim() < 1 || x.dim(-1) == 0) throw std::invalid_argument("l2_normalize: x must be [..., D] with D > 0");
-  Tensor y = Tensor::empty(x.shape(), x.device());
-  Tensor norms = Tensor::empty({x.numel() / x.dim(-1)}, x.device());
-  {
-    OpScope s("l2_normalize");
-    CS_DISPATCH(x.device(), l2_normalize_forward, x, y, norms, eps);
-  }
-  auto& tape = Tape::get();
-  if (tape.should_record({&x}))
-    tape.record("l2_normalize", {x}, y, [x, y, norms, eps](const Tensor& dy) {
-      const GradOut dx = grad_out(x);
-      CS_DISPATCH(x.device(), l2_normalize_backward, y, norms, dy, dx.ptr, dx.beta, eps);
     });
   return y;
 }

@@ -25,7 +25,6 @@ Tensor reshape(const Tensor& x, const Shape& s);            // same numel, share
 Tensor flatten(const Tensor& x);                            // [N, ...] -> [N, prod(...)]
 Tensor linear(const Tensor& x, const Tensor& w);            // [N,Din],[Dout,Din] -> [N,Dout]
 Tensor softmax(const Tensor& x);                            // over the last dim
-Tensor l2_normalize(const Tensor& x, float eps = 1e-12f);   // over the last dim
 
 Tensor add(const Tensor& a, const Tensor& b);               // same shapes
 Tensor mul(const Tensor& a, const Tensor& b);               // same shapes, elementwise

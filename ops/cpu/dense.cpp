@@ -1,4 +1,4 @@
-// CPU kernels over the last (feature) dimension: linear (OpenBLAS sgemm), softmax, L2 normalise.
+// CPU kernels over the last (feature) dimension: linear (OpenBLAS sgemm), softmax.
 #include <cblas.h>
 
 #include <algorithm>
@@ -93,56 +93,6 @@ void softmax_backward(const Tensor& y, const Tensor& dy, float* dx, float beta) 
     float dot = 0.0f;
     for (int64_t c = 0; c < C; ++c) dot += yr[c] * dr[c];
     for (int64_t c = 0; c < C; ++c) detail::store(dx + r * C + c, yr[c] * (dr[c] - dot), beta);
-  }
-}
-
-// x [..., D] -> y = x / max(||x||, eps) per row; norms [rows] = ||x|| (before the eps clamp)
-void l2_normalize_forward(const Tensor& x, Tensor& y, Tensor& norms, float eps) {
-  require_cpu(x, "l2_normalize_forward", "x");
-  require(x.ndim() >= 1, "l2_normalize_forward", "x must have a last dimension");
-  require_shape(y, x.shape(), "l2_normalize_forward", "y");
-  const int64_t D = x.dim(-1), rows = D ? x.numel() / D : 0;
-  require_cpu(norms, "l2_normalize_forward", "norms");
-  require(norms.numel() == rows, "l2_normalize_forward",
-          "norms " + shape_str(norms.shape()) + " must hold one value per row of " + shape_str(x.shape()));
-  const float* px = x.data();
-  float *py = y.data(), *pn = norms.data();
-#pragma omp parallel for if (x.numel() >= kParallelMin)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* in = px + r * D;
-    double ss = 0.0;  // double: a long row of large values must not overflow or lose bits
-    for (int64_t d = 0; d < D; ++d) ss += static_cast<double>(in[d]) * in[d];
-    const float norm = static_cast<float>(std::sqrt(ss));
-    pn[r] = norm;
-    const float inv = 1.0f / std::max(norm, eps);
-    for (int64_t d = 0; d < D; ++d) py[r * D + d] = in[d] * inv;
-  }
-}
-
-// y, norms from the forward, dy [..., D] -> dx. Where ||x|| > eps: dx = (dy - y<y,dy>)/||x||;
-// otherwise y = x/eps is linear in x and dx = dy/eps.
-void l2_normalize_backward(const Tensor& y, const Tensor& norms, const Tensor& dy, float* dx,
-                           float beta, float eps) {
-  require_cpu(y, "l2_normalize_backward", "y");
-  require_shape(dy, y.shape(), "l2_normalize_backward", "dy");
-  require_cpu(norms, "l2_normalize_backward", "norms");
-  if (!dx || y.ndim() == 0) return;
-  const int64_t D = y.dim(-1), rows = D ? y.numel() / D : 0;
-  require(norms.numel() == rows, "l2_normalize_backward", "norms do not match y " + shape_str(y.shape()));
-  const float *py = y.data(), *pd = dy.data(), *pn = norms.data();
-#pragma omp parallel for if (y.numel() >= kParallelMin)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *yr = py + r * D, *dr = pd + r * D;
-    float* out = dx + r * D;
-    if (pn[r] > eps) {
-      float dot = 0.0f;
-      for (int64_t d = 0; d < D; ++d) dot += yr[d] * dr[d];
-      const float inv = 1.0f / pn[r];
-      for (int64_t d = 0; d < D; ++d) detail::store(out + d, (dr[d] - yr[d] * dot) * inv, beta);
-    } else {
-      const float inv = 1.0f / eps;
-      for (int64_t d = 0; d < D; ++d) detail::store(out + d, dr[d] * inv, beta);
-    }
   }
 }
 

@@ -1,4 +1,4 @@
-// Ops over the last dimension of x [rows, D]: softmax and L2 normalisation, forward and backward.
+// Ops over the last dimension of x [rows, D]: softmax, forward and backward.
 // Short rows (D <= 32, e.g. the class axis of a segmentation map) use one thread per row;
 // longer rows (embeddings, similarity rows) one warp per row with shuffle reductions.
 #include <stdexcept>
@@ -69,77 +69,6 @@ __global__ void softmax_backward_warp_kernel(const float* __restrict__ y, const 
   }
 }
 
-// ---- L2 normalisation: y = x / max(||x||, eps); norms[r] = ||x_r||
-__global__ void l2norm_thread_kernel(const float* __restrict__ x, float* __restrict__ y,
-                                     float* __restrict__ norms, float eps, int64_t rows, int64_t D) {
-  CS_GRID_STRIDE(r, rows) {
-    const float* xr = x + r * D;
-    float s = 0.0f;
-    for (int64_t j = 0; j < D; ++j) s += xr[j] * xr[j];
-    const float n = sqrtf(s);
-    norms[r] = n;
-    const float inv = 1.0f / fmaxf(n, eps);
-    for (int64_t j = 0; j < D; ++j) y[r * D + j] = xr[j] * inv;
-  }
-}
-
-__global__ void l2norm_warp_kernel(const float* __restrict__ x, float* __restrict__ y,
-                                   float* __restrict__ norms, float eps, int64_t rows, int64_t D) {
-  const int lane = threadIdx.x & 31;
-  const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / 32);
-  for (int64_t r = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32; r < rows; r += warps) {
-    const float* xr = x + r * D;
-    float s = 0.0f;
-    for (int64_t j = lane; j < D; j += 32) s += xr[j] * xr[j];
-    const float n = sqrtf(warp_allsum(s));
-    if (lane == 0) norms[r] = n;
-    const float inv = 1.0f / fmaxf(n, eps);
-    for (int64_t j = lane; j < D; j += 32) y[r * D + j] = xr[j] * inv;
-  }
-}
-
-// ||x|| > eps: dx = (dy - y <y, dy>) / ||x||; otherwise y = x/eps is linear: dx = dy / eps.
-__global__ void l2norm_backward_thread_kernel(const float* __restrict__ y, const float* __restrict__ norms,
-                                              const float* __restrict__ dy, float* dx, float beta, float eps,
-                                              int64_t rows, int64_t D) {
-  CS_GRID_STRIDE(r, rows) {
-    const float* yr = y + r * D;
-    const float* gr = dy + r * D;
-    const float n = norms[r];
-    if (n > eps) {
-      float dot = 0.0f;
-      for (int64_t j = 0; j < D; ++j) dot += yr[j] * gr[j];
-      const float inv = 1.0f / n;
-      for (int64_t j = 0; j < D; ++j) store_beta(&dx[r * D + j], (gr[j] - yr[j] * dot) * inv, beta);
-    } else {
-      const float inv = 1.0f / eps;
-      for (int64_t j = 0; j < D; ++j) store_beta(&dx[r * D + j], gr[j] * inv, beta);
-    }
-  }
-}
-
-__global__ void l2norm_backward_warp_kernel(const float* __restrict__ y, const float* __restrict__ norms,
-                                            const float* __restrict__ dy, float* dx, float beta, float eps,
-                                            int64_t rows, int64_t D) {
-  const int lane = threadIdx.x & 31;
-  const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / 32);
-  for (int64_t r = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32; r < rows; r += warps) {
-    const float* yr = y + r * D;
-    const float* gr = dy + r * D;
-    const float n = norms[r];
-    if (n > eps) {  // uniform across the warp: one row per warp
-      float dot = 0.0f;
-      for (int64_t j = lane; j < D; j += 32) dot += yr[j] * gr[j];
-      dot = warp_allsum(dot);
-      const float inv = 1.0f / n;
-      for (int64_t j = lane; j < D; j += 32) store_beta(&dx[r * D + j], (gr[j] - yr[j] * dot) * inv, beta);
-    } else {
-      const float inv = 1.0f / eps;
-      for (int64_t j = lane; j < D; j += 32) store_beta(&dx[r * D + j], gr[j] * inv, beta);
-    }
-  }
-}
-
 struct Rows {
   int64_t rows, D;
 };
@@ -179,43 +108,6 @@ void softmax_backward(const Tensor& y, const Tensor& dy, float* dx, float beta) 
   else
     softmax_backward_warp_kernel<<<warp_grid(rows), kBlock, 0, s>>>(y.data(), dy.data(), dx, beta, rows, D);
   check_launch("softmax_backward_kernel");
-}
-
-void l2_normalize_forward(const Tensor& x, Tensor& y, Tensor& norms, float eps) {
-  const auto [rows, D] = row_dims(x, "l2_normalize");
-  require_cuda(y, "l2_normalize", "y");
-  require_cuda(norms, "l2_normalize", "norms");
-  check_shape(y, x.shape(), "l2_normalize (cuda)", "y");
-  if (norms.numel() != rows)
-    throw std::invalid_argument("l2_normalize (cuda): norms " + shape_str(norms.shape()) + " must hold " +
-                                std::to_string(rows) + " rows of x " + shape_str(x.shape()));
-  if (rows == 0) return;
-  cudaStream_t s = cuda_stream();
-  if (D <= kThreadRowMax)
-    l2norm_thread_kernel<<<grid_for(rows), kBlock, 0, s>>>(x.data(), y.data(), norms.data(), eps, rows, D);
-  else
-    l2norm_warp_kernel<<<warp_grid(rows), kBlock, 0, s>>>(x.data(), y.data(), norms.data(), eps, rows, D);
-  check_launch("l2norm_kernel");
-}
-
-void l2_normalize_backward(const Tensor& y, const Tensor& norms, const Tensor& dy, float* dx, float beta,
-                           float eps) {
-  const auto [rows, D] = row_dims(y, "l2_normalize_backward");
-  require_cuda(norms, "l2_normalize_backward", "norms");
-  require_cuda(dy, "l2_normalize_backward", "dy");
-  check_shape(dy, y.shape(), "l2_normalize_backward (cuda)", "dy");
-  if (norms.numel() != rows)
-    throw std::invalid_argument("l2_normalize_backward (cuda): norms " + shape_str(norms.shape()) +
-                                " does not match y " + shape_str(y.shape()));
-  if (rows == 0 || !dx) return;
-  cudaStream_t s = cuda_stream();
-  if (D <= kThreadRowMax)
-    l2norm_backward_thread_kernel<<<grid_for(rows), kBlock, 0, s>>>(y.data(), norms.data(), dy.data(), dx,
-                                                                    beta, eps, rows, D);
-  else
-    l2norm_backward_warp_kernel<<<warp_grid(rows), kBlock, 0, s>>>(y.data(), norms.data(), dy.data(), dx,
-                                                                   beta, eps, rows, D);
-  check_launch("l2norm_backward_kernel");
 }
 
 }  // namespace cs::cuda

@@ -1,4 +1,4 @@
-// linear (no bias), softmax and l2_normalize over the last dimension.
+// linear (no bias) and softmax over the last dimension.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -58,40 +58,10 @@ TEST(Softmax, LargeLogitsStayFinite) {
   }
 }
 
-TEST(L2Normalize, ForwardAndGradient) {
-  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return l2_normalize(t[0]); },
-                             [](const std::vector<Vec>& v) { return ref::l2_normalize(v[0], 6, 1e-12); },
-                             {param({3, 6}, 30)}, 31),
-                    kFwdTol, kGradTol));
-  // Over the channels of an NHWC feature map.
-  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return l2_normalize(t[0]); },
-                             [](const std::vector<Vec>& v) { return ref::l2_normalize(v[0], 5, 1e-12); },
-                             {param({2, 2, 3, 5}, 32)}, 33),
-                    kFwdTol, kGradTol));
-}
-
-// A row whose norm is below eps is divided by eps (a linear map), the others by their norm.
-TEST(L2Normalize, NormBelowEps) {
-  Tensor x = Tensor::from_vector({2, 3}, {0.1f, -0.2f, 0.05f, 1.0f, 2.0f, -2.0f}).set_requires_grad(true);
-  const float eps = 0.5f;
-  const test::OpCheck r = check_op([=](const std::vector<Tensor>& t) { return l2_normalize(t[0], eps); },
-                                   [=](const std::vector<Vec>& v) { return ref::l2_normalize(v[0], 3, eps); },
-                                   {x}, 34);
-  EXPECT_TRUE(op_ok(r, kFwdTol, kGradTol));
-  const std::vector<float> y = l2_normalize(x, eps).to_vector();
-  EXPECT_NEAR(y[0], 0.2f, 1e-6f);
-  EXPECT_NEAR(y[3], 1.0f / 3.0f, 1e-6f);
-}
-
 TEST(Dense, ThreadedSizesMatchReference) {
   std::vector<double> r = test::check_op_directional([](const std::vector<Tensor>& t) { return softmax(t[0]); },
                                                      [](const std::vector<Vec>& v) { return ref::softmax(v[0], 9); },
                                                      {param({4096, 9}, 40)}, 41);
-  EXPECT_LT(r[0], kFwdTol);
-  EXPECT_LT(r[1], kGradTol);
-  r = test::check_op_directional([](const std::vector<Tensor>& t) { return l2_normalize(t[0]); },
-                                 [](const std::vector<Vec>& v) { return ref::l2_normalize(v[0], 40, 1e-12); },
-                                 {param({1024, 40}, 42)}, 43);
   EXPECT_LT(r[0], kFwdTol);
   EXPECT_LT(r[1], kGradTol);
 }
@@ -102,9 +72,6 @@ TEST(Dense, BadShapesThrow) {
   EXPECT_THROW(linear(random_tensor({3, 5}, 1), random_tensor({5}, 2)), std::invalid_argument);
   Tensor y = Tensor::empty({3, 3});
   EXPECT_THROW(cpu::softmax_forward(random_tensor({3, 4}, 1), y), std::invalid_argument);
-  Tensor n = Tensor::empty({2});
-  Tensor y2 = Tensor::empty({3, 4});
-  EXPECT_THROW(cpu::l2_normalize_forward(random_tensor({3, 4}, 1), y2, n, 1e-12f), std::invalid_argument);
 }
 
 }  // namespace
