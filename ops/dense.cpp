@@ -1,6 +1,9 @@
-// linear, softmax: ops over the last (feature) dimension.
+// linear and softmax (ops/dense.h): shape checks, the kernel calls and the tape nodes.
+#include "ops/dense.h"
+
+#include <stdexcept>
+
 #include "ops/dispatch.h"
-#include "ops/ops.h"
 
 namespace cs {
 

@@ -1,6 +1,10 @@
-// relu, add, mul, scale, sum, mean, reshape/flatten.
+// relu, add, mul, scale, sum, mean, reshape, flatten (ops/pointwise.h): shape checks, the
+// kernel calls and the tape nodes.
+#include "ops/pointwise.h"
+
+#include <stdexcept>
+
 #include "ops/dispatch.h"
-#include "ops/ops.h"
 
 namespace cs {
 
@@ -21,6 +25,7 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  check_defined(a, "add");
   check_shape(b, a.shape(), "add", "b");
   check_same_device(a, b, "add");
   Tensor y = Tensor::empty(a.shape(), a.device());
@@ -29,7 +34,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
   if (tape.should_record({&a, &b}))
     tape.record("add", {a, b}, y, [a, b](const Tensor& dy) {
       for (const Tensor* t : {&a, &b}) {
-        const GradOut dt = grad_out(*t);  // a second write to the same tensor (add(x, x)) accumulates
+        const GradOut dt = grad_out(*t);  // add(x, x): the second write accumulates
         if (dt.ptr) CS_DISPATCH(t->device(), axpby, dy, 1.0f, dt.ptr, dt.beta);
       }
     });
@@ -37,6 +42,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  check_defined(a, "mul");
   check_shape(b, a.shape(), "mul", "b");
   check_same_device(a, b, "mul");
   Tensor y = Tensor::empty(a.shape(), a.device());
@@ -80,9 +86,13 @@ Tensor reduce_all(const Tensor& x, float factor, const char* name) {
 }  // namespace
 
 Tensor sum(const Tensor& x) { return reduce_all(x, 1.0f, "sum"); }
-Tensor mean(const Tensor& x) { return reduce_all(x, 1.0f / static_cast<float>(x.numel()), "mean"); }
+Tensor mean(const Tensor& x) {
+  check_defined(x, "mean");
+  return reduce_all(x, 1.0f / static_cast<float>(x.numel()), "mean");
+}
 
 Tensor reshape(const Tensor& x, const Shape& s) {
+  check_defined(x, "reshape");
   Tensor y = x.reshape(s);
   auto& tape = Tape::get();
   if (tape.should_record({&x}))
@@ -94,6 +104,7 @@ Tensor reshape(const Tensor& x, const Shape& s) {
 }
 
 Tensor flatten(const Tensor& x) {
+  check_defined(x, "flatten");
   if (x.ndim() < 2) throw std::invalid_argument("flatten: x must be [N, ...], got " + shape_str(x.shape()));
   return reshape(x, {x.dim(0), x.numel() / x.dim(0)});
 }

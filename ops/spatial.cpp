@@ -1,6 +1,10 @@
-// maxpool2x2, upsample2x, concat_channels.
+// maxpool2x2, upsample2x, concat_channels (ops/spatial.h): shape checks, the kernel calls and
+// the tape nodes.
+#include "ops/spatial.h"
+
+#include <stdexcept>
+
 #include "ops/dispatch.h"
-#include "ops/ops.h"
 
 namespace cs {
 
@@ -41,8 +45,8 @@ Tensor concat_channels(const Tensor& a, const Tensor& b) {
   check_ndim(b, 4, "concat_channels", "b [N,H,W,Cb]");
   check_same_device(a, b, "concat_channels");
   if (a.dim(0) != b.dim(0) || a.dim(1) != b.dim(1) || a.dim(2) != b.dim(2))
-    throw std::invalid_argument("concat_channels: " + shape_str(a.shape()) + " and " +
-                                shape_str(b.shape()) + " differ outside the channel axis");
+    throw std::invalid_argument("concat_channels: " + shape_str(a.shape()) + " and " + shape_str(b.shape()) +
+                                " differ outside the channel axis");
   Tensor y = Tensor::empty({a.dim(0), a.dim(1), a.dim(2), a.dim(3) + b.dim(3)}, a.device());
   {
     OpScope s("concat");

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "ops/cpu/common.h"
-#include "ops/kernels.h"
+#include "ops/batch_norm.h"
 
 namespace cs::cpu {
 

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "ops/cpu/common.h"
-#include "ops/kernels.h"
+#include "ops/conv2d.h"
 
 namespace cs::cpu {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "ops/cpu/common.h"
-#include "ops/kernels.h"
+#include "ops/dense.h"
 
 namespace cs::cpu {
 
@@ -32,7 +32,7 @@ void linear_forward(const Tensor& x, const Tensor& w, Tensor& y) {
   require_shape(y, {N, Dout}, "linear_forward", "y");
   if (N == 0 || Dout == 0) return;
   if (Din == 0) {
-    fill(y, 0.0f);
+    y.zero_();
     return;
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Dout, Din, 1.0f, x.data(), Din, w.data(),

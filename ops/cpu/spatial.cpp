@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "ops/cpu/common.h"
-#include "ops/kernels.h"
+#include "ops/spatial.h"
 
 namespace cs::cpu {
 

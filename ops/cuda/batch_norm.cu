@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "ops/cuda/common.cuh"
-#include "ops/kernels.h"
+#include "ops/batch_norm.h"
 
 namespace cs::cuda {
 namespace {

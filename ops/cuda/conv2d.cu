@@ -5,7 +5,7 @@
 
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/conv_plan.h"
-#include "ops/kernels.h"
+#include "ops/conv2d.h"
 
 namespace cs::cuda {
 namespace {

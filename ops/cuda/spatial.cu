@@ -3,7 +3,7 @@
 #include <stdexcept>
 
 #include "ops/cuda/common.cuh"
-#include "ops/kernels.h"
+#include "ops/spatial.h"
 
 namespace cs::cuda {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "ops/kernels.h"
+#include "ops/batch_norm.h"
 #include "ops/ops.h"
 #include "op_check.h"
 

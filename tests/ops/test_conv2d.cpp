@@ -4,7 +4,7 @@
 
 #include <limits>
 
-#include "ops/kernels.h"
+#include "ops/conv2d.h"
 #include "ops/ops.h"
 #include "op_check.h"
 

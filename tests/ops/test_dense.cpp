@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "ops/kernels.h"
+#include "ops/dense.h"
 #include "ops/ops.h"
 #include "op_check.h"
 

@@ -3,7 +3,7 @@
 
 #include <limits>
 
-#include "ops/kernels.h"
+#include "ops/pointwise.h"
 #include "ops/ops.h"
 #include "op_check.h"
 

@@ -1,7 +1,7 @@
 // maxpool2x2 (TF SAME, odd sizes), upsample2x, concat_channels.
 #include <gtest/gtest.h>
 
-#include "ops/kernels.h"
+#include "ops/spatial.h"
 #include "ops/ops.h"
 #include "op_check.h"
 

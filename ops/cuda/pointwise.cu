@@ -1,13 +1,12 @@
-// Elementwise kernels: fill, axpby, add, mul, relu, and the full sum with its broadcast backward.
+// CUDA kernels of ops/pointwise.h: axpby, add, mul, relu, and the full sum with its broadcast
+// backward.
 #include <stdexcept>
 
 #include "ops/cuda/common.cuh"
-#include "ops/kernels.h"
+#include "ops/pointwise.h"
 
 namespace cs::cuda {
 namespace {
-
-__global__ void fill_kernel(float* y, float v, int64_t n) { CS_GRID_STRIDE(i, n) y[i] = v; }
 
 __global__ void axpby_kernel(const float* x, float alpha, float* y, float beta, int64_t n) {
   CS_GRID_STRIDE(i, n) store_beta(&y[i], alpha * x[i], beta);
@@ -87,14 +86,6 @@ void same_numel(const Tensor& a, const Tensor& b, const char* op) {
 }
 
 }  // namespace
-
-void fill(Tensor& y, float value) {
-  require_cuda(y, "fill", "y");
-  const int64_t n = y.numel();
-  if (n == 0) return;
-  fill_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(y.data(), value, n);
-  check_launch("fill_kernel");
-}
 
 void axpby(const Tensor& x, float alpha, float* y, float beta) {
   require_cuda(x, "axpby", "x");

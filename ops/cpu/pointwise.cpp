@@ -1,9 +1,9 @@
-// CPU elementwise kernels: fill, axpby, add, mul, sum, scalar broadcast, relu.
+// CPU kernels of ops/pointwise.h: axpby, add, mul, sum, scalar broadcast, relu.
 // All shapes are flat: these kernels see numel() contiguous floats.
 #include <algorithm>
 
 #include "ops/cpu/common.h"
-#include "ops/kernels.h"
+#include "ops/pointwise.h"
 
 namespace cs::cpu {
 
@@ -11,15 +11,6 @@ using detail::kParallelMin;
 using detail::require;
 using detail::require_cpu;
 using detail::require_shape;
-
-// y[i] = value
-void fill(Tensor& y, float value) {
-  require_cpu(y, "fill", "y");
-  float* p = y.data();
-  const int64_t n = y.numel();
-#pragma omp parallel for simd if (n >= kParallelMin)
-  for (int64_t i = 0; i < n; ++i) p[i] = value;
-}
 
 // y = alpha*x + beta*y over numel(x) elements; y may alias x.
 void axpby(const Tensor& x, float alpha, float* y, float beta) {
