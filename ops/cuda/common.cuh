@@ -47,9 +47,6 @@ class Scratch {
   void* p_ = nullptr;
 };
 
-// Checks that a tensor given to a CUDA kernel lives on the GPU.
-void require_cuda(const Tensor& t, const char* op, const char* what);
-
 #ifdef __CUDACC__
 // Grid-stride loop over [0, n) with 64-bit indices.
 #define CS_GRID_STRIDE(i, n)                                                             \

@@ -79,16 +79,9 @@ __global__ void broadcast_kernel(const float* __restrict__ dy, float scale, floa
   CS_GRID_STRIDE(i, n) store_beta(&dx[i], g, beta);
 }
 
-void same_numel(const Tensor& a, const Tensor& b, const char* op) {
-  if (a.numel() != b.numel())
-    throw std::invalid_argument(std::string(op) + " (cuda): " + shape_str(a.shape()) + " and " +
-                                shape_str(b.shape()) + " differ in size");
-}
-
 }  // namespace
 
 void axpby(const Tensor& x, float alpha, float* y, float beta) {
-  require_cuda(x, "axpby", "x");
   const int64_t n = x.numel();
   if (n == 0 || !y) return;
   axpby_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(x.data(), alpha, y, beta, n);
@@ -96,11 +89,6 @@ void axpby(const Tensor& x, float alpha, float* y, float beta) {
 }
 
 void add_forward(const Tensor& a, const Tensor& b, Tensor& y) {
-  require_cuda(a, "add", "a");
-  require_cuda(b, "add", "b");
-  require_cuda(y, "add", "y");
-  same_numel(a, b, "add");
-  same_numel(a, y, "add");
   const int64_t n = a.numel();
   if (n == 0) return;
   add_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(a.data(), b.data(), y.data(), n);
@@ -108,11 +96,6 @@ void add_forward(const Tensor& a, const Tensor& b, Tensor& y) {
 }
 
 void mul_forward(const Tensor& a, const Tensor& b, Tensor& y) {
-  require_cuda(a, "mul", "a");
-  require_cuda(b, "mul", "b");
-  require_cuda(y, "mul", "y");
-  same_numel(a, b, "mul");
-  same_numel(a, y, "mul");
   const int64_t n = a.numel();
   if (n == 0) return;
   mul_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(a.data(), b.data(), y.data(), n);
@@ -121,11 +104,6 @@ void mul_forward(const Tensor& a, const Tensor& b, Tensor& y) {
 
 void mul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, float* da, float beta_a, float* db,
                   float beta_b) {
-  require_cuda(a, "mul_backward", "a");
-  require_cuda(b, "mul_backward", "b");
-  require_cuda(dy, "mul_backward", "dy");
-  same_numel(a, b, "mul_backward");
-  same_numel(a, dy, "mul_backward");
   const int64_t n = a.numel();
   if (n == 0 || (!da && !db)) return;
   mul_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(a.data(), b.data(), dy.data(), da, beta_a,
@@ -134,10 +112,6 @@ void mul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, float* da,
 }
 
 void sum_forward(const Tensor& x, Tensor& y) {
-  require_cuda(x, "sum", "x");
-  require_cuda(y, "sum", "y");
-  if (y.numel() != 1)
-    throw std::invalid_argument("sum (cuda): y must hold one element, got " + shape_str(y.shape()));
   const int64_t n = x.numel();
   const int blocks = grid_for(n);
   Scratch partial(sizeof(double) * blocks);
@@ -149,17 +123,12 @@ void sum_forward(const Tensor& x, Tensor& y) {
 }
 
 void broadcast_scalar_backward(const Tensor& dy, float scale, float* dx, float beta, int64_t n) {
-  require_cuda(dy, "broadcast_scalar_backward", "dy");
-  if (dy.numel() < 1) throw std::invalid_argument("broadcast_scalar_backward (cuda): dy is empty");
   if (n <= 0 || !dx) return;
   broadcast_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(dy.data(), scale, dx, beta, n);
   check_launch("broadcast_kernel");
 }
 
 void relu_forward(const Tensor& x, Tensor& y) {
-  require_cuda(x, "relu", "x");
-  require_cuda(y, "relu", "y");
-  same_numel(x, y, "relu");
   const int64_t n = x.numel();
   if (n == 0) return;
   relu_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(x.data(), y.data(), n);
@@ -167,9 +136,6 @@ void relu_forward(const Tensor& x, Tensor& y) {
 }
 
 void relu_backward(const Tensor& y, const Tensor& dy, float* dx, float beta) {
-  require_cuda(y, "relu_backward", "y");
-  require_cuda(dy, "relu_backward", "dy");
-  same_numel(y, dy, "relu_backward");
   const int64_t n = y.numel();
   if (n == 0 || !dx) return;
   relu_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(y.data(), dy.data(), dx, beta, n);

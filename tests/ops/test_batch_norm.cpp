@@ -146,6 +146,9 @@ TEST(BatchNorm, BadShapesThrow) {
   EXPECT_THROW(batch_norm(x, g4, b4, rm3, rv, true), std::invalid_argument);
   EXPECT_THROW(batch_norm(random_tensor({4}, 2), g4, b4, rm, rv, true), std::invalid_argument);
   EXPECT_THROW(batch_norm(Tensor(), g4, b4, rm, rv, false), std::invalid_argument);
+  // Training needs a row to take statistics over; inference of no rows is fine.
+  EXPECT_THROW(batch_norm(Tensor::zeros({0, 4}), g4, b4, rm, rv, true), std::invalid_argument);
+  EXPECT_EQ(batch_norm(Tensor::zeros({0, 4}), g4, b4, rm, rv, false).shape(), (Shape{0, 4}));
 }
 
 }  // namespace

@@ -128,9 +128,10 @@ TEST(Pointwise, BadShapesThrow) {
   EXPECT_THROW(mul(random_tensor({2, 3}, 1), random_tensor({6}, 2)), std::invalid_argument);
   EXPECT_THROW(reshape(random_tensor({2, 3}, 1), {4, 2}), std::invalid_argument);
   EXPECT_THROW(flatten(random_tensor({6}, 1)), std::invalid_argument);
-  Tensor y = Tensor::empty({3});
-  EXPECT_THROW(cpu::relu_forward(random_tensor({4}, 1), y), std::invalid_argument);
-  EXPECT_THROW(cpu::sum_forward(random_tensor({4}, 1), y), std::invalid_argument);
+  EXPECT_THROW(relu(Tensor()), std::invalid_argument);
+  EXPECT_THROW(sum(Tensor()), std::invalid_argument);
+  EXPECT_THROW(mean(Tensor()), std::invalid_argument);
+  EXPECT_THROW(add(Tensor(), random_tensor({2}, 1)), std::invalid_argument);
 }
 
 TEST(Pointwise, KernelsSkipNullAndHonourBeta) {
