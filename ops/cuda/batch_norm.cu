@@ -111,13 +111,10 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
   Scratch sums(sizeof(double) * 2 * C);
   Scratch coef(sizeof(float) * 3 * C);
   channel_sums(ChannelSum::SumSquares, x.data(), nullptr, nullptr, M, C, sums.as<double>());
-  cudaStream_t s = cuda_stream();
-  bn_train_stats_kernel<<<grid_for(C), kBlock, 0, s>>>(
-      sums.as<double>(), gamma.data(), beta.data(), M, C, decay, eps, save_mean.data(), save_invstd.data(),
-      running_mean.data(), running_var.data(), coef.as<float>());
-  check_launch("bn_train_stats_kernel");
-  affine_kernel<<<grid_for(M * C), kBlock, 0, s>>>(x.data(), coef.as<float>(), y.data(), M * C, C);
-  check_launch("affine_kernel");
+  launch("bn_train_stats_kernel", bn_train_stats_kernel, C, sums.as<double>(), gamma.data(), beta.data(), M, C,
+         decay, eps, save_mean.data(), save_invstd.data(), running_mean.data(), running_var.data(),
+         coef.as<float>());
+  launch("affine_kernel", affine_kernel, M * C, x.data(), coef.as<float>(), y.data(), M * C, C);
 }
 
 void batch_norm_forward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta,
@@ -125,12 +122,9 @@ void batch_norm_forward_infer(const Tensor& x, const Tensor& gamma, const Tensor
   const auto [M, C] = bn_dims(x);
   if (M * C == 0) return;
   Scratch coef(sizeof(float) * 3 * C);
-  cudaStream_t s = cuda_stream();
-  bn_infer_coef_kernel<<<grid_for(C), kBlock, 0, s>>>(gamma.data(), beta.data(), running_mean.data(),
-                                                      running_var.data(), eps, C, coef.as<float>());
-  check_launch("bn_infer_coef_kernel");
-  affine_kernel<<<grid_for(M * C), kBlock, 0, s>>>(x.data(), coef.as<float>(), y.data(), M * C, C);
-  check_launch("affine_kernel");
+  launch("bn_infer_coef_kernel", bn_infer_coef_kernel, C, gamma.data(), beta.data(), running_mean.data(),
+         running_var.data(), eps, C, coef.as<float>());
+  launch("affine_kernel", affine_kernel, M * C, x.data(), coef.as<float>(), y.data(), M * C, C);
 }
 
 namespace {
@@ -141,23 +135,16 @@ void bn_backward(bool train, const Tensor& x, const Tensor& gamma, const Tensor&
                  float beta_dx, float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
   const auto [M, C] = bn_dims(x);
   if (C == 0 || (!dx && !dgamma && !dbeta)) return;
-  cudaStream_t s = cuda_stream();
   // Inference dx needs no sums; the sums are needed for dgamma/dbeta, and for the training dx.
   const bool need_sums = dgamma || dbeta || train;
   Scratch sums(need_sums ? sizeof(double) * 2 * C : 0);
   Scratch coef(dx ? sizeof(float) * 4 * C : 0);
   if (need_sums)
     channel_sums(ChannelSum::Centered, x.data(), dy.data(), mean.data(), M, C, sums.as<double>());
-  bn_backward_coef_kernel<<<grid_for(C), kBlock, 0, s>>>(
-      need_sums ? sums.as<double>() : nullptr, gamma.data(), mean.data(), train ? invstd.data() : nullptr,
-      train ? nullptr : running_var.data(), eps, train, M, C, dgamma, beta_dgamma, dbeta, beta_dbeta,
-      coef.as<float>());
-  check_launch("bn_backward_coef_kernel");
-  if (dx && M * C > 0) {
-    bn_dx_kernel<<<grid_for(M * C), kBlock, 0, s>>>(x.data(), dy.data(), coef.as<float>(), dx, beta_dx, M * C,
-                                                    C);
-    check_launch("bn_dx_kernel");
-  }
+  launch("bn_backward_coef_kernel", bn_backward_coef_kernel, C, need_sums ? sums.as<double>() : nullptr,
+         gamma.data(), mean.data(), train ? invstd.data() : nullptr, train ? nullptr : running_var.data(), eps,
+         train, M, C, dgamma, beta_dgamma, dbeta, beta_dbeta, coef.as<float>());
+  if (dx) launch("bn_dx_kernel", bn_dx_kernel, M * C, x.data(), dy.data(), coef.as<float>(), dx, beta_dx, M * C, C);
 }
 
 }  // namespace

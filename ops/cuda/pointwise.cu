@@ -43,34 +43,18 @@ __global__ void relu_backward_kernel(const float* __restrict__ y, const float* _
 
 // Block partial sums in double; one block per grid slot.
 __global__ void sum_partial_kernel(const float* __restrict__ x, int64_t n, double* partial) {
-  __shared__ double warp_totals[kBlock / 32];
   double s = 0.0;
   CS_GRID_STRIDE(i, n) s += x[i];
-  s = warp_sum(s);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (lane == 0) warp_totals[warp] = s;
-  __syncthreads();
-  if (warp == 0) {
-    s = lane < kBlock / 32 ? warp_totals[lane] : 0.0;
-    s = warp_sum(s);
-    if (lane == 0) partial[blockIdx.x] = s;
-  }
+  s = block_sum(s);
+  if (threadIdx.x == 0) partial[blockIdx.x] = s;
 }
 
 // One block adds the partials in a fixed order (deterministic) and writes y[0].
 __global__ void sum_final_kernel(const double* __restrict__ partial, int count, float* y) {
-  __shared__ double warp_totals[kBlock / 32];
   double s = 0.0;
   for (int i = threadIdx.x; i < count; i += blockDim.x) s += partial[i];
-  s = warp_sum(s);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (lane == 0) warp_totals[warp] = s;
-  __syncthreads();
-  if (warp == 0) {
-    s = lane < kBlock / 32 ? warp_totals[lane] : 0.0;
-    s = warp_sum(s);
-    if (lane == 0) y[0] = static_cast<float>(s);
-  }
+  s = block_sum(s);
+  if (threadIdx.x == 0) y[0] = static_cast<float>(s);
 }
 
 __global__ void broadcast_kernel(const float* __restrict__ dy, float scale, float* dx, float beta,
@@ -82,33 +66,23 @@ __global__ void broadcast_kernel(const float* __restrict__ dy, float scale, floa
 }  // namespace
 
 void axpby(const Tensor& x, float alpha, float* y, float beta) {
-  const int64_t n = x.numel();
-  if (n == 0 || !y) return;
-  axpby_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(x.data(), alpha, y, beta, n);
-  check_launch("axpby_kernel");
+  if (!y) return;
+  launch("axpby_kernel", axpby_kernel, x.numel(), x.data(), alpha, y, beta, x.numel());
 }
 
 void add_forward(const Tensor& a, const Tensor& b, Tensor& y) {
-  const int64_t n = a.numel();
-  if (n == 0) return;
-  add_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(a.data(), b.data(), y.data(), n);
-  check_launch("add_kernel");
+  launch("add_kernel", add_kernel, a.numel(), a.data(), b.data(), y.data(), a.numel());
 }
 
 void mul_forward(const Tensor& a, const Tensor& b, Tensor& y) {
-  const int64_t n = a.numel();
-  if (n == 0) return;
-  mul_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(a.data(), b.data(), y.data(), n);
-  check_launch("mul_kernel");
+  launch("mul_kernel", mul_kernel, a.numel(), a.data(), b.data(), y.data(), a.numel());
 }
 
 void mul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, float* da, float beta_a, float* db,
                   float beta_b) {
-  const int64_t n = a.numel();
-  if (n == 0 || (!da && !db)) return;
-  mul_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(a.data(), b.data(), dy.data(), da, beta_a,
-                                                                 db, beta_b, n);
-  check_launch("mul_backward_kernel");
+  if (!da && !db) return;
+  launch("mul_backward_kernel", mul_backward_kernel, a.numel(), a.data(), b.data(), dy.data(), da, beta_a, db,
+         beta_b, a.numel());
 }
 
 void sum_forward(const Tensor& x, Tensor& y) {
@@ -123,23 +97,17 @@ void sum_forward(const Tensor& x, Tensor& y) {
 }
 
 void broadcast_scalar_backward(const Tensor& dy, float scale, float* dx, float beta, int64_t n) {
-  if (n <= 0 || !dx) return;
-  broadcast_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(dy.data(), scale, dx, beta, n);
-  check_launch("broadcast_kernel");
+  if (!dx) return;
+  launch("broadcast_kernel", broadcast_kernel, n, dy.data(), scale, dx, beta, n);
 }
 
 void relu_forward(const Tensor& x, Tensor& y) {
-  const int64_t n = x.numel();
-  if (n == 0) return;
-  relu_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(x.data(), y.data(), n);
-  check_launch("relu_kernel");
+  launch("relu_kernel", relu_kernel, x.numel(), x.data(), y.data(), x.numel());
 }
 
 void relu_backward(const Tensor& y, const Tensor& dy, float* dx, float beta) {
-  const int64_t n = y.numel();
-  if (n == 0 || !dx) return;
-  relu_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(y.data(), dy.data(), dx, beta, n);
-  check_launch("relu_backward_kernel");
+  if (!dx) return;
+  launch("relu_backward_kernel", relu_backward_kernel, y.numel(), y.data(), dy.data(), dx, beta, y.numel());
 }
 
 }  // namespace cs::cuda
