@@ -93,6 +93,28 @@ TEST(BatchNorm, LargeMeanKeepsPrecision) {
   EXPECT_LT(normalized_error(want, to_double(y)), 1e-4);
 }
 
+// Values within 0.25 of 1000: x^2 ~ 1e6 carries a float32 rounding error of ~0.03, more than the
+// variance (~0.02), so statistics computed as E[x^2] - E[x]^2 in float32 come out wrong by 100%
+// and fail both checks below. What float32 allows: the batch mean itself is rounded to half an
+// ulp of 1000 (3e-5, 2e-4 of the spread), which bounds y; the variance is exact to rounding.
+TEST(BatchNorm, MeanNearThousandMatchesDoubleReference) {
+  const int64_t C = 8, M = 4 * 16 * 16;
+  Tensor x = random_tensor({4, 16, 16, C}, 61, 999.75f, 1000.25f);
+  Tensor gamma = random_tensor({C}, 62, 0.5f, 1.5f), beta = random_tensor({C}, 63);
+  Tensor rm = Tensor::zeros({C}), rv = Tensor::zeros({C});
+  const float eps = 1e-5f;
+  Tensor y = batch_norm(x, gamma, beta, rm, rv, true, /*decay=*/0.0f, eps);  // decay 0: rm, rv = batch
+  Vec mean, var;
+  const Vec want = ref::batch_norm_train(to_double(x), C, to_double(gamma), to_double(beta), eps, &mean, &var);
+  EXPECT_LT(normalized_error(want, to_double(y)), 1e-3);
+  const std::vector<float> rmv = rm.to_vector(), rvv = rv.to_vector();
+  for (int64_t c = 0; c < C; ++c) {
+    EXPECT_NEAR(rmv[c], mean[c], 1e-4) << "channel " << c;
+    const double unbiased = var[c] * M / (M - 1);
+    EXPECT_NEAR(rvv[c], unbiased, 1e-5 * unbiased) << "channel " << c;
+  }
+}
+
 TEST(BatchNorm, BackwardKernelSkipsNullOutputs) {
   const int64_t C = 2;
   Tensor x = random_tensor({4, 3, C}, 70), gamma = random_tensor({C}, 71);
@@ -184,6 +206,11 @@ TEST_F(Cuda, BatchNormTrainParity) {
   expect_parity("train [5,3,3,1]", bn_train(1), bn_inputs({5, 3, 3, 1}, 10));
   // Many rows (several blocks of partial sums) and a mean far from zero.
   expect_parity("train [4,32,32,16], mean ~ 3", bn_train(16), bn_inputs({4, 32, 32, 16}, 13, 2.0f, 4.0f));
+  // Mean ~ 1000 against a spread of 0.5: moments taken in one float32 pass (E[x^2] - E[x]^2)
+  // would lose the variance altogether.
+  expect_parity("train [4,32,32,16], mean ~ 1000", bn_train(16),
+                bn_inputs({4, 32, 32, 16}, 46, 999.75f, 1000.25f));
+  expect_parity("train [7,40], mean ~ -1000", bn_train(40), bn_inputs({7, 40}, 49, -1000.25f, -999.75f));
 }
 
 TEST_F(Cuda, BatchNormTrainPartialGradients) {
