@@ -29,14 +29,16 @@ std::vector<float> default_class_weights(int num_classes);
 
 // ---- kernels (conventions: ops/dispatch.h). logits, labels [N,H,W,C]; loss and dloss [1].
 
-// sums [N,C,3] holds (sum p*y, sum p, sum y) per image and class. saved: logits, labels, sums.
+// sums [N,C,3] holds (sum p*y, sum p, sum y) per image and class.
+// saved: logits, labels, sums.
 using DiceForward = void(const Tensor& logits, const Tensor& labels, int first_class, Tensor& sums, Tensor& loss);
 using DiceBackward = void(const Tensor& logits, const Tensor& labels, const Tensor& sums, int first_class,
                           const float* dloss, float* dlogits, float beta);
 namespace cpu { DiceForward dice_forward; DiceBackward dice_backward; }
 namespace cuda { DiceForward dice_forward; DiceBackward dice_backward; }
 
-// weights [C]. saved: logits, labels, weights.
+// weights [C].
+// saved: logits, labels, weights.
 using WeightedCeForward = void(const Tensor& logits, const Tensor& labels, const Tensor& weights, Tensor& loss);
 using WeightedCeBackward = void(const Tensor& logits, const Tensor& labels, const Tensor& weights,
                                 const float* dloss, float* dlogits, float beta);

@@ -16,7 +16,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
 // ---- kernels (conventions: ops/dispatch.h). x, y, dy [M, C] (leading dims flattened, M >= 1
 // in training); every other tensor [C].
 
-// Training. saved: x, gamma, save_mean and save_invstd = 1/sqrt(biased var + eps).
+// Training: batch mean, biased variance; running statistics updated.
+// saved: x, gamma, save_mean and save_invstd = 1/sqrt(biased var + eps).
 using BatchNormForwardTrain = void(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
                                    Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
                                    Tensor& running_var, float decay, float eps);
@@ -28,7 +29,7 @@ namespace cuda { BatchNormForwardTrain batch_norm_forward_train; BatchNormBackwa
 
 // Inference: y = gamma*(x - running_mean)/sqrt(running_var + eps) + beta, a per-channel affine map.
 // saved: x, gamma, and copies of running_mean and running_var (a later update must not change
-// this node's gradient).
+//        this node's gradient).
 using BatchNormForwardInfer = void(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                    const Tensor& running_mean, const Tensor& running_var, Tensor& y, float eps);
 using BatchNormBackwardInfer = void(const Tensor& x, const Tensor& gamma, const Tensor& running_mean,

@@ -19,7 +19,8 @@ using LinearBackward = void(const Tensor& x, const Tensor& w, const Tensor& dy, 
 namespace cpu { LinearForward linear_forward; LinearBackward linear_backward; }
 namespace cuda { LinearForward linear_forward; LinearBackward linear_backward; }
 
-// x, y, dy [..., C], C >= 1; dx = y*(dy - <dy,y>) per row. saved: y (the output).
+// x, y, dy [..., C], C >= 1; dx = y*(dy - <dy,y>) per row.
+// saved: y (the output).
 using SoftmaxForward = void(const Tensor& x, Tensor& y);
 using SoftmaxBackward = void(const Tensor& y, const Tensor& dy, float* dx, float beta);
 namespace cpu { SoftmaxForward softmax_forward; SoftmaxBackward softmax_backward; }

@@ -20,23 +20,27 @@ Tensor flatten(const Tensor& x);                  // [N, ...] -> [N, prod(...)]
 // ---- kernels (conventions: ops/dispatch.h)
 
 // y = alpha*x + beta*y over numel(x) floats, y may alias x: the forward of scale and mean, the
-// backward of add, scale and reshape (which save nothing but s).
+// backward of add, scale and reshape.
+// saved: nothing (scale keeps s).
 using Axpby = void(const Tensor& x, float alpha, float* y, float beta);
 namespace cpu { Axpby axpby; }
 namespace cuda { Axpby axpby; }
 
-// x, y, dy: one shape. saved: y (the output): dx = dy where y > 0.
+// x, y, dy: one shape; dx = dy where y > 0.
+// saved: y (the output).
 using ReluForward = void(const Tensor& x, Tensor& y);
 using ReluBackward = void(const Tensor& y, const Tensor& dy, float* dx, float beta);
 namespace cpu { ReluForward relu_forward; ReluBackward relu_backward; }
 namespace cuda { ReluForward relu_forward; ReluBackward relu_backward; }
 
-// a, b, y: one shape. saved: nothing (dy reaches both inputs through axpby).
+// a, b, y: one shape; the backward is axpby of dy into each input.
+// saved: nothing.
 using AddForward = void(const Tensor& a, const Tensor& b, Tensor& y);
 namespace cpu { AddForward add_forward; }
 namespace cuda { AddForward add_forward; }
 
-// a, b, y, dy: one shape. saved: a, b: da = dy*b, db = dy*a.
+// a, b, y, dy: one shape; da = dy*b, db = dy*a.
+// saved: a, b.
 using MulForward = void(const Tensor& a, const Tensor& b, Tensor& y);
 using MulBackward = void(const Tensor& a, const Tensor& b, const Tensor& dy, float* da, float beta_a,
                          float* db, float beta_b);
@@ -44,7 +48,7 @@ namespace cpu { MulForward mul_forward; MulBackward mul_backward; }
 namespace cuda { MulForward mul_forward; MulBackward mul_backward; }
 
 // x any shape -> y [1], accumulated in double; dy [1] -> dx[i] = scale*dy[0] for i < n.
-// saved: numel(x) (and the scale 1/n of mean).
+// saved: numel(x), and mean's scale 1/n.
 using SumForward = void(const Tensor& x, Tensor& y);
 using BroadcastScalarBackward = void(const Tensor& dy, float scale, float* dx, float beta, int64_t n);
 namespace cpu { SumForward sum_forward; BroadcastScalarBackward broadcast_scalar_backward; }

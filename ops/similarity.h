@@ -54,7 +54,8 @@ struct RegionList {  // passed by value to kernels
   int s[kMaxRegions];
 };
 
-// z [N,D] -> zn [N,D], norms [N], s [N,N]; ds [N,N] -> dz [N,D]. saved: zn, norms.
+// z [N,D] -> zn [N,D], norms [N], s [N,N]; ds [N,N] -> dz [N,D].
+// saved: zn, norms.
 using CosineForward = void(const Tensor& z, float tau, Tensor& zn, Tensor& norms, Tensor& s);
 using CosineBackward = void(const Tensor& zn, const Tensor& norms, const Tensor& ds, float tau, float* dz,
                             float beta);
@@ -63,8 +64,8 @@ namespace cuda { CosineForward cosine_similarity_forward; CosineBackward cosine_
 
 // z [rows,D] -> zn [rows,D], norms [rows], lse [U], sap [T] (s_ap), values [T], loss [1].
 // Backward: dz [rows,D] = beta*dz + d/dz sum_t g_t value_t, g_t = dvalues[t] + weight_t*dloss[0]
-// (either pointer may be null; both on the plan's device). saved: zn, norms, lse, sap, and the
-// plan (by pointer: it must outlive the backward pass).
+// (either pointer may be null; both on the plan's device).
+// saved: zn, norms, lse, sap, and the plan (by pointer: it must outlive the backward pass).
 using NtxentForward = void(const Tensor& z, const ContrastPlan& plan, float tau, Tensor& zn, Tensor& norms,
                            Tensor& lse, Tensor& sap, Tensor& values, Tensor& loss);
 using NtxentBackward = void(const ContrastPlan& plan, float tau, const Tensor& zn, const Tensor& norms,
@@ -73,8 +74,8 @@ using NtxentBackward = void(const ContrastPlan& plan, float tau, const Tensor& z
 namespace cpu { NtxentForward ntxent_forward; NtxentBackward ntxent_backward; }
 namespace cuda { NtxentForward ntxent_forward; NtxentBackward ntxent_backward; }
 
-// f [N,H,W,C] -> y [N*P, k*k*C]; dy [N*P, k*k*C] -> df [N,H,W,C] (f_shape). saved: the
-// positions, k and f's shape.
+// f [N,H,W,C] -> y [N*P, k*k*C]; dy [N*P, k*k*C] -> df [N,H,W,C] (f_shape).
+// saved: the positions, k and f's shape.
 using ExtractRegionsForward = void(const Tensor& f, const RegionList& pos, int k, Tensor& y);
 using ExtractRegionsBackward = void(const Tensor& dy, const RegionList& pos, int k, const Shape& f_shape,
                                     float* df, float beta);
