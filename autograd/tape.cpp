@@ -17,7 +17,7 @@ bool Tape::should_record(std::initializer_list<const Tensor*> inputs) const {
 }
 
 void Tape::record(const char* name, std::vector<Tensor> inputs, Tensor& output,
-                  std::function<void()> backward, double backward_flops) {
+                  std::function<void(const Tensor& dy)> backward, double backward_flops) {
   output.set_requires_grad(true);
   nodes_.push_back(Node{name, std::move(inputs), output, std::move(backward), backward_flops});
 }
@@ -37,7 +37,7 @@ void Tape::backward(Tensor& loss) {
       // Skip nodes whose output received no gradient (a branch the loss does not use).
       if (!it->output.has_grad()) continue;
       OpScope scope(it->name.c_str(), it->backward_flops, true);
-      it->backward();
+      it->backward(it->output.grad());
     }
   } catch (...) {
     enabled_ = was_enabled;

@@ -3,13 +3,15 @@
 //  1. Each differentiable op that sees an input requiring grad appends a Node: its name, its
 //     inputs and output, and a backward closure holding whatever state the op saved.
 //  2. backward(loss) seeds d(loss)/d(loss) = 1 and runs the closures in reverse order; each
-//     closure reads its output's gradient and accumulates into its inputs' gradients.
+//     closure is called with its output's gradient dy and accumulates into its inputs'
+//     gradients (grad_out, autograd/grad_out.h).
 //  3. The tape is cleared afterwards, releasing the saved state.
 // NoGradGuard turns recording off (evaluation, frozen parts of the network).
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "autograd/grad_out.h"
 #include "autograd/tensor.h"
 
 namespace cs {
@@ -18,7 +20,7 @@ struct Node {
   std::string name;
   std::vector<Tensor> inputs;
   Tensor output;
-  std::function<void()> backward;
+  std::function<void(const Tensor& dy)> backward;  // dy: the output's gradient
   double backward_flops = 0.0;  // for the profiler
 };
 
@@ -42,7 +44,7 @@ class Tape {
   bool should_record(std::initializer_list<const Tensor*> inputs) const;
   // Records a node; marks `output` as requiring grad.
   void record(const char* name, std::vector<Tensor> inputs, Tensor& output,
-              std::function<void()> backward, double backward_flops = 0.0);
+              std::function<void(const Tensor& dy)> backward, double backward_flops = 0.0);
 
   void backward(Tensor& loss);  // loss must hold exactly one element
   void clear() { nodes_.clear(); }

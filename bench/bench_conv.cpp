@@ -1,4 +1,4 @@
-// Micro-benchmarks of conv2d (ops/kernels.inc) on every distinct layer shape of the ACDC U-Net
+// Micro-benchmarks of conv2d (ops/conv2d.h) on every distinct layer shape of the ACDC U-Net
 // (docs/method.md §1.2-1.3: 192x192 input, fine-tuning batch 20), forward, backward-data and
 // backward-weights, on the CPU and, when a GPU is visible, on CUDA.
 //
@@ -20,7 +20,7 @@
 #include "autograd/cuda_runtime_api.h"
 #include "autograd/device.h"
 #include "autograd/tensor.h"
-#include "ops/kernels.h"
+#include "ops/conv2d.h"
 
 namespace {
 

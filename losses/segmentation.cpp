@@ -35,10 +35,9 @@ Tensor dice_loss(const Tensor& logits, const Tensor& labels, bool with_backgroun
   }
   auto& tape = Tape::get();
   if (tape.should_record({&logits}))
-    tape.record("dice_loss", {logits}, loss, [logits, labels, sums, loss, first]() mutable {
-      float b = 0;
-      float* dx = logits.grad_for_write(&b);
-      CS_DISPATCH(logits.device(), dice_backward, logits, labels, sums, first, loss.grad().data(), dx, b);
+    tape.record("dice_loss", {logits}, loss, [logits, labels, sums, first](const Tensor& dloss) {
+      const GradOut dx = grad_out(logits);
+      CS_DISPATCH(logits.device(), dice_backward, logits, labels, sums, first, dloss.data(), dx.ptr, dx.beta);
     }, 12.0 * logits.numel());
   return loss;
 }
@@ -67,10 +66,9 @@ Tensor weighted_cross_entropy(const Tensor& logits, const Tensor& labels, const 
   }
   auto& tape = Tape::get();
   if (tape.should_record({&logits}))
-    tape.record("weighted_cross_entropy", {logits}, loss, [logits, labels, w, loss]() mutable {
-      float b = 0;
-      float* dx = logits.grad_for_write(&b);
-      CS_DISPATCH(logits.device(), weighted_ce_backward, logits, labels, w, loss.grad().data(), dx, b);
+    tape.record("weighted_cross_entropy", {logits}, loss, [logits, labels, w](const Tensor& dloss) {
+      const GradOut dx = grad_out(logits);
+      CS_DISPATCH(logits.device(), weighted_ce_backward, logits, labels, w, dloss.data(), dx.ptr, dx.beta);
     }, 8.0 * logits.numel());
   return loss;
 }

@@ -1,6 +1,6 @@
 #pragma once
-// Supervised segmentation losses of stage 3 (docs/method.md §4.2), each one fused op (softmax inside,
-// forward and backward; CPU in losses/segmentation_cpu.cpp, CUDA in losses/cuda/segmentation.cu).
+// Supervised segmentation losses of stage 3 (docs/method.md §4.2), each one fused op with the
+// softmax inside. Kernels: losses/cpu/segmentation.cpp, losses/cuda/segmentation.cu.
 //
 // Soft Dice (dsc_loss=2 with background, the default; dsc_loss=1 without):
 //   p = softmax(logits) over classes; per image n and class c
@@ -19,7 +19,7 @@ namespace cs {
 constexpr float kDiceEps = 1e-10f;
 constexpr int kMaxClasses = 32;
 
-// logits, labels [N,H,W,C] -> [1].
+// logits, labels [N,H,W,C], 1 <= C <= kMaxClasses -> [1].
 Tensor dice_loss(const Tensor& logits, const Tensor& labels, bool with_background = true);
 // logits, labels [N,H,W,C], class_weights C values -> [1].
 Tensor weighted_cross_entropy(const Tensor& logits, const Tensor& labels, const std::vector<float>& class_weights);
@@ -27,26 +27,22 @@ Tensor weighted_cross_entropy(const Tensor& logits, const Tensor& labels, const 
 // 0.09 then 0.13 each; throws for other class counts.
 std::vector<float> default_class_weights(int num_classes);
 
-// ---- backend kernels. sums [N, C, 3] holds (sum p*y, sum p, sum y) per image and class.
-#define CS_SEGMENTATION_KERNELS                                                                    \
-  void dice_forward(const Tensor& logits, const Tensor& labels, int first_class, Tensor& sums,     \
-                    Tensor& loss);                                                                 \
-  void dice_backward(const Tensor& logits, const Tensor& labels, const Tensor& sums, int first_class, \
-                     const float* dloss, float* dlogits, float beta);                             \
-  /* weights [C] on the same device */                                                            \
-  void weighted_ce_forward(const Tensor& logits, const Tensor& labels, const Tensor& weights,      \
-                           Tensor& loss);                                                          \
-  void weighted_ce_backward(const Tensor& logits, const Tensor& labels, const Tensor& weights,     \
-                            const float* dloss, float* dlogits, float beta);
+// ---- kernels (conventions: ops/dispatch.h). logits, labels [N,H,W,C]; loss and dloss [1].
 
-namespace cpu {
-CS_SEGMENTATION_KERNELS
-}  // namespace cpu
-#ifdef CONTRASEG_CUDA
-namespace cuda {
-CS_SEGMENTATION_KERNELS
-}  // namespace cuda
-#endif
-#undef CS_SEGMENTATION_KERNELS
+// sums [N,C,3] holds (sum p*y, sum p, sum y) per image and class.
+// saved: logits, labels, sums.
+using DiceForward = void(const Tensor& logits, const Tensor& labels, int first_class, Tensor& sums, Tensor& loss);
+using DiceBackward = void(const Tensor& logits, const Tensor& labels, const Tensor& sums, int first_class,
+                          const float* dloss, float* dlogits, float beta);
+namespace cpu { DiceForward dice_forward; DiceBackward dice_backward; }
+namespace cuda { DiceForward dice_forward; DiceBackward dice_backward; }
+
+// weights [C].
+// saved: logits, labels, weights.
+using WeightedCeForward = void(const Tensor& logits, const Tensor& labels, const Tensor& weights, Tensor& loss);
+using WeightedCeBackward = void(const Tensor& logits, const Tensor& labels, const Tensor& weights,
+                                const float* dloss, float* dlogits, float beta);
+namespace cpu { WeightedCeForward weighted_ce_forward; WeightedCeBackward weighted_ce_backward; }
+namespace cuda { WeightedCeForward weighted_ce_forward; WeightedCeBackward weighted_ce_backward; }
 
 }  // namespace cs

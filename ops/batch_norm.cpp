@@ -1,5 +1,10 @@
+// batch_norm (ops/batch_norm.h): shape checks, the kernel calls and the tape node.
+#include "ops/batch_norm.h"
+
+#include <initializer_list>
+#include <stdexcept>
+
 #include "ops/dispatch.h"
-#include "ops/ops.h"
 
 namespace cs {
 
@@ -11,7 +16,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
   check_shape(beta, {C}, "batch_norm", "beta");
   check_shape(running_mean, {C}, "batch_norm", "running_mean");
   check_shape(running_var, {C}, "batch_norm", "running_var");
-  check_same_device(x, gamma, "batch_norm");
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&gamma, &beta, &running_mean, &running_var})
+    check_same_device(x, *t, "batch_norm");
+  if (training && x.numel() == 0)
+    throw std::invalid_argument("batch_norm: x " + shape_str(x.shape()) + " has no rows to normalise over");
   Tensor y = Tensor::empty(x.shape(), x.device());
   auto& tape = Tape::get();
   const bool record = tape.should_record({&x, &gamma, &beta});
@@ -19,36 +27,28 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
     Tensor mean = Tensor::empty({C}, x.device()), invstd = Tensor::empty({C}, x.device());
     {
       OpScope s("batch_norm");
-      CS_DISPATCH(x.device(), batch_norm_forward_train, x, gamma, beta, y, mean, invstd,
-                  running_mean, running_var, decay, eps);
+      CS_DISPATCH(x.device(), batch_norm_forward_train, x, gamma, beta, y, mean, invstd, running_mean, running_var,
+                  decay, eps);
     }
     if (record)
-      tape.record("batch_norm", {x, gamma, beta}, y, [x, gamma, beta, y, mean, invstd]() mutable {
-        float bx = 0, bg = 0, bb = 0;
-        float* dx = x.requires_grad() ? x.grad_for_write(&bx) : nullptr;
-        float* dg = gamma.requires_grad() ? gamma.grad_for_write(&bg) : nullptr;
-        float* db = beta.requires_grad() ? beta.grad_for_write(&bb) : nullptr;
-        CS_DISPATCH(x.device(), batch_norm_backward_train, x, gamma, mean, invstd, y.grad(), dx, bx,
-                    dg, bg, db, bb);
+      tape.record("batch_norm", {x, gamma, beta}, y, [x, gamma, beta, mean, invstd](const Tensor& dy) {
+        const GradOut dx = grad_out(x), dg = grad_out(gamma), db = grad_out(beta);
+        CS_DISPATCH(x.device(), batch_norm_backward_train, x, gamma, mean, invstd, dy, dx.ptr, dx.beta, dg.ptr,
+                    dg.beta, db.ptr, db.beta);
       });
-  } else {
-    {
-      OpScope s("batch_norm");
-      CS_DISPATCH(x.device(), batch_norm_forward_infer, x, gamma, beta, running_mean, running_var, y,
-                  eps);
-    }
-    if (record) {
-      // Snapshot the statistics used, so a later update cannot change this node's gradient.
-      Tensor rm = running_mean.clone(), rv = running_var.clone();
-      tape.record("batch_norm", {x, gamma, beta}, y, [x, gamma, beta, y, rm, rv, eps]() mutable {
-        float bx = 0, bg = 0, bb = 0;
-        float* dx = x.requires_grad() ? x.grad_for_write(&bx) : nullptr;
-        float* dg = gamma.requires_grad() ? gamma.grad_for_write(&bg) : nullptr;
-        float* db = beta.requires_grad() ? beta.grad_for_write(&bb) : nullptr;
-        CS_DISPATCH(x.device(), batch_norm_backward_infer, x, gamma, rm, rv, eps, y.grad(), dx, bx,
-                    dg, bg, db, bb);
-      });
-    }
+    return y;
+  }
+  {
+    OpScope s("batch_norm");
+    CS_DISPATCH(x.device(), batch_norm_forward_infer, x, gamma, beta, running_mean, running_var, y, eps);
+  }
+  if (record) {
+    Tensor rm = running_mean.clone(), rv = running_var.clone();  // the statistics this output used
+    tape.record("batch_norm", {x, gamma, beta}, y, [x, gamma, beta, rm, rv, eps](const Tensor& dy) {
+      const GradOut dx = grad_out(x), dg = grad_out(gamma), db = grad_out(beta);
+      CS_DISPATCH(x.device(), batch_norm_backward_infer, x, gamma, rm, rv, eps, dy, dx.ptr, dx.beta, dg.ptr,
+                  dg.beta, db.ptr, db.beta);
+    });
   }
   return y;
 }

@@ -1,5 +1,10 @@
+// conv2d (ops/conv2d.h): shape checks, the kernel call and the tape node.
+#include "ops/conv2d.h"
+
+#include <stdexcept>
+#include <string>
+
 #include "ops/dispatch.h"
-#include "ops/ops.h"
 
 namespace cs {
 
@@ -9,8 +14,12 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b) {
   if (w.dim(3) != x.dim(3))
     throw std::invalid_argument("conv2d: weight " + shape_str(w.shape()) + " expects " +
                                 std::to_string(w.dim(3)) + " input channels, x is " + shape_str(x.shape()));
+  if (w.dim(1) < 1 || w.dim(2) < 1) throw std::invalid_argument("conv2d: empty kernel " + shape_str(w.shape()));
   check_same_device(x, w, "conv2d");
-  if (b.defined()) check_shape(b, {w.dim(0)}, "conv2d", "bias");
+  if (b.defined()) {
+    check_shape(b, {w.dim(0)}, "conv2d", "bias");
+    check_same_device(x, b, "conv2d");
+  }
   const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), Cin = x.dim(3);
   const int64_t Cout = w.dim(0), KH = w.dim(1), KW = w.dim(2);
   const double flops = 2.0 * N * H * W * Cout * KH * KW * Cin;
@@ -20,15 +29,11 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b) {
     CS_DISPATCH(x.device(), conv2d_forward, x, w, b, y);
   }
   auto& tape = Tape::get();
-  if (tape.should_record({&x, &w, &b})) {
-    tape.record("conv2d", {x, w, b}, y, [x, w, b, y]() mutable {
-      float bx = 0, bw = 0, bb = 0;
-      float* dx = x.requires_grad() ? x.grad_for_write(&bx) : nullptr;
-      float* dw = w.requires_grad() ? w.grad_for_write(&bw) : nullptr;
-      float* db = b.defined() && b.requires_grad() ? b.grad_for_write(&bb) : nullptr;
-      CS_DISPATCH(x.device(), conv2d_backward, x, w, y.grad(), dx, bx, dw, bw, db, bb);
+  if (tape.should_record({&x, &w, &b}))
+    tape.record("conv2d", {x, w, b}, y, [x, w, b](const Tensor& dy) {
+      const GradOut dx = grad_out(x), dw = grad_out(w), db = grad_out(b);
+      CS_DISPATCH(x.device(), conv2d_backward, x, w, dy, dx.ptr, dx.beta, dw.ptr, dw.beta, db.ptr, db.beta);
     }, 2.0 * flops);
-  }
   return y;
 }
 

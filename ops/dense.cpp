@@ -1,6 +1,9 @@
-// linear, softmax, l2_normalize: ops over the last (feature) dimension.
+// linear and softmax (ops/dense.h): shape checks, the kernel calls and the tape nodes.
+#include "ops/dense.h"
+
+#include <stdexcept>
+
 #include "ops/dispatch.h"
-#include "ops/ops.h"
 
 namespace cs {
 
@@ -19,11 +22,9 @@ Tensor linear(const Tensor& x, const Tensor& w) {
   }
   auto& tape = Tape::get();
   if (tape.should_record({&x, &w}))
-    tape.record("linear", {x, w}, y, [x, w, y]() mutable {
-      float bx = 0, bw = 0;
-      float* dx = x.requires_grad() ? x.grad_for_write(&bx) : nullptr;
-      float* dw = w.requires_grad() ? w.grad_for_write(&bw) : nullptr;
-      CS_DISPATCH(x.device(), linear_backward, x, w, y.grad(), dx, bx, dw, bw);
+    tape.record("linear", {x, w}, y, [x, w](const Tensor& dy) {
+      const GradOut dx = grad_out(x), dw = grad_out(w);
+      CS_DISPATCH(x.device(), linear_backward, x, w, dy, dx.ptr, dx.beta, dw.ptr, dw.beta);
     }, 2.0 * flops);
   return y;
 }
@@ -38,29 +39,9 @@ Tensor softmax(const Tensor& x) {
   }
   auto& tape = Tape::get();
   if (tape.should_record({&x}))
-    tape.record("softmax", {x}, y, [x, y]() mutable {
-      float b = 0;
-      float* dx = x.grad_for_write(&b);
-      CS_DISPATCH(x.device(), softmax_backward, y, y.grad(), dx, b);
-    });
-  return y;
-}
-
-Tensor l2_normalize(const Tensor& x, float eps) {
-  check_defined(x, "l2_normalize");
-  if (x.ndim() < 1 || x.dim(-1) == 0) throw std::invalid_argument("l2_normalize: x must be [..., D] with D > 0");
-  Tensor y = Tensor::empty(x.shape(), x.device());
-  Tensor norms = Tensor::empty({x.numel() / x.dim(-1)}, x.device());
-  {
-    OpScope s("l2_normalize");
-    CS_DISPATCH(x.device(), l2_normalize_forward, x, y, norms, eps);
-  }
-  auto& tape = Tape::get();
-  if (tape.should_record({&x}))
-    tape.record("l2_normalize", {x}, y, [x, y, norms, eps]() mutable {
-      float b = 0;
-      float* dx = x.grad_for_write(&b);
-      CS_DISPATCH(x.device(), l2_normalize_backward, y, norms, y.grad(), dx, b, eps);
+    tape.record("softmax", {x}, y, [x, y](const Tensor& dy) {
+      const GradOut dx = grad_out(x);
+      CS_DISPATCH(x.device(), softmax_backward, y, dy, dx.ptr, dx.beta);
     });
   return y;
 }

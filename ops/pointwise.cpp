@@ -1,6 +1,10 @@
-// relu, add, mul, scale, sum, mean, reshape/flatten.
+// relu, add, mul, scale, sum, mean, reshape, flatten (ops/pointwise.h): shape checks, the
+// kernel calls and the tape nodes.
+#include "ops/pointwise.h"
+
+#include <stdexcept>
+
 #include "ops/dispatch.h"
-#include "ops/ops.h"
 
 namespace cs {
 
@@ -13,45 +17,41 @@ Tensor relu(const Tensor& x) {
   }
   auto& tape = Tape::get();
   if (tape.should_record({&x}))
-    tape.record("relu", {x}, y, [x, y]() mutable {
-      float b = 0;
-      float* dx = x.grad_for_write(&b);
-      CS_DISPATCH(x.device(), relu_backward, y, y.grad(), dx, b);
+    tape.record("relu", {x}, y, [x, y](const Tensor& dy) {
+      const GradOut dx = grad_out(x);
+      CS_DISPATCH(x.device(), relu_backward, y, dy, dx.ptr, dx.beta);
     });
   return y;
 }
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  check_defined(a, "add");
   check_shape(b, a.shape(), "add", "b");
   check_same_device(a, b, "add");
   Tensor y = Tensor::empty(a.shape(), a.device());
   CS_DISPATCH(a.device(), add_forward, a, b, y);
   auto& tape = Tape::get();
   if (tape.should_record({&a, &b}))
-    tape.record("add", {a, b}, y, [a, b, y]() mutable {
-      Tensor dy = y.grad();
+    tape.record("add", {a, b}, y, [a, b](const Tensor& dy) {
       for (const Tensor* t : {&a, &b}) {
-        if (!t->requires_grad()) continue;
-        float beta = 0;
-        float* dt = t->grad_for_write(&beta);  // sets beta: evaluate before the call
-        CS_DISPATCH(t->device(), axpby, dy, 1.0f, dt, beta);
+        const GradOut dt = grad_out(*t);  // add(x, x): the second write accumulates
+        if (dt.ptr) CS_DISPATCH(t->device(), axpby, dy, 1.0f, dt.ptr, dt.beta);
       }
     });
   return y;
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  check_defined(a, "mul");
   check_shape(b, a.shape(), "mul", "b");
   check_same_device(a, b, "mul");
   Tensor y = Tensor::empty(a.shape(), a.device());
   CS_DISPATCH(a.device(), mul_forward, a, b, y);
   auto& tape = Tape::get();
   if (tape.should_record({&a, &b}))
-    tape.record("mul", {a, b}, y, [a, b, y]() mutable {
-      float ba = 0, bb = 0;
-      float* da = a.requires_grad() ? a.grad_for_write(&ba) : nullptr;
-      float* db = b.requires_grad() ? b.grad_for_write(&bb) : nullptr;
-      CS_DISPATCH(a.device(), mul_backward, a, b, y.grad(), da, ba, db, bb);
+    tape.record("mul", {a, b}, y, [a, b](const Tensor& dy) {
+      const GradOut da = grad_out(a), db = grad_out(b);
+      CS_DISPATCH(a.device(), mul_backward, a, b, dy, da.ptr, da.beta, db.ptr, db.beta);
     });
   return y;
 }
@@ -62,10 +62,9 @@ Tensor scale(const Tensor& x, float s) {
   CS_DISPATCH(x.device(), axpby, x, s, y.data(), 0.0f);
   auto& tape = Tape::get();
   if (tape.should_record({&x}))
-    tape.record("scale", {x}, y, [x, y, s]() mutable {
-      float b = 0;
-      float* dx = x.grad_for_write(&b);
-      CS_DISPATCH(x.device(), axpby, y.grad(), s, dx, b);
+    tape.record("scale", {x}, y, [x, s](const Tensor& dy) {
+      const GradOut dx = grad_out(x);
+      CS_DISPATCH(x.device(), axpby, dy, s, dx.ptr, dx.beta);
     });
   return y;
 }
@@ -78,31 +77,34 @@ Tensor reduce_all(const Tensor& x, float factor, const char* name) {
   if (factor != 1.0f) CS_DISPATCH(x.device(), axpby, y, factor, y.data(), 0.0f);
   auto& tape = Tape::get();
   if (tape.should_record({&x}))
-    tape.record(name, {x}, y, [x, y, factor]() mutable {
-      float b = 0;
-      float* dx = x.grad_for_write(&b);
-      CS_DISPATCH(x.device(), broadcast_scalar_backward, y.grad(), factor, dx, b, x.numel());
+    tape.record(name, {x}, y, [x, factor](const Tensor& dy) {
+      const GradOut dx = grad_out(x);
+      CS_DISPATCH(x.device(), broadcast_scalar_backward, dy, factor, dx.ptr, dx.beta, x.numel());
     });
   return y;
 }
 }  // namespace
 
 Tensor sum(const Tensor& x) { return reduce_all(x, 1.0f, "sum"); }
-Tensor mean(const Tensor& x) { return reduce_all(x, 1.0f / static_cast<float>(x.numel()), "mean"); }
+Tensor mean(const Tensor& x) {
+  check_defined(x, "mean");
+  return reduce_all(x, 1.0f / static_cast<float>(x.numel()), "mean");
+}
 
 Tensor reshape(const Tensor& x, const Shape& s) {
+  check_defined(x, "reshape");
   Tensor y = x.reshape(s);
   auto& tape = Tape::get();
   if (tape.should_record({&x}))
-    tape.record("reshape", {x}, y, [x, y]() mutable {
-      float b = 0;
-      float* dx = x.grad_for_write(&b);
-      CS_DISPATCH(x.device(), axpby, y.grad(), 1.0f, dx, b);
+    tape.record("reshape", {x}, y, [x](const Tensor& dy) {
+      const GradOut dx = grad_out(x);
+      CS_DISPATCH(x.device(), axpby, dy, 1.0f, dx.ptr, dx.beta);
     });
   return y;
 }
 
 Tensor flatten(const Tensor& x) {
+  check_defined(x, "flatten");
   if (x.ndim() < 2) throw std::invalid_argument("flatten: x must be [N, ...], got " + shape_str(x.shape()));
   return reshape(x, {x.dim(0), x.numel() / x.dim(0)});
 }

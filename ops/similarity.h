@@ -1,9 +1,10 @@
 #pragma once
 // Cosine-similarity ops for the contrastive losses (docs/method.md §2.1, §3.6):
 //  - cosine_similarity: S = Zn Zn^T / tau, Zn the rows of Z scaled to unit L2 norm;
-//  - ntxent_loss / ntxent_terms: a fused, masked NT-Xent over a list of (anchor, positive) terms
-//    whose negatives are given by an index RULE, never by a dense mask;
+//  - ntxent_loss / ntxent_terms: a fused, masked NT-Xent over the terms of a ContrastPlan
+//    (ops/contrast_plan.h: the negatives of a term come from an index rule, never a dense mask);
 //  - extract_regions: k x k patches of a feature map, flattened (the local loss's regions).
+// Kernels: ops/cpu/similarity.cpp (OpenBLAS, OpenMP), ops/cuda/similarity.cu (cuBLAS).
 //
 // One NT-Xent term t with anchor a, positive p and negative set N_t:
 //   value_t = -s_ap + log( exp(s_ap) + sum_{n in N_t} exp(s_an) ),  s_ij = <zn_i, zn_j> / tau
@@ -12,108 +13,19 @@
 // folded into the weights, and repeated terms (reference-mode multiplicities) are simply listed
 // twice.
 //
-// Negative rules (NegativeRule):
-//  - OtherGroups: N_t = { j : group[j] != group[key_row_t] }. One int label per row (the
-//    partition). key_row_t is normally the anchor; the reverse term (p, a) of docs/method.md §2.1 keeps the
-//    negative set of a while p is the anchor, which is the term {anchor p, positive a, key a}.
-//  - AllOthers:   N_t = { j : j != a, j != p } (standard NT-Xent, docs/method.md §2.5): the denominator is
-//    the sum over all other rows, the positive included once.
-//  - Explicit:    N_t = neg_index[neg_offset[t] .. neg_offset[t+1]) (the local loss: a few
-//    regions per term). Repeated indices count repeatedly.
-//
 // How it runs (CPU and CUDA): for OtherGroups / AllOthers the terms that share (anchor, negative
 // set) share one "unit" whose log-sum-exp L_u over N_u is computed once, row-block by row-block
 // (CPU: GEMM per block of anchors; CUDA: one fused launch for small N, a tiled online
 // log-sum-exp for large N); the N x N similarity matrix is never stored. A term is then
 // softplus(L_u - s_ap) (OtherGroups) or L_u - s_ap (AllOthers, where L_u already holds s_ap).
 // Explicit terms compute their few dot products directly.
-#include <cstdint>
 #include <vector>
 
 #include "autograd/tape.h"
 #include "autograd/tensor.h"
+#include "ops/contrast_plan.h"
 
 namespace cs {
-
-enum class NegativeRule { OtherGroups, AllOthers, Explicit };
-const char* negative_rule_name(NegativeRule r);
-
-struct ContrastTerm {
-  int anchor = 0;
-  int positive = 0;
-  int key_row = 0;       // OtherGroups: the row whose group is excluded from the negatives
-  float weight = 1.0f;
-};
-
-// The complete description of one contrastive loss over the rows of Z [rows, D].
-struct ContrastSpec {
-  int64_t rows = 0;
-  NegativeRule rule = NegativeRule::OtherGroups;
-  std::vector<ContrastTerm> terms;
-  std::vector<int> group;       // OtherGroups: [rows]
-  std::vector<int> neg_offset;  // Explicit: [terms + 1], CSR into neg_index
-  std::vector<int> neg_index;
-
-  // Throws std::invalid_argument naming the offending term / row.
-  void validate() const;
-  // The negative set of term t, materialised (for tests and pictures; O(rows)).
-  std::vector<int> negatives(size_t t) const;
-  double total_weight() const;
-  // Terms with equal (anchor, positive, key_row) merged, weights summed (first-seen order).
-  ContrastSpec merged() const;
-};
-
-// Integer index arrays used by the kernels, on the host or on the device.
-struct ContrastIndex {
-  const int* t_anchor = nullptr;    // [T]
-  const int* t_pos = nullptr;       // [T]
-  const int* t_unit = nullptr;      // [T] unit of each term (dense rules; t itself for Explicit)
-  const float* t_weight = nullptr;  // [T]
-  const int* u_anchor = nullptr;    // [U] units sorted by anchor
-  const int* u_key = nullptr;       // [U] excluded group (OtherGroups) or -1 (AllOthers)
-  const int* u_term_off = nullptr;  // [U+1] CSR unit -> terms
-  const int* u_terms = nullptr;
-  const int* row_unit_off = nullptr;  // [rows+1] CSR row -> its units (as anchor)
-  const int* group = nullptr;       // [rows] (OtherGroups) or null
-  const int* neg_off = nullptr;     // [T+1] (Explicit)
-  const int* neg_idx = nullptr;
-};
-
-// A validated spec plus its index arrays, built once per batch layout and reused every step
-// (no host-to-device copies in the steady state).
-class ContrastPlan {
- public:
-  ContrastPlan(ContrastSpec spec, Device device = Device::CPU);
-
-  const ContrastSpec& spec() const { return spec_; }
-  Device device() const { return device_; }
-  NegativeRule rule() const { return spec_.rule; }
-  int64_t rows() const { return spec_.rows; }
-  int64_t num_terms() const { return static_cast<int64_t>(spec_.terms.size()); }
-  // Units: distinct (anchor, negative set) pairs; for Explicit one unit per term.
-  int64_t num_units() const { return num_units_; }
-  int max_units_per_row() const { return max_units_per_row_; }
-  int64_t max_negatives() const { return max_negatives_; }  // largest |N_t|
-
-  ContrastIndex host() const { return index(ints_.data(), weights_.data()); }
-  ContrastIndex on(Device d) const;  // throws if the plan was built for another device
-
- private:
-  ContrastSpec spec_;
-  Device device_;
-  int64_t num_units_ = 0;
-  int max_units_per_row_ = 0;
-  int64_t max_negatives_ = 0;
-  static constexpr int kArrays = 11;
-  std::vector<int> ints_;       // all host int arrays, packed
-  size_t off_[kArrays] = {};    // where each array starts in ints_
-  bool present_[kArrays] = {};  // empty arrays give null pointers
-  std::vector<float> weights_;
-  Tensor device_buf_;           // ints_ then weights_, bit-copied (CUDA plans)
-  ContrastIndex index(const int* base, const float* w) const;
-};
-
-// ---- differentiable ops
 
 // z [N,D] -> S [N,N], S_ij = <zn_i, zn_j> / tau, zn = z / max(||z||, 1e-12).
 Tensor cosine_similarity(const Tensor& z, float tau);
@@ -133,8 +45,7 @@ struct RegionPos {
 };
 Tensor extract_regions(const Tensor& f, const std::vector<RegionPos>& positions, int k);
 
-// ---- backend kernels (CPU in ops/cpu/similarity.cpp, CUDA in ops/cuda/similarity.cu)
-// Backward kernels write gradients with BLAS-style beta (see ops/kernels.inc).
+// ---- kernels (conventions: ops/dispatch.h)
 constexpr float kNormEps = 1e-12f;
 constexpr int kMaxRegions = 64;
 struct RegionList {  // passed by value to kernels
@@ -143,37 +54,39 @@ struct RegionList {  // passed by value to kernels
   int s[kMaxRegions];
 };
 
-#define CS_SIMILARITY_KERNELS                                                                   \
-  /* z [N,D] -> zn [N,D], norms [N], s [N,N] */                                                \
-  void cosine_similarity_forward(const Tensor& z, float tau, Tensor& zn, Tensor& norms,         \
-                                 Tensor& s);                                                    \
-  void cosine_similarity_backward(const Tensor& zn, const Tensor& norms, const Tensor& ds,       \
-                                  float tau, float* dz, float beta);                            \
-  /* z [rows,D] -> zn, norms [rows], lse [U], sap [T] (s_ap), values [T], loss [1] */          \
-  void ntxent_forward(const Tensor& z, const ContrastPlan& plan, float tau, Tensor& zn,         \
-                      Tensor& norms, Tensor& lse, Tensor& sap, Tensor& values, Tensor& loss);   \
-  /* dz = beta*dz + d/dz sum_t g_t value_t, g_t = dvalues[t] + weight_t*dloss[0] (either      \
-     pointer may be null; both live on the plan's device) */                                   \
-  void ntxent_backward(const ContrastPlan& plan, float tau, const Tensor& zn,                   \
-                       const Tensor& norms, const Tensor& lse, const Tensor& sap,               \
-                       const float* dvalues, const float* dloss, float* dz, float beta);        \
-  /* f [N,H,W,C] -> y [N*P, k*k*C] */                                                          \
-  void extract_regions_forward(const Tensor& f, const RegionList& pos, int k, Tensor& y);       \
-  void extract_regions_backward(const Tensor& dy, const RegionList& pos, int k,                 \
-                                const Shape& f_shape, float* df, float beta);
+// z [N,D] -> zn [N,D], norms [N], s [N,N]; ds [N,N] -> dz [N,D].
+// saved: zn, norms.
+using CosineForward = void(const Tensor& z, float tau, Tensor& zn, Tensor& norms, Tensor& s);
+using CosineBackward = void(const Tensor& zn, const Tensor& norms, const Tensor& ds, float tau, float* dz,
+                            float beta);
+namespace cpu { CosineForward cosine_similarity_forward; CosineBackward cosine_similarity_backward; }
+namespace cuda { CosineForward cosine_similarity_forward; CosineBackward cosine_similarity_backward; }
+
+// z [rows,D] -> zn [rows,D], norms [rows], lse [U], sap [T] (s_ap), values [T], loss [1].
+// Backward: dz [rows,D] = beta*dz + d/dz sum_t g_t value_t, g_t = dvalues[t] + weight_t*dloss[0]
+// (either pointer may be null; both on the plan's device).
+// saved: zn, norms, lse, sap, and the plan (by pointer: it must outlive the backward pass).
+using NtxentForward = void(const Tensor& z, const ContrastPlan& plan, float tau, Tensor& zn, Tensor& norms,
+                           Tensor& lse, Tensor& sap, Tensor& values, Tensor& loss);
+using NtxentBackward = void(const ContrastPlan& plan, float tau, const Tensor& zn, const Tensor& norms,
+                            const Tensor& lse, const Tensor& sap, const float* dvalues, const float* dloss,
+                            float* dz, float beta);
+namespace cpu { NtxentForward ntxent_forward; NtxentBackward ntxent_backward; }
+namespace cuda { NtxentForward ntxent_forward; NtxentBackward ntxent_backward; }
+
+// f [N,H,W,C] -> y [N*P, k*k*C]; dy [N*P, k*k*C] -> df [N,H,W,C] (f_shape).
+// saved: the positions, k and f's shape.
+using ExtractRegionsForward = void(const Tensor& f, const RegionList& pos, int k, Tensor& y);
+using ExtractRegionsBackward = void(const Tensor& dy, const RegionList& pos, int k, const Shape& f_shape,
+                                    float* df, float beta);
+namespace cpu { ExtractRegionsForward extract_regions_forward; ExtractRegionsBackward extract_regions_backward; }
+namespace cuda { ExtractRegionsForward extract_regions_forward; ExtractRegionsBackward extract_regions_backward; }
 
 namespace cpu {
-CS_SIMILARITY_KERNELS
-// The CPU row-block size used for the similarity GEMM (exposed for tests and the benchmark);
+// The CPU row-block size of the similarity GEMM (for tests and the benchmark);
 // set_similarity_block_rows(r > 0) forces r rows per block (0: automatic).
 int similarity_block_rows(int64_t n);
 void set_similarity_block_rows(int rows);
 }  // namespace cpu
-#ifdef CONTRASEG_CUDA
-namespace cuda {
-CS_SIMILARITY_KERNELS
-}  // namespace cuda
-#endif
-#undef CS_SIMILARITY_KERNELS
 
 }  // namespace cs

@@ -1,6 +1,10 @@
-// maxpool2x2, upsample2x, concat_channels.
+// maxpool2x2, upsample2x, concat_channels (ops/spatial.h): shape checks, the kernel calls and
+// the tape nodes.
+#include "ops/spatial.h"
+
+#include <stdexcept>
+
 #include "ops/dispatch.h"
-#include "ops/ops.h"
 
 namespace cs {
 
@@ -13,10 +17,9 @@ Tensor maxpool2x2(const Tensor& x) {
   }
   auto& tape = Tape::get();
   if (tape.should_record({&x}))
-    tape.record("maxpool2x2", {x}, y, [x, y]() mutable {
-      float b = 0;
-      float* dx = x.grad_for_write(&b);
-      CS_DISPATCH(x.device(), maxpool2x2_backward, x, y, y.grad(), dx, b);
+    tape.record("maxpool2x2", {x}, y, [x, y](const Tensor& dy) {
+      const GradOut dx = grad_out(x);
+      CS_DISPATCH(x.device(), maxpool2x2_backward, x, y, dy, dx.ptr, dx.beta);
     });
   return y;
 }
@@ -30,10 +33,9 @@ Tensor upsample2x(const Tensor& x) {
   }
   auto& tape = Tape::get();
   if (tape.should_record({&x}))
-    tape.record("upsample2x", {x}, y, [x, y]() mutable {
-      float b = 0;
-      float* dx = x.grad_for_write(&b);
-      CS_DISPATCH(x.device(), upsample2x_backward, y.grad(), dx, b, x.shape());
+    tape.record("upsample2x", {x}, y, [x](const Tensor& dy) {
+      const GradOut dx = grad_out(x);
+      CS_DISPATCH(x.device(), upsample2x_backward, dy, dx.ptr, dx.beta, x.shape());
     });
   return y;
 }
@@ -43,8 +45,8 @@ Tensor concat_channels(const Tensor& a, const Tensor& b) {
   check_ndim(b, 4, "concat_channels", "b [N,H,W,Cb]");
   check_same_device(a, b, "concat_channels");
   if (a.dim(0) != b.dim(0) || a.dim(1) != b.dim(1) || a.dim(2) != b.dim(2))
-    throw std::invalid_argument("concat_channels: " + shape_str(a.shape()) + " and " +
-                                shape_str(b.shape()) + " differ outside the channel axis");
+    throw std::invalid_argument("concat_channels: " + shape_str(a.shape()) + " and " + shape_str(b.shape()) +
+                                " differ outside the channel axis");
   Tensor y = Tensor::empty({a.dim(0), a.dim(1), a.dim(2), a.dim(3) + b.dim(3)}, a.device());
   {
     OpScope s("concat");
@@ -52,11 +54,9 @@ Tensor concat_channels(const Tensor& a, const Tensor& b) {
   }
   auto& tape = Tape::get();
   if (tape.should_record({&a, &b}))
-    tape.record("concat", {a, b}, y, [a, b, y]() mutable {
-      float ba = 0, bb = 0;
-      float* da = a.requires_grad() ? a.grad_for_write(&ba) : nullptr;
-      float* db = b.requires_grad() ? b.grad_for_write(&bb) : nullptr;
-      CS_DISPATCH(a.device(), concat_channels_backward, y.grad(), a.dim(3), da, ba, db, bb);
+    tape.record("concat", {a, b}, y, [a, b](const Tensor& dy) {
+      const GradOut da = grad_out(a), db = grad_out(b);
+      CS_DISPATCH(a.device(), concat_channels_backward, dy, a.dim(3), da.ptr, da.beta, db.ptr, db.beta);
     });
   return y;
 }

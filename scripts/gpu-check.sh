@@ -8,7 +8,7 @@
 #   gpu-tests    every test with "Cuda" in its name (CUDA vs CPU parity): they must run, not skip
 #   bench        one training step on the GPU (BM_UNetStep/cuda/batch:20/size:192)
 #   peer         the same step in PyTorch (bench/peer/unet_step.py), when python3 has CUDA torch
-#   memcheck     compute-sanitizer memcheck over the CUDA tests
+#   memcheck     compute-sanitizer memcheck over the CUDA op tests (Cuda.* of test_ops)
 #   racecheck    compute-sanitizer racecheck over the kernels with shared memory
 #   ctest        every other test (the CPU ones, which CI also runs)
 #
@@ -196,7 +196,7 @@ sanitizer() {  # tool [gtest filter]
   local cs
   cs="$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)"
   [ -x "$cs" ] || { echo "compute-sanitizer not found"; return 1; }
-  "$cs" --tool "$1" --error-exitcode 1 "$BUILD/test_cuda" --gtest_color=no --gtest_filter="${2:-*}"
+  "$cs" --tool "$1" --error-exitcode 1 "$BUILD/test_ops" --gtest_color=no --gtest_filter="${2:-Cuda.*}"
 }
 
 # ---- the run

@@ -140,7 +140,6 @@ __global__ void ce_backward_kernel(const float* x, const float* y, const float* 
 }  // namespace
 
 void dice_forward(const Tensor& logits, const Tensor& labels, int first_class, Tensor& sums, Tensor& loss) {
-  require_cuda(logits, "dice_loss", "logits");
   const int N = static_cast<int>(logits.dim(0)), C = static_cast<int>(logits.dim(3));
   const int64_t HW = logits.dim(1) * logits.dim(2);
   Tensor partial = Tensor::empty({int64_t(N) * kBlocksPerImage * 3 * C}, Device::CUDA);
@@ -162,7 +161,6 @@ void dice_backward(const Tensor& logits, const Tensor& labels, const Tensor& sum
 }
 
 void weighted_ce_forward(const Tensor& logits, const Tensor& labels, const Tensor& weights, Tensor& loss) {
-  require_cuda(logits, "weighted_cross_entropy", "logits");
   const int64_t M = logits.dim(0) * logits.dim(1) * logits.dim(2);
   const int C = static_cast<int>(logits.dim(3));
   const int nb = kBlocksPerImage * 4;

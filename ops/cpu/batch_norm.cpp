@@ -5,15 +5,12 @@
 #include <cmath>
 
 #include "ops/cpu/common.h"
-#include "ops/kernels.h"
+#include "ops/batch_norm.h"
 
 namespace cs::cpu {
 
 using detail::channel_sums;
 using detail::kParallelMin;
-using detail::require;
-using detail::require_cpu;
-using detail::require_shape;
 
 namespace {
 
@@ -21,9 +18,7 @@ struct BnDims {
   int64_t rows, C;
 };
 
-BnDims bn_dims(const Tensor& x, const char* kernel) {
-  require_cpu(x, kernel, "x");
-  require(x.ndim() >= 2, kernel, "x must be [..., C], got " + shape_str(x.shape()));
+BnDims bn_dims(const Tensor& x) {  // x [..., C] as [rows, C]
   const int64_t C = x.dim(-1);
   return {C ? x.numel() / C : 0, C};
 }
@@ -84,14 +79,7 @@ void store_channels(const std::vector<double>& v, size_t off, float* out, float 
 void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
                               Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
                               Tensor& running_var, float decay, float eps) {
-  const char* k = "batch_norm_forward_train";
-  const auto [rows, C] = bn_dims(x, k);
-  require(rows > 0, k, "x " + shape_str(x.shape()) + " has no rows to normalise over");
-  require_shape(gamma, {C}, k, "gamma");
-  require_shape(beta, {C}, k, "beta");
-  require_shape(y, x.shape(), k, "y");
-  for (Tensor* t : {&save_mean, &save_invstd, &running_mean, &running_var})
-    require_shape(*t, {C}, k, "saved or running statistics");
+  const auto [rows, C] = bn_dims(x);
   const float* px = x.data();
 
   const std::vector<double> mom = channel_sums(
@@ -125,13 +113,7 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
 void batch_norm_forward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                               const Tensor& running_mean, const Tensor& running_var, Tensor& y,
                               float eps) {
-  const char* k = "batch_norm_forward_infer";
-  const auto [rows, C] = bn_dims(x, k);
-  require_shape(gamma, {C}, k, "gamma");
-  require_shape(beta, {C}, k, "beta");
-  require_shape(running_mean, {C}, k, "running_mean");
-  require_shape(running_var, {C}, k, "running_var");
-  require_shape(y, x.shape(), k, "y");
+  const auto [rows, C] = bn_dims(x);
   std::vector<float> a(C);
   const float *g = gamma.data(), *bt = beta.data(), *rm = running_mean.data(), *rv = running_var.data();
   for (int64_t c = 0; c < C; ++c) {
@@ -147,12 +129,7 @@ void batch_norm_forward_infer(const Tensor& x, const Tensor& gamma, const Tensor
 void batch_norm_backward_train(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
                                const Tensor& save_invstd, const Tensor& dy, float* dx, float beta_dx,
                                float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
-  const char* k = "batch_norm_backward_train";
-  const auto [rows, C] = bn_dims(x, k);
-  require_shape(gamma, {C}, k, "gamma");
-  require_shape(save_mean, {C}, k, "save_mean");
-  require_shape(save_invstd, {C}, k, "save_invstd");
-  require_shape(dy, x.shape(), k, "dy");
+  const auto [rows, C] = bn_dims(x);
   if (!dx && !dgamma && !dbeta) return;
   const float *px = x.data(), *pd = dy.data(), *sm = save_mean.data(), *si = save_invstd.data();
   // acc[0..C) = sum dy, acc[C..2C) = sum dy*(x-mean); the invstd factor is applied afterwards.
@@ -197,12 +174,7 @@ void batch_norm_backward_infer(const Tensor& x, const Tensor& gamma, const Tenso
                                const Tensor& running_var, float eps, const Tensor& dy, float* dx,
                                float beta_dx, float* dgamma, float beta_dgamma, float* dbeta,
                                float beta_dbeta) {
-  const char* k = "batch_norm_backward_infer";
-  const auto [rows, C] = bn_dims(x, k);
-  require_shape(gamma, {C}, k, "gamma");
-  require_shape(running_mean, {C}, k, "running_mean");
-  require_shape(running_var, {C}, k, "running_var");
-  require_shape(dy, x.shape(), k, "dy");
+  const auto [rows, C] = bn_dims(x);
   const float *px = x.data(), *pd = dy.data(), *rm = running_mean.data(), *rv = running_var.data();
   std::vector<float> invstd(C);
   for (int64_t c = 0; c < C; ++c)

@@ -1,11 +1,9 @@
 #pragma once
 // Small building blocks shared by the CPU kernels: BLAS-style beta stores, a threading
-// threshold, per-channel reductions over NHWC rows, and kernel-level argument checks.
+// threshold and per-channel reductions over NHWC rows. (Shapes are checked by the wrappers.)
 #include <omp.h>
 
 #include <cstdint>
-#include <stdexcept>
-#include <string>
 #include <vector>
 
 #include "autograd/tensor.h"
@@ -17,20 +15,6 @@ constexpr int64_t kParallelMin = 1 << 15;
 
 // out = beta*out + v, without reading `out` when beta == 0 (it may hold garbage, even NaN).
 inline void store(float* out, float v, float beta) { *out = beta == 0.0f ? v : beta * *out + v; }
-
-// Kernel argument checks (the kernels can be called directly, not only through ops/*.cpp).
-inline void require(bool ok, const char* kernel, const std::string& what) {
-  if (!ok) throw std::invalid_argument(std::string("cpu::") + kernel + ": " + what);
-}
-inline void require_cpu(const Tensor& t, const char* kernel, const char* name) {
-  require(t.defined(), kernel, std::string(name) + " is undefined");
-  require(t.device() == Device::CPU, kernel, std::string(name) + " is not on the cpu");
-}
-inline void require_shape(const Tensor& t, const Shape& s, const char* kernel, const char* name) {
-  require_cpu(t, kernel, name);
-  require(t.shape() == s, kernel,
-          std::string(name) + " has shape " + shape_str(t.shape()) + ", expected " + shape_str(s));
-}
 
 // Per-channel sums over the rows of a [rows, C] array, in double. Each thread takes one
 // contiguous range of rows and calls range_fn(r0, r1, acc), which adds the contribution of rows

@@ -1,38 +1,23 @@
-// CPU kernels over the last (feature) dimension: linear (OpenBLAS sgemm), softmax, L2 normalise.
+// CPU kernels over the last (feature) dimension: linear (OpenBLAS sgemm), softmax.
 #include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "ops/cpu/common.h"
-#include "ops/kernels.h"
+#include "ops/dense.h"
 
 namespace cs::cpu {
 
 using detail::kParallelMin;
-using detail::require;
-using detail::require_cpu;
-using detail::require_shape;
-
-namespace {
-void check_linear(const Tensor& x, const Tensor& w, const char* kernel) {
-  require_cpu(x, kernel, "x");
-  require_cpu(w, kernel, "w");
-  require(x.ndim() == 2 && w.ndim() == 2 && x.dim(1) == w.dim(1), kernel,
-          "x " + shape_str(x.shape()) + " [N,Din] does not match w " + shape_str(w.shape()) +
-              " [Dout,Din]");
-}
-}  // namespace
 
 // x [N,Din], w [Dout,Din] -> y [N,Dout] = x w^T
 void linear_forward(const Tensor& x, const Tensor& w, Tensor& y) {
-  check_linear(x, w, "linear_forward");
   const int N = static_cast<int>(x.dim(0)), Din = static_cast<int>(x.dim(1)),
             Dout = static_cast<int>(w.dim(0));
-  require_shape(y, {N, Dout}, "linear_forward", "y");
   if (N == 0 || Dout == 0) return;
   if (Din == 0) {
-    fill(y, 0.0f);
+    y.zero_();
     return;
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Dout, Din, 1.0f, x.data(), Din, w.data(),
@@ -43,10 +28,8 @@ void linear_forward(const Tensor& x, const Tensor& w, Tensor& y) {
 // never reads the output).
 void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* dx, float beta_dx,
                      float* dw, float beta_dw) {
-  check_linear(x, w, "linear_backward");
   const int N = static_cast<int>(x.dim(0)), Din = static_cast<int>(x.dim(1)),
             Dout = static_cast<int>(w.dim(0));
-  require_shape(dy, {N, Dout}, "linear_backward", "dy");
   if (Din == 0) return;
   if (dx && N > 0)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Din, Dout, 1.0f, dy.data(), Dout,
@@ -58,9 +41,6 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* 
 
 // x [..., C] -> y [..., C], softmax of each row (max-shifted for stability)
 void softmax_forward(const Tensor& x, Tensor& y) {
-  require_cpu(x, "softmax_forward", "x");
-  require_shape(y, x.shape(), "softmax_forward", "y");
-  require(x.ndim() >= 1, "softmax_forward", "x must have a last dimension");
   const int64_t C = x.dim(-1), rows = C ? x.numel() / C : 0;
   const float* px = x.data();
   float* py = y.data();
@@ -82,8 +62,6 @@ void softmax_forward(const Tensor& x, Tensor& y) {
 
 // y = softmax(x), dy [..., C] -> dx = beta*dx + y*(dy - <dy,y>) per row
 void softmax_backward(const Tensor& y, const Tensor& dy, float* dx, float beta) {
-  require_cpu(y, "softmax_backward", "y");
-  require_shape(dy, y.shape(), "softmax_backward", "dy");
   if (!dx || y.ndim() == 0) return;
   const int64_t C = y.dim(-1), rows = C ? y.numel() / C : 0;
   const float *py = y.data(), *pd = dy.data();
@@ -93,56 +71,6 @@ void softmax_backward(const Tensor& y, const Tensor& dy, float* dx, float beta) 
     float dot = 0.0f;
     for (int64_t c = 0; c < C; ++c) dot += yr[c] * dr[c];
     for (int64_t c = 0; c < C; ++c) detail::store(dx + r * C + c, yr[c] * (dr[c] - dot), beta);
-  }
-}
-
-// x [..., D] -> y = x / max(||x||, eps) per row; norms [rows] = ||x|| (before the eps clamp)
-void l2_normalize_forward(const Tensor& x, Tensor& y, Tensor& norms, float eps) {
-  require_cpu(x, "l2_normalize_forward", "x");
-  require(x.ndim() >= 1, "l2_normalize_forward", "x must have a last dimension");
-  require_shape(y, x.shape(), "l2_normalize_forward", "y");
-  const int64_t D = x.dim(-1), rows = D ? x.numel() / D : 0;
-  require_cpu(norms, "l2_normalize_forward", "norms");
-  require(norms.numel() == rows, "l2_normalize_forward",
-          "norms " + shape_str(norms.shape()) + " must hold one value per row of " + shape_str(x.shape()));
-  const float* px = x.data();
-  float *py = y.data(), *pn = norms.data();
-#pragma omp parallel for if (x.numel() >= kParallelMin)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* in = px + r * D;
-    double ss = 0.0;  // double: a long row of large values must not overflow or lose bits
-    for (int64_t d = 0; d < D; ++d) ss += static_cast<double>(in[d]) * in[d];
-    const float norm = static_cast<float>(std::sqrt(ss));
-    pn[r] = norm;
-    const float inv = 1.0f / std::max(norm, eps);
-    for (int64_t d = 0; d < D; ++d) py[r * D + d] = in[d] * inv;
-  }
-}
-
-// y, norms from the forward, dy [..., D] -> dx. Where ||x|| > eps: dx = (dy - y<y,dy>)/||x||;
-// otherwise y = x/eps is linear in x and dx = dy/eps.
-void l2_normalize_backward(const Tensor& y, const Tensor& norms, const Tensor& dy, float* dx,
-                           float beta, float eps) {
-  require_cpu(y, "l2_normalize_backward", "y");
-  require_shape(dy, y.shape(), "l2_normalize_backward", "dy");
-  require_cpu(norms, "l2_normalize_backward", "norms");
-  if (!dx || y.ndim() == 0) return;
-  const int64_t D = y.dim(-1), rows = D ? y.numel() / D : 0;
-  require(norms.numel() == rows, "l2_normalize_backward", "norms do not match y " + shape_str(y.shape()));
-  const float *py = y.data(), *pd = dy.data(), *pn = norms.data();
-#pragma omp parallel for if (y.numel() >= kParallelMin)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *yr = py + r * D, *dr = pd + r * D;
-    float* out = dx + r * D;
-    if (pn[r] > eps) {
-      float dot = 0.0f;
-      for (int64_t d = 0; d < D; ++d) dot += yr[d] * dr[d];
-      const float inv = 1.0f / pn[r];
-      for (int64_t d = 0; d < D; ++d) detail::store(out + d, (dr[d] - yr[d] * dot) * inv, beta);
-    } else {
-      const float inv = 1.0f / eps;
-      for (int64_t d = 0; d < D; ++d) detail::store(out + d, dr[d] * inv, beta);
-    }
   }
 }
 

@@ -5,29 +5,17 @@
 #include <vector>
 
 #include "ops/cpu/common.h"
-#include "ops/kernels.h"
+#include "ops/spatial.h"
 
 namespace cs::cpu {
 
 using detail::kParallelMin;
-using detail::require;
-using detail::require_cpu;
-using detail::require_shape;
-
-namespace {
-void require_nhwc(const Tensor& t, const char* kernel, const char* name) {
-  require_cpu(t, kernel, name);
-  require(t.ndim() == 4, kernel, std::string(name) + " must be [N,H,W,C], got " + shape_str(t.shape()));
-}
-}  // namespace
 
 // x [N,H,W,C] -> y [N,ceil(H/2),ceil(W/2),C]. SAME padding for an odd size adds the missing
 // row/column at the bottom/right, and padding never wins the max.
 void maxpool2x2_forward(const Tensor& x, Tensor& y) {
-  require_nhwc(x, "maxpool2x2_forward", "x");
   const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
   const int64_t Ho = (H + 1) / 2, Wo = (W + 1) / 2;
-  require_shape(y, {N, Ho, Wo, C}, "maxpool2x2_forward", "y");
   const float* px = x.data();
   float* py = y.data();
 #pragma omp parallel for collapse(2) if (x.numel() >= kParallelMin)
@@ -99,11 +87,8 @@ void maxpool_backward_row(const float* px, const float* py, const float* pd, flo
 // one window, so dx is written once per element: dy goes to the first (row-major) element equal
 // to the window's max, the others get 0.
 void maxpool2x2_backward(const Tensor& x, const Tensor& y, const Tensor& dy, float* dx, float beta) {
-  require_nhwc(x, "maxpool2x2_backward", "x");
   const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
   const int64_t Ho = (H + 1) / 2, Wo = (W + 1) / 2;
-  require_shape(y, {N, Ho, Wo, C}, "maxpool2x2_backward", "y");
-  require_shape(dy, {N, Ho, Wo, C}, "maxpool2x2_backward", "dy");
   if (!dx) return;
   const float *px = x.data(), *py = y.data(), *pd = dy.data();
 #pragma omp parallel for collapse(2) if (x.numel() >= kParallelMin)
@@ -116,9 +101,7 @@ void maxpool2x2_backward(const Tensor& x, const Tensor& y, const Tensor& dy, flo
 
 // x [N,H,W,C] -> y [N,2H,2W,C], y[n,i,j,:] = x[n,i/2,j/2,:]
 void upsample2x_forward(const Tensor& x, Tensor& y) {
-  require_nhwc(x, "upsample2x_forward", "x");
   const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
-  require_shape(y, {N, 2 * H, 2 * W, C}, "upsample2x_forward", "y");
   const float* px = x.data();
   float* py = y.data();
 #pragma omp parallel for collapse(2) if (y.numel() >= kParallelMin)
@@ -135,9 +118,7 @@ void upsample2x_forward(const Tensor& x, Tensor& y) {
 
 // dy [N,2H,2W,C] -> dx [N,H,W,C] (x_shape): each dx element sums its 2x2 block of dy.
 void upsample2x_backward(const Tensor& dy, float* dx, float beta, const Shape& x_shape) {
-  require(x_shape.size() == 4, "upsample2x_backward", "x must be [N,H,W,C], got " + shape_str(x_shape));
   const int64_t N = x_shape[0], H = x_shape[1], W = x_shape[2], C = x_shape[3];
-  require_shape(dy, {N, 2 * H, 2 * W, C}, "upsample2x_backward", "dy");
   if (!dx) return;
   const float* pd = dy.data();
 #pragma omp parallel for collapse(2) if (dy.numel() >= kParallelMin)
@@ -163,12 +144,7 @@ void upsample2x_backward(const Tensor& dy, float* dx, float beta, const Shape& x
 
 // a [N,H,W,Ca], b [N,H,W,Cb] -> y [N,H,W,Ca+Cb], a's channels first
 void concat_channels_forward(const Tensor& a, const Tensor& b, Tensor& y) {
-  require_nhwc(a, "concat_channels_forward", "a");
-  require_nhwc(b, "concat_channels_forward", "b");
   const int64_t N = a.dim(0), H = a.dim(1), W = a.dim(2), Ca = a.dim(3), Cb = b.dim(3);
-  require(b.dim(0) == N && b.dim(1) == H && b.dim(2) == W, "concat_channels_forward",
-          shape_str(a.shape()) + " and " + shape_str(b.shape()) + " differ outside the channel axis");
-  require_shape(y, {N, H, W, Ca + Cb}, "concat_channels_forward", "y");
   const float *pa = a.data(), *pb = b.data();
   float* py = y.data();
   const int64_t rows = N * H * W, C = Ca + Cb;
@@ -182,10 +158,7 @@ void concat_channels_forward(const Tensor& a, const Tensor& b, Tensor& y) {
 // dy [N,H,W,Ca+Cb] -> da [N,H,W,Ca] (first ca channels), db [N,H,W,Cb] (the rest)
 void concat_channels_backward(const Tensor& dy, int64_t ca, float* da, float beta_a, float* db,
                               float beta_b) {
-  require(dy.defined() && dy.ndim() == 4, "concat_channels_backward", "dy must be [N,H,W,C]");
   const int64_t C = dy.dim(3), cb = C - ca;
-  require(ca >= 0 && cb >= 0, "concat_channels_backward",
-          "ca = " + std::to_string(ca) + " outside dy " + shape_str(dy.shape()));
   const int64_t rows = dy.numel() / (C ? C : 1);
   const float* pd = dy.data();
 #pragma omp parallel for if (dy.numel() >= kParallelMin)

@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "ops/cuda/common.cuh"
-#include "ops/kernels.h"
+#include "ops/batch_norm.h"
 
 namespace cs::cuda {
 namespace {
@@ -96,17 +96,9 @@ struct BnDims {
   int64_t M, C;
 };
 
-BnDims bn_dims(const Tensor& x, const char* op) {
-  require_cuda(x, op, "x");
-  if (x.ndim() < 2)
-    throw std::invalid_argument(std::string(op) + " (cuda): x must be [..., C], got " + shape_str(x.shape()));
+BnDims bn_dims(const Tensor& x) {  // x [..., C] as [M, C]
   const int64_t C = x.dim(-1);
   return {C > 0 ? x.numel() / C : 0, C};
-}
-
-void check_channel(const Tensor& t, int64_t C, const char* op, const char* what) {
-  require_cuda(t, op, what);
-  check_shape(t, {C}, op, what);
 }
 
 }  // namespace
@@ -114,85 +106,45 @@ void check_channel(const Tensor& t, int64_t C, const char* op, const char* what)
 void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
                               Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
                               Tensor& running_var, float decay, float eps) {
-  const char* op = "batch_norm_forward_train";
-  const auto [M, C] = bn_dims(x, op);
-  check_channel(gamma, C, op, "gamma");
-  check_channel(beta, C, op, "beta");
-  check_channel(save_mean, C, op, "save_mean");
-  check_channel(save_invstd, C, op, "save_invstd");
-  check_channel(running_mean, C, op, "running_mean");
-  check_channel(running_var, C, op, "running_var");
-  require_cuda(y, op, "y");
-  check_shape(y, x.shape(), op, "y");
+  const auto [M, C] = bn_dims(x);
   if (C == 0) return;
-  if (M == 0)
-    throw std::invalid_argument("batch_norm (cuda): training needs at least one row, x is " +
-                                shape_str(x.shape()));
   Scratch sums(sizeof(double) * 2 * C);
   Scratch coef(sizeof(float) * 3 * C);
   channel_sums(ChannelSum::SumSquares, x.data(), nullptr, nullptr, M, C, sums.as<double>());
-  cudaStream_t s = cuda_stream();
-  bn_train_stats_kernel<<<grid_for(C), kBlock, 0, s>>>(
-      sums.as<double>(), gamma.data(), beta.data(), M, C, decay, eps, save_mean.data(), save_invstd.data(),
-      running_mean.data(), running_var.data(), coef.as<float>());
-  check_launch("bn_train_stats_kernel");
-  affine_kernel<<<grid_for(M * C), kBlock, 0, s>>>(x.data(), coef.as<float>(), y.data(), M * C, C);
-  check_launch("affine_kernel");
+  launch("bn_train_stats_kernel", bn_train_stats_kernel, C, sums.as<double>(), gamma.data(), beta.data(), M, C,
+         decay, eps, save_mean.data(), save_invstd.data(), running_mean.data(), running_var.data(),
+         coef.as<float>());
+  launch("affine_kernel", affine_kernel, M * C, x.data(), coef.as<float>(), y.data(), M * C, C);
 }
 
 void batch_norm_forward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                               const Tensor& running_mean, const Tensor& running_var, Tensor& y, float eps) {
-  const char* op = "batch_norm_forward_infer";
-  const auto [M, C] = bn_dims(x, op);
-  check_channel(gamma, C, op, "gamma");
-  check_channel(beta, C, op, "beta");
-  check_channel(running_mean, C, op, "running_mean");
-  check_channel(running_var, C, op, "running_var");
-  require_cuda(y, op, "y");
-  check_shape(y, x.shape(), op, "y");
+  const auto [M, C] = bn_dims(x);
   if (M * C == 0) return;
   Scratch coef(sizeof(float) * 3 * C);
-  cudaStream_t s = cuda_stream();
-  bn_infer_coef_kernel<<<grid_for(C), kBlock, 0, s>>>(gamma.data(), beta.data(), running_mean.data(),
-                                                      running_var.data(), eps, C, coef.as<float>());
-  check_launch("bn_infer_coef_kernel");
-  affine_kernel<<<grid_for(M * C), kBlock, 0, s>>>(x.data(), coef.as<float>(), y.data(), M * C, C);
-  check_launch("affine_kernel");
+  launch("bn_infer_coef_kernel", bn_infer_coef_kernel, C, gamma.data(), beta.data(), running_mean.data(),
+         running_var.data(), eps, C, coef.as<float>());
+  launch("affine_kernel", affine_kernel, M * C, x.data(), coef.as<float>(), y.data(), M * C, C);
 }
 
 namespace {
 
 // Shared by both backward modes: sums, coefficients (and dgamma/dbeta), then dx.
-void bn_backward(const char* op, bool train, const Tensor& x, const Tensor& gamma, const Tensor& mean,
+void bn_backward(bool train, const Tensor& x, const Tensor& gamma, const Tensor& mean,
                  const Tensor& invstd, const Tensor& running_var, float eps, const Tensor& dy, float* dx,
                  float beta_dx, float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
-  const auto [M, C] = bn_dims(x, op);
-  check_channel(gamma, C, op, "gamma");
-  check_channel(mean, C, op, train ? "save_mean" : "running_mean");
-  if (train)
-    check_channel(invstd, C, op, "save_invstd");
-  else
-    check_channel(running_var, C, op, "running_var");
-  require_cuda(dy, op, "dy");
-  check_shape(dy, x.shape(), op, "dy");
+  const auto [M, C] = bn_dims(x);
   if (C == 0 || (!dx && !dgamma && !dbeta)) return;
-  cudaStream_t s = cuda_stream();
   // Inference dx needs no sums; the sums are needed for dgamma/dbeta, and for the training dx.
   const bool need_sums = dgamma || dbeta || train;
   Scratch sums(need_sums ? sizeof(double) * 2 * C : 0);
   Scratch coef(dx ? sizeof(float) * 4 * C : 0);
   if (need_sums)
     channel_sums(ChannelSum::Centered, x.data(), dy.data(), mean.data(), M, C, sums.as<double>());
-  bn_backward_coef_kernel<<<grid_for(C), kBlock, 0, s>>>(
-      need_sums ? sums.as<double>() : nullptr, gamma.data(), mean.data(), train ? invstd.data() : nullptr,
-      train ? nullptr : running_var.data(), eps, train, M, C, dgamma, beta_dgamma, dbeta, beta_dbeta,
-      coef.as<float>());
-  check_launch("bn_backward_coef_kernel");
-  if (dx && M * C > 0) {
-    bn_dx_kernel<<<grid_for(M * C), kBlock, 0, s>>>(x.data(), dy.data(), coef.as<float>(), dx, beta_dx, M * C,
-                                                    C);
-    check_launch("bn_dx_kernel");
-  }
+  launch("bn_backward_coef_kernel", bn_backward_coef_kernel, C, need_sums ? sums.as<double>() : nullptr,
+         gamma.data(), mean.data(), train ? invstd.data() : nullptr, train ? nullptr : running_var.data(), eps,
+         train, M, C, dgamma, beta_dgamma, dbeta, beta_dbeta, coef.as<float>());
+  if (dx) launch("bn_dx_kernel", bn_dx_kernel, M * C, x.data(), dy.data(), coef.as<float>(), dx, beta_dx, M * C, C);
 }
 
 }  // namespace
@@ -200,7 +152,7 @@ void bn_backward(const char* op, bool train, const Tensor& x, const Tensor& gamm
 void batch_norm_backward_train(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
                                const Tensor& save_invstd, const Tensor& dy, float* dx, float beta_dx,
                                float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
-  bn_backward("batch_norm_backward_train", true, x, gamma, save_mean, save_invstd, Tensor(), 0.0f, dy, dx,
+  bn_backward(true, x, gamma, save_mean, save_invstd, Tensor(), 0.0f, dy, dx,
               beta_dx, dgamma, beta_dgamma, dbeta, beta_dbeta);
 }
 
@@ -208,7 +160,7 @@ void batch_norm_backward_infer(const Tensor& x, const Tensor& gamma, const Tenso
                                const Tensor& running_var, float eps, const Tensor& dy, float* dx,
                                float beta_dx, float* dgamma, float beta_dgamma, float* dbeta,
                                float beta_dbeta) {
-  bn_backward("batch_norm_backward_infer", false, x, gamma, running_mean, Tensor(), running_var, eps, dy, dx,
+  bn_backward(false, x, gamma, running_mean, Tensor(), running_var, eps, dy, dx,
               beta_dx, dgamma, beta_dgamma, dbeta, beta_dbeta);
 }
 

@@ -17,13 +17,6 @@ int sm_count() {
   return n;
 }
 
-void require_cuda(const Tensor& t, const char* op, const char* what) {
-  if (!t.defined()) throw std::invalid_argument(std::string(op) + ": " + what + " is undefined");
-  if (t.device() != Device::CUDA)
-    throw std::invalid_argument(std::string(op) + " (cuda): " + what + " " + shape_str(t.shape()) +
-                                " is not on the GPU");
-}
-
 namespace {
 
 // Block (TX, TY): TX consecutive channels x TY rows, so that a warp reads 32 consecutive floats

@@ -1,6 +1,7 @@
 #pragma once
-// Shared plumbing of the CUDA kernels: launch sizes, error checks, scratch buffers from the
-// caching allocator, BLAS-style beta stores, warp reductions and per-channel reductions.
+// Shared plumbing of the CUDA kernels: launch sizes and launches, error checks, scratch buffers
+// from the caching allocator, BLAS-style beta stores, NHWC index arithmetic, warp and block
+// reductions and per-channel reductions.
 #include <cstdint>
 #include <string>
 
@@ -47,9 +48,6 @@ class Scratch {
   void* p_ = nullptr;
 };
 
-// Checks that a tensor given to a CUDA kernel lives on the GPU.
-void require_cuda(const Tensor& t, const char* op, const char* what);
-
 #ifdef __CUDACC__
 // Grid-stride loop over [0, n) with 64-bit indices.
 #define CS_GRID_STRIDE(i, n)                                                             \
@@ -75,6 +73,44 @@ __device__ __forceinline__ float warp_allsum(float v) {
 __device__ __forceinline__ float warp_allmax(float v) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
+}
+
+// The sum of every thread's s over a block of kBlock threads, valid in thread 0.
+__device__ __forceinline__ double block_sum(double s) {
+  __shared__ double warp_totals[kBlock / 32];
+  s = warp_sum(s);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) warp_totals[warp] = s;
+  __syncthreads();
+  if (warp == 0) {
+    s = lane < kBlock / 32 ? warp_totals[lane] : 0.0;
+    s = warp_sum(s);
+  }
+  return s;
+}
+
+// Coordinates of element i of an NHWC array [N,H,W,C].
+struct NhwcIndex {
+  int64_t n, h, w, c;
+};
+__device__ __forceinline__ NhwcIndex nhwc_index(int64_t i, int64_t H, int64_t W, int64_t C) {
+  NhwcIndex p;
+  p.c = i % C;
+  int64_t t = i / C;
+  p.w = t % W;
+  t /= W;
+  p.h = t % H;
+  p.n = t / H;
+  return p;
+}
+
+// Runs a grid-stride kernel over n items on cuda_stream() (nothing when n <= 0) and checks the
+// launch; `name` names the kernel in the error.
+template <class... Params, class... Args>
+void launch(const char* name, void (*kernel)(Params...), int64_t n, Args... args) {
+  if (n <= 0) return;
+  kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(args...);
+  check_launch(name);
 }
 #endif
 

@@ -5,7 +5,7 @@
 
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/conv_plan.h"
-#include "ops/kernels.h"
+#include "ops/conv2d.h"
 
 namespace cs::cuda {
 namespace {
@@ -20,14 +20,9 @@ __global__ void crop_kernel(const float* __restrict__ t, const float* __restrict
                             int64_t N, int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW, int oh,
                             int ow) {
   CS_GRID_STRIDE(i, N * H * W * C) {
-    const int64_t c = i % C;
-    int64_t r = i / C;
-    const int64_t w = r % W;
-    r /= W;
-    const int64_t h = r % H;
-    const int64_t n = r / H;
-    const float v = t[((n * OH + h + oh) * OW + w + ow) * C + c];
-    y[i] = b ? v + b[c] : v;
+    const NhwcIndex e = nhwc_index(i, H, W, C);
+    const float v = t[((e.n * OH + e.h + oh) * OW + e.w + ow) * C + e.c];
+    y[i] = b ? v + b[e.c] : v;
   }
 }
 
@@ -35,14 +30,9 @@ __global__ void crop_kernel(const float* __restrict__ t, const float* __restrict
 __global__ void pad_kernel(const float* __restrict__ dy, float* __restrict__ dyp, int64_t N, int64_t H,
                            int64_t W, int64_t C, int64_t OH, int64_t OW, int oh, int ow) {
   CS_GRID_STRIDE(i, N * OH * OW * C) {
-    const int64_t c = i % C;
-    int64_t r = i / C;
-    const int64_t j = r % OW;
-    r /= OW;
-    const int64_t k = r % OH;
-    const int64_t n = r / OH;
-    const int64_t h = k - oh, w = j - ow;
-    dyp[i] = (h >= 0 && h < H && w >= 0 && w < W) ? dy[((n * H + h) * W + w) * C + c] : 0.0f;
+    const NhwcIndex e = nhwc_index(i, OH, OW, C);
+    const int64_t h = e.h - oh, w = e.w - ow;
+    dyp[i] = (h >= 0 && h < H && w >= 0 && w < W) ? dy[((e.n * H + h) * W + w) * C + e.c] : 0.0f;
   }
 }
 
@@ -55,14 +45,7 @@ __global__ void bias_grad_kernel(const double* __restrict__ sums, float* db, flo
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
   ConvPlan& p = conv_plan(x, w);
-  require_cuda(y, "conv2d", "y");
-  check_shape(y, {x.dim(0), x.dim(1), x.dim(2), w.dim(0)}, "conv2d (cuda)", "y");
-  if (b.defined()) {
-    require_cuda(b, "conv2d", "bias");
-    check_shape(b, {w.dim(0)}, "conv2d (cuda)", "bias");
-  }
   choose_forward(p, x.data(), w.data());
-  cudaStream_t s = cuda_stream();
   Scratch ws(p.fwd_ws);
   const float one = 1.0f, zero = 0.0f;
   const int64_t n = y.numel();
@@ -72,10 +55,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
         cudnnConvolutionForward(cudnn_handle(), &one, p.x_desc, x.data(), p.w_desc, w.data(), p.fwd_desc,
                                 p.fwd_algo, ws.as<void>(), p.fwd_ws, &zero, p.y_desc, y.data()),
         "conv2d_forward: cudnnConvolutionForward");
-    if (b.defined()) {
-      bias_add_kernel<<<grid_for(n), kBlock, 0, s>>>(y.data(), b.data(), n, C);
-      check_launch("bias_add_kernel");
-    }
+    if (b.defined()) launch("bias_add_kernel", bias_add_kernel, n, y.data(), b.data(), n, C);
     return;
   }
   Scratch full(sizeof(float) * static_cast<size_t>(p.N) * p.OH * p.OW * p.Cout);
@@ -83,25 +63,20 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
       cudnnConvolutionForward(cudnn_handle(), &one, p.x_desc, x.data(), p.w_desc, w.data(), p.fwd_desc,
                               p.fwd_algo, ws.as<void>(), p.fwd_ws, &zero, p.y_desc, full.as<float>()),
       "conv2d_forward: cudnnConvolutionForward");
-  crop_kernel<<<grid_for(n), kBlock, 0, s>>>(full.as<float>(), b.defined() ? b.data() : nullptr, y.data(),
-                                             p.N, p.H, p.W, C, p.OH, p.OW, p.off_h, p.off_w);
-  check_launch("crop_kernel");
+  launch("crop_kernel", crop_kernel, n, full.as<float>(), b.defined() ? b.data() : nullptr, y.data(), p.N, p.H, p.W,
+         C, p.OH, p.OW, p.off_h, p.off_w);
 }
 
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* dx, float beta_dx, float* dw,
                      float beta_dw, float* db, float beta_db) {
   ConvPlan& p = conv_plan(x, w);
-  require_cuda(dy, "conv2d_backward", "dy");
-  check_shape(dy, {x.dim(0), x.dim(1), x.dim(2), w.dim(0)}, "conv2d_backward (cuda)", "dy");
-  cudaStream_t s = cuda_stream();
   const int64_t C = p.Cout;
   const int64_t rows = static_cast<int64_t>(p.N) * p.H * p.W;
 
   if (db) {
     Scratch sums(sizeof(double) * 2 * C);
     channel_sums(ChannelSum::Sum, dy.data(), nullptr, nullptr, rows, C, sums.as<double>());
-    bias_grad_kernel<<<grid_for(C), kBlock, 0, s>>>(sums.as<double>(), db, beta_db, C);
-    check_launch("bias_grad_kernel");
+    launch("bias_grad_kernel", bias_grad_kernel, C, sums.as<double>(), db, beta_db, C);
   }
   if (!dx && !dw) return;
 
@@ -110,9 +85,8 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* 
   Scratch padded(p.cropped() ? sizeof(float) * static_cast<size_t>(p.N) * p.OH * p.OW * p.Cout : 0);
   if (p.cropped()) {
     const int64_t np = static_cast<int64_t>(p.N) * p.OH * p.OW * C;
-    pad_kernel<<<grid_for(np), kBlock, 0, s>>>(dy.data(), padded.as<float>(), p.N, p.H, p.W, C, p.OH, p.OW,
-                                               p.off_h, p.off_w);
-    check_launch("pad_kernel");
+    launch("pad_kernel", pad_kernel, np, dy.data(), padded.as<float>(), p.N, p.H, p.W, C, p.OH, p.OW, p.off_h,
+           p.off_w);
     dyc = padded.as<float>();
   }
   const float one = 1.0f;

@@ -158,11 +158,7 @@ void set_conv_tf32(bool allow) { tf32_flag() = allow; }
 bool conv_tf32() { return tf32_flag(); }
 
 ConvPlan& conv_plan(const Tensor& x, const Tensor& w) {
-  if (!x.defined() || !w.defined() || x.device() != Device::CUDA || w.device() != Device::CUDA)
-    throw std::invalid_argument("conv2d (cuda): x and w must be defined and on the GPU");
-  if (x.ndim() != 4 || w.ndim() != 4 || w.dim(3) != x.dim(3))
-    throw std::invalid_argument("conv2d (cuda): x " + shape_str(x.shape()) + " and w " +
-                                shape_str(w.shape()) + " are not [N,H,W,Cin] and [Cout,KH,KW,Cin]");
+  // Shapes are checked by conv2d (ops/conv2d.cpp); what is left are the limits of cuDNN's API.
   if (x.numel() > INT_MAX)
     throw std::invalid_argument("conv2d (cuda): x " + shape_str(x.shape()) +
                                 " has more elements than cuDNN's legacy API takes");

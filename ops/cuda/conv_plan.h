@@ -44,8 +44,8 @@ struct ConvPlan {
   size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;  // workspace bytes
 };
 
-// The plan for x [N,H,W,Cin] and w [Cout,KH,KW,Cin] (validated; throws on bad shapes). Plans
-// live until the process exits.
+// The plan for x [N,H,W,Cin] and w [Cout,KH,KW,Cin] (shapes checked by conv2d; throws for an
+// empty problem or one past cuDNN's int limits). Plans live until the process exits.
 ConvPlan& conv_plan(const Tensor& x, const Tensor& w);
 
 // Choose an algorithm (once). Inputs are real device data (read only); outputs are written to

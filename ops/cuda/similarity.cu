@@ -404,7 +404,6 @@ void gemm_atb(int m, int n, int k, float alpha, const float* a, const float* b, 
 }  // namespace
 
 void cosine_similarity_forward(const Tensor& z, float tau, Tensor& zn, Tensor& norms, Tensor& s) {
-  require_cuda(z, "cosine_similarity", "z");
   const int n = static_cast<int>(z.dim(0)), d = static_cast<int>(z.dim(1));
   launch_normalize(z, zn, norms);
   gemm_abt(n, n, d, 1.0f / tau, zn.data(), zn.data(), 0.0f, s.data());
@@ -421,7 +420,6 @@ void cosine_similarity_backward(const Tensor& zn, const Tensor& norms, const Ten
 
 void ntxent_forward(const Tensor& z, const ContrastPlan& plan, float tau, Tensor& zn, Tensor& norms, Tensor& lse,
                     Tensor& sap, Tensor& values, Tensor& loss) {
-  require_cuda(z, "ntxent", "z");
   const ContrastIndex ix = plan.on(Device::CUDA);
   const int n = static_cast<int>(z.dim(0)), d = static_cast<int>(z.dim(1));
   const int T = static_cast<int>(plan.num_terms()), U = static_cast<int>(plan.num_units());
@@ -538,7 +536,6 @@ __global__ void extract_regions_backward_kernel(const float* dy, int64_t N, int 
 }  // namespace
 
 void extract_regions_forward(const Tensor& f, const RegionList& pos, int k, Tensor& y) {
-  require_cuda(f, "extract_regions", "f");
   extract_regions_kernel<<<grid_for(y.numel()), kBlock, 0, cuda_stream()>>>(
       f.data(), f.dim(0), static_cast<int>(f.dim(1)), static_cast<int>(f.dim(2)), static_cast<int>(f.dim(3)), pos, k,
       y.data());

@@ -3,7 +3,7 @@
 #include <stdexcept>
 
 #include "ops/cuda/common.cuh"
-#include "ops/kernels.h"
+#include "ops/spatial.h"
 
 namespace cs::cuda {
 namespace {
@@ -13,14 +13,9 @@ __global__ void maxpool_kernel(const float* __restrict__ x, float* __restrict__ 
                                int64_t W, int64_t C, int64_t OH, int64_t OW) {
   const int64_t n_out = N * OH * OW * C;
   CS_GRID_STRIDE(i, n_out) {
-    const int64_t c = i % C;
-    int64_t t = i / C;
-    const int64_t ow = t % OW;
-    t /= OW;
-    const int64_t oh = t % OH;
-    const int64_t n = t / OH;
-    const int64_t h0 = 2 * oh, w0 = 2 * ow;
-    const float* base = x + ((n * H + h0) * W + w0) * C + c;
+    const NhwcIndex o = nhwc_index(i, OH, OW, C);
+    const int64_t h0 = 2 * o.h, w0 = 2 * o.w;
+    const float* base = x + ((o.n * H + h0) * W + w0) * C + o.c;
     float m = base[0];
     if (w0 + 1 < W) m = fmaxf(m, base[C]);
     if (h0 + 1 < H) {
@@ -38,21 +33,16 @@ __global__ void maxpool_backward_kernel(const float* __restrict__ x, const float
                                         int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW) {
   const int64_t n_out = N * OH * OW * C;
   CS_GRID_STRIDE(i, n_out) {
-    const int64_t c = i % C;
-    int64_t t = i / C;
-    const int64_t ow = t % OW;
-    t /= OW;
-    const int64_t oh = t % OH;
-    const int64_t n = t / OH;
+    const NhwcIndex o = nhwc_index(i, OH, OW, C);
     const float m = y[i], g = dy[i];
     bool routed = false;
     for (int a = 0; a < 2; ++a) {
-      const int64_t h = 2 * oh + a;
+      const int64_t h = 2 * o.h + a;
       if (h >= H) break;
       for (int b = 0; b < 2; ++b) {
-        const int64_t w = 2 * ow + b;
+        const int64_t w = 2 * o.w + b;
         if (w >= W) break;
-        const int64_t k = ((n * H + h) * W + w) * C + c;
+        const int64_t k = ((o.n * H + h) * W + w) * C + o.c;
         const bool take = !routed && x[k] == m;
         routed = routed || take;
         store_beta(&dx[k], take ? g : 0.0f, beta);
@@ -67,13 +57,8 @@ __global__ void upsample_kernel(const float* __restrict__ x, float* __restrict__
   const int64_t OW = 2 * W, OH = 2 * H;
   const int64_t n_out = N * OH * OW * C;
   CS_GRID_STRIDE(i, n_out) {
-    const int64_t c = i % C;
-    int64_t t = i / C;
-    const int64_t ow = t % OW;
-    t /= OW;
-    const int64_t oh = t % OH;
-    const int64_t n = t / OH;
-    y[i] = x[((n * H + oh / 2) * W + ow / 2) * C + c];
+    const NhwcIndex o = nhwc_index(i, OH, OW, C);
+    y[i] = x[((o.n * H + o.h / 2) * W + o.w / 2) * C + o.c];
   }
 }
 
@@ -83,13 +68,8 @@ __global__ void upsample_backward_kernel(const float* __restrict__ dy, float* dx
   const int64_t n_in = N * H * W * C;
   const int64_t row = 2 * W * C;  // one row of dy
   CS_GRID_STRIDE(i, n_in) {
-    const int64_t c = i % C;
-    int64_t t = i / C;
-    const int64_t w = t % W;
-    t /= W;
-    const int64_t h = t % H;
-    const int64_t n = t / H;
-    const float* p = dy + ((n * 2 * H + 2 * h) * 2 * W + 2 * w) * C + c;
+    const NhwcIndex e = nhwc_index(i, H, W, C);
+    const float* p = dy + ((e.n * 2 * H + 2 * e.h) * 2 * W + 2 * e.w) * C + e.c;
     store_beta(&dx[i], (p[0] + p[C]) + (p[row] + p[row + C]), beta);
   }
 }
@@ -116,93 +96,41 @@ __global__ void concat_backward_kernel(const float* __restrict__ dy, int64_t row
   }
 }
 
-void check_nhwc(const Tensor& t, const char* op, const char* what) {
-  require_cuda(t, op, what);
-  if (t.ndim() != 4)
-    throw std::invalid_argument(std::string(op) + " (cuda): " + what + " must be [N,H,W,C], got " +
-                                shape_str(t.shape()));
-}
-
 }  // namespace
 
 void maxpool2x2_forward(const Tensor& x, Tensor& y) {
-  check_nhwc(x, "maxpool2x2", "x");
-  check_nhwc(y, "maxpool2x2", "y");
   const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
-  const int64_t OH = (H + 1) / 2, OW = (W + 1) / 2;
-  check_shape(y, {N, OH, OW, C}, "maxpool2x2 (cuda)", "y");
-  const int64_t n = y.numel();
-  if (n == 0) return;
-  maxpool_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(x.data(), y.data(), N, H, W, C, OH, OW);
-  check_launch("maxpool_kernel");
+  launch("maxpool_kernel", maxpool_kernel, y.numel(), x.data(), y.data(), N, H, W, C, (H + 1) / 2, (W + 1) / 2);
 }
 
 void maxpool2x2_backward(const Tensor& x, const Tensor& y, const Tensor& dy, float* dx, float beta) {
-  check_nhwc(x, "maxpool2x2_backward", "x");
+  if (!dx) return;
   const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
-  const int64_t OH = (H + 1) / 2, OW = (W + 1) / 2;
-  check_shape(y, {N, OH, OW, C}, "maxpool2x2_backward (cuda)", "y");
-  check_shape(dy, {N, OH, OW, C}, "maxpool2x2_backward (cuda)", "dy");
-  require_cuda(y, "maxpool2x2_backward", "y");
-  require_cuda(dy, "maxpool2x2_backward", "dy");
-  const int64_t n = y.numel();
-  if (n == 0 || !dx) return;
-  maxpool_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(x.data(), y.data(), dy.data(), dx, beta,
-                                                                     N, H, W, C, OH, OW);
-  check_launch("maxpool_backward_kernel");
+  launch("maxpool_backward_kernel", maxpool_backward_kernel, y.numel(), x.data(), y.data(), dy.data(), dx, beta,
+         N, H, W, C, (H + 1) / 2, (W + 1) / 2);
 }
 
 void upsample2x_forward(const Tensor& x, Tensor& y) {
-  check_nhwc(x, "upsample2x", "x");
-  check_nhwc(y, "upsample2x", "y");
-  const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
-  check_shape(y, {N, 2 * H, 2 * W, C}, "upsample2x (cuda)", "y");
-  const int64_t n = y.numel();
-  if (n == 0) return;
-  upsample_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(x.data(), y.data(), N, H, W, C);
-  check_launch("upsample_kernel");
+  launch("upsample_kernel", upsample_kernel, y.numel(), x.data(), y.data(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
 }
 
 void upsample2x_backward(const Tensor& dy, float* dx, float beta, const Shape& x_shape) {
-  check_nhwc(dy, "upsample2x_backward", "dy");
-  if (x_shape.size() != 4)
-    throw std::invalid_argument("upsample2x_backward (cuda): x shape " + shape_str(x_shape) +
-                                " is not [N,H,W,C]");
-  const int64_t N = x_shape[0], H = x_shape[1], W = x_shape[2], C = x_shape[3];
-  check_shape(dy, {N, 2 * H, 2 * W, C}, "upsample2x_backward (cuda)", "dy");
-  const int64_t n = shape_numel(x_shape);
-  if (n == 0 || !dx) return;
-  upsample_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(dy.data(), dx, beta, N, H, W, C);
-  check_launch("upsample_backward_kernel");
+  if (!dx) return;
+  launch("upsample_backward_kernel", upsample_backward_kernel, shape_numel(x_shape), dy.data(), dx, beta,
+         x_shape[0], x_shape[1], x_shape[2], x_shape[3]);
 }
 
 void concat_channels_forward(const Tensor& a, const Tensor& b, Tensor& y) {
-  check_nhwc(a, "concat_channels", "a");
-  check_nhwc(b, "concat_channels", "b");
-  check_nhwc(y, "concat_channels", "y");
-  const int64_t ca = a.dim(3), cb = b.dim(3);
   const int64_t rows = a.dim(0) * a.dim(1) * a.dim(2);
-  check_shape(b, {a.dim(0), a.dim(1), a.dim(2), cb}, "concat_channels (cuda)", "b");
-  check_shape(y, {a.dim(0), a.dim(1), a.dim(2), ca + cb}, "concat_channels (cuda)", "y");
-  const int64_t n = y.numel();
-  if (n == 0) return;
-  concat_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(a.data(), b.data(), y.data(), rows, ca, cb);
-  check_launch("concat_kernel");
+  launch("concat_kernel", concat_kernel, y.numel(), a.data(), b.data(), y.data(), rows, a.dim(3), b.dim(3));
 }
 
 void concat_channels_backward(const Tensor& dy, int64_t ca, float* da, float beta_a, float* db,
                               float beta_b) {
-  check_nhwc(dy, "concat_channels_backward", "dy");
-  const int64_t cy = dy.dim(3);
-  if (ca < 0 || ca > cy)
-    throw std::invalid_argument("concat_channels_backward (cuda): ca = " + std::to_string(ca) +
-                                " outside dy " + shape_str(dy.shape()));
-  const int64_t n = dy.numel();
+  const int64_t cy = dy.dim(3), n = dy.numel();
   if (n == 0 || (!da && !db)) return;
-  const int64_t rows = n / cy;
-  concat_backward_kernel<<<grid_for(n), kBlock, 0, cuda_stream()>>>(dy.data(), rows, ca, cy - ca, da, beta_a,
-                                                                    db, beta_b);
-  check_launch("concat_backward_kernel");
+  launch("concat_backward_kernel", concat_backward_kernel, n, dy.data(), n / cy, ca, cy - ca, da, beta_a, db,
+         beta_b);
 }
 
 }  // namespace cs::cuda

@@ -1,25 +1,22 @@
 // batch_norm over (N,H,W) per channel: training (batch statistics, running-stat update with
-// decay and the unbiased variance) and inference (running statistics), gradients, bad shapes.
+// decay and the unbiased variance) and inference (running statistics), gradients, precision at a
+// large mean, bad shapes; then CUDA parity.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "ops/kernels.h"
-#include "ops/ops.h"
 #include "op_check.h"
+#include "ops/batch_norm.h"
+#include "ops/ops.h"
+#include "parity.h"
 
-namespace cs {
+namespace cs::test {
 namespace {
-
-using test::check_op;
-using test::op_ok;
-using test::random_tensor;
-using test::Vec;
 
 // Gradients through the batch statistics involve cancelling sums: 1e-4 of the largest element.
 constexpr double kFwdTol = 1e-5, kGradTol = 1e-4;
 
-test::OpCheck bn_train_check(const Shape& xs, uint64_t seed, float eps = 1e-3f) {
+OpCheck bn_train_check(const Shape& xs, uint64_t seed, float eps = 1e-3f) {
   const int64_t C = xs.back();
   Tensor x = random_tensor(xs, seed, -2.0f, 3.0f).set_requires_grad(true);
   Tensor gamma = random_tensor({C}, seed + 1, 0.5f, 1.5f).set_requires_grad(true);
@@ -43,8 +40,8 @@ TEST(BatchNorm, InferForwardAndGradients) {
   Tensor gamma = random_tensor({4}, 41, 0.5f, 1.5f).set_requires_grad(true);
   Tensor beta = random_tensor({4}, 42).set_requires_grad(true);
   Tensor rm = random_tensor({4}, 43), rv = random_tensor({4}, 44, 0.2f, 2.0f);
-  const Vec rmv = test::to_double(rm), rvv = test::to_double(rv);
-  const test::OpCheck r = check_op(
+  const Vec rmv = to_double(rm), rvv = to_double(rv);
+  const OpCheck r = check_op(
       [=](const std::vector<Tensor>& t) mutable { return batch_norm(t[0], t[1], t[2], rm, rv, false); },
       [=](const std::vector<Vec>& v) { return ref::batch_norm_infer(v[0], 4, v[1], v[2], rmv, rvv, 1e-3); },
       {x, gamma, beta}, 45);
@@ -63,12 +60,12 @@ TEST(BatchNorm, RunningStatisticsUpdate) {
   Tensor x = random_tensor(xs, 50, -1.0f, 4.0f);
   Tensor gamma = random_tensor({C}, 51), beta = random_tensor({C}, 52);
   Tensor rm = random_tensor({C}, 53), rv = random_tensor({C}, 54, 0.5f, 1.5f);
-  const Vec rm0 = test::to_double(rm), rv0 = test::to_double(rv);
+  const Vec rm0 = to_double(rm), rv0 = to_double(rv);
   Tensor y = Tensor::empty(xs), mean = Tensor::empty({C}), invstd = Tensor::empty({C});
   const float decay = 0.9f, eps = 1e-3f;
   cpu::batch_norm_forward_train(x, gamma, beta, y, mean, invstd, rm, rv, decay, eps);
   Vec bm, bv;
-  ref::batch_norm_train(test::to_double(x), C, test::to_double(gamma), test::to_double(beta), eps, &bm, &bv);
+  ref::batch_norm_train(to_double(x), C, to_double(gamma), to_double(beta), eps, &bm, &bv);
   for (int64_t c = 0; c < C; ++c) {
     EXPECT_NEAR(mean.to_vector()[c], bm[c], 1e-6);
     EXPECT_NEAR(invstd.to_vector()[c], 1.0 / std::sqrt(bv[c] + eps), 1e-5);
@@ -92,8 +89,30 @@ TEST(BatchNorm, LargeMeanKeepsPrecision) {
   Tensor gamma = Tensor::full({C}, 1.0f), beta = Tensor::zeros({C});
   Tensor rm = Tensor::zeros({C}), rv = Tensor::zeros({C});
   Tensor y = batch_norm(x, gamma, beta, rm, rv, true);
-  const Vec want = ref::batch_norm_train(test::to_double(x), C, Vec(C, 1.0), Vec(C, 0.0), 1e-3);
-  EXPECT_LT(test::normalized_error(want, test::to_double(y)), 1e-4);
+  const Vec want = ref::batch_norm_train(to_double(x), C, Vec(C, 1.0), Vec(C, 0.0), 1e-3);
+  EXPECT_LT(normalized_error(want, to_double(y)), 1e-4);
+}
+
+// Values within 0.25 of 1000: x^2 ~ 1e6 carries a float32 rounding error of ~0.03, more than the
+// variance (~0.02), so statistics computed as E[x^2] - E[x]^2 in float32 come out wrong by 100%
+// and fail both checks below. What float32 allows: the batch mean itself is rounded to half an
+// ulp of 1000 (3e-5, 2e-4 of the spread), which bounds y; the variance is exact to rounding.
+TEST(BatchNorm, MeanNearThousandMatchesDoubleReference) {
+  const int64_t C = 8, M = 4 * 16 * 16;
+  Tensor x = random_tensor({4, 16, 16, C}, 61, 999.75f, 1000.25f);
+  Tensor gamma = random_tensor({C}, 62, 0.5f, 1.5f), beta = random_tensor({C}, 63);
+  Tensor rm = Tensor::zeros({C}), rv = Tensor::zeros({C});
+  const float eps = 1e-5f;
+  Tensor y = batch_norm(x, gamma, beta, rm, rv, true, /*decay=*/0.0f, eps);  // decay 0: rm, rv = batch
+  Vec mean, var;
+  const Vec want = ref::batch_norm_train(to_double(x), C, to_double(gamma), to_double(beta), eps, &mean, &var);
+  EXPECT_LT(normalized_error(want, to_double(y)), 1e-3);
+  const std::vector<float> rmv = rm.to_vector(), rvv = rv.to_vector();
+  for (int64_t c = 0; c < C; ++c) {
+    EXPECT_NEAR(rmv[c], mean[c], 1e-4) << "channel " << c;
+    const double unbiased = var[c] * M / (M - 1);
+    EXPECT_NEAR(rvv[c], unbiased, 1e-5 * unbiased) << "channel " << c;
+  }
 }
 
 TEST(BatchNorm, BackwardKernelSkipsNullOutputs) {
@@ -121,9 +140,9 @@ TEST(BatchNorm, ThreadedSizesMatchReference) {
   Tensor gamma = random_tensor({C}, 81, 0.5f, 1.5f).set_requires_grad(true);
   Tensor beta = random_tensor({C}, 82).set_requires_grad(true);
   Tensor rm = random_tensor({C}, 83), rv = random_tensor({C}, 84, 0.5f, 2.0f);
-  const Vec rmv = test::to_double(rm), rvv = test::to_double(rv);
+  const Vec rmv = to_double(rm), rvv = to_double(rv);
   for (bool training : {true, false}) {
-    const std::vector<double> r = test::check_op_directional(
+    const std::vector<double> r = check_op_directional(
         [=](const std::vector<Tensor>& t) mutable {
           Tensor m = rm.clone(), v = rv.clone();  // the same statistics at every call
           return batch_norm(t[0], t[1], t[2], m, v, training);
@@ -146,7 +165,100 @@ TEST(BatchNorm, BadShapesThrow) {
   EXPECT_THROW(batch_norm(x, g4, b4, rm3, rv, true), std::invalid_argument);
   EXPECT_THROW(batch_norm(random_tensor({4}, 2), g4, b4, rm, rv, true), std::invalid_argument);
   EXPECT_THROW(batch_norm(Tensor(), g4, b4, rm, rv, false), std::invalid_argument);
+  // Training needs a row to take statistics over; inference of no rows is fine.
+  EXPECT_THROW(batch_norm(Tensor::zeros({0, 4}), g4, b4, rm, rv, true), std::invalid_argument);
+  EXPECT_EQ(batch_norm(Tensor::zeros({0, 4}), g4, b4, rm, rv, false).shape(), (Shape{0, 4}));
 }
 
 }  // namespace
-}  // namespace cs
+}  // namespace cs::test
+
+// CUDA batch norm parity with the CPU op: training (batch statistics, gradients through them,
+// running-statistics update) and inference (running statistics), over channel counts that hit
+// the different block shapes of the per-channel reduction (C = 1, 3, 16, 40, 64).
+namespace cs::cudatest {
+namespace {
+
+OpFn bn_train(int64_t C, float eps = 1e-3f) {
+  return [C, eps](const std::vector<Tensor>& t) {
+    Tensor rm = Tensor::zeros({C}, t[0].device()), rv = Tensor::zeros({C}, t[0].device());
+    return batch_norm(t[0], t[1], t[2], rm, rv, true, 0.99f, eps);
+  };
+}
+
+OpFn bn_infer(int64_t C, uint64_t seed) {
+  const std::vector<float> rm = uniform(C, seed, -1.0f, 1.0f), rv = uniform(C, seed + 1, 0.2f, 2.0f);
+  return [C, rm, rv](const std::vector<Tensor>& t) {
+    Tensor m = Tensor::from_vector({C}, rm, t[0].device()), v = Tensor::from_vector({C}, rv, t[0].device());
+    return batch_norm(t[0], t[1], t[2], m, v, false);
+  };
+}
+
+std::vector<Input> bn_inputs(const Shape& xs, uint64_t seed, float lo = -2.0f, float hi = 3.0f) {
+  const int64_t C = xs.back();
+  return {input(xs, seed, lo, hi), input({C}, seed + 1, 0.5f, 1.5f), input({C}, seed + 2)};
+}
+
+TEST_F(Cuda, BatchNormTrainParity) {
+  expect_parity("train [2,5,6,3]", bn_train(3), bn_inputs({2, 5, 6, 3}, 1));
+  expect_parity("train [7,40]", bn_train(40), bn_inputs({7, 40}, 4));
+  expect_parity("train [3,4,4,64]", bn_train(64), bn_inputs({3, 4, 4, 64}, 7));
+  expect_parity("train [5,3,3,1]", bn_train(1), bn_inputs({5, 3, 3, 1}, 10));
+  // Many rows (several blocks of partial sums) and a mean far from zero.
+  expect_parity("train [4,32,32,16], mean ~ 3", bn_train(16), bn_inputs({4, 32, 32, 16}, 13, 2.0f, 4.0f));
+  // Mean ~ 1000 against a spread of 0.5: moments taken in one float32 pass (E[x^2] - E[x]^2)
+  // would lose the variance altogether.
+  expect_parity("train [4,32,32,16], mean ~ 1000", bn_train(16),
+                bn_inputs({4, 32, 32, 16}, 46, 999.75f, 1000.25f));
+  expect_parity("train [7,40], mean ~ -1000", bn_train(40), bn_inputs({7, 40}, 49, -1000.25f, -999.75f));
+}
+
+TEST_F(Cuda, BatchNormTrainPartialGradients) {
+  std::vector<Input> in = bn_inputs({2, 4, 4, 8}, 16);
+  in[1].requires_grad = false;
+  in[2].requires_grad = false;
+  expect_parity("train, x only", bn_train(8), in);
+  in = bn_inputs({2, 4, 4, 8}, 19);
+  in[0].requires_grad = false;
+  expect_parity("train, gamma and beta only", bn_train(8), in);
+}
+
+TEST_F(Cuda, BatchNormInferParity) {
+  expect_parity("infer [2,5,6,3]", bn_infer(3, 22), bn_inputs({2, 5, 6, 3}, 24));
+  expect_parity("infer [3,4,4,64]", bn_infer(64, 27), bn_inputs({3, 4, 4, 64}, 29));
+  std::vector<Input> in = bn_inputs({2, 3, 3, 40}, 32);
+  in[0].requires_grad = false;
+  expect_parity("infer, gamma and beta only", bn_infer(40, 35), in);
+  in = bn_inputs({2, 3, 3, 40}, 37);
+  in[1].requires_grad = false;
+  in[2].requires_grad = false;
+  expect_parity("infer, x only", bn_infer(40, 40), in);
+}
+
+// r <- decay*r + (1-decay)*batch (unbiased variance for r_var), over two steps from random
+// starting values; inference leaves the statistics alone.
+TEST_F(Cuda, BatchNormRunningStatistics) {
+  const int64_t C = 24;
+  const Shape xs{3, 5, 4, C};
+  const std::vector<float> x1 = uniform(shape_numel(xs), 42, -1.0f, 3.0f), x2 = uniform(shape_numel(xs), 43);
+  const std::vector<float> g = uniform(C, 44, 0.5f, 1.5f), b = uniform(C, 45);
+  const std::vector<float> rm0 = uniform(C, 46), rv0 = uniform(C, 47, 0.5f, 1.5f);
+  std::vector<float> stats[2][2];
+  for (int dev = 0; dev < 2; ++dev) {
+    const Device d = dev == 0 ? Device::CPU : Device::CUDA;
+    Tensor gamma = Tensor::from_vector({C}, g, d), beta = Tensor::from_vector({C}, b, d);
+    Tensor rm = Tensor::from_vector({C}, rm0, d), rv = Tensor::from_vector({C}, rv0, d);
+    batch_norm(Tensor::from_vector(xs, x1, d), gamma, beta, rm, rv, true, 0.9f);
+    batch_norm(Tensor::from_vector(xs, x2, d), gamma, beta, rm, rv, true, 0.9f);
+    batch_norm(Tensor::from_vector(xs, x2, d), gamma, beta, rm, rv, false);
+    stats[dev][0] = rm.to_vector();
+    stats[dev][1] = rv.to_vector();
+  }
+  EXPECT_LT(normalized_error(stats[1][0], stats[0][0]), 1e-5) << "running mean";
+  EXPECT_LT(normalized_error(stats[1][1], stats[0][1]), 1e-5) << "running variance";
+  // The statistics moved (a test that passes with untouched buffers would prove nothing).
+  EXPECT_GT(normalized_error(stats[1][0], rm0), 1e-3);
+}
+
+}  // namespace
+}  // namespace cs::cudatest

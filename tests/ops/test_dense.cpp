@@ -1,20 +1,15 @@
-// linear (no bias), softmax and l2_normalize over the last dimension.
+// linear (no bias) and softmax over the last dimension; then CUDA parity.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "ops/kernels.h"
-#include "ops/ops.h"
 #include "op_check.h"
+#include "ops/dense.h"
+#include "ops/ops.h"
+#include "parity.h"
 
-namespace cs {
+namespace cs::test {
 namespace {
-
-using test::check_op;
-using test::op_ok;
-using test::param;
-using test::random_tensor;
-using test::Vec;
 
 constexpr double kFwdTol = 1e-5, kGradTol = 1e-4;
 
@@ -32,8 +27,8 @@ TEST(Linear, ForwardAndGradients) {
 
 TEST(Linear, ProjectionHeadSizeMatchesReference) {
   Tensor x = random_tensor({8, 128}, 16), w = random_tensor({64, 128}, 17, -0.1f, 0.1f);
-  EXPECT_LT(test::normalized_error(ref::linear(test::to_double(x), 8, 128, test::to_double(w), 64),
-                                   test::to_double(linear(x, w))),
+  EXPECT_LT(normalized_error(ref::linear(to_double(x), 8, 128, to_double(w), 64),
+                             to_double(linear(x, w))),
             kFwdTol);
 }
 
@@ -51,47 +46,17 @@ TEST(Softmax, ForwardAndGradient) {
 TEST(Softmax, LargeLogitsStayFinite) {
   Tensor x = Tensor::from_vector({2, 3}, {1000, 1001, 999, -1000, -1001, -999});
   const std::vector<float> y = softmax(x).to_vector();
-  const Vec want = ref::softmax(test::to_double(x), 3);
+  const Vec want = ref::softmax(to_double(x), 3);
   for (size_t i = 0; i < y.size(); ++i) {
     EXPECT_TRUE(std::isfinite(y[i]));
     EXPECT_NEAR(y[i], want[i], 1e-6);
   }
 }
 
-TEST(L2Normalize, ForwardAndGradient) {
-  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return l2_normalize(t[0]); },
-                             [](const std::vector<Vec>& v) { return ref::l2_normalize(v[0], 6, 1e-12); },
-                             {param({3, 6}, 30)}, 31),
-                    kFwdTol, kGradTol));
-  // Over the channels of an NHWC feature map.
-  EXPECT_TRUE(op_ok(check_op([](const std::vector<Tensor>& t) { return l2_normalize(t[0]); },
-                             [](const std::vector<Vec>& v) { return ref::l2_normalize(v[0], 5, 1e-12); },
-                             {param({2, 2, 3, 5}, 32)}, 33),
-                    kFwdTol, kGradTol));
-}
-
-// A row whose norm is below eps is divided by eps (a linear map), the others by their norm.
-TEST(L2Normalize, NormBelowEps) {
-  Tensor x = Tensor::from_vector({2, 3}, {0.1f, -0.2f, 0.05f, 1.0f, 2.0f, -2.0f}).set_requires_grad(true);
-  const float eps = 0.5f;
-  const test::OpCheck r = check_op([=](const std::vector<Tensor>& t) { return l2_normalize(t[0], eps); },
-                                   [=](const std::vector<Vec>& v) { return ref::l2_normalize(v[0], 3, eps); },
-                                   {x}, 34);
-  EXPECT_TRUE(op_ok(r, kFwdTol, kGradTol));
-  const std::vector<float> y = l2_normalize(x, eps).to_vector();
-  EXPECT_NEAR(y[0], 0.2f, 1e-6f);
-  EXPECT_NEAR(y[3], 1.0f / 3.0f, 1e-6f);
-}
-
 TEST(Dense, ThreadedSizesMatchReference) {
-  std::vector<double> r = test::check_op_directional([](const std::vector<Tensor>& t) { return softmax(t[0]); },
-                                                     [](const std::vector<Vec>& v) { return ref::softmax(v[0], 9); },
-                                                     {param({4096, 9}, 40)}, 41);
-  EXPECT_LT(r[0], kFwdTol);
-  EXPECT_LT(r[1], kGradTol);
-  r = test::check_op_directional([](const std::vector<Tensor>& t) { return l2_normalize(t[0]); },
-                                 [](const std::vector<Vec>& v) { return ref::l2_normalize(v[0], 40, 1e-12); },
-                                 {param({1024, 40}, 42)}, 43);
+  std::vector<double> r = check_op_directional([](const std::vector<Tensor>& t) { return softmax(t[0]); },
+                                               [](const std::vector<Vec>& v) { return ref::softmax(v[0], 9); },
+                                               {param({4096, 9}, 40)}, 41);
   EXPECT_LT(r[0], kFwdTol);
   EXPECT_LT(r[1], kGradTol);
 }
@@ -100,12 +65,35 @@ TEST(Dense, BadShapesThrow) {
   EXPECT_THROW(linear(random_tensor({3, 5}, 1), random_tensor({4, 6}, 2)), std::invalid_argument);
   EXPECT_THROW(linear(random_tensor({3, 5, 1}, 1), random_tensor({4, 5}, 2)), std::invalid_argument);
   EXPECT_THROW(linear(random_tensor({3, 5}, 1), random_tensor({5}, 2)), std::invalid_argument);
-  Tensor y = Tensor::empty({3, 3});
-  EXPECT_THROW(cpu::softmax_forward(random_tensor({3, 4}, 1), y), std::invalid_argument);
-  Tensor n = Tensor::empty({2});
-  Tensor y2 = Tensor::empty({3, 4});
-  EXPECT_THROW(cpu::l2_normalize_forward(random_tensor({3, 4}, 1), y2, n, 1e-12f), std::invalid_argument);
+  EXPECT_THROW(softmax(Tensor()), std::invalid_argument);
+  EXPECT_THROW(softmax(Tensor::zeros({3, 0})), std::invalid_argument);
 }
 
 }  // namespace
-}  // namespace cs
+}  // namespace cs::test
+
+// CUDA parity of the feature-axis ops: linear (cuBLAS) and softmax, on short rows (one thread
+// per row) and long rows (one warp per row).
+namespace cs::cudatest {
+namespace {
+
+TEST_F(Cuda, LinearParity) {
+  const auto lin = [](const std::vector<Tensor>& t) { return linear(t[0], t[1]); };
+  expect_parity("linear 5x7 -> 3", lin, {input({5, 7}, 1), input({3, 7}, 2)});
+  expect_parity("linear 1x128 -> 64", lin, {input({1, 128}, 3), input({64, 128}, 4, -0.2f, 0.2f)});
+  expect_parity("linear 33x3200 -> 128", lin, {input({33, 3200}, 5), input({128, 3200}, 6, -0.05f, 0.05f)});
+  expect_parity("linear, x only", lin, {input({4, 6}, 7), input({5, 6}, 8, -1, 1, false)});
+  expect_parity("linear, w only", lin, {input({4, 6}, 9, -1, 1, false), input({5, 6}, 10)});
+}
+
+TEST_F(Cuda, SoftmaxParity) {
+  const auto sm = [](const std::vector<Tensor>& t) { return softmax(t[0]); };
+  expect_parity("softmax C=4 (segmentation classes)", sm, {input({2, 6, 6, 4}, 11, -3, 3)});
+  expect_parity("softmax C=1", sm, {input({7, 1}, 12)});
+  expect_parity("softmax C=100", sm, {input({9, 100}, 13, -5, 5)});
+  // Large logits: the max shift must keep exp finite.
+  expect_parity("softmax large logits", sm, {input({5, 40}, 14, 50, 90)});
+}
+
+}  // namespace
+}  // namespace cs::cudatest

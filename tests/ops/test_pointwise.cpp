@@ -1,34 +1,31 @@
-// relu, add, mul, scale, sum, mean, reshape, flatten.
+// relu, add, mul, scale, sum, mean, reshape, flatten; then CUDA parity.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
+#include <stdexcept>
 
-#include "ops/kernels.h"
-#include "ops/ops.h"
 #include "op_check.h"
+#include "ops/pointwise.h"
+#include "ops/ops.h"
+#include "parity.h"
 
-namespace cs {
+namespace cs::test {
 namespace {
-
-using test::check_op;
-using test::op_ok;
-using test::param;
-using test::random_tensor;
-using test::Vec;
 
 constexpr double kFwdTol = 1e-6, kGradTol = 1e-5;
 
 TEST(Relu, ForwardAndGradient) {
   // Large enough for the threaded path, still cheap to difference element by element.
-  const test::OpCheck r = check_op([](const std::vector<Tensor>& t) { return relu(t[0]); },
-                                   [](const std::vector<Vec>& v) { return ref::relu(v[0]); },
-                                   {param({2, 4, 5, 3}, 1)}, 2);
+  const OpCheck r = check_op([](const std::vector<Tensor>& t) { return relu(t[0]); },
+                             [](const std::vector<Vec>& v) { return ref::relu(v[0]); },
+                             {param({2, 4, 5, 3}, 1)}, 2);
   EXPECT_TRUE(op_ok(r, kFwdTol, kGradTol));
 }
 
 TEST(Relu, ThreadedSizeMatchesReference) {
   Tensor x = random_tensor({40000}, 3);
-  EXPECT_EQ(test::normalized_error(ref::relu(test::to_double(x)), test::to_double(relu(x))), 0.0);
+  EXPECT_EQ(normalized_error(ref::relu(to_double(x)), to_double(relu(x))), 0.0);
 }
 
 TEST(Add, ForwardAndGradients) {
@@ -109,16 +106,16 @@ TEST(Flatten, ForwardAndGradient) {
 
 TEST(Pointwise, ThreadedSizesMatchReference) {
   const Shape s{40000};
-  std::vector<double> r = test::check_op_directional(
+  std::vector<double> r = check_op_directional(
       [](const std::vector<Tensor>& t) { return mul(add(t[0], t[1]), scale(relu(t[1]), 0.5f)); },
       [](const std::vector<Vec>& v) { return ref::mul(ref::add(v[0], v[1]), ref::scale(ref::relu(v[1]), 0.5)); },
       {param(s, 80), param(s, 81)}, 82);
   EXPECT_LT(r[0], kFwdTol);
   EXPECT_LT(r[1], kGradTol);
   EXPECT_LT(r[2], kGradTol);
-  r = test::check_op_directional([](const std::vector<Tensor>& t) { return mean(t[0]); },
-                                 [](const std::vector<Vec>& v) { return Vec{ref::sum(v[0]) / v[0].size()}; },
-                                 {param(s, 83)}, 84);
+  r = check_op_directional([](const std::vector<Tensor>& t) { return mean(t[0]); },
+                           [](const std::vector<Vec>& v) { return Vec{ref::sum(v[0]) / v[0].size()}; },
+                           {param(s, 83)}, 84);
   EXPECT_LT(r[0], kFwdTol);
   EXPECT_LT(r[1], kGradTol);
 }
@@ -128,9 +125,10 @@ TEST(Pointwise, BadShapesThrow) {
   EXPECT_THROW(mul(random_tensor({2, 3}, 1), random_tensor({6}, 2)), std::invalid_argument);
   EXPECT_THROW(reshape(random_tensor({2, 3}, 1), {4, 2}), std::invalid_argument);
   EXPECT_THROW(flatten(random_tensor({6}, 1)), std::invalid_argument);
-  Tensor y = Tensor::empty({3});
-  EXPECT_THROW(cpu::relu_forward(random_tensor({4}, 1), y), std::invalid_argument);
-  EXPECT_THROW(cpu::sum_forward(random_tensor({4}, 1), y), std::invalid_argument);
+  EXPECT_THROW(relu(Tensor()), std::invalid_argument);
+  EXPECT_THROW(sum(Tensor()), std::invalid_argument);
+  EXPECT_THROW(mean(Tensor()), std::invalid_argument);
+  EXPECT_THROW(add(Tensor(), random_tensor({2}, 1)), std::invalid_argument);
 }
 
 TEST(Pointwise, KernelsSkipNullAndHonourBeta) {
@@ -148,4 +146,64 @@ TEST(Pointwise, KernelsSkipNullAndHonourBeta) {
 }
 
 }  // namespace
-}  // namespace cs
+}  // namespace cs::test
+
+// CUDA parity of the elementwise ops and reductions: add, mul, scale, sum, mean, relu, reshape,
+// plus the raw kernels that no wrapper reaches alone (axpby's beta).
+namespace cs::cudatest {
+namespace {
+
+TEST_F(Cuda, AddMulScaleParity) {
+  const Shape s{3, 5, 7, 4};
+  expect_parity("add", [](const std::vector<Tensor>& t) { return add(t[0], t[1]); },
+                {input(s, 1), input(s, 2)});
+  expect_parity("add, only b requires grad", [](const std::vector<Tensor>& t) { return add(t[0], t[1]); },
+                {input(s, 3, -1, 1, false), input(s, 4)});
+  expect_parity("mul", [](const std::vector<Tensor>& t) { return mul(t[0], t[1]); },
+                {input(s, 5), input(s, 6)});
+  expect_parity("mul, only a requires grad", [](const std::vector<Tensor>& t) { return mul(t[0], t[1]); },
+                {input(s, 7), input(s, 8, -2, 2, false)});
+  expect_parity("scale", [](const std::vector<Tensor>& t) { return scale(t[0], -2.5f); }, {input(s, 9)});
+}
+
+TEST_F(Cuda, SumMeanParity) {
+  // Large enough for many blocks of partial sums; values offset from zero so that a lost partial
+  // would show.
+  const Shape big{70001};
+  expect_parity("sum", [](const std::vector<Tensor>& t) { return sum(t[0]); }, {input(big, 10, 0.5f, 1.5f)});
+  expect_parity("mean", [](const std::vector<Tensor>& t) { return mean(t[0]); }, {input({4, 9, 9, 3}, 11)});
+  expect_parity("sum of one element", [](const std::vector<Tensor>& t) { return sum(t[0]); },
+                {input({1}, 12)});
+}
+
+TEST_F(Cuda, ReluReshapeParity) {
+  expect_parity("relu", [](const std::vector<Tensor>& t) { return relu(t[0]); }, {input({2, 6, 5, 3}, 13)});
+  expect_parity("relu after reshape",
+                [](const std::vector<Tensor>& t) {
+                  return relu(reshape(t[0], {6, 15}));
+                },
+                {input({2, 3, 5, 3}, 14)});
+  expect_parity("flatten", [](const std::vector<Tensor>& t) { return scale(flatten(t[0]), 3.0f); },
+                {input({2, 3, 4, 5}, 15)});
+}
+
+#ifdef CONTRASEG_CUDA
+TEST_F(Cuda, AxpbyAndBroadcastKernels) {
+  // beta 0 must not read y (NaN there would survive 0*NaN); beta 1 accumulates.
+  const std::vector<float> xv = uniform(1000, 16);
+  Tensor x = Tensor::from_vector({1000}, xv, Device::CUDA);
+  Tensor out = Tensor::full({1000}, std::numeric_limits<float>::quiet_NaN(), Device::CUDA);
+  cuda::axpby(x, 2.0f, out.data(), 0.0f);
+  cuda::axpby(x, -0.5f, out.data(), 1.0f);
+  const std::vector<float> ov = out.to_vector();
+  for (size_t i = 0; i < ov.size(); ++i) ASSERT_FLOAT_EQ(ov[i], 1.5f * xv[i]) << "element " << i;
+
+  // dx = beta*dx + scale*dy[0], over a NaN buffer with beta 0.
+  Tensor dy = Tensor::from_vector({1}, {4.0f}, Device::CUDA);
+  cuda::broadcast_scalar_backward(dy, 0.25f, out.data(), 0.0f, out.numel());
+  for (float v : out.to_vector()) ASSERT_EQ(v, 1.0f);
+}
+#endif
+
+}  // namespace
+}  // namespace cs::cudatest

@@ -1,23 +1,20 @@
-// maxpool2x2 (TF SAME, odd sizes), upsample2x, concat_channels.
+// maxpool2x2 (TF SAME, odd sizes), upsample2x, concat_channels; then CUDA parity.
 #include <gtest/gtest.h>
 
-#include "ops/kernels.h"
-#include "ops/ops.h"
+#include <cmath>
+
 #include "op_check.h"
+#include "ops/spatial.h"
+#include "ops/ops.h"
+#include "parity.h"
 
-namespace cs {
+namespace cs::test {
 namespace {
-
-using test::check_op;
-using test::op_ok;
-using test::param;
-using test::random_tensor;
-using test::Vec;
 
 // Copies and maxima are exact; gradients are sums of at most four terms.
 constexpr double kFwdTol = 1e-7, kGradTol = 1e-5;
 
-test::OpCheck pool_check(const Shape& xs, uint64_t seed) {
+OpCheck pool_check(const Shape& xs, uint64_t seed) {
   const ref::Nhwc s{xs[0], xs[1], xs[2], xs[3]};
   return check_op([](const std::vector<Tensor>& t) { return maxpool2x2(t[0]); },
                   [=](const std::vector<Vec>& v) { return ref::maxpool2x2(v[0], s); }, {param(xs, seed)},
@@ -78,16 +75,16 @@ TEST(Spatial, ThreadedSizesMatchReference) {
     for (size_t i = 1; i < r.size(); ++i) EXPECT_LT(r[i], 1e-4) << what << ", input " << i - 1;
   };
   const ref::Nhwc p{2, 34, 31, 16};
-  expect_ok(test::check_op_directional([](const std::vector<Tensor>& t) { return maxpool2x2(t[0]); },
-                                       [=](const std::vector<Vec>& v) { return ref::maxpool2x2(v[0], p); },
-                                       {param({2, 34, 31, 16}, 90)}, 91),
+  expect_ok(check_op_directional([](const std::vector<Tensor>& t) { return maxpool2x2(t[0]); },
+                                 [=](const std::vector<Vec>& v) { return ref::maxpool2x2(v[0], p); },
+                                 {param({2, 34, 31, 16}, 90)}, 91),
             "maxpool2x2");
   const ref::Nhwc u{2, 16, 17, 16};
-  expect_ok(test::check_op_directional([](const std::vector<Tensor>& t) { return upsample2x(t[0]); },
-                                       [=](const std::vector<Vec>& v) { return ref::upsample2x(v[0], u); },
-                                       {param({2, 16, 17, 16}, 92)}, 93),
+  expect_ok(check_op_directional([](const std::vector<Tensor>& t) { return upsample2x(t[0]); },
+                                 [=](const std::vector<Vec>& v) { return ref::upsample2x(v[0], u); },
+                                 {param({2, 16, 17, 16}, 92)}, 93),
             "upsample2x");
-  expect_ok(test::check_op_directional(
+  expect_ok(check_op_directional(
                 [](const std::vector<Tensor>& t) { return concat_channels(t[0], t[1]); },
                 [](const std::vector<Vec>& v) { return ref::concat_channels(v[0], 16, v[1], 8); },
                 {param({2, 32, 32, 16}, 94), param({2, 32, 32, 8}, 95)}, 96),
@@ -102,10 +99,57 @@ TEST(Spatial, BadShapesThrow) {
   EXPECT_THROW(concat_channels(random_tensor({2, 4, 4, 3}, 1), random_tensor({1, 4, 4, 3}, 2)),
                std::invalid_argument);
   EXPECT_THROW(concat_channels(random_tensor({4, 4, 3}, 1), random_tensor({4, 4, 3}, 2)), std::invalid_argument);
-  std::vector<float> dx(8);
-  EXPECT_THROW(cpu::upsample2x_backward(random_tensor({1, 4, 4, 1}, 3), dx.data(), 0.f, {1, 2, 3, 1}),
-               std::invalid_argument);
 }
 
 }  // namespace
-}  // namespace cs
+}  // namespace cs::test
+
+// CUDA parity of the spatial ops: 2x2 max pool (even and odd sizes, ties), nearest x2 upsample
+// and channel concat.
+namespace cs::cudatest {
+namespace {
+
+TEST_F(Cuda, MaxPoolParity) {
+  const auto pool = [](const std::vector<Tensor>& t) { return maxpool2x2(t[0]); };
+  expect_parity("maxpool 8x6", pool, {input({2, 8, 6, 3}, 1)});
+  expect_parity("maxpool 7x5 (clipped windows)", pool, {input({2, 7, 5, 4}, 2)});
+  expect_parity("maxpool 1x1", pool, {input({3, 1, 1, 2}, 3)});
+  expect_parity("maxpool 64 channels", pool, {input({1, 6, 6, 64}, 4)});
+}
+
+TEST_F(Cuda, MaxPoolTiesRouteToFirst) {
+  // Values on a coarse grid: most windows hold ties, and the gradient must go to the first
+  // (row-major) maximum on both devices.
+  Input in = input({2, 6, 7, 3}, 5, -2.0f, 2.0f);
+  for (float& v : in.values) v = std::round(v);
+  expect_parity("maxpool with ties", [](const std::vector<Tensor>& t) { return maxpool2x2(t[0]); }, {in});
+}
+
+TEST_F(Cuda, UpsampleParity) {
+  const auto up = [](const std::vector<Tensor>& t) { return upsample2x(t[0]); };
+  expect_parity("upsample 3x5", up, {input({2, 3, 5, 4}, 6)});
+  expect_parity("upsample 1x1, 33 channels", up, {input({1, 1, 1, 33}, 7)});
+}
+
+TEST_F(Cuda, ConcatParity) {
+  const auto cat = [](const std::vector<Tensor>& t) { return concat_channels(t[0], t[1]); };
+  expect_parity("concat 3+5", cat, {input({2, 4, 3, 3}, 8), input({2, 4, 3, 5}, 9)});
+  expect_parity("concat 16+16", cat, {input({1, 5, 5, 16}, 10), input({1, 5, 5, 16}, 11)});
+  expect_parity("concat, a only", cat, {input({2, 3, 3, 2}, 12), input({2, 3, 3, 7}, 13, -1, 1, false)});
+  expect_parity("concat, b only", cat, {input({2, 3, 3, 2}, 14, -1, 1, false), input({2, 3, 3, 7}, 15)});
+}
+
+TEST_F(Cuda, DecoderBlockParity) {
+  // The UNet decoder's pattern: upsample, 2x2 conv, concat with the skip, 3x3 conv.
+  const auto block = [](const std::vector<Tensor>& t) {
+    Tensor u = conv2d(upsample2x(t[0]), t[1], t[2]);
+    return relu(conv2d(concat_channels(u, t[3]), t[4]));
+  };
+  expect_parity("decoder block", block,
+                {input({2, 3, 4, 8}, 16), input({4, 2, 2, 8}, 17), input({4}, 18), input({2, 6, 8, 4}, 19),
+                 input({5, 3, 3, 8}, 20)},
+                3e-4);
+}
+
+}  // namespace
+}  // namespace cs::cudatest

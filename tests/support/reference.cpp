@@ -117,17 +117,6 @@ Vec softmax(const Vec& x, int64_t C) {
   return y;
 }
 
-Vec l2_normalize(const Vec& x, int64_t D, double eps) {
-  Vec y(x.size());
-  for (size_t r = 0; r < x.size() / D; ++r) {
-    double ss = 0.0;
-    for (int64_t d = 0; d < D; ++d) ss += x[r * D + d] * x[r * D + d];
-    const double denom = std::max(std::sqrt(ss), eps);
-    for (int64_t d = 0; d < D; ++d) y[r * D + d] = x[r * D + d] / denom;
-  }
-  return y;
-}
-
 Vec add(const Vec& a, const Vec& b) {
   Vec y(a.size());
   for (size_t i = 0; i < a.size(); ++i) y[i] = a[i] + b[i];

@@ -40,8 +40,6 @@ Vec concat_channels(const Vec& a, int64_t ca, const Vec& b, int64_t cb);
 Vec linear(const Vec& x, int64_t n, int64_t din, const Vec& w, int64_t dout);
 // Over the last dimension of size C.
 Vec softmax(const Vec& x, int64_t C);
-// Over the last dimension of size D: x / max(||x||, eps).
-Vec l2_normalize(const Vec& x, int64_t D, double eps);
 
 Vec add(const Vec& a, const Vec& b);
 Vec mul(const Vec& a, const Vec& b);

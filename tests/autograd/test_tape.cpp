@@ -1,9 +1,11 @@
-// The tape: recording rules, clearing, frozen parameters, unused branches, bad losses.
+// The tape: recording rules, clearing, frozen parameters, unused branches, bad losses, the
+// gradient a closure receives; grad_out's buffer and beta.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "autograd/grad_out.h"
 #include "autograd/tape.h"
 #include "ops/ops.h"
 #include "support/gradcheck.h"
@@ -133,11 +135,37 @@ TEST_F(TapeTest, FailedBackwardClearsTheTape) {
   Tensor x = random_tensor({3}, 9).set_requires_grad(true);
   Tensor y = relu(x);
   // A node whose closure throws.
-  Tape::get().record("broken", {x}, y, []() { throw std::runtime_error("broken closure"); });
+  Tape::get().record("broken", {x}, y, [](const Tensor&) { throw std::runtime_error("broken closure"); });
   Tensor loss = sum(y);
   EXPECT_THROW(backward(loss), std::runtime_error);
   EXPECT_EQ(Tape::get().size(), 0u);
   EXPECT_TRUE(Tape::get().enabled());
+}
+
+TEST_F(TapeTest, ClosureReceivesItsOutputGradient) {
+  Tensor x = Tensor::from_vector({2}, {1, 2}).set_requires_grad(true);
+  Tensor y = Tensor::zeros({2});
+  std::vector<float> seen;
+  Tape::get().record("probe", {x}, y, [&seen](const Tensor& dy) { seen = dy.to_vector(); });
+  Tensor loss = sum(scale(y, 3.0f));
+  backward(loss);
+  EXPECT_EQ(seen, (std::vector<float>{3, 3}));
+}
+
+TEST(GradOut, NullWithoutGradientThenOverwriteThenAccumulate) {
+  EXPECT_EQ(grad_out(Tensor()).ptr, nullptr);
+  Tensor c = Tensor::zeros({3});
+  EXPECT_EQ(grad_out(c).ptr, nullptr);
+  EXPECT_FALSE(c.has_grad());
+  Tensor p = Tensor::zeros({3}).set_requires_grad(true);
+  const GradOut first = grad_out(p);
+  ASSERT_NE(first.ptr, nullptr);
+  EXPECT_EQ(first.beta, 0.0f);  // a fresh buffer holds garbage: overwrite
+  const GradOut second = grad_out(p);
+  EXPECT_EQ(second.ptr, first.ptr);
+  EXPECT_EQ(second.beta, 1.0f);  // written once already: accumulate
+  p.zero_grad();
+  EXPECT_EQ(grad_out(p).beta, 0.0f);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// The fused similarity ops (ops/similarity.h) against double-precision brute force.
+// The fused similarity ops (ops/similarity.h) against double-precision brute force; then CUDA
+// parity.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -6,11 +7,11 @@
 #include <set>
 #include <tuple>
 
-#include "autograd/tape.h"
-#include "losses/loss_reference.h"
 #include "ops/ops.h"
 #include "ops/similarity.h"
+#include "parity.h"
 #include "support/gradcheck.h"
+#include "support/similarity_reference.h"
 
 namespace cs::test {
 namespace {
@@ -218,3 +219,51 @@ TEST(ExtractRegions, OverlappingPatchesAndGradients) {
 
 }  // namespace
 }  // namespace cs::test
+
+// CUDA parity of the similarity kernels with the CPU ones (checked above against the double
+// references), on each path a kernel takes by size.
+namespace cs::cudatest {
+namespace {
+
+// The similarity kernels have a fixture of their own: scripts/gpu-check.sh runs the sanitizers
+// over Cuda.* only.
+class CudaSimilarity : public Cuda {};
+
+// ntxent_loss and ntxent_terms of one term list on z [rows, d].
+void ntxent_parity(const ContrastSpec& spec, int d, float tau, const std::string& what) {
+  const ContrastPlan cpu(spec, Device::CPU), gpu(spec, Device::CUDA);
+  for (bool per_term : {false, true}) {
+    const OpFn f = [&, per_term](const std::vector<Tensor>& t) {
+      const ContrastPlan& plan = t[0].is_cuda() ? gpu : cpu;
+      return per_term ? ntxent_terms(t[0], plan, tau) : ntxent_loss(t[0], plan, tau);
+    };
+    expect_parity(what + (per_term ? " (per term)" : " (loss)"), f, {input({spec.rows, d}, 1234)});
+  }
+}
+
+TEST_F(CudaSimilarity, NtXentAllPaths) {
+  // Fused one-block forward (rows <= 64).
+  ntxent_parity(test::random_contrast_spec(NegativeRule::OtherGroups, 48, 150, 4), 128, 0.1f, "other-groups fused");
+  // Tiled forward: rows and units not multiples of 64, depth not a multiple of 32.
+  ntxent_parity(test::random_contrast_spec(NegativeRule::OtherGroups, 300, 700, 5), 130, 0.1f, "other-groups tiled");
+  ntxent_parity(test::random_contrast_spec(NegativeRule::AllOthers, 50, 120, 6), 20, 0.3f, "all-others small");
+  // Explicit: fused (local loss sizes) and multi-launch (many terms).
+  ntxent_parity(test::random_contrast_spec(NegativeRule::Explicit, 340, 260, 7), 128, 0.1f, "explicit fused");
+  ntxent_parity(test::random_contrast_spec(NegativeRule::Explicit, 400, 5000, 8), 64, 0.1f, "explicit multi-launch");
+}
+
+TEST_F(CudaSimilarity, TinyTemperature) {
+  ntxent_parity(test::random_contrast_spec(NegativeRule::OtherGroups, 48, 150, 4), 128, 0.005f, "fused, tau 0.005");
+  ntxent_parity(test::random_contrast_spec(NegativeRule::OtherGroups, 200, 400, 9), 128, 0.005f, "tiled, tau 0.005");
+}
+
+TEST_F(CudaSimilarity, CosineSimilarityAndRegions) {
+  expect_parity("cosine_similarity", [](const std::vector<Tensor>& t) { return cosine_similarity(t[0], 0.2f); },
+                {input({70, 33}, 5)}, 1e-5);
+  const std::vector<RegionPos> pos = {{0, 0}, {1, 1}, {4, 3}, {0, 0}};
+  expect_parity("extract_regions", [&](const std::vector<Tensor>& t) { return extract_regions(t[0], pos, 3); },
+                {input({3, 8, 7, 5}, 6)}, 1e-6);
+}
+
+}  // namespace
+}  // namespace cs::cudatest

@@ -7,6 +7,7 @@
 #include "autograd/cuda_runtime_api.h"
 #include "autograd/tape.h"
 #include "ops/ops.h"
+#include "ops/similarity.h"
 #include "parity.h"
 
 #ifdef CONTRASEG_CUDA
@@ -23,20 +24,21 @@ Tensor on_gpu(const Shape& s, uint64_t seed, float lo = -0.5f, float hi = 0.5f) 
 }
 
 // One small UNet-like step touching every op: conv (3x3, 2x2, 1x1), batch norm, relu, pool,
-// upsample, concat, softmax, l2 normalisation, linear, add/mul/mean/sum/scale.
-void step(Params& p, const Tensor& x, const Tensor& target) {
+// upsample, concat, softmax, a projection head (linear) into the NT-Xent loss of the global
+// stage, add/mul/mean/sum/scale.
+void step(Params& p, const Tensor& x, const Tensor& target, const ContrastPlan& plan) {
   for (Tensor* t : p.trainable()) t->zero_grad();
   Tensor h = relu(batch_norm(conv2d(x, p.w1, p.b1), p.gamma, p.beta, p.rm, p.rv, true));
   Tensor u = conv2d(upsample2x(maxpool2x2(h)), p.w_up, p.b_up);
   Tensor c = concat_channels(h, u);
   Tensor seg = softmax(conv2d(c, p.w2));
-  Tensor emb = linear(l2_normalize(flatten(c)), p.w_lin);
-  Tensor loss = add(mean(mul(seg, target)), scale(sum(mul(emb, emb)), 0.01f));
+  Tensor z = linear(flatten(c), p.w_lin);
+  Tensor loss = add(mean(mul(seg, target)), scale(add(ntxent_loss(z, plan, 0.1f), sum(mul(z, z))), 0.01f));
   backward(loss);
 }
 
 TEST_F(Cuda, SteadyStateStepDoesNotAllocate) {
-  const int64_t N = 2, H = 8, W = 8, C = 4, K = 3;
+  const int64_t N = 4, H = 8, W = 8, C = 4, K = 3;
   Params p;
   p.w1 = on_gpu({C, 3, 3, 1}, 1);
   p.b1 = on_gpu({C}, 2);
@@ -52,13 +54,20 @@ TEST_F(Cuda, SteadyStateStepDoesNotAllocate) {
   const Tensor target =
       Tensor::from_vector({N, H, W, K}, uniform(N * H * W * K, 10, 0.0f, 1.0f), Device::CUDA);
 
-  step(p, x, target);
+  // Two images of each volume: positives within a group, negatives across (as the G^D layout).
+  ContrastSpec spec;
+  spec.rows = N;
+  spec.group = {0, 0, 1, 1};
+  spec.terms = {{0, 1, 0, 0.25f}, {1, 0, 1, 0.25f}, {2, 3, 2, 0.25f}, {3, 2, 3, 0.25f}};
+  const ContrastPlan plan(spec, Device::CUDA);  // built once per layout, outside the steps
+
+  step(p, x, target, plan);
   cuda_synchronize();
   const AllocatorStats first = allocator_stats(Device::CUDA);
-  step(p, x, target);
+  step(p, x, target, plan);
   cuda_synchronize();
   const AllocatorStats second = allocator_stats(Device::CUDA);
-  step(p, x, target);
+  step(p, x, target, plan);
   cuda_synchronize();
   const AllocatorStats third = allocator_stats(Device::CUDA);
 

@@ -10,9 +10,9 @@
 //   Once       one use of the op, gradients written with beta 0;
 //   Twice      the op used twice in one loss (second write accumulates with beta 1);
 //   Overwrite  gradients filled with NaN and marked zero first: beta 0 must not read them.
-// Tests of this binary skip themselves when no CUDA device is visible. Every test that needs a GPU,
-// here or in another binary, has "Cuda" in its name: scripts/gpu-check.sh selects them by it and
-// fails when one of them skips on a GPU machine.
+// Tests on the Cuda fixture skip themselves when no CUDA device is visible. Every test that needs a
+// GPU, here or in another binary, has "Cuda" in its name: scripts/gpu-check.sh selects them by it
+// and fails when one of them skips on a GPU machine.
 #include <gtest/gtest.h>
 
 #include <cstdint>
