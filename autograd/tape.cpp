@@ -20,6 +20,14 @@ void Tape::record(const char* name, std::vector<Tensor> inputs, Tensor& output,
                   std::function<void(const Tensor& dy)> backward, double backward_flops) {
   output.set_requires_grad(true);
   nodes_.push_back(Node{name, std::move(inputs), output, std::move(backward), backward_flops});
+  if (observer_ && observer_->wants_shapes()) observer_->shapes(name, false, op_shapes(nodes_.back().inputs, output));
+}
+
+std::string op_shapes(const std::vector<Tensor>& inputs, const Tensor& output) {
+  std::string s;
+  for (const Tensor& t : inputs)
+    if (t.defined()) s += (s.empty() ? "" : " ") + shape_str(t.shape());
+  return s + " -> " + shape_str(output.shape());
 }
 
 void Tape::backward(Tensor& loss) {
@@ -36,8 +44,12 @@ void Tape::backward(Tensor& loss) {
     for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
       // Skip nodes whose output received no gradient (a branch the loss does not use).
       if (!it->output.has_grad()) continue;
-      OpScope scope(it->name.c_str(), it->backward_flops, true);
-      it->backward(it->output.grad());
+      {
+        OpScope scope(it->name.c_str(), it->backward_flops, true);
+        it->backward(it->output.grad());
+      }
+      if (observer_ && observer_->wants_shapes())
+        observer_->shapes(it->name.c_str(), true, op_shapes(it->inputs, it->output));
     }
   } catch (...) {
     enabled_ = was_enabled;

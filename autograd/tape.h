@@ -29,7 +29,14 @@ struct OpObserver {
   virtual ~OpObserver() = default;
   virtual void begin(const char* name, bool backward) = 0;
   virtual void end(const char* name, bool backward, double flops) = 0;
+  // When wants_shapes(): the tensor shapes of each recorded op, "[2,8,8,1] [4,3,3,1] -> [2,8,8,4]",
+  // right after its forward span (when it is recorded) and after its backward span.
+  virtual bool wants_shapes() const { return false; }
+  virtual void shapes(const char* /*name*/, bool /*backward*/, const std::string& /*shapes*/) {}
 };
+
+// "[a,b] [c] -> [d,e]": the shapes of an op's inputs (undefined ones skipped) and its output.
+std::string op_shapes(const std::vector<Tensor>& inputs, const Tensor& output);
 
 class Tape {
  public:

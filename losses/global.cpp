@@ -191,7 +191,9 @@ GlobalContrastiveLoss::GlobalContrastiveLoss(GlobalLossKind kind, Mode mode, Slo
       mode_(mode),
       layout_(std::move(layout)),
       tau_(tau),
-      plan_(global_contrast_spec(kind, mode, layout_), device) {}
+      plan_(global_contrast_spec(kind, mode, layout_), device,
+            std::string("ntxent_") + (kind == GlobalLossKind::GR ? "gr" : kind == GlobalLossKind::GD ? "gd" : "gdminus") +
+                "_" + mode_name(mode)) {}
 
 Tensor GlobalContrastiveLoss::operator()(const Tensor& z) const { return ntxent_loss(z, plan_, tau_); }
 

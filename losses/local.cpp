@@ -171,7 +171,9 @@ LocalContrastiveLoss::LocalContrastiveLoss(const LocalLossOptions& opt, int imag
     : opt_(opt),
       images_(images),
       table_(local_region_table(region_grid(side, opt.region_size), negative_table_for(opt.mode, opt.region_size))),
-      plan_(local_contrast_spec(opt.kind, table_, images, opt.negatives_used), device) {}
+      plan_(local_contrast_spec(opt.kind, table_, images, opt.negatives_used), device,
+            std::string("ntxent_") + (opt.kind == LocalLossKind::LR ? "lr" : "ld") +
+                (opt.region_size == 3 ? "3x3" : "1x1") + "_" + mode_name(opt.mode)) {}
 
 Tensor LocalContrastiveLoss::embeddings(const Tensor& g2, const Tensor& dense_w) const {
   check_ndim(g2, 4, "local contrastive loss", "g2 [N,W,W,C]");

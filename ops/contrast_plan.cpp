@@ -123,7 +123,8 @@ ContrastSpec ContrastSpec::merged() const {
 
 // ---------------------------------------------------------------------------------------------
 
-ContrastPlan::ContrastPlan(ContrastSpec spec, Device device) : spec_(std::move(spec)), device_(device) {
+ContrastPlan::ContrastPlan(ContrastSpec spec, Device device, std::string op_name)
+    : spec_(std::move(spec)), device_(device), op_name_(std::move(op_name)) {
   spec_.validate();
   const int T = static_cast<int>(spec_.terms.size());
   const int rows = static_cast<int>(spec_.rows);

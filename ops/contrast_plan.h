@@ -10,6 +10,7 @@
 //    the sum over all other rows, the positive included once.
 //  - Explicit:    N_t = neg_index[neg_offset[t] .. neg_offset[t+1]) (the local loss: a few
 //    regions per term). Repeated indices count repeatedly.
+#include <string>
 #include <cstdint>
 #include <vector>
 
@@ -65,7 +66,10 @@ struct ContrastIndex {
 // (no host-to-device copies in the steady state).
 class ContrastPlan {
  public:
-  ContrastPlan(ContrastSpec spec, Device device = Device::CPU);
+  // op_name: what the op evaluating this plan is called on the tape and in profiles (the losses
+  // name theirs by loss and mode, e.g. "ntxent_gd_paper", so a profile tells the losses apart).
+  ContrastPlan(ContrastSpec spec, Device device = Device::CPU, std::string op_name = "ntxent_loss");
+  const char* op_name() const { return op_name_.c_str(); }
 
   const ContrastSpec& spec() const { return spec_; }
   Device device() const { return device_; }
@@ -83,6 +87,7 @@ class ContrastPlan {
  private:
   ContrastSpec spec_;
   Device device_;
+  std::string op_name_;
   int64_t num_units_ = 0;
   int max_units_per_row_ = 0;
   int64_t max_negatives_ = 0;

@@ -47,7 +47,7 @@ Tensor cosine_similarity(const Tensor& z, float tau) {
 
 namespace {
 Tensor ntxent_impl(const Tensor& z, const ContrastPlan& plan, float tau, bool per_term) {
-  const char* op = per_term ? "ntxent_terms" : "ntxent_loss";
+  const char* op = per_term ? "ntxent_terms" : plan.op_name();
   check_embeddings(z, op);
   check_tau(tau, op);
   if (z.dim(0) != plan.rows())

@@ -28,6 +28,8 @@ class Profiler : public OpObserver, public StepPhases {
   ~Profiler() override;
   void begin(const char* name, bool backward) override;
   void end(const char* name, bool backward, double flops) override;
+  bool wants_shapes() const override { return tracing_; }
+  void shapes(const char* name, bool backward, const std::string& shapes) override;
 
   // The phases of a step (data, forward, backward, optimizer), from StageStep::run.
   void phase_begin(const std::string& phase) override;

@@ -170,3 +170,37 @@ TEST(GradOut, NullWithoutGradientThenOverwriteThenAccumulate) {
 
 }  // namespace
 }  // namespace cs
+
+namespace cs {
+namespace {
+
+// The observer hears the shapes of every recorded op, forward and backward, only when it asks.
+struct ShapeLog : OpObserver {
+  bool want = true;
+  std::vector<std::string> seen;
+  void begin(const char*, bool) override {}
+  void end(const char*, bool, double) override {}
+  bool wants_shapes() const override { return want; }
+  void shapes(const char* name, bool backward, const std::string& s) override {
+    seen.push_back(std::string(name) + (backward ? " bwd " : " fwd ") + s);
+  }
+};
+
+TEST(TapeObserver, HearsTheShapesOfRecordedOps) {
+  ShapeLog log;
+  Tape::get().set_observer(&log);
+  Tensor x = random_tensor({2, 3}, 1);
+  Tensor w = random_tensor({4, 3}, 2);
+  w.set_requires_grad(true);
+  Tensor loss = sum(linear(x, w));
+  backward(loss);
+  log.want = false;
+  Tensor again = sum(linear(x, w));
+  backward(again);
+  Tape::get().set_observer(nullptr);
+  EXPECT_EQ(log.seen, (std::vector<std::string>{"linear fwd [2, 3] [4, 3] -> [2, 4]", "sum fwd [2, 4] -> [1]",
+                                                "sum bwd [2, 4] -> [1]", "linear bwd [2, 3] [4, 3] -> [2, 4]"}));
+}
+
+}  // namespace
+}  // namespace cs

@@ -60,18 +60,20 @@ TEST(Profile, ProfilesTheConfiguredLoss) {
   auto calls = op_calls(ld);
   EXPECT_EQ(calls.count("extract_regions"), 1u) << ld;
   EXPECT_EQ(calls.count("linear"), 0u) << ld;
-  EXPECT_EQ(calls.count("ntxent_loss"), 1u) << ld;
+  EXPECT_EQ(calls.count("ntxent_ld1x1_reference"), 1u) << ld;
   // the paper default of stage 2: L^R on 3x3 regions through the shared dense layer
   const std::string lr = run_contraseg("profile --stage pretrain-local" + kSmall, &st);
   ASSERT_EQ(st, 0) << lr;
   EXPECT_NE(lr.find("L^R on decoder blocks 1..3, 3x3 regions, paper mode"), std::string::npos) << lr;
-  EXPECT_EQ(op_calls(lr).count("linear"), 1u) << lr;
+  calls = op_calls(lr);
+  EXPECT_EQ(calls.count("linear"), 1u) << lr;
+  EXPECT_EQ(calls.count("ntxent_lr3x3_paper"), 1u) << lr;
   // stage 1 in reference mode: G^D over the released code's 48 slots
   const std::string gd = run_contraseg("profile --stage pretrain-global --set compat=reference" + kSmall, &st);
   ASSERT_EQ(st, 0) << gd;
   EXPECT_NE(gd.find("G^D, reference mode, tau 0.1, 48 images"), std::string::npos) << gd;
   calls = op_calls(gd);
-  EXPECT_EQ(calls.count("ntxent_loss"), 1u) << gd;
+  EXPECT_EQ(calls.count("ntxent_gd_reference"), 1u) << gd;
   EXPECT_EQ(calls.count("extract_regions"), 0u) << gd;
 }
 
@@ -91,6 +93,7 @@ TEST(Profile, TraceHoldsEverySpanOfTheTimedSteps) {
   struct Span {
     std::string name, cat;
     double ts, end;
+    std::string shapes;
   };
   std::vector<Span> steps, phases, ops;
   std::map<std::string, int> forward_events;
@@ -100,7 +103,8 @@ TEST(Profile, TraceHoldsEverySpanOfTheTimedSteps) {
     ASSERT_EQ(e["ph"], "X") << e.dump();
     ASSERT_TRUE(e["ts"].is_number() && e["dur"].is_number()) << e.dump();
     ASSERT_GE(e["dur"].get<double>(), 0.0);
-    const Span s{e["name"], e["cat"], e["ts"].get<double>(), e["ts"].get<double>() + e["dur"].get<double>()};
+    const Span s{e["name"], e["cat"], e["ts"].get<double>(), e["ts"].get<double>() + e["dur"].get<double>(),
+                 e["args"].value("shapes", "")};
     if (s.cat == "step") steps.push_back(s);
     else if (s.cat == "phase") phases.push_back(s);
     else {
@@ -119,6 +123,8 @@ TEST(Profile, TraceHoldsEverySpanOfTheTimedSteps) {
   };
   for (const Span& p : phases) EXPECT_TRUE(inside(p, steps)) << p.name;
   for (const Span& o : ops) EXPECT_TRUE(inside(o, phases)) << o.name;
+  // Fine-tuning records every op on the tape: each span carries its shapes.
+  for (const Span& o : ops) EXPECT_NE(o.shapes.find(" -> ["), std::string::npos) << o.name << " " << o.cat;
   // The same ops as the table, as often: an event for every op of the step.
   const auto calls = op_calls(out);
   ASSERT_FALSE(calls.empty()) << out;
