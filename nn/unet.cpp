@@ -6,7 +6,6 @@
 
 namespace cs {
 namespace {
-constexpr float kBnDecay = 0.99f;
 constexpr float kBnEps = 1e-3f;
 constexpr int kEncChannels[6] = {16, 32, 64, 128, 128, 128};
 constexpr int kDecChannels[5] = {128, 128, 64, 32, 16};
@@ -144,10 +143,10 @@ UNet::Layer& UNet::layer(const std::string& name) {
 }
 
 // One layer: conv [+ bias] [-> BN] [-> ReLU], or dense [-> ReLU].
-Tensor UNet::run(const std::string& name, const Tensor& x, bool bn_batch_stats) {
+Tensor UNet::run(const std::string& name, const Tensor& x, bool bn_batch_stats, float bn_decay) {
   Layer& L = layer(name);
   Tensor y = L.spec.kind == LayerSpec::Kind::Conv ? conv2d(x, L.w, L.b) : linear(x, L.w);
-  if (L.spec.bn) y = batch_norm(y, L.gamma, L.beta, L.mean, L.var, bn_batch_stats, kBnDecay, kBnEps);
+  if (L.spec.bn) y = batch_norm(y, L.gamma, L.beta, L.mean, L.var, bn_batch_stats, bn_decay, kBnEps);
   if (L.spec.relu) y = relu(y);
   if (observer_) observer_(L.spec, y);
   return y;
@@ -163,8 +162,8 @@ EncoderOutput UNet::encoder(const Tensor& x, const RunMode& m) {
   EncoderOutput out;
   Tensor h = x;
   for (int level = 1; level <= 6; ++level) {
-    h = run(enc_name(level, 'a'), h, bn_batch);
-    h = run(enc_name(level, 'b'), h, bn_batch);
+    h = run(enc_name(level, 'a'), h, bn_batch, m.bn_decay);
+    h = run(enc_name(level, 'b'), h, bn_batch, m.bn_decay);
     if (level < 6) {
       out.skips.push_back(h);
       h = maxpool2x2(h);
@@ -182,19 +181,19 @@ Tensor UNet::decoder_blocks(const EncoderOutput& enc, int l, const RunMode& m) {
   if (enc.skips.size() != 5) throw std::invalid_argument("UNet::decoder_blocks: encoder output needs 5 skips");
   Tensor h = enc.bottleneck;
   for (int b = 1; b <= l; ++b) {
-    h = run(dc_name(b), upsample2x(h), m.train);
+    h = run(dc_name(b), upsample2x(h), m.train, m.bn_decay);
     h = concat_channels(h, enc.skips[5 - b]);  // [decoder features, skip]
-    h = run(dec_name(b, 'a'), h, m.train);
-    if (b < 5) h = run(dec_name(b, 'b'), h, m.train);
+    h = run(dec_name(b, 'a'), h, m.train, m.bn_decay);
+    if (b < 5) h = run(dec_name(b, 'b'), h, m.train, m.bn_decay);
   }
   return h;
 }
 
 Tensor UNet::seg_head(const Tensor& block5, const RunMode& m) {
   if (!cfg_.seg_head) throw std::invalid_argument("UNet::seg_head: this model has no segmentation head");
-  Tensor h = run("seg_c1_a", block5, m.train);
-  h = run("seg_c1_b", h, m.train);
-  return run("seg_fin_layer", h, m.train);
+  Tensor h = run("seg_c1_a", block5, m.train, m.bn_decay);
+  h = run("seg_c1_b", h, m.train, m.bn_decay);
+  return run("seg_fin_layer", h, m.train, m.bn_decay);
 }
 
 Tensor UNet::forward(const Tensor& x, const RunMode& m) {
@@ -210,14 +209,14 @@ Tensor UNet::g1(const Tensor& bottleneck, const RunMode& m) {
     throw std::invalid_argument("UNet::g1: bottleneck " + shape_str(bottleneck.shape()) + " does not match image_size " +
                                 std::to_string(cfg_.image_size) + " (expected [N," + std::to_string(s) + "," +
                                 std::to_string(s) + ",128])");
-  Tensor h = run("reg_nn1", flatten(bottleneck), m.train);
-  return run("reg_pred", h, m.train);
+  Tensor h = run("reg_nn1", flatten(bottleneck), m.train, m.bn_decay);
+  return run("reg_pred", h, m.train, m.bn_decay);
 }
 
 Tensor UNet::g2(const Tensor& block_l, const RunMode& m) {
   if (cfg_.g2_block == 0) throw std::invalid_argument("UNet::g2: this model has no g2 head");
-  Tensor h = run("g2_c1_a", block_l, m.train);
-  return run("g2_c1_b", h, m.train);
+  Tensor h = run("g2_c1_a", block_l, m.train, m.bn_decay);
+  return run("g2_c1_b", h, m.train, m.bn_decay);
 }
 
 Tensor& UNet::g2_pred_weight() {

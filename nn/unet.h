@@ -82,6 +82,7 @@ struct RunMode {
   bool train = true;                // BN: batch statistics + running-average update; else running stats
   bool encoder_bn_running = false;  // encoder BN uses running statistics whatever `train` says
                                     // (paper mode of stage 2: frozen encoder, docs/method.md §3.1)
+  float bn_decay = 0.99f;           // running = decay * running + (1 - decay) * batch statistics
   static RunMode training() { return {true, false}; }
   static RunMode inference() { return {false, false}; }
   static RunMode frozen_encoder_bn() { return {true, true}; }
@@ -130,7 +131,7 @@ class UNet {
   void add_conv(const std::string& name, const std::string& section, int k, int cin, int cout,
                 bool bias, bool bn, bool relu);
   void add_dense(const std::string& name, const std::string& section, int din, int dout, bool relu);
-  Tensor run(const std::string& name, const Tensor& x, bool bn_batch_stats);
+  Tensor run(const std::string& name, const Tensor& x, bool bn_batch_stats, float bn_decay);
   Layer& layer(const std::string& name);
 
   UNetConfig cfg_;

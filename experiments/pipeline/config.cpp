@@ -84,6 +84,9 @@ const std::vector<KeySpec>& config_schema() {
       {"global.partitions", K::Int, "4", "partitions per volume (S)", {}, at_least(1)},
       // G^D's negatives come from the other volumes of the batch
       {"global.volumes", K::Int, "6", "volumes per batch in paper mode (V; batch = V x S x 2)", {}, at_least(2)},
+      {"global.knn_every", K::Int, "0",
+       "steps between k-NN partition accuracies of held-out volumes' g1 embeddings in the log (0: none)", {},
+       between(0, kMaxIterations)},
       {"global.batch", K::Int, "12", "bt_size: slices per view set (reference layout and G^R)", {}, at_least(2)},
       // stage 2
       {"local.loss", K::String, "lr", "local loss: lr (random) or ld", {"lr", "ld"}},
@@ -100,6 +103,9 @@ const std::vector<KeySpec>& config_schema() {
       {"finetune.labeled", K::String, "tr1", "labelled set", labeled_sets},
       {"finetune.comb", K::String, "c1", "combination of the labelled set", combinations},
       {"finetune.augment", K::Bool, "true", "affine + elastic augmentation", {}},
+      {"finetune.bn_batches", K::Int, "0",
+       "before each validation, set the BN moving statistics to the mean batch statistics of this many "
+       "latest training batches (0: keep the moving averages, as the method does)", {}, between(0, 100)},
       // reproduce
       {"reproduce.labeled", K::String, "tr1,tr2,tr8", "labelled sets of the table", labeled_sets, {}, true},
       {"reproduce.combs", K::String, "c1,c2,c3", "combinations averaged per cell", combinations, {}, true},

@@ -63,7 +63,9 @@ std::vector<std::string> weight_keys(const std::string& stage) {
   for (const auto& s : config_schema()) {
     const auto dot = s.key.find('.');
     const bool shared = dot == std::string::npos;
-    if (shared && (s.key == "log_every" || s.key == "checkpoint_every" || s.key == "threads")) continue;
+    // What only logs or paces a run does not change its weights.
+    if (s.key == "log_every" || s.key == "checkpoint_every" || s.key == "threads" || s.key == "global.knn_every")
+      continue;
     if (shared || s.key.compare(0, own.size(), own) == 0) keys.push_back(s.key);
   }
   return keys;

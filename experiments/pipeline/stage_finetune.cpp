@@ -1,12 +1,13 @@
 // Stage 3 (docs/method.md §4): fine-tune the whole UNet with the Dice loss on a few labelled volumes, from
 // pre-trained weights or from scratch, keeping the checkpoint with the best validation Dice. The
 // step itself is in stage_step.cpp.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include <fmt/format.h>
 
-#include "io/paths.h"
+#include "autograd/tape.h"
 #include "experiments/evaluation/evaluate.h"
 #include "experiments/evaluation/inference.h"
 #include "experiments/evaluation/metrics.h"
@@ -14,6 +15,7 @@
 #include "experiments/pipeline/stages.h"
 #include "experiments/pipeline/training.h"
 #include "io/mode.h"
+#include "io/paths.h"
 #include "nn/checkpoint.h"
 
 namespace cs {
@@ -37,6 +39,18 @@ double validation_dice(UNet& model, const std::vector<PreparedCase>& val, const 
     }
   }
   return n ? sum / n : 0.0;
+}
+
+// The BN moving statistics become the mean of the batch statistics over the training batches of
+// steps last, last-1, ... (`batches` of them): with a decay of 0.99 the moving averages remember
+// about 100 steps, so in a short run the network that validates would not be the one that trains.
+void estimate_bn_statistics(StageStep& step, int last, int batches) {
+  NoGradGuard no_tape;
+  for (int i = 0; i < batches; ++i) {
+    RunMode m = RunMode::training();
+    m.bn_decay = static_cast<float>(i) / static_cast<float>(i + 1);  // running mean of the i+1 batches
+    step.model().forward(step.sample(std::max(0, last - i)).images, m);
+  }
 }
 
 }  // namespace
@@ -98,7 +112,9 @@ void run_finetune(const Config& cfg, const StageOptions& opt) {
   LoopSpec spec;
   spec.iterations = cfg.integer("finetune.iterations");
   spec.validate_every = cfg.integer("finetune.val_every");
+  const int bn_batches = cfg.integer("finetune.bn_batches");
   spec.validate = [&](int s) {
+    if (bn_batches > 0) estimate_bn_statistics(*step, s, bn_batches);
     const double d = validation_dice(*model, val, p);
     const bool better = result.best_step < 0 || d > result.best_val_dice + 1e-7;
     run.log_line(fmt::format("validate step {} foreground_dice {:.4f}{}", s + 1, d, better ? " best" : ""),

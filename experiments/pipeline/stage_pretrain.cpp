@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "experiments/evaluation/probes.h"
 #include "experiments/pipeline/data.h"
 #include "experiments/pipeline/stages.h"
 #include "experiments/pipeline/training.h"
@@ -26,7 +27,18 @@ void run_pretrain_global(const Config& cfg, const StageOptions& opt) {
   auto model = make_model(cfg, Stage::Global, dev);
   const auto step = make_stage_step(Stage::Global, cfg, *model, stacks);
   run.log_line(fmt::format("pretrain-global: {}, {} iterations", step->description(), cfg.integer("global.iterations")));
-  run_loop(cfg, run, *step, {cfg.integer("global.iterations"), nullptr, 0}, run.resuming(), opt.quiet);
+  // The k-NN probe: do the embeddings of volumes the stage never saw tell their partitions apart?
+  const int knn_every = cfg.integer("global.knn_every"), S = cfg.integer("global.partitions");
+  std::vector<SliceStack> held_out;
+  if (knn_every > 0) held_out = stacks_of(data.prepare(data.splits().test(), false, false, "held-out volumes"));
+  auto probe = [&](int steps_done) {
+    run.log_line(fmt::format("knn step {} partition_accuracy {:.3f} chance {:.3f} volumes {}", steps_done,
+                             knn_partition_accuracy(*model, held_out, S), 1.0 / S, held_out.size()),
+                 !opt.quiet);
+  };
+  if (knn_every > 0 && !run.resuming()) probe(0);
+  run_loop(cfg, run, *step, {cfg.integer("global.iterations"), [&](int s) { probe(s + 1); }, knn_every},
+           run.resuming(), opt.quiet);
   run.log_line("pretrain-global: done, " + run.checkpoint("final"));
 }
 

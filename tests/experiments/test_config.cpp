@@ -143,6 +143,7 @@ const std::vector<RangeCase>& range_cases() {
       {"global.partitions", {"1"}, {"0"}},
       {"global.volumes", {"2"}, {"1"}},
       {"global.batch", {"2"}, {"1"}},
+      {"global.knn_every", {"0", "100000000"}, {"-1", "100000001"}},
       {"local.iterations", {"1", "100000000"}, {"0", "100000001"}},
       {"local.tau", {"1e-06", "100"}, {"0", "100.5"}},
       {"local.blocks", {"1", "5"}, {"0", "6"}},
@@ -151,6 +152,7 @@ const std::vector<RangeCase>& range_cases() {
       {"finetune.iterations", {"1", "100000000"}, {"0", "100000001"}},
       {"finetune.batch", {"1"}, {"0"}},
       {"finetune.val_every", {"1"}, {"0"}},
+      {"finetune.bn_batches", {"0", "100"}, {"-1", "101"}},
   };
   return cases;
 }
