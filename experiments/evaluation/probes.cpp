@@ -6,6 +6,7 @@
 #include <string>
 
 #include "autograd/tape.h"
+#include "experiments/evaluation/pictures.h"
 #include "io/sampler.h"
 
 namespace cs {
@@ -58,8 +59,10 @@ double knn_accuracy(std::vector<LabelledEmbedding> items, int labels, int k) {
   return scored ? static_cast<double>(correct) / scored : 0.0;
 }
 
-double knn_partition_accuracy(UNet& model, const std::vector<SliceStack>& volumes, int partitions, int k) {
-  if (volumes.size() < 2) throw std::invalid_argument("knn_partition_accuracy: needs at least two volumes");
+namespace {
+// Every slice of the volumes that lies in a partition, with its g1 embedding.
+std::vector<LabelledEmbedding> partition_embeddings(UNet& model, const std::vector<SliceStack>& volumes,
+                                                    int partitions) {
   std::vector<LabelledEmbedding> items;
   for (size_t v = 0; v < volumes.size(); ++v) {
     const std::vector<float> z = g1_embeddings(model, volumes[v]);
@@ -70,7 +73,74 @@ double knn_partition_accuracy(UNet& model, const std::vector<SliceStack>& volume
         items.push_back({static_cast<int>(v), p, std::vector<float>(z.begin() + s * d, z.begin() + (s + 1) * d)});
     }
   }
-  return knn_accuracy(std::move(items), partitions, k);
+  return items;
+}
+}  // namespace
+
+double knn_partition_accuracy(UNet& model, const std::vector<SliceStack>& volumes, int partitions, int k) {
+  if (volumes.size() < 2) throw std::invalid_argument("knn_partition_accuracy: needs at least two volumes");
+  return knn_accuracy(partition_embeddings(model, volumes, partitions), partitions, k);
+}
+
+std::vector<std::pair<double, double>> principal_plane(const std::vector<std::vector<float>>& z) {
+  const size_t n = z.size(), d = n ? z[0].size() : 0;
+  std::vector<double> mean(d, 0.0), cov(d * d, 0.0);
+  for (const auto& r : z)
+    for (size_t i = 0; i < d; ++i) mean[i] += r[i] / static_cast<double>(n);
+  for (const auto& r : z)
+    for (size_t i = 0; i < d; ++i)
+      for (size_t j = 0; j < d; ++j) cov[i * d + j] += (r[i] - mean[i]) * (r[j] - mean[j]);
+  std::vector<std::vector<double>> axes;
+  for (int a = 0; a < 2 && d > 0; ++a) {
+    std::vector<double> v(d);
+    for (size_t i = 0; i < d; ++i) v[i] = 1.0 + 0.01 * static_cast<double>(i % 7);  // fixed start
+    for (int it = 0; it < 200; ++it) {
+      std::vector<double> w(d, 0.0);
+      for (size_t i = 0; i < d; ++i)
+        for (size_t j = 0; j < d; ++j) w[i] += cov[i * d + j] * v[j];
+      for (const auto& u : axes) {  // deflate: stay orthogonal to the axes found before
+        double dot = 0;
+        for (size_t i = 0; i < d; ++i) dot += w[i] * u[i];
+        for (size_t i = 0; i < d; ++i) w[i] -= dot * u[i];
+      }
+      double norm = 0;
+      for (double x : w) norm += x * x;
+      if (norm <= 0) break;
+      norm = std::sqrt(norm);
+      for (size_t i = 0; i < d; ++i) v[i] = w[i] / norm;
+    }
+    axes.push_back(v);
+  }
+  std::vector<std::pair<double, double>> out;
+  for (const auto& r : z) {
+    double p[2] = {0, 0};
+    for (size_t a = 0; a < axes.size(); ++a)
+      for (size_t i = 0; i < d; ++i) p[a] += (r[i] - mean[i]) * axes[a][i];
+    out.push_back({p[0], p[1]});
+  }
+  return out;
+}
+
+void write_partition_pca_png(const std::string& path, UNet& model, const std::vector<SliceStack>& volumes,
+                             int partitions, const std::string& title) {
+  const auto items = partition_embeddings(model, volumes, partitions);
+  std::vector<std::vector<float>> z;  // unit length, as the loss compares them (cosine)
+  for (const auto& it : items) {
+    double norm = 0;
+    for (float x : it.z) norm += double(x) * x;
+    z.push_back(it.z);
+    for (float& x : z.back()) x = norm > 0 ? static_cast<float>(x / std::sqrt(norm)) : 0.f;
+  }
+  const auto plane = principal_plane(z);
+  std::vector<Series> series(partitions);
+  for (int p = 0; p < partitions; ++p) series[p].name = "partition " + std::to_string(p + 1);
+  const double gap = std::nan("");  // isolated points are drawn as markers
+  for (size_t i = 0; i < items.size(); ++i) {
+    Series& s = series[items[i].label];
+    s.x.insert(s.x.end(), {plane[i].first, gap});
+    s.y.insert(s.y.end(), {plane[i].second, gap});
+  }
+  write_curve_png(path, series, {title, "principal component 1", "principal component 2"});
 }
 
 }  // namespace cs

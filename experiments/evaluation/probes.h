@@ -1,6 +1,8 @@
 #pragma once
 // What pre-training learned, as numbers a run logs (docs/method.md §2): the g1 embeddings of
 // held-out volumes and how well they tell the partitions of a volume apart.
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "io/slices.h"
@@ -27,5 +29,15 @@ double knn_accuracy(std::vector<LabelledEmbedding> items, int labels, int k = 5)
 // among the slices of the other volumes (ties: the nearest of the tied partitions). Chance is
 // about 1/S. Needs at least two volumes of at least S slices each.
 double knn_partition_accuracy(UNet& model, const std::vector<SliceStack>& volumes, int partitions, int k = 5);
+
+// The rows of z (n points of d values) projected onto their first two principal components
+// (power iteration on the covariance, deterministic): n (x, y) pairs.
+std::vector<std::pair<double, double>> principal_plane(const std::vector<std::vector<float>>& z);
+
+// A picture of the held-out volumes' g1 embeddings (scaled to unit length, as the loss compares
+// them) in their principal plane, one colour per
+// partition (the slices of no partition left out): pre-training should gather each partition.
+void write_partition_pca_png(const std::string& path, UNet& model, const std::vector<SliceStack>& volumes,
+                             int partitions, const std::string& title);
 
 }  // namespace cs

@@ -15,6 +15,7 @@
 
 #include "autograd/atomic_file.h"
 #include "experiments/pipeline/data.h"
+#include "experiments/evaluation/pictures.h"
 #include "experiments/pipeline/folder_lock.h"
 #include "experiments/pipeline/run_folder.h"
 #include "experiments/pipeline/stages.h"
@@ -69,6 +70,7 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
       const auto it = available.find(tr);
       if (it == available.end() || std::find(it->second.begin(), it->second.end(), comb) == it->second.end())
         continue;  // this dataset has no such combination (e.g. tr8 c4)
+      std::vector<Series> validation;  // the three initialisations' validation curves, for one picture
       for (const auto& row : rows) {
         const std::string dir = fmt::format("{}/finetune/{}/{}_{}", opt.out, row.key, tr, comb);
         const std::string summary = dir + "/eval/summary.json";
@@ -81,7 +83,12 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
         const double d = read_summary_dice(summary);
         scores[row.key][tr].push_back(d);
         csv += fmt::format("{},{},{},{:.6f}\n", row.key, tr, comb, d);
+        validation.push_back(read_validation_curve(dir + "/log.txt"));
+        validation.back().name = row.label;
       }
+      make_dirs(opt.out + "/pictures");
+      write_curve_png(fmt::format("{}/pictures/validation_{}_{}.png", opt.out, tr, comb), validation,
+                      {fmt::format("Validation foreground Dice, {} {}", tr, comb), "step", "Dice"});
     }
   // The table: rows = initialisations, columns = labelled sets, mean +- std over combinations.
   std::string md = fmt::format("# {} results ({} mode)\n\nMean foreground Dice on the test cases; mean ± standard "

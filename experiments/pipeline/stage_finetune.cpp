@@ -1,13 +1,11 @@
 // Stage 3 (docs/method.md §4): fine-tune the whole UNet with the Dice loss on a few labelled volumes, from
 // pre-trained weights or from scratch, keeping the checkpoint with the best validation Dice. The
 // step itself is in stage_step.cpp.
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include <fmt/format.h>
 
-#include "autograd/tape.h"
 #include "experiments/evaluation/evaluate.h"
 #include "experiments/evaluation/inference.h"
 #include "experiments/evaluation/metrics.h"
@@ -39,18 +37,6 @@ double validation_dice(UNet& model, const std::vector<PreparedCase>& val, const 
     }
   }
   return n ? sum / n : 0.0;
-}
-
-// The BN moving statistics become the mean of the batch statistics over the training batches of
-// steps last, last-1, ... (`batches` of them): with a decay of 0.99 the moving averages remember
-// about 100 steps, so in a short run the network that validates would not be the one that trains.
-void estimate_bn_statistics(StageStep& step, int last, int batches) {
-  NoGradGuard no_tape;
-  for (int i = 0; i < batches; ++i) {
-    RunMode m = RunMode::training();
-    m.bn_decay = static_cast<float>(i) / static_cast<float>(i + 1);  // running mean of the i+1 batches
-    step.model().forward(step.sample(std::max(0, last - i)).images, m);
-  }
 }
 
 }  // namespace

@@ -31,13 +31,19 @@ void run_pretrain_global(const Config& cfg, const StageOptions& opt) {
   const int knn_every = cfg.integer("global.knn_every"), S = cfg.integer("global.partitions");
   std::vector<SliceStack> held_out;
   if (knn_every > 0) held_out = stacks_of(data.prepare(data.splits().test(), false, false, "held-out volumes"));
+  const int iterations = cfg.integer("global.iterations");
   auto probe = [&](int steps_done) {
     run.log_line(fmt::format("knn step {} partition_accuracy {:.3f} chance {:.3f} volumes {}", steps_done,
                              knn_partition_accuracy(*model, held_out, S), 1.0 / S, held_out.size()),
                  !opt.quiet);
+    if (steps_done == 0 || steps_done == iterations) {  // before and after: the pictures of the tutorial
+      make_dirs(run.path("pictures"));
+      write_partition_pca_png(run.path(fmt::format("pictures/embeddings_step{}.png", steps_done)), *model, held_out,
+                              S, fmt::format("g1 embeddings of held-out volumes, step {}", steps_done));
+    }
   };
   if (knn_every > 0 && !run.resuming()) probe(0);
-  run_loop(cfg, run, *step, {cfg.integer("global.iterations"), [&](int s) { probe(s + 1); }, knn_every},
+  run_loop(cfg, run, *step, {iterations, [&](int s) { probe(s + 1); }, knn_every},
            run.resuming(), opt.quiet);
   run.log_line("pretrain-global: done, " + run.checkpoint("final"));
 }

@@ -312,6 +312,17 @@ std::unique_ptr<StageStep> make_stage_step(Stage stage, const Config& cfg, UNet&
   throw std::logic_error("make_stage_step: unknown stage");
 }
 
+void estimate_bn_statistics(StageStep& step, int last, int batches) {
+  if (step.stage() != Stage::Finetune)
+    throw std::invalid_argument("estimate_bn_statistics: for fine-tuning steps (the whole UNet) only");
+  NoGradGuard no_tape;
+  for (int i = 0; i < batches; ++i) {
+    RunMode m = RunMode::training();
+    m.bn_decay = static_cast<float>(i) / static_cast<float>(i + 1);  // the running mean of i + 1 batches
+    step.model().forward(step.sample(std::max(0, last - i)).images, m);
+  }
+}
+
 std::vector<SliceStack> random_stacks(int volumes, int slices, int size, int classes, uint64_t seed) {
   Rng rng(seed);
   std::vector<SliceStack> s;

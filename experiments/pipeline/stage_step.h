@@ -86,6 +86,12 @@ class StageStep {
 std::unique_ptr<StageStep> make_stage_step(Stage stage, const Config& cfg, UNet& model,
                                            const std::vector<SliceStack>& stacks);
 
+// Sets the BN moving statistics of the step's model to the mean of the batch statistics over the
+// training batches of steps last, last-1, ... (`batches` of them, no earlier than step 0), in
+// training-mode forward passes without a tape. With a decay of 0.99 the moving averages remember
+// about 100 steps, so in a short run the network that validates would not be the one that trains.
+void estimate_bn_statistics(StageStep& step, int last, int batches);
+
 // Random slice stacks (uniform intensities, uniform labels) standing in for a dataset: the
 // profile and the benchmarks measure compute, not disk.
 std::vector<SliceStack> random_stacks(int volumes, int slices, int size, int classes, uint64_t seed);

@@ -155,3 +155,31 @@ TEST(StageStep, FineTuningNeedsLabelledStacks) {
 
 }  // namespace
 }  // namespace cs
+
+namespace cs {
+namespace {
+
+// Re-estimated BN statistics are the mean of the per-batch statistics of the latest batches.
+TEST(StageStep, EstimatedBnStatisticsAreTheMeanOverTheBatches) {
+  Built built = build(Stage::Finetune, small_config({}));
+  ParamStore& ps = built.model->params();
+  const std::string mean = ps.buffer_names("dec_").front();
+  std::vector<float> sum;
+  for (int s : {7, 6, 5}) {  // one batch each: the statistics of that batch alone
+    estimate_bn_statistics(*built.step, s, 1);
+    const auto m = values(ps.buffer(mean));
+    if (sum.empty()) sum.assign(m.size(), 0.f);
+    for (size_t i = 0; i < m.size(); ++i) sum[i] += m[i] / 3;
+  }
+  estimate_bn_statistics(*built.step, 7, 3);
+  const auto avg = values(ps.buffer(mean));
+  for (size_t i = 0; i < avg.size(); ++i) EXPECT_NEAR(avg[i], sum[i], 1e-4f * (1 + std::fabs(sum[i]))) << i;
+  const auto one = values(ps.buffer(mean));
+  estimate_bn_statistics(*built.step, 7, 1);
+  EXPECT_NE(values(ps.buffer(mean)), one);  // step 7 alone differs from the mean of three
+  Built global = build(Stage::Global, small_config({}));
+  EXPECT_THROW(estimate_bn_statistics(*global.step, 3, 2), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace cs
