@@ -100,8 +100,8 @@ class Pipeline : public ::testing::Test {
     config = dir + "/tiny.json";
     std::ofstream(config) << R"({"dataset": "acdc", "image_size": 32, "target_res": 8.0, "log_every": 1,
       "checkpoint_every": 2, "threads": 1,
-      "global": {"iterations": 3, "volumes": 2}, "local": {"iterations": 2, "batch": 2},
-      "finetune": {"iterations": 6, "batch": 4, "val_every": 3}, "reproduce": {"labeled": "tr1", "combs": "c1"}})";
+      "global": {"iterations": 3, "volumes": 2, "knn_every": 3}, "local": {"iterations": 2, "batch": 2},
+      "finetune": {"iterations": 6, "batch": 4, "val_every": 3, "bn_batches": 2}, "reproduce": {"labeled": "tr1", "combs": "c1"}})";
   }
   static void TearDownTestSuite() { std::system(("rm -rf " + dir).c_str()); }
 };
@@ -129,6 +129,12 @@ TEST_F(Pipeline, ReproduceWritesTheTableAndEveryRunFolder) {
   const std::string md = slurp(out + "/results.md");
   for (const char* row : {"random init", "global only", "global + local"}) EXPECT_NE(md.find(row), std::string::npos) << md;
   EXPECT_TRUE(exists(out + "/results.csv"));
+  EXPECT_TRUE(exists(out + "/pictures/validation_tr1_c1.png"));  // the three initialisations' curves
+  const std::string g_log = slurp(out + "/pretrain-global/log.txt");  // the k-NN probe, before and after
+  EXPECT_NE(g_log.find("knn step 0 partition_accuracy "), std::string::npos) << g_log;
+  EXPECT_NE(g_log.find("knn step 3 partition_accuracy "), std::string::npos) << g_log;
+  EXPECT_TRUE(exists(out + "/pretrain-global/pictures/embeddings_step0.png"));
+  EXPECT_TRUE(exists(out + "/pretrain-global/pictures/embeddings_step3.png"));
   for (const char* stage : {"pretrain-global", "pretrain-local"}) {
     EXPECT_TRUE(exists(out + "/" + stage + "/checkpoints/final.safetensors"));
     EXPECT_TRUE(exists(out + "/" + stage + "/config.json"));
