@@ -30,7 +30,17 @@ void run_pretrain_global(const Config& cfg, const StageOptions& opt) {
   // The k-NN probe: do the embeddings of volumes the stage never saw tell their partitions apart?
   const int knn_every = cfg.integer("global.knn_every"), S = cfg.integer("global.partitions");
   std::vector<SliceStack> held_out;
-  if (knn_every > 0) held_out = stacks_of(data.prepare(data.splits().test(), false, false, "held-out volumes"));
+  if (knn_every > 0) {
+    held_out = stacks_of(data.prepare(data.splits().test(), false, false, "held-out volumes"));
+    if (held_out.size() < 2)
+      throw std::invalid_argument(fmt::format("global.knn_every: the k-NN probe needs at least 2 test volumes, the "
+                                              "split has {}; set global.knn_every=0", held_out.size()));
+    for (size_t v = 0; v < held_out.size(); ++v)
+      if (held_out[v].z < S)
+        throw std::invalid_argument(fmt::format("global.knn_every: test volume {} has {} slices, fewer than the {} "
+                                                "partitions; set global.knn_every=0",
+                                                data.splits().test()[v], held_out[v].z, S));
+  }
   const int iterations = cfg.integer("global.iterations");
   auto probe = [&](int steps_done) {
     run.log_line(fmt::format("knn step {} partition_accuracy {:.3f} chance {:.3f} volumes {}", steps_done,
