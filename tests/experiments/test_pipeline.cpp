@@ -296,6 +296,16 @@ TEST_F(Pipeline, ClearErrorsBeforeTraining) {
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("042"), std::string::npos) << r.output;
   EXPECT_FALSE(exists(dir + "/x3/checkpoints/final.safetensors"));
+  // the k-NN probe of stage 1 with a single test volume
+  std::ofstream(dir + "/one_test_split.json") << R"({"dataset": "acdc", "test": ["007"],
+      "pretrain": {"name": "p", "train": ["001", "002", "003"], "val": ["005"]},
+      "labeled": {"tr1": {"c1": {"train": ["001"], "val": ["005"]}}},
+      "benchmark": {"name": "trall", "train": ["001"], "val": ["005"]}})";
+  r = run("pretrain-global --config " + config + " --data " + data + " --out " + dir + "/x4 --set splits=" + dir +
+          "/one_test_split.json");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("global.knn_every"), std::string::npos) << r.output;
+  EXPECT_EQ(slurp(dir + "/x4/log.txt").find("step 1 loss"), std::string::npos);  // refused before training
 }
 
 }  // namespace
