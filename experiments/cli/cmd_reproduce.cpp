@@ -87,8 +87,10 @@ int cmd_demo(const Args& a) {
   const std::string table = run_reproduce(cfg, opt);
   std::printf("\n%s\n", table.c_str());
   std::printf("Pictures: %s/finetune/*/*/eval/pictures/ (overlays: image | ground truth | prediction;\n"
-              "loss and validation curves). Per-step logs: each run folder's log.txt.\n",
-              out.c_str());
+              "loss and validation curves), %s/pictures/validation_*.png (the three initialisations'\n"
+              "validation curves) and %s/pretrain-global/pictures/embeddings_step*.png (held-out\n"
+              "embeddings before and after stage 1). Per-step logs: each run folder's log.txt.\n",
+              out.c_str(), out.c_str(), out.c_str());
   return 0;
 }
 
