@@ -27,13 +27,18 @@ std::vector<float> g1_embeddings(UNet& model, const SliceStack& stack, int chunk
   return out;
 }
 
+namespace {
+// z scaled to unit length (a zero vector stays zero): dot products become cosines.
+void to_unit_length(std::vector<float>& z) {
+  double norm = 0;
+  for (float x : z) norm += double(x) * x;
+  const float inv = norm > 0 ? static_cast<float>(1 / std::sqrt(norm)) : 0.f;
+  for (float& x : z) x *= inv;
+}
+}  // namespace
+
 double knn_accuracy(std::vector<LabelledEmbedding> items, int labels, int k) {
-  for (LabelledEmbedding& it : items) {  // unit length: the dot product is the cosine
-    double norm = 0;
-    for (float x : it.z) norm += double(x) * x;
-    const float inv = norm > 0 ? static_cast<float>(1 / std::sqrt(norm)) : 0.f;
-    for (float& x : it.z) x *= inv;
-  }
+  for (LabelledEmbedding& it : items) to_unit_length(it.z);
   int correct = 0, scored = 0;
   for (const LabelledEmbedding& a : items) {
     std::vector<std::pair<double, int>> near;  // (-cosine, label) of the other volumes' embeddings
@@ -59,10 +64,9 @@ double knn_accuracy(std::vector<LabelledEmbedding> items, int labels, int k) {
   return scored ? static_cast<double>(correct) / scored : 0.0;
 }
 
-namespace {
-// Every slice of the volumes that lies in a partition, with its g1 embedding.
 std::vector<LabelledEmbedding> partition_embeddings(UNet& model, const std::vector<SliceStack>& volumes,
                                                     int partitions) {
+  if (volumes.size() < 2) throw std::invalid_argument("partition_embeddings: the probe needs at least two volumes");
   std::vector<LabelledEmbedding> items;
   for (size_t v = 0; v < volumes.size(); ++v) {
     const std::vector<float> z = g1_embeddings(model, volumes[v]);
@@ -74,12 +78,6 @@ std::vector<LabelledEmbedding> partition_embeddings(UNet& model, const std::vect
     }
   }
   return items;
-}
-}  // namespace
-
-double knn_partition_accuracy(UNet& model, const std::vector<SliceStack>& volumes, int partitions, int k) {
-  if (volumes.size() < 2) throw std::invalid_argument("knn_partition_accuracy: needs at least two volumes");
-  return knn_accuracy(partition_embeddings(model, volumes, partitions), partitions, k);
 }
 
 std::vector<std::pair<double, double>> principal_plane(const std::vector<std::vector<float>>& z) {
@@ -121,15 +119,12 @@ std::vector<std::pair<double, double>> principal_plane(const std::vector<std::ve
   return out;
 }
 
-void write_partition_pca_png(const std::string& path, UNet& model, const std::vector<SliceStack>& volumes,
-                             int partitions, const std::string& title) {
-  const auto items = partition_embeddings(model, volumes, partitions);
+void write_partition_pca_png(const std::string& path, const std::vector<LabelledEmbedding>& items, int partitions,
+                             const std::string& title) {
   std::vector<std::vector<float>> z;  // unit length, as the loss compares them (cosine)
   for (const auto& it : items) {
-    double norm = 0;
-    for (float x : it.z) norm += double(x) * x;
     z.push_back(it.z);
-    for (float& x : z.back()) x = norm > 0 ? static_cast<float>(x / std::sqrt(norm)) : 0.f;
+    to_unit_length(z.back());
   }
   const auto plane = principal_plane(z);
   std::vector<Series> series(partitions);

@@ -23,21 +23,20 @@ struct LabelledEmbedding {
 // k nearest (cosine) embeddings of other volumes, ties going to the nearest tied label.
 double knn_accuracy(std::vector<LabelledEmbedding> items, int labels, int k = 5);
 
-// k-nearest-neighbour partition accuracy on held-out volumes: every slice that lies in one of the
-// S partitions of its volume (the last Q mod S slices lie in none) is labelled with its partition
-// and classified by the majority partition of its k nearest neighbours by cosine similarity
-// among the slices of the other volumes (ties: the nearest of the tied partitions). Chance is
-// about 1/S. Needs at least two volumes of at least S slices each.
-double knn_partition_accuracy(UNet& model, const std::vector<SliceStack>& volumes, int partitions, int k = 5);
+// Every slice of the held-out volumes that lies in one of the S partitions of its volume (the
+// last Q mod S slices lie in none), labelled with its partition, with its g1 embedding. Their
+// knn_accuracy is the k-NN partition accuracy of stage 1, chance about 1/S. Needs at least two
+// volumes of at least S slices each.
+std::vector<LabelledEmbedding> partition_embeddings(UNet& model, const std::vector<SliceStack>& volumes,
+                                                    int partitions);
 
 // The rows of z (n points of d values) projected onto their first two principal components
 // (power iteration on the covariance, deterministic): n (x, y) pairs.
 std::vector<std::pair<double, double>> principal_plane(const std::vector<std::vector<float>>& z);
 
-// A picture of the held-out volumes' g1 embeddings (scaled to unit length, as the loss compares
-// them) in their principal plane, one colour per
-// partition (the slices of no partition left out): pre-training should gather each partition.
-void write_partition_pca_png(const std::string& path, UNet& model, const std::vector<SliceStack>& volumes,
-                             int partitions, const std::string& title);
+// A picture of partition_embeddings (scaled to unit length, as the loss compares them) in their
+// principal plane, one colour per partition: pre-training should gather each partition.
+void write_partition_pca_png(const std::string& path, const std::vector<LabelledEmbedding>& items, int partitions,
+                             const std::string& title);
 
 }  // namespace cs

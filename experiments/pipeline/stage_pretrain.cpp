@@ -43,13 +43,14 @@ void run_pretrain_global(const Config& cfg, const StageOptions& opt) {
   }
   const int iterations = cfg.integer("global.iterations");
   auto probe = [&](int steps_done) {
+    const auto embedded = partition_embeddings(*model, held_out, S);  // one forward pass for both
     run.log_line(fmt::format("knn step {} partition_accuracy {:.3f} chance {:.3f} volumes {}", steps_done,
-                             knn_partition_accuracy(*model, held_out, S), 1.0 / S, held_out.size()),
+                             knn_accuracy(embedded, S), 1.0 / S, held_out.size()),
                  !opt.quiet);
     if (steps_done == 0 || steps_done == iterations) {  // before and after: the pictures of the tutorial
       make_dirs(run.path("pictures"));
-      write_partition_pca_png(run.path(fmt::format("pictures/embeddings_step{}.png", steps_done)), *model, held_out,
-                              S, fmt::format("g1 embeddings of held-out volumes, step {}", steps_done));
+      write_partition_pca_png(run.path(fmt::format("pictures/embeddings_step{}.png", steps_done)), embedded, S,
+                              fmt::format("g1 embeddings of held-out volumes, step {}", steps_done));
     }
   };
   if (knn_every > 0 && !run.resuming()) probe(0);

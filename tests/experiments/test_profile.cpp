@@ -1,7 +1,6 @@
 // `contraseg profile`: it profiles the configured step (the loss ops of that config), and its
 // --trace file is a Chrome trace-event file with a span for every op of every timed step.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <fstream>
@@ -11,17 +10,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/io_test_util.h"
+
 namespace {
 
+// `contraseg ARGS`: stdout then stderr, and the exit status.
 std::string run_contraseg(const std::string& args, int* status) {
-  const std::string cmd = std::string("\"") + CONTRASEG_BINARY + "\" " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int st = pclose(p);
-  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
+  const cs::testing_io::RunResult r = cs::testing_io::run_contraseg(args);
+  *status = r.status;
+  return r.out + r.err;
 }
 
 // The op table of a profile: op name -> calls per step.
