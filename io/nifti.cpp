@@ -335,7 +335,7 @@ void convert(const void* src, size_t n, double slope, double inter, float* dst) 
 
 // Writes v's geometry and `fill`ed data with the given datatype, atomically.
 template <typename Fill>
-void write_impl(const std::string& path, const Volume& v, int datatype, double slope, Fill fill) {
+void write_impl(const std::string& path, const Volume& v, int datatype, double slope, double inter, Fill fill) {
   quiet_library();
   check_name(path);
   if (v.nx <= 0 || v.ny <= 0 || v.nz <= 0)
@@ -370,7 +370,7 @@ void write_impl(const std::string& path, const Volume& v, int datatype, double s
   nim->dy = nim->pixdim[2] = v.dy;
   nim->dz = nim->pixdim[3] = v.dz;
   nim->scl_slope = slope;
-  nim->scl_inter = 0;
+  nim->scl_inter = inter;
   nim->qform_code = v.qform_code;
   nim->sform_code = v.sform_code;
   nim->quatern_b = v.quatern_b;
@@ -536,7 +536,7 @@ Volume read_nifti(const std::string& path, int t) {
 std::vector<Volume> read_nifti_all(const std::string& path) { return read_volumes(path, 0, 0, true); }
 
 void write_nifti_image(const std::string& path, const Volume& v) {
-  write_impl(path, v, DT_FLOAT32, 1.0, [&](void* dst) {
+  write_impl(path, v, DT_FLOAT32, 1.0, 0.0, [&](void* dst) {
     std::memcpy(dst, v.data.data(), v.data.size() * sizeof(float));
   });
 }
@@ -557,7 +557,7 @@ void write_nifti_label(const std::string& path, const Volume& v, int datatype) {
     if (!(x > lo - 0.5 && x < hi + 0.5))
       throw std::invalid_argument(path + ": label value " + std::to_string(x) + " does not fit " +
                                   nifti_datatype_name(datatype));
-  write_impl(path, v, datatype, 0.0, [&](void* dst) {
+  write_impl(path, v, datatype, 0.0, 0.0, [&](void* dst) {
     const size_t n = v.data.size();
     if (datatype == DT_UINT8) {
       auto* d = static_cast<uint8_t*>(dst);
@@ -567,6 +567,23 @@ void write_nifti_label(const std::string& path, const Volume& v, int datatype) {
       for (size_t i = 0; i < n; ++i) d[i] = static_cast<int16_t>(std::lround(v.data[i]));
     }
   });
+}
+
+void write_nifti_int16_scaled(const std::string& path, const Volume& v, double slope, double inter) {
+  // Quantise with the values the header will hold, so that reading back gives q * slope + inter.
+  const float s = static_cast<float>(slope), i = static_cast<float>(inter);
+  if (!std::isfinite(s) || s == 0 || !std::isfinite(i))
+    throw std::invalid_argument(path + ": int16 scaling needs a finite non-zero slope and a finite intercept (got " +
+                                std::to_string(slope) + ", " + std::to_string(inter) + ")");
+  std::vector<int16_t> q(v.data.size());
+  for (size_t k = 0; k < q.size(); ++k) {
+    const double x = std::round((static_cast<double>(v.data[k]) - i) / s);
+    if (!(x >= -32768 && x <= 32767))
+      throw std::invalid_argument(path + ": value " + std::to_string(v.data[k]) + " does not fit INT16 with slope " +
+                                  std::to_string(s) + " and intercept " + std::to_string(i));
+    q[k] = static_cast<int16_t>(x);
+  }
+  write_impl(path, v, DT_INT16, s, i, [&](void* dst) { std::memcpy(dst, q.data(), q.size() * sizeof(int16_t)); });
 }
 
 }  // namespace cs

@@ -59,6 +59,12 @@ void write_nifti_image(const std::string& path, const Volume& v);
 // nearest integer and must fit the type (else std::invalid_argument naming the path).
 void write_nifti_label(const std::string& path, const Volume& v, int datatype = 2);
 
+// Writes int16 values q = round((x - inter) / slope) with scl_slope = slope and scl_inter = inter,
+// so that a reader gets q * slope + inter back (slope and inter as the header's float32 stores
+// them). slope must be finite and non-zero as a float32, inter finite; every q must fit int16
+// (else std::invalid_argument naming the path).
+void write_nifti_int16_scaled(const std::string& path, const Volume& v, double slope, double inter);
+
 // Name of a NIfTI datatype code ("UINT8", "FLOAT32", ...), "UNKNOWN(code)" otherwise.
 std::string nifti_datatype_name(int datatype);
 

@@ -275,15 +275,16 @@ void rotation_to_quaternion(const double R[3][3], double* b, double* c, double* 
   *d = qd;
 }
 
-// An oblique short-axis orientation: the same qform and sform for image and label.
-void set_geometry(Volume& v, const double R[3][3], const double offset[3]) {
+// An oblique short-axis orientation: world = R * diag(dx, dy, dz * qfac) * ijk + offset, with R a
+// proper rotation; the same qform and sform for image and label.
+void set_geometry(Volume& v, const double R[3][3], const double offset[3], double qfac) {
   v.qform_code = v.sform_code = 1;  // scanner coordinates
-  v.qfac = 1;
+  v.qfac = qfac;
   rotation_to_quaternion(R, &v.quatern_b, &v.quatern_c, &v.quatern_d);
   v.qoffset_x = offset[0];
   v.qoffset_y = offset[1];
   v.qoffset_z = offset[2];
-  const double d[3] = {v.dx, v.dy, v.dz};
+  const double d[3] = {v.dx, v.dy, v.dz * qfac};
   for (int i = 0; i < 3; ++i) {
     for (int j = 0; j < 3; ++j) v.qto_xyz[i][j] = v.sto_xyz[i][j] = R[i][j] * d[j];
     v.qto_xyz[i][3] = v.sto_xyz[i][3] = offset[i];
@@ -291,6 +292,88 @@ void set_geometry(Volume& v, const double R[3][3], const double offset[3]) {
   for (int j = 0; j < 4; ++j) v.qto_xyz[3][j] = v.sto_xyz[3][j] = j == 3 ? 1 : 0;
   v.xyz_units = 2;
   v.descrip = "contraseg synthetic cardiac phantom";
+}
+
+// How voxels are stored: stored axis a is axis src[a] of the rendered volume (x, y in-plane, z
+// from base to apex), reversed when flip[a].
+struct StorageAxes {
+  int src[3] = {0, 1, 2};
+  bool flip[3] = {false, false, false};
+};
+
+StorageAxes storage_axes(const PhantomAcquisition& a) {
+  StorageAxes s;
+  if (a.transpose) s.src[0] = 1, s.src[1] = 0;
+  s.flip[0] = a.flip_x;
+  s.flip[1] = a.flip_y;
+  s.flip[2] = a.slice_order == PhantomAcquisition::SliceOrder::ApexToBase;
+  return s;
+}
+
+// Stores a rendered volume (world = R * diag(d) * ijk + offset) along `s` and sets its qform and
+// sform so that every voxel keeps its world position: stored column a of the affine is column
+// src[a], negated when flipped, and a flipped axis starts at the rendered axis' far end. A swap
+// or an odd number of flips makes the affine left-handed: the qform's rotation must stay proper,
+// so its slice column is negated and qfac = -1 puts the reflection back (NIfTI-1 qform rules).
+void store(Volume& v, const StorageAxes& s, const double R[3][3], const double offset[3]) {
+  const int n[3] = {v.nx, v.ny, v.nz};
+  const double d[3] = {v.dx, v.dy, v.dz};
+  Volume out = v;
+  out.nx = n[s.src[0]];
+  out.ny = n[s.src[1]];
+  out.nz = n[s.src[2]];
+  out.dx = static_cast<float>(d[s.src[0]]);
+  out.dy = static_cast<float>(d[s.src[1]]);
+  out.dz = static_cast<float>(d[s.src[2]]);
+  size_t p = 0;
+  int idx[3], o[3];
+  for (idx[2] = 0; idx[2] < out.nz; ++idx[2])
+    for (idx[1] = 0; idx[1] < out.ny; ++idx[1])
+      for (idx[0] = 0; idx[0] < out.nx; ++idx[0]) {
+        for (int a = 0; a < 3; ++a) o[s.src[a]] = s.flip[a] ? n[s.src[a]] - 1 - idx[a] : idx[a];
+        out.data[p++] = v.data[v.index(o[0], o[1], o[2])];
+      }
+  double Rs[3][3], off[3] = {offset[0], offset[1], offset[2]};
+  double det = s.src[0] == 0 ? 1 : -1;  // the in-plane swap is the only permutation
+  for (int a = 0; a < 3; ++a) {
+    const int c = s.src[a];
+    const double sign = s.flip[a] ? -1 : 1;
+    det *= sign;
+    for (int i = 0; i < 3; ++i) Rs[i][a] = sign * R[i][c];
+    if (s.flip[a])
+      for (int i = 0; i < 3; ++i) off[i] += R[i][c] * d[c] * (n[c] - 1);
+  }
+  if (det < 0)
+    for (int i = 0; i < 3; ++i) Rs[i][2] = -Rs[i][2];
+  set_geometry(out, Rs, off, det < 0 ? -1.0 : 1.0);
+  v = std::move(out);
+}
+
+// Stores intensities as int16 q with intensity = q * slope + inter (slope and inter as float32,
+// as the header holds them): each value becomes the one a reader gets back, q clipped to int16.
+void quantise(Volume& v, double slope, double inter) {
+  const double s = static_cast<float>(slope), i = static_cast<float>(inter);
+  for (float& x : v.data) {
+    const double q = std::clamp(std::round((x - i) / s), -32768.0, 32767.0);
+    x = static_cast<float>(q * s + i);
+  }
+}
+
+// The clamp of the matrix size: 150..256 for the default ranges, scaled by the typical matrix
+// (FOV / pixel size) of the requested ranges, so that finer pixels get larger matrices.
+struct MatrixClamp {
+  int lo, hi;
+};
+
+// FOV / pixel size of the ranges relative to the default ranges: exactly 1 for the defaults.
+double matrix_scale(const PhantomAcquisition& a) {
+  const PhantomAcquisition d;
+  return ((a.fov_lo + a.fov_hi) / (a.pixel_lo + a.pixel_hi)) / ((d.fov_lo + d.fov_hi) / (d.pixel_lo + d.pixel_hi));
+}
+
+MatrixClamp matrix_clamp(const PhantomAcquisition& a) {
+  const double scale = matrix_scale(a);
+  return {2 * static_cast<int>(std::lround(75 * scale)), 2 * static_cast<int>(std::lround(128 * scale))};
 }
 
 Anatomy make_anatomy(Rng& r, const Heart& ed) {
@@ -526,32 +609,79 @@ std::string phantom_group(int id, int patients) {
   return groups[std::min(4, static_cast<int>((static_cast<int64_t>(id - 1) * 5) / patients))];
 }
 
+void check_phantom_acquisition(const PhantomAcquisition& a) {
+  auto str = [](double x) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", x);
+    return std::string(b);
+  };
+  auto range = [&](const char* what, double lo, double hi, double min, const char* unit) {
+    if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi || lo < min || (min == 0 && lo <= 0))
+      throw std::invalid_argument(std::string("phantom: ") + what + " range " + str(lo) + ".." + str(hi) + unit +
+                                  " must have 0 < LO <= HI" + (min > 0 ? " and LO >= " + str(min) : ""));
+  };
+  range("pixel size", a.pixel_lo, a.pixel_hi, 0, " mm");
+  range("field of view", a.fov_lo, a.fov_hi, 0, " mm");
+  range("slice count", a.slices_lo, a.slices_hi, 2, "");
+  if (a.slices_hi > 512)
+    throw std::invalid_argument("phantom: slice count " + std::to_string(a.slices_hi) + " above 512");
+  range("slice spacing", a.spacing_lo, a.spacing_hi, 0, " mm");
+  range("intensity gain", a.gain_lo, a.gain_hi, 0, "");
+  // The stack must be long enough for a heart (its long axis follows the stack).
+  if ((a.slices_hi - 1) * a.spacing_hi < 30)
+    throw std::invalid_argument("phantom: slice count and spacing ranges cover at most " +
+                                str((a.slices_hi - 1) * a.spacing_hi) + " mm, less than the 30 mm a heart needs");
+  // In double: absurd ranges must not overflow the integer matrix sizes.
+  const double lo = 150 * matrix_scale(a), hi = 256 * matrix_scale(a);
+  const double largest = std::max(lo, std::min(hi, a.fov_hi * 1.2 / a.pixel_lo));  // x is up to 1.2 x FOV
+  if (lo < 16 || largest > 1024)
+    throw std::invalid_argument("phantom: pixel size and field of view ranges give matrices of " + str(std::round(lo)) +
+                                ".." + str(std::round(largest)) + " pixels (16..1024 allowed)");
+  const float slope = static_cast<float>(a.scl_slope), inter = static_cast<float>(a.scl_inter);
+  if (!std::isfinite(slope) || !std::isfinite(inter) || (a.scl_slope != 0 && slope == 0))
+    throw std::invalid_argument("phantom: scl_slope and scl_inter must be finite float32 values, slope non-zero");
+  if (a.scl_slope == 0 && a.scl_inter != 0)
+    throw std::invalid_argument("phantom: scl_inter needs a non-zero scl_slope");
+  // float32 intensities near a large intercept would lose the int16 steps
+  if (std::fabs(a.scl_inter) > 1e6 * std::fabs(a.scl_slope))
+    throw std::invalid_argument("phantom: |scl_inter| must be at most 1e6 x |scl_slope|");
+}
+
 PhantomPatient make_phantom_patient(int id, const PhantomOptions& opt) {
   PhantomPatient P;
   P.id = id;
   P.group = phantom_group(id, opt.patients);
+  check_phantom_acquisition(opt.acq);
   Rng root = Rng(opt.seed).split(static_cast<uint64_t>(id));
   Rng r = root.split("shape");
 
-  // Acquisition: pixel size, slice spacing and count covering the heart from base to apex.
+  // Acquisition: pixel size, slice spacing and count covering the heart from base to apex. The
+  // LV length follows the stack (the last slice sits `tip` above the apex), so slice ranges far
+  // from the default give shorter or longer hearts, always covered.
+  const PhantomAcquisition& acq = opt.acq;
   PatientGeometry G;
-  G.px = r.uniform(1.2, 1.9);
+  G.px = r.uniform(acq.pixel_lo, acq.pixel_hi);
   const double target_len = r.uniform(62, 95);  // LV length at ED (mm)
   G.d0 = r.uniform(0, 4);
   const double tip = r.uniform(1, 6);  // the last slice sits this far above the apex
   const double cover_len = target_len - G.d0 - tip;
-  const int zmin = std::max(6, static_cast<int>(std::ceil(cover_len / 10.0)) + 1);
-  const int zmax = std::max(zmin, std::min(12, static_cast<int>(std::floor(cover_len / 5.0)) + 1));
+  // zmin: the fewest slices that reach the apex at the widest spacing, within the slice range
+  // (if even acq.slices_hi cannot, the spacing clamp below makes the heart shorter).
+  const int zmin = std::min(acq.slices_hi,
+                            std::max(acq.slices_lo, static_cast<int>(std::ceil(cover_len / acq.spacing_hi)) + 1));
+  const int zmax =
+      std::max(zmin, std::min(acq.slices_hi, static_cast<int>(std::floor(cover_len / acq.spacing_lo)) + 1));
   G.nz = r.uniform_int(zmin, zmax);
-  G.spacing = std::clamp(std::round(cover_len / (G.nz - 1) * 2) / 2, 5.0, 10.0);  // 0.5 mm steps
+  G.spacing = std::clamp(std::round(cover_len / (G.nz - 1) * 2) / 2, acq.spacing_lo, acq.spacing_hi);  // 0.5 mm steps
   G.thickness = G.spacing * r.uniform(0.7, 1.0);
   const double L_epi = G.d0 + (G.nz - 1) * G.spacing + tip;
-  const double fov = r.uniform(280, 350);
-  G.ny = std::clamp(static_cast<int>(std::lround(fov / G.px / 2)) * 2, 150, 256);
-  G.nx = std::clamp(static_cast<int>(std::lround(fov * r.uniform(1.0, 1.2) / G.px / 2)) * 2, 150, 256);
+  const double fov = r.uniform(acq.fov_lo, acq.fov_hi);
+  const MatrixClamp mc = matrix_clamp(acq);
+  G.ny = std::clamp(static_cast<int>(std::lround(fov / G.px / 2)) * 2, mc.lo, mc.hi);
+  G.nx = std::clamp(static_cast<int>(std::lround(fov * r.uniform(1.0, 1.2) / G.px / 2)) * 2, mc.lo, mc.hi);
   G.blur = r.uniform(0.45, 0.9);
   G.noise = r.uniform(0.025, 0.07);
-  G.gain = r.uniform(150, 900);
+  G.gain = r.uniform(acq.gain_lo, acq.gain_hi);
   for (int i = 0; i < 2; ++i) G.bias[i] = r.normal(0, 0.2);
   for (int i = 2; i < 5; ++i) G.bias[i] = r.normal(0, 0.12);
   G.bias[5] = r.normal(0, 0.08);
@@ -584,10 +714,14 @@ PhantomPatient make_phantom_patient(int id, const PhantomOptions& opt) {
   Rng noise_ed = root.split("noise-ed"), noise_es = root.split("noise-es");
   render_frame(A, ed, G, F, noise_ed, P.ed);
   render_frame(A, es, G, F, noise_es, P.es);
+  const StorageAxes axes = storage_axes(acq);
   for (PhantomFrame* f : {&P.ed, &P.es}) {
-    set_geometry(f->image, R, offset);
-    set_geometry(f->label, R, offset);
+    store(f->image, axes, R, offset);
+    store(f->label, axes, R, offset);
+    if (acq.scl_slope != 0) quantise(f->image, acq.scl_slope, acq.scl_inter);
   }
+  P.scl_slope = acq.scl_slope;
+  P.scl_inter = acq.scl_inter;
   return P;
 }
 
@@ -610,7 +744,10 @@ void write_phantom_patient(const std::string& dir, const PhantomPatient& p) {
   for (const auto& [num, f] : frames) {
     std::snprintf(frame, sizeof frame, "_frame%02d", num);
     const std::string base = (pdir / (name + frame)).string();
-    write_nifti_label(base + ".nii.gz", f->image, 4);  // int16 image
+    if (p.scl_slope != 0)
+      write_nifti_int16_scaled(base + ".nii.gz", f->image, p.scl_slope, p.scl_inter);
+    else
+      write_nifti_label(base + ".nii.gz", f->image, 4);  // int16 image
     write_nifti_label(base + "_gt.nii.gz", f->label, 2);
   }
   write_file_atomic((pdir / "Info.cfg").string(), phantom_info_cfg(p));

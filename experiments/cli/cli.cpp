@@ -172,6 +172,37 @@ uint64_t Args::get_u64(const std::string& key, uint64_t def) const {
   }
 }
 
+namespace {
+// The two halves of "LO:HI" (both X for "X"), parsed by `parse`; anything else, or LO > HI, is a
+// UsageError naming the option and the whole value.
+template <typename T, typename Parse>
+std::pair<T, T> parse_range(const std::string& key, const std::string& v, Parse parse, const char* what) {
+  const size_t colon = v.find(':');
+  const std::string a = v.substr(0, colon), b = colon == std::string::npos ? a : v.substr(colon + 1);
+  std::pair<T, T> r;
+  try {
+    if (b.find(':') != std::string::npos) throw UsageError("two colons");
+    r = {parse_option<T>(key, a, parse, what), parse_option<T>(key, b, parse, what)};
+  } catch (const UsageError&) {
+    throw UsageError("option --" + key + ": '" + v + "' is not a range LO:HI of " + what);
+  }
+  if (r.first > r.second) throw UsageError("option --" + key + ": '" + v + "' has LO > HI");
+  return r;
+}
+}  // namespace
+
+std::pair<double, double> Args::get_range(const std::string& key, double lo, double hi) const {
+  if (!has(key)) return {lo, hi};
+  return parse_range<double>(key, get(key, ""), [](const std::string& v, size_t* p) { return std::stod(v, p); },
+                             "numbers");
+}
+
+std::pair<int, int> Args::get_int_range(const std::string& key, int lo, int hi) const {
+  if (!has(key)) return {lo, hi};
+  return parse_range<int>(key, get(key, ""), [](const std::string& v, size_t* p) { return std::stoi(v, p); },
+                          "integers");
+}
+
 std::vector<std::string> Args::all(const std::string& key) const {
   auto it = values_.find(key);
   return it == values_.end() ? std::vector<std::string>{} : it->second;

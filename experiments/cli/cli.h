@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "experiments/pipeline/config.h"
@@ -75,6 +76,9 @@ class Args {
   int get_int(const std::string& key, int def) const;
   double get_double(const std::string& key, double def) const;
   uint64_t get_u64(const std::string& key, uint64_t def) const;  // non-negative integers (seeds)
+  // A range "LO:HI" with LO <= HI (one number X means X:X); {lo, hi} when the option is absent.
+  std::pair<double, double> get_range(const std::string& key, double lo, double hi) const;
+  std::pair<int, int> get_int_range(const std::string& key, int lo, int hi) const;
   std::vector<std::string> all(const std::string& key) const;  // repeatable options
   const std::vector<std::string>& positional() const { return positional_; }
   bool help() const { return help_; }

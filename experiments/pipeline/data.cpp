@@ -145,6 +145,7 @@ std::string describe_split(const Splits& s) {
 void synthesise_dataset(const std::string& out, const PhantomOptions& opt, int threads) {
   if (opt.patients < 1 || opt.patients > 999)
     throw std::invalid_argument("the number of patients must be in [1, 999], got " + std::to_string(opt.patients));
+  check_phantom_acquisition(opt.acq);  // before anything is written
   if (threads <= 0) threads = std::min(8, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   std::printf("synth: %d patients, seed %llu -> %s\n", opt.patients, static_cast<unsigned long long>(opt.seed),
               out.c_str());

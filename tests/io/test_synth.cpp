@@ -13,6 +13,7 @@
 
 #include "io/nifti.h"
 #include "io/synth.h"
+#include "support/io_test_util.h"
 
 namespace cs {
 namespace {
@@ -180,6 +181,140 @@ TEST(Synth, CommandWritesTheDataset) {
   const std::string bad = std::string(CONTRASEG_BINARY) + " synth --out " + dir.string() + " --seed x 2>/dev/null";
   EXPECT_NE(std::system(bad.c_str()), 0);
   fs::remove_all(dir);
+}
+
+// ---- acquisition and storage options (2 patients each, as a small dataset would have)
+
+// Writes patients 1 and 2 of seed 11 with acquisition `a` into DIR and reads the frames back.
+struct ReadBack {
+  Volume image, label;
+};
+std::vector<ReadBack> write_and_read(const testing_io::TempDir& dir, const PhantomAcquisition& a) {
+  PhantomOptions o;
+  o.patients = 2;
+  o.seed = 11;
+  o.acq = a;
+  std::vector<ReadBack> out;
+  for (int id = 1; id <= 2; ++id) {
+    const PhantomPatient p = make_phantom_patient(id, o);
+    write_phantom_patient(dir.path(), p);
+    const std::string base = dir / (phantom_patient_name(id) + "/" + phantom_patient_name(id) + "_frame01");
+    out.push_back({read_nifti(base + ".nii.gz"), read_nifti(base + "_gt.nii.gz")});
+    EXPECT_EQ(out.back().image.data, p.ed.image.data) << "patient " << id;  // the frame is what a reader gets
+  }
+  return out;
+}
+
+// World (scanner mm, through the sform) centroid and voxel count of each label.
+struct LabelStats {
+  double c[4][3] = {};
+  int64_t n[4] = {};
+};
+LabelStats label_stats(const Volume& lab) {
+  LabelStats s;
+  for (int k = 0; k < lab.nz; ++k)
+    for (int j = 0; j < lab.ny; ++j)
+      for (int i = 0; i < lab.nx; ++i) {
+        const int l = static_cast<int>(lab.at(i, j, k));
+        ++s.n[l];
+        for (int r = 0; r < 3; ++r)
+          s.c[l][r] += lab.sto_xyz[r][0] * i + lab.sto_xyz[r][1] * j + lab.sto_xyz[r][2] * k + lab.sto_xyz[r][3];
+      }
+  for (int l = 0; l < 4; ++l)
+    for (int r = 0; r < 3; ++r) s.c[l][r] /= static_cast<double>(std::max<int64_t>(1, s.n[l]));
+  return s;
+}
+
+TEST(Synth, StorageOptionsKeepEveryLabelAtItsWorldPosition) {
+  testing_io::TempDir plain_dir, moved_dir;
+  PhantomAcquisition moved;
+  moved.transpose = true;
+  moved.flip_x = true;
+  moved.slice_order = PhantomAcquisition::SliceOrder::ApexToBase;
+  const auto plain = write_and_read(plain_dir, PhantomAcquisition());
+  const auto other = write_and_read(moved_dir, moved);
+  for (size_t p = 0; p < plain.size(); ++p) {
+    const Volume &a = plain[p].label, &b = other[p].label;
+    EXPECT_EQ(b.nx, a.ny);  // transposed
+    EXPECT_EQ(b.ny, a.nx);
+    EXPECT_EQ(b.nz, a.nz);
+    EXPECT_EQ(a.qfac, 1);
+    EXPECT_EQ(b.qfac, -1);  // a swap and two flips: left-handed
+    // The storage did change: the base (with RV) is now the last slice.
+    EXPECT_GT(count_in_slice(a, 0, 1), 0);
+    EXPECT_EQ(count_in_slice(b, 0, 1), 0);
+    for (const Volume* v : {&a, &b, &plain[p].image, &other[p].image})
+      for (int r = 0; r < 3; ++r)
+        for (int c = 0; c < 4; ++c) EXPECT_NEAR(v->qto_xyz[r][c], v->sto_xyz[r][c], 1e-3) << "qform vs sform";
+    const LabelStats sa = label_stats(a), sb = label_stats(b);
+    for (int l = 0; l < 4; ++l) {
+      EXPECT_EQ(sa.n[l], sb.n[l]) << "label " << l << ", patient " << p + 1;
+      for (int r = 0; r < 3; ++r) EXPECT_NEAR(sa.c[l][r], sb.c[l][r], 1e-3) << "label " << l << ", patient " << p + 1;
+    }
+  }
+}
+
+TEST(Synth, ScaledInt16ReadsBackAsTheUnscaledIntensities) {
+  testing_io::TempDir plain_dir, scaled_dir;
+  PhantomAcquisition a;
+  a.gain_lo = 150, a.gain_hi = 300;  // intensities well below 32767 * slope + inter: no clipping
+  const auto plain = write_and_read(plain_dir, a);
+  a.scl_slope = 0.37;
+  a.scl_inter = -12.5;
+  const auto scaled = write_and_read(scaled_dir, a);
+  const std::string f = scaled_dir / "patient001/patient001_frame01.nii.gz";
+  const NiftiInfo info = read_nifti_info(f);
+  EXPECT_EQ(info.datatype, 4);  // int16
+  EXPECT_FLOAT_EQ(info.scl_slope, 0.37f);
+  EXPECT_FLOAT_EQ(info.scl_inter, -12.5f);
+  EXPECT_EQ(read_nifti_info(scaled_dir / "patient001/patient001_frame01_gt.nii.gz").scl_slope, 0);  // labels unscaled
+  for (size_t p = 0; p < plain.size(); ++p) {
+    const Volume &u = plain[p].image, &s = scaled[p].image;
+    ASSERT_EQ(u.data.size(), s.data.size());
+    double worst = 0;
+    for (size_t i = 0; i < u.data.size(); ++i) worst = std::max(worst, std::fabs(double(s.data[i]) - u.data[i]));
+    EXPECT_LE(worst, 0.37 / 2 + 1e-3) << "patient " << p + 1;
+    EXPECT_GT(worst, 0.01) << "patient " << p + 1 << ": the scaled values should not be the integers";
+    EXPECT_EQ(plain[p].label.data, scaled[p].label.data);
+  }
+}
+
+TEST(Synth, CommandHonoursPixelAndSliceRanges) {
+  testing_io::TempDir dir;
+  const auto r = testing_io::run_contraseg("synth --out " + dir.path() +
+                                           " --patients 2 --threads 2 --pixel 0.7:0.9 --slices 14:16");
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* p : {"patient001", "patient002"}) {
+    const NiftiInfo info = read_nifti_info(dir / (std::string(p) + "/" + p + "_frame01.nii.gz"));
+    EXPECT_GE(info.pixdim[1], 0.7 - 1e-6) << p;
+    EXPECT_LE(info.pixdim[1], 0.9 + 1e-6) << p;
+    EXPECT_GT(info.dim[1], 256) << p;
+    EXPECT_GT(info.dim[2], 256) << p;
+    EXPECT_GE(info.dim[3], 14) << p;
+    EXPECT_LE(info.dim[3], 16) << p;
+  }
+}
+
+TEST(Synth, CommandRejectsBadAcquisitionOptionsBeforeWriting) {
+  testing_io::TempDir tmp;
+  const std::string out = tmp / "never";
+  const std::pair<const char*, const char*> bad[] = {
+      {"--pixel 1.9:1.2", "--pixel"},  {"--pixel 0:1", "--pixel"},         {"--fov 300", ""},
+      {"--slices 1:4", "--slices"},    {"--slices 6:x", "--slices"},       {"--slice-order up", "--slice-order"},
+      {"--scl-slope 0", "--scl-slope"}, {"--spacing 10:5", "--spacing"},   {"--gain -5:10", "--gain"}};
+  for (const auto& [args, name] : bad) {
+    const auto r = testing_io::run_contraseg("synth --out " + out + " --patients 2 " + args);
+    if (std::string(name).empty()) {  // a good value, as a control
+      EXPECT_EQ(r.status, 0) << args << ": " << r.err;
+      fs::remove_all(out);
+      continue;
+    }
+    EXPECT_NE(r.status, 0) << args;
+    EXPECT_NE(r.err.find(name), std::string::npos) << args << ": " << r.err;
+    const std::string value = std::string(args).substr(std::string(args).find(' ') + 1);
+    EXPECT_NE(r.err.find("'" + value + "'"), std::string::npos) << args << ": " << r.err;
+    EXPECT_FALSE(fs::exists(out)) << args;
+  }
 }
 
 }  // namespace
