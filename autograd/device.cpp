@@ -1,5 +1,6 @@
 #include "autograd/device.h"
 
+#include <fstream>
 #include <stdexcept>
 
 #include "autograd/cuda_runtime_api.h"
@@ -33,8 +34,25 @@ void device_synchronize(Device d) {
 #endif
 }
 
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, name, family, model;
+  auto value = [&line] {
+    const auto colon = line.find(':');
+    return colon == std::string::npos || colon + 2 > line.size() ? std::string() : line.substr(colon + 2);
+  };
+  while (std::getline(in, line) && line.find_first_not_of(" \t") != std::string::npos) {  // the first CPU
+    if (line.rfind("model name", 0) == 0) name = value();
+    else if (line.rfind("cpu family", 0) == 0) family = value();
+    else if (line.rfind("model\t", 0) == 0) model = value();
+  }
+  if (name.empty()) return "unknown CPU";
+  // Virtual machines often report a bare vendor name ("AMD EPYC"); family and model tell them apart.
+  return family.empty() ? name : name + " (family " + family + " model " + model + ")";
+}
+
 std::string device_description(Device d) {
-  if (d == Device::CPU) return "cpu";
+  if (d == Device::CPU) return "cpu: " + cpu_model();
 #ifdef CONTRASEG_CUDA
   if (!cuda_available()) return "cuda (no device visible)";
   cudaDeviceProp p{};

@@ -14,7 +14,9 @@ Device parse_device(const std::string& s);  // "cpu" | "cuda"; throws on anythin
 bool cuda_available();
 // Waits until every op queued on the device has finished (nothing to wait for on the CPU).
 void device_synchronize(Device d);
-// "cpu" or "cuda: NVIDIA H100 80GB HBM3 (sm_90), cuDNN 9.x" — for logs and run folders.
+// The CPU as /proc/cpuinfo names it, with its family and model: "AMD EPYC (family 25 model 1)".
+std::string cpu_model();
+// "cpu: AMD EPYC (family 25 model 1)" or "cuda: NVIDIA H100 80GB HBM3 (sm_90), cuDNN 9.x" — for logs and run folders.
 std::string device_description(Device d);
 
 }  // namespace cs

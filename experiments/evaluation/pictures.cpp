@@ -11,8 +11,6 @@
 namespace cs {
 namespace {
 
-const Rgb kPaper{255, 255, 255};
-const Rgb kInk{30, 30, 30};       // title, captions, axis labels, legend names
 const Rgb kTickInk{70, 70, 70};   // tick values
 const Rgb kAxis{90, 90, 90};      // left and bottom axes, tick marks, swatch outlines
 const Rgb kFrame{200, 200, 200};  // top and right edges of the plot box
@@ -117,16 +115,6 @@ int overlay_class_count(const OverlayClasses& classes, const std::vector<uint8_t
   return largest + 1;
 }
 
-// The 1st and 99th percentiles of the finite values: the grey window of the image panel.
-std::pair<float, float> display_window(const std::vector<float>& image) {
-  std::vector<float> v;
-  v.reserve(image.size());
-  for (float x : image)
-    if (std::isfinite(x)) v.push_back(x);
-  if (v.empty()) return {0.f, 1.f};
-  std::sort(v.begin(), v.end());
-  return {v[v.size() / 100], v[v.size() * 99 / 100]};
-}
 
 // ---- curve plot
 
@@ -293,6 +281,23 @@ int decimal_exponent(double v) { return static_cast<int>(std::floor(std::log10(s
 
 }  // namespace
 
+std::pair<float, float> display_window(const std::vector<float>& image) {
+  std::vector<float> v;
+  v.reserve(image.size());
+  for (float x : image)
+    if (std::isfinite(x)) v.push_back(x);
+  if (v.empty()) return {0.f, 1.f};
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 100], v[v.size() * 99 / 100]};
+}
+
+Rgb grey_level(float value, std::pair<float, float> window) {
+  const auto [lo, hi] = window;
+  const float g = std::isfinite(value) ? std::clamp((value - lo) / std::max(hi - lo, 1e-6f), 0.f, 1.f) : 0.f;
+  const auto v = static_cast<uint8_t>(std::lround(255 * g));
+  return {v, v, v};
+}
+
 Rgb class_colour(int k) { return kClassColours[std::clamp(k, 0, kLastClassColour)]; }
 Rgb series_colour(size_t k) { return kSeriesColours[k % std::size(kSeriesColours)]; }
 
@@ -318,7 +323,7 @@ Canvas draw_overlay(const std::vector<float>& image, const std::vector<uint8_t>&
   const int legend_h = legend.items.empty() ? 0 : m + legend.height(W - 2 * m);
   Canvas c(W, m + caption_h + ph + legend_h + m, kPaper);
 
-  const auto [lo, hi] = display_window(image);
+  const auto window = display_window(image);
   const int x_start = (W - content_w) / 2, panel_y = m + caption_h;
   for (int panel = 0; panel < 3; ++panel) {
     const int col_x = x_start + panel * (col_w + m);
@@ -327,9 +332,7 @@ Canvas draw_overlay(const std::vector<float>& image, const std::vector<uint8_t>&
     for (int y = 0; y < ph; ++y)
       for (int x = 0; x < pw; ++x) {
         const size_t i = static_cast<size_t>(y / scale) * w + x / scale;
-        const float g = std::isfinite(image[i]) ? std::clamp((image[i] - lo) / std::max(hi - lo, 1e-6f), 0.f, 1.f) : 0.f;
-        const auto grey = static_cast<uint8_t>(std::lround(255 * g));
-        c.set(panel_x + x, panel_y + y, {grey, grey, grey});
+        c.set(panel_x + x, panel_y + y, grey_level(image[i], window));
         const uint8_t lab = panel == 1 ? gt[i] : panel == 2 ? pred[i] : 0;
         if (lab > 0) c.blend(panel_x + x, panel_y + y, class_colour(lab), kOverlayAlpha);
       }

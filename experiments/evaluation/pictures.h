@@ -3,11 +3,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "io/canvas.h"
 
 namespace cs {
+
+inline constexpr Rgb kPaper{255, 255, 255};  // the background of every picture
+inline constexpr Rgb kInk{30, 30, 30};       // titles, captions, axis labels, legend names
 
 // Which classes an overlay's legend names. count includes the background (class 0); 0 takes
 // the largest label present + 1. names[k] names class k (index 0 = background, as in
@@ -44,6 +48,11 @@ Canvas draw_curve_plot(const std::vector<Series>& series, const PlotLabels& labe
                        int height = 360);
 void write_curve_png(const std::string& path, const std::vector<Series>& series, const PlotLabels& labels,
                      int width = 640, int height = 360);
+
+// The 1st and 99th percentiles of the finite values of an image: the window that grey_level maps
+// to black..white (non-finite values are black).
+std::pair<float, float> display_window(const std::vector<float>& image);
+Rgb grey_level(float value, std::pair<float, float> window);
 
 // The colour of label class k in overlays (k >= 1; classes past the palette share its last
 // colour) and of series k in curve plots (the palette repeats).

@@ -95,6 +95,9 @@ const std::vector<KeySpec>& config_schema() {
       {"local.blocks", K::Int, "3", "decoder blocks pre-trained (l)", {}, between(1, kDecoderBlocks)},
       {"local.region", K::Int, "3", "local region side: 3 (3x3, flattened + dense) or 1", {"1", "3"}},
       {"local.batch", K::Int, "10", "slices per batch (two views each)", {}, at_least(1)},
+      {"local.retrieval_every", K::Int, "0",
+       "steps between region retrieval accuracies of held-out view pairs in the log (0: none)", {},
+       between(0, kMaxIterations)},
       // stage 3
       {"finetune.iterations", K::Int, "10001", "fine-tuning iterations", {}, between(1, kMaxIterations)},
       {"finetune.batch", K::Int, "20", "fine-tuning batch", {}, at_least(1)},

@@ -1,6 +1,7 @@
 #include "io/paths.h"
 #include "experiments/pipeline/reproduce.h"
 
+#include <omp.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -14,11 +15,13 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/atomic_file.h"
+#include "autograd/device.h"
 #include "experiments/pipeline/data.h"
 #include "experiments/evaluation/pictures.h"
 #include "experiments/pipeline/folder_lock.h"
 #include "experiments/pipeline/run_folder.h"
 #include "experiments/pipeline/stages.h"
+#include "experiments/pipeline/training.h"
 
 namespace cs {
 namespace {
@@ -117,6 +120,9 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
   }
   md += fmt::format("\nRuns: {}/finetune/<init>/<set>_<comb>/ (each with eval/summary.json and eval/pictures/).\n",
                     opt.out);
+  // A table is a measurement of one machine: floating-point results differ between CPUs.
+  md += fmt::format("Machine: {}, {} threads; this invocation took {:.1f} minutes.\n",
+                    device_description(config_device(cfg)), omp_get_max_threads(), elapsed() / 60);
   write_file_atomic(opt.out + "/results.md", md);
   write_file_atomic(opt.out + "/results.csv", csv);
   std::printf("[%5.0fs] done: %s/results.md\n", elapsed(), opt.out.c_str());

@@ -64,7 +64,8 @@ std::vector<std::string> weight_keys(const std::string& stage) {
     const auto dot = s.key.find('.');
     const bool shared = dot == std::string::npos;
     // What only logs or paces a run does not change its weights.
-    if (s.key == "log_every" || s.key == "checkpoint_every" || s.key == "threads" || s.key == "global.knn_every")
+    if (s.key == "log_every" || s.key == "checkpoint_every" || s.key == "threads" || s.key == "global.knn_every" ||
+        s.key == "local.retrieval_every")
       continue;
     if (shared || s.key.compare(0, own.size(), own) == 0) keys.push_back(s.key);
   }

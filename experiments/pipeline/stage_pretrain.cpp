@@ -2,17 +2,31 @@
 // contrastive pre-training of the first l decoder blocks on the frozen encoder (§3). The steps
 // themselves are in stage_step.cpp.
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "experiments/evaluation/local_probe.h"
 #include "experiments/evaluation/probes.h"
+#include "experiments/evaluation/similarity_pictures.h"
 #include "experiments/pipeline/data.h"
 #include "experiments/pipeline/stages.h"
 #include "experiments/pipeline/training.h"
 #include "nn/checkpoint.h"
 
 namespace cs {
+namespace {
+
+// What the rows of the stage-1 similarity matrix are.
+std::string similarity_caption(const Config& cfg) {
+  const std::string loss = cfg.str("global.loss");
+  if (cfg.str("compat") == "paper" && loss != "gr")
+    return "row (v x S + s) x 2 + view: volume v, partition s, view 0 the slice, view 1 its augmented view";
+  return "row i: image i of the batch, in the loss's order (docs/method.md section 2)";
+}
+
+}  // namespace
 
 void run_pretrain_global(const Config& cfg, const StageOptions& opt) {
   apply_threads(cfg);
@@ -51,6 +65,10 @@ void run_pretrain_global(const Config& cfg, const StageOptions& opt) {
       make_dirs(run.path("pictures"));
       write_partition_pca_png(run.path(fmt::format("pictures/embeddings_step{}.png", steps_done)), embedded, S,
                               fmt::format("g1 embeddings of held-out volumes, step {}", steps_done));
+      const auto rows = step->contrast_rows(step->sample(0));  // always the first batch
+      write_similarity_matrix_png(run.path(fmt::format("pictures/similarity_step{}.png", steps_done)), rows.z,
+                                  *rows.spec, fmt::format("cosine similarity of the first batch, step {}", steps_done),
+                                  similarity_caption(cfg));
     }
   };
   if (knn_every > 0 && !run.resuming()) probe(0);
@@ -79,8 +97,34 @@ void run_pretrain_local(const Config& cfg, const StageOptions& opt) {
   lo.buffers = true;
   load_checkpoint(checkpoint_path(opt.init, "final"), model->params(), lo);
   const auto step = make_stage_step(Stage::Local, cfg, *model, stacks);
-  run.log_line(fmt::format("pretrain-local: {}, {} iterations", step->description(), cfg.integer("local.iterations")));
-  run_loop(cfg, run, *step, {cfg.integer("local.iterations"), nullptr, 0}, run.resuming(), opt.quiet);
+  const int iterations = cfg.integer("local.iterations");
+  run.log_line(fmt::format("pretrain-local: {}, {} iterations", step->description(), iterations));
+  // The retrieval probe: do the decoder's region vectors of volumes the stage never saw find the
+  // same region in the other view?
+  const int every = cfg.integer("local.retrieval_every");
+  std::optional<LocalProbe> probe;
+  if (every > 0) {
+    const auto held_out = stacks_of(data.prepare(data.splits().test(), true, false, "held-out volumes"));
+    if (held_out.empty())
+      throw std::invalid_argument("local.retrieval_every: the retrieval probe needs a test volume, the split has "
+                                  "none; set local.retrieval_every=0");
+    probe.emplace(held_out, local_options(cfg), cfg.integer("local.batch"), cfg.integer("local.blocks"),
+                  cfg.integer("image_size"), Rng(static_cast<uint64_t>(cfg.integer("seed"))).split("local-probe"), dev,
+                  data.params().class_names);
+  }
+  auto observe = [&](int steps_done) {
+    const bool picture = steps_done == 0 || steps_done == iterations;  // before and after, for the tutorial
+    if (picture) make_dirs(run.path("pictures"));
+    const std::string maps = picture ? run.path(fmt::format("pictures/similarity_maps_step{}.png", steps_done)) : "";
+    const LocalProbeReading r = probe->read(*model, local_encoder_mode(parse_mode(cfg.str("compat"))), maps,
+                                            fmt::format("g2 features of a held-out slice, step {}", steps_done));
+    run.log_line(fmt::format("retrieval step {} region_accuracy {:.3f} chance {:.3f} class_accuracy {:.3f} chance {:.3f} "
+                             "pairs {}",
+                             steps_done, r.region, 1.0 / r.positions, r.class_match, r.class_chance, probe->pairs()),
+                 !opt.quiet);
+  };
+  if (probe && !run.resuming()) observe(0);
+  run_loop(cfg, run, *step, {iterations, [&](int s) { observe(s + 1); }, every}, run.resuming(), opt.quiet);
   run.log_line("pretrain-local: done, " + run.checkpoint("final"));
 }
 

@@ -152,6 +152,13 @@ class GlobalStep final : public StageStep {
     return loss_(model_.g1(model_.encoder(b.images, m).bottleneck, m));
   }
 
+  ContrastRows contrast_rows(const StepBatch& b) override {
+    NoGradGuard no_grad;
+    RunMode m = RunMode::training();
+    m.bn_decay = 1.f;  // running = 1 * running + 0 * batch: untouched
+    return {model_.g1(model_.encoder(b.images, m).bottleneck, m).to_vector(), &loss_.spec()};
+  }
+
  private:
   BatchLayout layout(Rng& rng) const {
     if (loss_.kind() == GlobalLossKind::GR) return layout_gr(counts_, cfg_.integer("global.batch"), rng);
@@ -170,15 +177,6 @@ class GlobalStep final : public StageStep {
 
 // ---- stage 2: frozen encoder, decoder blocks 1..l + g2, the local loss.
 
-LocalLossOptions local_options(const Config& cfg) {
-  LocalLossOptions o;
-  o.kind = parse_local_loss(cfg.str("local.loss"));
-  o.region_size = cfg.integer("local.region");
-  o.tau = static_cast<float>(cfg.real("local.tau"));
-  o.mode = parse_mode(cfg.str("compat"));  // with the region size, picks the negative table
-  return o;
-}
-
 int local_images(const Config& cfg) {
   return parse_local_loss(cfg.str("local.loss")) == LocalLossKind::LR ? 2 * cfg.integer("local.batch")
                                                                       : kLdImages;
@@ -193,9 +191,7 @@ class LocalStep final : public StageStep {
         blocks_(cfg.integer("local.blocks")),
         opt_(local_options(cfg)),
         loss_(opt_, local_images(cfg), model.config().image_size >> (5 - blocks_), model.device()),
-        // paper: the frozen encoder normalises with its stage-1 statistics; reference: batch
-        // statistics, and its moving averages keep updating (docs/method.md §3.1).
-        encoder_mode_(opt_.mode == Mode::Paper ? RunMode::frozen_encoder_bn() : RunMode::training()) {}
+        encoder_mode_(local_encoder_mode(opt_.mode)) {}
 
   std::string description() const override {
     return fmt::format("{} on decoder blocks 1..{}, {}x{} regions, {} mode, {} negative table, {} images",
@@ -296,6 +292,25 @@ class FinetuneStep final : public StageStep {
 };
 
 }  // namespace
+
+LocalLossOptions local_options(const Config& cfg) {
+  LocalLossOptions o;
+  o.kind = parse_local_loss(cfg.str("local.loss"));
+  o.region_size = cfg.integer("local.region");
+  o.tau = static_cast<float>(cfg.real("local.tau"));
+  o.mode = parse_mode(cfg.str("compat"));  // with the region size, picks the negative table
+  return o;
+}
+
+// paper: the frozen encoder normalises with its stage-1 statistics; reference: batch statistics,
+// and its moving averages keep updating (docs/method.md §3.1).
+RunMode local_encoder_mode(Mode mode) {
+  return mode == Mode::Paper ? RunMode::frozen_encoder_bn() : RunMode::training();
+}
+
+StageStep::ContrastRows StageStep::contrast_rows(const StepBatch&) {
+  throw std::logic_error(std::string(stage_name(stage_)) + ": the step has no contrastive loss to picture");
+}
 
 std::unique_ptr<StageStep> make_stage_step(Stage stage, const Config& cfg, UNet& model,
                                            const std::vector<SliceStack>& stacks) {

@@ -9,10 +9,13 @@
 #include <vector>
 
 #include "experiments/pipeline/config.h"
+#include "io/mode.h"
 #include "io/rng.h"
 #include "io/slices.h"
+#include "losses/local.h"
 #include "nn/adam.h"
 #include "nn/unet.h"
+#include "ops/contrast_plan.h"
 
 namespace cs {
 
@@ -56,6 +59,15 @@ class StageStep {
   // Forward pass and loss -> [1], recorded on the tape.
   virtual Tensor loss(const StepBatch& batch) = 0;
 
+  // The rows [rows, d] the step's contrastive loss compares for `batch` and the loss's term list
+  // (the similarity-matrix picture), from a forward pass without a tape whose BN uses batch
+  // statistics and leaves the moving averages untouched. Stage 1 only; others throw.
+  struct ContrastRows {
+    std::vector<float> z;
+    const ContrastSpec* spec = nullptr;
+  };
+  virtual ContrastRows contrast_rows(const StepBatch& batch);
+
   // zero_grad, loss, backward, Adam; returns the loss value.
   double train(const StepBatch& batch, StepPhases* phases = nullptr);
   // sample(step), then train.
@@ -85,6 +97,11 @@ class StageStep {
 // here, before Adam is built over the rest.
 std::unique_ptr<StageStep> make_stage_step(Stage stage, const Config& cfg, UNet& model,
                                            const std::vector<SliceStack>& stacks);
+
+// Stage 2's loss options from the config, and the BN mode of its frozen encoder (docs/method.md
+// §3.1): paper normalises with the stage-1 running statistics, reference with batch statistics.
+LocalLossOptions local_options(const Config& cfg);
+RunMode local_encoder_mode(Mode mode);
 
 // Sets the BN moving statistics of the step's model to the mean of the batch statistics over the
 // training batches of steps last, last-1, ... (`batches` of them, no earlier than step 0), in

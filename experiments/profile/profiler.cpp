@@ -37,7 +37,7 @@ void Profiler::end(const char* name, bool backward, double flops) {
   const Clock::time_point start = stack_.back(), now = Clock::now();
   const double ms = std::chrono::duration<double, std::milli>(now - start).count();
   stack_.pop_back();
-  if (tracing_) trace_.add({name, backward ? "backward" : "forward", since_origin_us(start), 1e3 * ms, flops});
+  if (tracing_) trace_.add({name, backward ? "backward" : "forward", since_origin_us(start), 1e3 * ms, flops, ""});
   OpStats& s = ops_[name];
   if (backward) {
     s.backward_ms += ms;
@@ -65,7 +65,7 @@ void Profiler::phase_end(const std::string& phase) {
   const Clock::time_point start = phase_start_[phase];
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   phase_ms_[phase] += ms;
-  if (tracing_) trace_.add({phase, "phase", since_origin_us(start), 1e3 * ms, 0});
+  if (tracing_) trace_.add({phase, "phase", since_origin_us(start), 1e3 * ms, 0, ""});
 }
 
 void Profiler::step_begin(int step) {
@@ -77,7 +77,7 @@ void Profiler::step_begin(int step) {
 void Profiler::step_end() {
   sync();
   const double us = std::chrono::duration<double, std::micro>(Clock::now() - step_start_).count();
-  if (tracing_) trace_.add({fmt::format("step {}", step_), "step", since_origin_us(step_start_), us, 0});
+  if (tracing_) trace_.add({fmt::format("step {}", step_), "step", since_origin_us(step_start_), us, 0, ""});
 }
 
 double Profiler::since_origin_us(Clock::time_point t) const {

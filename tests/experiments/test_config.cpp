@@ -144,6 +144,7 @@ const std::vector<RangeCase>& range_cases() {
       {"global.volumes", {"2"}, {"1"}},
       {"global.batch", {"2"}, {"1"}},
       {"global.knn_every", {"0", "100000000"}, {"-1", "100000001"}},
+      {"local.retrieval_every", {"0", "100000000"}, {"-1", "100000001"}},
       {"local.iterations", {"1", "100000000"}, {"0", "100000001"}},
       {"local.tau", {"1e-06", "100"}, {"0", "100.5"}},
       {"local.blocks", {"1", "5"}, {"0", "6"}},

@@ -100,7 +100,7 @@ class Pipeline : public ::testing::Test {
     config = dir + "/tiny.json";
     std::ofstream(config) << R"({"dataset": "acdc", "image_size": 32, "target_res": 8.0, "log_every": 1,
       "checkpoint_every": 2, "threads": 1,
-      "global": {"iterations": 3, "volumes": 2, "knn_every": 3}, "local": {"iterations": 2, "batch": 2},
+      "global": {"iterations": 3, "volumes": 2, "knn_every": 3}, "local": {"iterations": 2, "batch": 2, "retrieval_every": 2},
       "finetune": {"iterations": 6, "batch": 4, "val_every": 3, "bn_batches": 2}, "reproduce": {"labeled": "tr1", "combs": "c1"}})";
   }
   static void TearDownTestSuite() { std::system(("rm -rf " + dir).c_str()); }
@@ -135,6 +135,14 @@ TEST_F(Pipeline, ReproduceWritesTheTableAndEveryRunFolder) {
   EXPECT_NE(g_log.find("knn step 3 partition_accuracy "), std::string::npos) << g_log;
   EXPECT_TRUE(exists(out + "/pretrain-global/pictures/embeddings_step0.png"));
   EXPECT_TRUE(exists(out + "/pretrain-global/pictures/embeddings_step3.png"));
+  EXPECT_TRUE(exists(out + "/pretrain-global/pictures/similarity_step0.png"));
+  EXPECT_TRUE(exists(out + "/pretrain-global/pictures/similarity_step3.png"));
+  const std::string l_log = slurp(out + "/pretrain-local/log.txt");  // the retrieval probe, before and after
+  EXPECT_NE(l_log.find("retrieval step 0 region_accuracy "), std::string::npos) << l_log;
+  EXPECT_NE(l_log.find("retrieval step 2 region_accuracy "), std::string::npos) << l_log;
+  EXPECT_NE(l_log.find(" class_accuracy "), std::string::npos) << l_log;
+  EXPECT_TRUE(exists(out + "/pretrain-local/pictures/similarity_maps_step0.png"));
+  EXPECT_TRUE(exists(out + "/pretrain-local/pictures/similarity_maps_step2.png"));
   for (const char* stage : {"pretrain-global", "pretrain-local"}) {
     EXPECT_TRUE(exists(out + "/" + stage + "/checkpoints/final.safetensors"));
     EXPECT_TRUE(exists(out + "/" + stage + "/config.json"));
@@ -191,6 +199,20 @@ TEST_F(Pipeline, ResumeAfterAKillEndsWithTheSameWeights) {
   ASSERT_EQ(resumed.status, 0) << resumed.output;
   EXPECT_NE(slurp(b + "/log.txt").find("resumed finetune at step 4"), std::string::npos);
   expect_same_final_weights(a, b);
+}
+
+// The probes read the model between steps; the weights they leave are those of a run without them.
+TEST_F(Pipeline, TheProbesLeaveTheWeightsAlone) {
+  const std::string g0 = dir + "/probe_g0", g1 = dir + "/probe_g1", l0 = dir + "/probe_l0", l1 = dir + "/probe_l1";
+  const std::string global = "pretrain-global --config " + config + " --data " + data + " --quiet --out ";
+  ASSERT_EQ(run(global + g0 + " --set global.knn_every=0").status, 0);
+  ASSERT_EQ(run(global + g1 + " --set global.knn_every=1").status, 0);
+  expect_same_final_weights(g0, g1);
+  const std::string local = "pretrain-local --config " + config + " --data " + data + " --init " + g0 + " --quiet --out ";
+  ASSERT_EQ(run(local + l0 + " --set local.retrieval_every=0").status, 0);
+  ASSERT_EQ(run(local + l1 + " --set local.retrieval_every=1").status, 0);
+  expect_same_final_weights(l0, l1);
+  EXPECT_NE(slurp(l1 + "/log.txt").find("retrieval step 1 "), std::string::npos);
 }
 
 TEST_F(Pipeline, ASecondWriterIsRefusedNamingTheFirst) {

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Copies the pictures docs/tutorial.md shows from a finished demo run into docs/img/demo/, so the
+# tutorial can be regenerated from any machine's own `contraseg demo` (then update the numbers the
+# tutorial quotes from the same run's logs and results.md).
+#
+#   scripts/tutorial-pictures.sh [RUN_DIR] [SET_COMB]     (defaults: runs/demo tr1_c2)
+set -euo pipefail
+run=${1:-runs/demo}
+pick=${2:-tr1_c2}
+here=$(cd "$(dirname "$0")/.." && pwd)
+dest="$here/docs/img/demo"
+
+die() { echo "tutorial-pictures: $*" >&2; exit 1; }
+[ -f "$run/results.md" ] || die "$run has no results.md: run \`contraseg demo --out $run\` to the end first"
+
+# The last step's picture of a stage: the highest N of prefix_stepN.png.
+last_step() {
+  local found
+  found=$(ls "$1" 2>/dev/null | sed -n "s/^$2_step\([0-9]*\)\.png$/\1/p" | sort -n | tail -1)
+  [ -n "$found" ] || die "$1 has no $2_stepN.png (the demo config sets global.knn_every and local.retrieval_every)"
+  echo "$found"
+}
+
+mkdir -p "$dest"
+rm -f "$dest"/*.png
+g="$run/pretrain-global/pictures" l="$run/pretrain-local/pictures"
+gend=$(last_step "$g" embeddings) lend=$(last_step "$l" similarity_maps)
+for what in embeddings similarity; do
+  cp "$g/${what}_step0.png" "$dest/global_${what}_before.png"
+  cp "$g/${what}_step${gend}.png" "$dest/global_${what}_after.png"
+done
+cp "$l/similarity_maps_step0.png" "$dest/local_similarity_maps_before.png"
+cp "$l/similarity_maps_step${lend}.png" "$dest/local_similarity_maps_after.png"
+cp "$run/pictures/validation_${pick}.png" "$dest/validation_${pick}.png"
+# The overlay of the first test case, for each initialisation.
+first=$(ls "$run/finetune/random/$pick/eval/pictures" | grep -m1 '_slice[0-9]*\.png$') ||
+  die "$run/finetune/random/$pick/eval/pictures has no overlay"
+for init in random global global_local; do
+  cp "$run/finetune/$init/$pick/eval/pictures/$first" "$dest/overlay_${init}_${pick}.png"
+done
+echo "tutorial-pictures: $(ls "$dest" | wc -l) pictures from $run -> $dest"
