@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "autograd/tape.h"
+#include "experiments/evaluation/probes.h"
 #include "io/augment.h"
 #include "io/sampler.h"
 
@@ -38,12 +39,7 @@ double region_retrieval_accuracy(const std::vector<float>& emb, int images, int 
                                 std::to_string(positions) + " positions in view pairs");
   const size_t d = emb.size() / (static_cast<size_t>(images) * positions);
   std::vector<float> unit(emb);
-  for (size_t r = 0; r < unit.size() / d; ++r) {
-    double norm = 0;
-    for (size_t i = 0; i < d; ++i) norm += double(unit[r * d + i]) * unit[r * d + i];
-    const float inv = norm > 0 ? static_cast<float>(1 / std::sqrt(norm)) : 0.f;
-    for (size_t i = 0; i < d; ++i) unit[r * d + i] *= inv;
-  }
+  to_unit_rows(unit, d);
   auto row = [&](int image, int q) { return &unit[(static_cast<size_t>(image) * positions + q) * d]; };
   int correct = 0, total = 0;
   for (int image = 0; image < images; ++image) {
@@ -73,12 +69,7 @@ std::pair<double, double> class_retrieval_accuracy(const std::vector<float>& fea
                                 " images of " + std::to_string(side) + "x" + std::to_string(side) + " do not match");
   const size_t d = features.size() / (images * cells), rows = images * cells;
   std::vector<float> unit(features);
-  for (size_t r = 0; r < rows; ++r) {
-    double norm = 0;
-    for (size_t i = 0; i < d; ++i) norm += double(unit[r * d + i]) * unit[r * d + i];
-    const float inv = norm > 0 ? static_cast<float>(1 / std::sqrt(norm)) : 0.f;
-    for (size_t i = 0; i < d; ++i) unit[r * d + i] *= inv;
-  }
+  to_unit_rows(unit, d);
   int correct = 0, queries = 0;
   double chance = 0;
   for (size_t q = 0; q < rows; ++q) {

@@ -142,17 +142,33 @@ std::vector<double> hd95_per_class(const std::vector<uint8_t>& pred, const std::
     throw std::invalid_argument("metrics: grid does not match the volume size");
   std::vector<double> out(num_classes, kNaN);
   for (int c = 0; c < num_classes; ++c) {
-    std::vector<uint8_t> mp(pred.size()), mg(gt.size());
+    // The box around both masks holds every surface voxel and every nearest surface voxel, so the
+    // distances computed inside it are exact; outside it a voxel is in neither mask, and so its
+    // surfaces are the same as in the whole volume. A structure is a small part of a volume.
+    int lo[3] = {grid.nx, grid.ny, grid.nz}, hi[3] = {-1, -1, -1};
     bool any_p = false, any_g = false;
-    for (size_t i = 0; i < pred.size(); ++i) {
-      mp[i] = pred[i] == c;
-      mg[i] = gt[i] == c;
-      any_p |= mp[i];
-      any_g |= mg[i];
-    }
+    for (int z = 0, i = 0; z < grid.nz; ++z)
+      for (int y = 0; y < grid.ny; ++y)
+        for (int x = 0; x < grid.nx; ++x, ++i) {
+          const bool p = pred[i] == c, g = gt[i] == c;
+          any_p |= p;
+          any_g |= g;
+          if (!p && !g) continue;
+          const int at[3] = {x, y, z};
+          for (int a = 0; a < 3; ++a) lo[a] = std::min(lo[a], at[a]), hi[a] = std::max(hi[a], at[a]);
+        }
     if (!any_p || !any_g) continue;
-    const auto sp = surface(mp, grid), sg = surface(mg, grid);
-    const auto dp = squared_edt(sp, grid), dg = squared_edt(sg, grid);
+    const Grid3 box{hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1, grid.dx, grid.dy, grid.dz};
+    std::vector<uint8_t> mp(box.size()), mg(box.size());
+    for (int z = 0, j = 0; z < box.nz; ++z)
+      for (int y = 0; y < box.ny; ++y)
+        for (int x = 0; x < box.nx; ++x, ++j) {
+          const int64_t i = (lo[0] + x) + static_cast<int64_t>(grid.nx) * ((lo[1] + y) + static_cast<int64_t>(grid.ny) * (lo[2] + z));
+          mp[j] = pred[i] == c;
+          mg[j] = gt[i] == c;
+        }
+    const auto sp = surface(mp, box), sg = surface(mg, box);
+    const auto dp = squared_edt(sp, box), dg = squared_edt(sg, box);
     std::vector<double> dists;
     for (size_t i = 0; i < sp.size(); ++i) {
       if (sp[i]) dists.push_back(std::sqrt(dg[i]));

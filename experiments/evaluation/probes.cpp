@@ -27,14 +27,17 @@ std::vector<float> g1_embeddings(UNet& model, const SliceStack& stack, int chunk
   return out;
 }
 
-namespace {
-// z scaled to unit length (a zero vector stays zero): dot products become cosines.
-void to_unit_length(std::vector<float>& z) {
-  double norm = 0;
-  for (float x : z) norm += double(x) * x;
-  const float inv = norm > 0 ? static_cast<float>(1 / std::sqrt(norm)) : 0.f;
-  for (float& x : z) x *= inv;
+void to_unit_rows(std::vector<float>& z, size_t d) {
+  for (size_t r = 0; d > 0 && r < z.size() / d; ++r) {
+    double norm = 0;
+    for (size_t i = 0; i < d; ++i) norm += double(z[r * d + i]) * z[r * d + i];
+    const float inv = norm > 0 ? static_cast<float>(1 / std::sqrt(norm)) : 0.f;
+    for (size_t i = 0; i < d; ++i) z[r * d + i] *= inv;
+  }
 }
+
+namespace {
+void to_unit_length(std::vector<float>& z) { to_unit_rows(z, z.size()); }
 }  // namespace
 
 double knn_accuracy(std::vector<LabelledEmbedding> items, int labels, int k) {

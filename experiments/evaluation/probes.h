@@ -1,6 +1,7 @@
 #pragma once
 // What pre-training learned, as numbers a run logs (docs/method.md §2): the g1 embeddings of
 // held-out volumes and how well they tell the partitions of a volume apart.
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,6 +10,10 @@
 #include "nn/unet.h"
 
 namespace cs {
+
+// Each row of d values of z scaled to unit length (a zero row stays zero): dot products become
+// cosines.
+void to_unit_rows(std::vector<float>& z, size_t d);
 
 // g1 embeddings z [slices, 128] (row-major) of the slices of `stack`, BN in inference mode; the
 // model must have the encoder and g1 (a stage-1 model).
