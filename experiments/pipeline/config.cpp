@@ -85,7 +85,8 @@ const std::vector<KeySpec>& config_schema() {
       // G^D's negatives come from the other volumes of the batch
       {"global.volumes", K::Int, "6", "volumes per batch in paper mode (V; batch = V x S x 2)", {}, at_least(2)},
       {"global.knn_every", K::Int, "0",
-       "steps between k-NN partition accuracies of held-out volumes' g1 embeddings in the log (0: none)", {},
+       "steps between k-NN partition accuracies of held-out volumes' g1 embeddings in the log (0: none); "
+       "pictures/ then shows the embeddings and the first batch's similarity matrix before and after", {},
        between(0, kMaxIterations)},
       {"global.batch", K::Int, "12", "bt_size: slices per view set (reference layout and G^R)", {}, at_least(2)},
       // stage 2
@@ -96,7 +97,8 @@ const std::vector<KeySpec>& config_schema() {
       {"local.region", K::Int, "3", "local region side: 3 (3x3, flattened + dense) or 1", {"1", "3"}},
       {"local.batch", K::Int, "10", "slices per batch (two views each)", {}, at_least(1)},
       {"local.retrieval_every", K::Int, "0",
-       "steps between region retrieval accuracies of held-out view pairs in the log (0: none)", {},
+       "steps between region and class retrieval accuracies of held-out view pairs in the log (0: none); "
+       "pictures/ then shows query pixels' similarity maps before and after", {},
        between(0, kMaxIterations)},
       // stage 3
       {"finetune.iterations", K::Int, "10001", "fine-tuning iterations", {}, between(1, kMaxIterations)},

@@ -99,8 +99,9 @@ void run_pretrain_local(const Config& cfg, const StageOptions& opt) {
   const auto step = make_stage_step(Stage::Local, cfg, *model, stacks);
   const int iterations = cfg.integer("local.iterations");
   run.log_line(fmt::format("pretrain-local: {}, {} iterations", step->description(), iterations));
-  // The retrieval probe: do the decoder's region vectors of volumes the stage never saw find the
-  // same region in the other view?
+  // The retrieval probe: on view pairs of volumes the stage never saw, do the decoder's region
+  // vectors find the same region in the other view, and its features the same structure in other
+  // slices?
   const int every = cfg.integer("local.retrieval_every");
   std::optional<LocalProbe> probe;
   if (every > 0) {
