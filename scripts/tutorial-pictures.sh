@@ -3,10 +3,11 @@
 # tutorial can be regenerated from any machine's own `contraseg demo` (then update the numbers the
 # tutorial quotes from the same run's logs and results.md).
 #
-#   scripts/tutorial-pictures.sh [RUN_DIR] [SET_COMB]     (defaults: runs/demo tr1_c2)
+#   scripts/tutorial-pictures.sh [RUN_DIR] [SET_COMB] [CASE]   (defaults: runs/demo tr1_c2 008)
 set -euo pipefail
 run=${1:-runs/demo}
 pick=${2:-tr1_c2}
+case_id=${3:-008}
 here=$(cd "$(dirname "$0")/.." && pwd)
 dest="$here/docs/img/demo"
 
@@ -16,7 +17,7 @@ die() { echo "tutorial-pictures: $*" >&2; exit 1; }
 # The last step's picture of a stage: the highest N of prefix_stepN.png.
 last_step() {
   local found
-  found=$(ls "$1" 2>/dev/null | sed -n "s/^$2_step\([0-9]*\)\.png$/\1/p" | sort -n | tail -1)
+  found=$(ls "$1" 2>/dev/null | sed -n "s/^$2_step\([0-9]*\)\.png$/\1/p" | sort -n | tail -1 || true)
   [ -n "$found" ] || die "$1 has no $2_stepN.png (the demo config sets global.knn_every and local.retrieval_every)"
   echo "$found"
 }
@@ -32,10 +33,10 @@ done
 cp "$l/similarity_maps_step0.png" "$dest/local_similarity_maps_before.png"
 cp "$l/similarity_maps_step${lend}.png" "$dest/local_similarity_maps_after.png"
 cp "$run/pictures/validation_${pick}.png" "$dest/validation_${pick}.png"
-# The overlay of the first test case, for each initialisation.
-first=$(ls "$run/finetune/random/$pick/eval/pictures" | grep -m1 '_slice[0-9]*\.png$') ||
-  die "$run/finetune/random/$pick/eval/pictures has no overlay"
+# The overlay of one test case, for each initialisation.
+overlay=$(ls "$run/finetune/random/$pick/eval/pictures" | grep -m1 "^${case_id}_slice[0-9]*\.png$") ||
+  die "$run/finetune/random/$pick/eval/pictures has no overlay of case $case_id"
 for init in random global global_local; do
-  cp "$run/finetune/$init/$pick/eval/pictures/$first" "$dest/overlay_${init}_${pick}.png"
+  cp "$run/finetune/$init/$pick/eval/pictures/$overlay" "$dest/overlay_${init}_${pick}.png"
 done
 echo "tutorial-pictures: $(ls "$dest" | wc -l) pictures from $run -> $dest"

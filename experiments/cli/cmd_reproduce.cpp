@@ -88,9 +88,11 @@ int cmd_demo(const Args& a) {
   std::printf("\n%s\n", table.c_str());
   std::printf("Pictures: %s/finetune/*/*/eval/pictures/ (overlays: image | ground truth | prediction;\n"
               "loss and validation curves), %s/pictures/validation_*.png (the three initialisations'\n"
-              "validation curves) and %s/pretrain-global/pictures/embeddings_step*.png (held-out\n"
-              "embeddings before and after stage 1). Per-step logs: each run folder's log.txt.\n",
-              out.c_str(), out.c_str(), out.c_str());
+              "validation curves), %s/pretrain-global/pictures/ (held-out embeddings and the first\n"
+              "batch's similarity matrix before and after stage 1) and %s/pretrain-local/pictures/\n"
+              "(similarity maps of query pixels before and after stage 2); docs/tutorial.md reads\n"
+              "them. Per-step logs: each run folder's log.txt.\n",
+              out.c_str(), out.c_str(), out.c_str(), out.c_str());
   return 0;
 }
 
