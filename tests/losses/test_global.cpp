@@ -205,7 +205,9 @@ TEST(GlobalLoss, SamplerSlotsAreTheLossRows) {
     ASSERT_EQ(b.size(), c.loss.size());
     for (size_t i = 0; i < b.size(); ++i) {
       EXPECT_EQ(b.slots[i].is_zero(), c.loss[i].is_zero) << i;
-      if (c.loss[i].partition >= 0 && !c.loss[i].is_zero) EXPECT_EQ(b.slots[i].partition, c.loss[i].partition) << i;
+      if (c.loss[i].partition >= 0 && !c.loss[i].is_zero) {
+        EXPECT_EQ(b.slots[i].partition, c.loss[i].partition) << i;
+      }
       for (size_t j = 0; j < b.size(); ++j) {
         if (c.loss[i].is_zero || c.loss[j].is_zero) continue;
         const bool loss_same_slice =
