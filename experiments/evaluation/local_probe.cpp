@@ -161,7 +161,6 @@ LocalProbe::LocalProbe(const std::vector<SliceStack>& held_out, const LocalLossO
   for (size_t i = 0; i < batch.size(); i += 2) {
     const BatchSlot& s = batch.slots[i];
     const SliceStack& st = held_out[s.volume];
-    if (st.label.empty()) continue;
     const uint8_t* l = slice_label(st, s.slice);
     const size_t classes = std::set<uint8_t>(l, l + static_cast<size_t>(st.h) * st.w).size();
     if (classes > most) {
