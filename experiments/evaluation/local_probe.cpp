@@ -13,12 +13,6 @@
 namespace cs {
 namespace {
 
-std::vector<int> slice_counts_of(const std::vector<SliceStack>& stacks) {
-  std::vector<int> n;
-  for (const SliceStack& s : stacks) n.push_back(s.z);
-  return n;
-}
-
 LocalLossOptions as_lr(LocalLossOptions o) {
   o.kind = LocalLossKind::LR;
   return o;
@@ -143,7 +137,7 @@ LocalProbe::LocalProbe(const std::vector<SliceStack>& held_out, const LocalLossO
       loss_(as_lr(opt), 2 * pairs, image_size >> (5 - blocks), device),
       device_(device) {
   if (held_out.empty()) throw std::invalid_argument("local probe: no held-out volumes");
-  const BatchLayout batch = layout_lr(slice_counts_of(held_out), pairs, rng);
+  const BatchLayout batch = layout_lr(slice_counts(held_out), pairs, rng);
   pixels_.resize(static_cast<size_t>(batch.size()) * size_ * size_);
   render_views(batch, held_out, opt.mode, rng, pixels_.data());
   // The class under the centre of each g2 position (the views are not moved, so they share it).
