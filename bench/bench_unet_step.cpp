@@ -4,6 +4,7 @@
 // built from the default config with the keys below. One batch is sampled from random slice
 // stacks before timing; the timed part is zero_grad, forward, loss, backward and Adam.
 //
+// Each in fp32 and in bf16 (/fp32, /bf16: the precision key).
 //   BM_UNetStep/<dev>/batch:20/size:192   stage 3: U-Net forward, soft Dice (with background),
 //                                         backward, Adam on augmented slices (the PyTorch twin
 //                                         bench/peer/unet_step.py does the same step)
@@ -20,7 +21,7 @@
 // nn/summary.h's forward FLOPs: a trained layer costs 3 x its forward (forward, backward-data,
 // backward-weights), a frozen one (stage 2's encoder) 1 x. The first layer's backward-data, which
 // training skips, is counted anyway (0.3% of the U-Net step). Each run also prints, after the table, one line in the twin's format:
-//   unet_step peer=contraseg device=cpu threads=2 batch=20 size=192 ms/step=... images/s=...
+//   unet_step peer=contraseg device=cpu threads=2 batch=20 size=192 precision=fp32 isa=avx2 ms/step=... images/s=...
 // (see bench/bench_main.cpp), to be put next to `python3 bench/peer/unet_step.py --threads 2`.
 #include <benchmark/benchmark.h>
 #include <omp.h>
@@ -36,6 +37,7 @@
 #include "experiments/pipeline/stage_step.h"
 #include "losses/local.h"
 #include "nn/summary.h"
+#include "ops/precision.h"
 
 namespace {
 
@@ -44,10 +46,13 @@ using namespace cs;
 constexpr int kWarmupSteps = 2;  // as the twin: builds the oneDNN / cuDNN plans, fills the allocator caches
 
 // The label printed in the twin's format (the reporter appends ms/step and images/s).
-std::string peer_label(const char* what, Device dev, int batch, int size) {
-  return std::string(what) + " peer=contraseg device=" + device_name(dev) +
-         " threads=" + std::to_string(omp_get_max_threads()) + " batch=" + std::to_string(batch) +
-         " size=" + std::to_string(size);
+std::string peer_label(const char* what, Device dev, int batch, int size, const std::string& precision) {
+  std::string label = std::string(what) + " peer=contraseg device=" + device_name(dev) +
+                      " threads=" + std::to_string(omp_get_max_threads()) + " batch=" + std::to_string(batch) +
+                      " size=" + std::to_string(size) + " precision=" + precision;
+  if (dev == Device::CPU) label += " isa=" + cpu_bf16().isa;
+  if (precision == "bf16") label += std::string(" bf16=") + (native_bf16(dev) ? "native" : "emulated");
+  return label;
 }
 
 // Forward FLOPs per image of the rows of `s` whose name starts with one of `prefixes`.
@@ -95,7 +100,7 @@ void BM_StageStep(benchmark::State& st, const char* what, Stage stage, Device de
     const auto step = make_stage_step(stage, cfg, *model, stacks);
     const int images = step->images_per_step();
     const StepBatch batch = step->sample(0);
-    st.SetLabel(peer_label(what, dev, images, size));
+    st.SetLabel(peer_label(what, dev, images, size, cfg.str("precision")));
     for (int i = 0; i < kWarmupSteps; ++i) step->train(batch);
     device_synchronize(dev);
     double seconds = 0.0;
@@ -136,8 +141,12 @@ int register_all() {
     auto add = [&](const char* bench, const char* what, Stage stage, int batch, int size, int cpu_iterations,
                    std::vector<std::pair<const char*, std::string>> keys) {
       keys.push_back({"image_size", std::to_string(size)});
-      configure(benchmark::RegisterBenchmark(name(bench, dev, batch, size).c_str(), BM_StageStep, what, stage, dev, keys),
-                dev, cpu_iterations);
+      for (const char* precision : {"fp32", "bf16"}) {
+        auto k = keys;
+        k.push_back({"precision", precision});
+        const std::string n = name(bench, dev, batch, size) + "/" + precision;
+        configure(benchmark::RegisterBenchmark(n.c_str(), BM_StageStep, what, stage, dev, k), dev, cpu_iterations);
+      }
     };
     add("BM_UNetStep", "unet_step", Stage::Finetune, 20, 192, 5, {{"finetune.batch", "20"}, {"finetune.loss", "dice"}});
     add("BM_UNetStep", "unet_step", Stage::Finetune, 20, 96, 10, {{"finetune.batch", "20"}, {"finetune.loss", "dice"}});

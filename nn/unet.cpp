@@ -146,8 +146,12 @@ UNet::Layer& UNet::layer(const std::string& name) {
 Tensor UNet::run(const std::string& name, const Tensor& x, bool bn_batch_stats, float bn_decay) {
   Layer& L = layer(name);
   Tensor y = L.spec.kind == LayerSpec::Kind::Conv ? conv2d(x, L.w, L.b) : linear(x, L.w);
-  if (L.spec.bn) y = batch_norm(y, L.gamma, L.beta, L.mean, L.var, bn_batch_stats, bn_decay, kBnEps);
-  if (L.spec.relu) y = relu(y);
+  if (L.spec.bn && L.spec.relu)  // one pass over memory each way instead of two
+    y = batch_norm_relu(y, L.gamma, L.beta, L.mean, L.var, bn_batch_stats, bn_decay, kBnEps);
+  else if (L.spec.bn)
+    y = batch_norm(y, L.gamma, L.beta, L.mean, L.var, bn_batch_stats, bn_decay, kBnEps);
+  else if (L.spec.relu)
+    y = relu(y);
   if (observer_) observer_(L.spec, y);
   return y;
 }

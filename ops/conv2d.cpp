@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ops/dispatch.h"
+#include "ops/precision.h"
 
 namespace cs {
 
@@ -24,15 +25,33 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b) {
   const int64_t Cout = w.dim(0), KH = w.dim(1), KW = w.dim(2);
   const double flops = 2.0 * N * H * W * Cout * KH * KW * Cin;
   Tensor y = Tensor::empty({N, H, W, Cout}, x.device());
+  // bf16 runs in bf16 kernels where the device has them, else on bf16-rounded operands.
+  const bool bf16 = compute_precision() == Precision::BF16;
+  const bool native = bf16 && native_bf16(x.device()), emulated = bf16 && !native;
   {
     OpScope s("conv2d", flops);
-    CS_DISPATCH(x.device(), conv2d_forward, x, w, b, y);
+    if (native)
+      CS_DISPATCH_CPU_ONLY(x.device(), conv2d_forward_bf16, x, w, b, y);
+    else if (emulated)
+      CS_DISPATCH(x.device(), conv2d_forward, bf16_rounded(x), bf16_rounded(w), b, y);
+    else
+      CS_DISPATCH(x.device(), conv2d_forward, x, w, b, y);
   }
   auto& tape = Tape::get();
   if (tape.should_record({&x, &w, &b}))
-    tape.record("conv2d", {x, w, b}, y, [x, w, b](const Tensor& dy) {
+    tape.record("conv2d", {x, w, b}, y, [x, w, b, native, emulated](const Tensor& dy) {
       const GradOut dx = grad_out(x), dw = grad_out(w), db = grad_out(b);
-      CS_DISPATCH(x.device(), conv2d_backward, x, w, dy, dx.ptr, dx.beta, dw.ptr, dw.beta, db.ptr, db.beta);
+      if (native) {
+        CS_DISPATCH_CPU_ONLY(x.device(), conv2d_backward_bf16, x, w, dy, dx.ptr, dx.beta, dw.ptr, dw.beta, db.ptr,
+                             db.beta);
+      } else if (emulated) {
+        // dx needs w and dy, dw needs x and dy: round only what is read.
+        const Tensor xr = dw.ptr ? bf16_rounded(x) : x, wr = dx.ptr ? bf16_rounded(w) : w;
+        CS_DISPATCH(x.device(), conv2d_backward, xr, wr, bf16_rounded(dy), dx.ptr, dx.beta, dw.ptr, dw.beta, db.ptr,
+                    db.beta);
+      } else {
+        CS_DISPATCH(x.device(), conv2d_backward, x, w, dy, dx.ptr, dx.beta, dw.ptr, dw.beta, db.ptr, db.beta);
+      }
     }, 2.0 * flops);
   return y;
 }

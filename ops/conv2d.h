@@ -7,7 +7,8 @@
 
 namespace cs {
 
-// x [N,H,W,Cin], w [Cout,KH,KW,Cin], b [Cout] or undefined -> [N,H,W,Cout].
+// x [N,H,W,Cin], w [Cout,KH,KW,Cin], b [Cout] or undefined -> [N,H,W,Cout], in the
+// compute_precision() of the caller (autograd/precision.h).
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor());
 
 // ---- kernels (conventions: ops/dispatch.h)
@@ -20,5 +21,9 @@ using Conv2dBackward = void(const Tensor& x, const Tensor& w, const Tensor& dy, 
                             float* dw, float beta_dw, float* db, float beta_db);
 namespace cpu { Conv2dForward conv2d_forward; Conv2dBackward conv2d_backward; }
 namespace cuda { Conv2dForward conv2d_forward; Conv2dBackward conv2d_backward; }
+
+// The same in bf16 kernels (x, w, dy read as bf16; y, dx, dw, db fp32), where native_bf16(cpu)
+// (ops/precision.h); elsewhere conv2d emulates bf16 through the kernels above.
+namespace cpu { Conv2dForward conv2d_forward_bf16; Conv2dBackward conv2d_backward_bf16; }
 
 }  // namespace cs

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "ops/dispatch.h"
+#include "ops/precision.h"
 
 namespace cs {
 
@@ -16,15 +17,26 @@ Tensor linear(const Tensor& x, const Tensor& w) {
                                 shape_str(w.shape()) + " [Dout,Din]");
   const double flops = 2.0 * x.dim(0) * x.dim(1) * w.dim(0);
   Tensor y = Tensor::empty({x.dim(0), w.dim(0)}, x.device());
+  // bf16 on rounded operands through the fp32 GEMMs on every device: these GEMMs (the
+  // projection heads) are too small for bf16 kernels to matter.
+  const bool bf16 = compute_precision() == Precision::BF16;
   {
     OpScope s("linear", flops);
-    CS_DISPATCH(x.device(), linear_forward, x, w, y);
+    if (bf16)
+      CS_DISPATCH(x.device(), linear_forward, bf16_rounded(x), bf16_rounded(w), y);
+    else
+      CS_DISPATCH(x.device(), linear_forward, x, w, y);
   }
   auto& tape = Tape::get();
   if (tape.should_record({&x, &w}))
-    tape.record("linear", {x, w}, y, [x, w](const Tensor& dy) {
+    tape.record("linear", {x, w}, y, [x, w, bf16](const Tensor& dy) {
       const GradOut dx = grad_out(x), dw = grad_out(w);
-      CS_DISPATCH(x.device(), linear_backward, x, w, dy, dx.ptr, dx.beta, dw.ptr, dw.beta);
+      if (bf16) {
+        const Tensor xr = dw.ptr ? bf16_rounded(x) : x, wr = dx.ptr ? bf16_rounded(w) : w;
+        CS_DISPATCH(x.device(), linear_backward, xr, wr, bf16_rounded(dy), dx.ptr, dx.beta, dw.ptr, dw.beta);
+      } else {
+        CS_DISPATCH(x.device(), linear_backward, x, w, dy, dx.ptr, dx.beta, dw.ptr, dw.beta);
+      }
     }, 2.0 * flops);
   return y;
 }

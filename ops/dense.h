@@ -6,7 +6,7 @@
 
 namespace cs {
 
-Tensor linear(const Tensor& x, const Tensor& w);  // x [N,Din], w [Dout,Din] -> [N,Dout] = x w^T
+Tensor linear(const Tensor& x, const Tensor& w);  // x [N,Din], w [Dout,Din] -> [N,Dout] = x w^T, in compute_precision()
 Tensor softmax(const Tensor& x);                  // x [..., C], C >= 1 -> [..., C], over the last dim
 
 // ---- kernels (conventions: ops/dispatch.h)

@@ -3,10 +3,11 @@
 
 Same network (channels 16/32/64/128/128/128, 2x2 up-convs with TF SAME padding, 3x3 final
 layer without bias), same batch (20 x 192 x 192 x 1), same step: forward, soft Dice loss with
-background, backward, Adam. Channels-last memory format, float32. Prints one line in the same
-format as `contraseg_bench` / `contraseg profile`:
+background, backward, Adam. Channels-last memory format, float32; with --bf16 the forward runs
+under torch.autocast(bfloat16), the usual mixed precision of PyTorch users (fp32 master weights
+and optimiser). Prints one line in the same format as `contraseg_bench`:
 
-    unet_step peer=pytorch device=cpu threads=2 batch=20 size=192 ms/step=... images/s=...
+    unet_step peer=pytorch device=cpu threads=2 batch=20 size=192 precision=fp32 ms/step=... images/s=...
 
 Developer tool only: PyTorch is never needed to build, run or test contraseg.
 """
@@ -83,6 +84,7 @@ def main():
     ap.add_argument("--classes", type=int, default=4)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--bf16", action="store_true", help="forward under torch.autocast(bfloat16)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -100,7 +102,9 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=False)
-        loss = dice_loss(model(x), onehot)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.bf16):
+            logits = model(x)
+        loss = dice_loss(logits.float(), onehot)
         loss.backward()
         opt.step()
         return loss
@@ -116,7 +120,8 @@ def main():
         torch.cuda.synchronize()
     ms = (time.perf_counter() - t0) * 1000 / args.steps
     print(f"unet_step peer=pytorch-{torch.__version__} device={args.device} threads={torch.get_num_threads()} "
-          f"batch={args.batch} size={args.size} ms/step={ms:.1f} images/s={args.batch * 1000 / ms:.1f}")
+          f"batch={args.batch} size={args.size} precision={'bf16' if args.bf16 else 'fp32'} "
+          f"ms/step={ms:.1f} images/s={args.batch * 1000 / ms:.1f}")
 
 
 if __name__ == "__main__":

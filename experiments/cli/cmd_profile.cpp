@@ -11,6 +11,7 @@
 #include "experiments/profile/profiler.h"
 #include "experiments/pipeline/training.h"
 #include "experiments/pipeline/stage_step.h"
+#include "ops/precision.h"
 
 namespace cs {
 namespace {
@@ -51,8 +52,10 @@ int cmd_profile(const Args& a) {
   const auto step = make_stage_step(stage, cfg, *model, stacks);
 
   Profiler prof(dev);
-  std::printf("profile: %s: %s, %dx%d, %s, %d steps after %d warm-up\n", stage_name(stage),
-              step->description().c_str(), S, S, device_description(dev).c_str(), steps, warmup);
+  std::printf("profile: %s: %s, %dx%d, %s, %s, %d steps after %d warm-up\n", stage_name(stage),
+              step->description().c_str(), S, S, device_description(dev).c_str(), cfg.str("precision").c_str(),
+              steps, warmup);
+  if (cfg.str("precision") == "bf16") std::printf("%s\n", bf16_description(dev).c_str());
   for (int s = 0; s < warmup; ++s) step->run(s);
   prof.reset();
   if (!trace_path.empty()) prof.enable_trace();

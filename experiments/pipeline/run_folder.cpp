@@ -16,6 +16,7 @@
 
 #include "autograd/atomic_file.h"
 #include "autograd/device.h"
+#include "ops/precision.h"
 
 namespace cs {
 
@@ -46,6 +47,9 @@ std::string environment_json(const Config& config, const std::string& command_li
   const Device d = config.str("device") == "cuda" ? Device::CUDA : Device::CPU;
   j["device"] = device_description(d);
   j["threads"] = omp_get_max_threads();
+  j["precision"] = config.str("precision");
+  j["cpu_isa"] = cpu_bf16().isa;  // oneDNN's effective instruction set
+  if (config.str("precision") == "bf16") j["bf16"] = bf16_description(d);
   j["seed"] = config.integer("seed");
   j["command"] = command_line;
   j["cwd"] = absolute_path(".");  // the command's relative paths are relative to it

@@ -72,6 +72,7 @@ StageStep::StageStep(Stage stage, const Config& cfg, UNet& model, int images)
       model_(model),
       stage_(stage),
       images_(images),
+      precision_(parse_precision(cfg.str("precision"))),
       adam_(model.params(), AdamConfig{static_cast<float>(cfg.real("lr"))}) {}
 
 double StageStep::train(const StepBatch& batch, StepPhases* phases) {
@@ -79,7 +80,11 @@ double StageStep::train(const StepBatch& batch, StepPhases* phases) {
   auto end = [&](const char* p) { if (phases) phases->phase_end(p); };
   begin("forward");
   model_.params().zero_grad();
-  Tensor l = loss(batch);
+  Tensor l;
+  {
+    const PrecisionScope precision(precision_);  // the tape nodes keep it for the backward
+    l = loss(batch);
+  }
   end("forward");
   begin("backward");
   backward(l);

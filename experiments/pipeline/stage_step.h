@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/precision.h"
 #include "experiments/pipeline/config.h"
 #include "io/mode.h"
 #include "io/rng.h"
@@ -68,7 +69,8 @@ class StageStep {
   };
   virtual ContrastRows contrast_rows(const StepBatch& batch);
 
-  // zero_grad, loss, backward, Adam; returns the loss value.
+  // zero_grad, loss, backward, Adam, with the loss's forward pass in the config's precision
+  // (autograd/precision.h); returns the loss value.
   double train(const StepBatch& batch, StepPhases* phases = nullptr);
   // sample(step), then train.
   double run(int step, StepPhases* phases = nullptr);
@@ -89,6 +91,7 @@ class StageStep {
  private:
   Stage stage_;
   int images_;
+  Precision precision_;
   Adam adam_;
 };
 

@@ -13,6 +13,7 @@
 
 #include "experiments/pipeline/data.h"
 #include "nn/checkpoint.h"
+#include "ops/precision.h"
 
 namespace cs {
 
@@ -66,6 +67,7 @@ void run_loop(const Config& cfg, RunFolder& run, StageStep& step, const LoopSpec
   Adam& adam = step.adam();
   const Stage stage = step.stage();
   const int start = resume ? resume_from_checkpoint(run, model, adam, stage) : 0;
+  if (cfg.str("precision") == "bf16") run.log_line(bf16_description(config_device(cfg)), !quiet);
   const int every = std::max(1, cfg.integer("checkpoint_every"));
   const int log_every = std::max(1, cfg.integer("log_every"));
   const char* crash_env = std::getenv("CONTRASEG_CRASH_AFTER_STEP");

@@ -1,8 +1,16 @@
-// CPU batch norm over all leading dims of x [..., C] (NHWC: per channel over N, H, W).
-// Statistics are one pass of shifted moments with double accumulators, threaded over rows with
-// per-thread partial sums (channel_sums).
+// CPU batch norm over all leading dims of x [..., C] (NHWC: per channel over N, H, W), with an
+// optional fused ReLU. Statistics are one pass of shifted moments with double accumulators,
+// threaded over rows with per-thread partial sums (channel_sums).
+//
+// The fused ReLU saves a pass over memory each way: the forward writes max(0, bn(x)) directly,
+// and the backward recomputes bn(x) from x (which it reads anyway) to mask dy, instead of
+// reading a stored output. The recomputation is the forward's own expression on the same
+// per-channel coefficients (Affine), so the mask, and every result, is bit for bit that of
+// relu(batch_norm(x)).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include "ops/cpu/common.h"
 #include "ops/batch_norm.h"
@@ -23,16 +31,73 @@ BnDims bn_dims(const Tensor& x) {  // x [..., C] as [rows, C]
   return {C ? x.numel() / C : 0, C};
 }
 
-// y = (x - m[c])*a[c] + b[c] for every row of [rows, C]. Centring first keeps precision when
-// |mean| is large against the spread.
-void affine_rows(const float* x, const float* m, const float* a, const float* b, float* y,
-                 int64_t rows, int64_t C) {
+// The normalisation as a per-channel affine map: bn(x) = (x - mean[c])*scale[c] + shift[c].
+// Centring first keeps precision when |mean| is large against the spread.
+struct Affine {
+  const float* mean;
+  std::vector<float> scale;  // gamma*invstd
+  const float* shift;        // beta
+};
+
+// Training: from the saved statistics, so that the backward rebuilds exactly the forward's map.
+Affine train_affine(const Tensor& save_mean, const Tensor& gamma, const Tensor& save_invstd, const Tensor& beta) {
+  const int64_t C = gamma.numel();
+  Affine f{save_mean.data(), std::vector<float>(C), beta.data()};
+  const float *g = gamma.data(), *si = save_invstd.data();
+  for (int64_t c = 0; c < C; ++c) f.scale[c] = g[c] * si[c];
+  return f;
+}
+
+// 1/sqrt(running var + eps), rounded to float.
+std::vector<float> running_invstd(const Tensor& running_var, float eps) {
+  const float* rv = running_var.data();
+  std::vector<float> invstd(running_var.numel());
+  for (size_t c = 0; c < invstd.size(); ++c)
+    invstd[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(rv[c]) + eps));
+  return invstd;
+}
+
+// Inference: from the running statistics, the scale rounded once from double.
+Affine infer_affine(const Tensor& running_mean, const Tensor& gamma, const Tensor& running_var, float eps,
+                    const Tensor& beta) {
+  const int64_t C = gamma.numel();
+  Affine f{running_mean.data(), std::vector<float>(C), beta.data()};
+  const float *g = gamma.data(), *rv = running_var.data();
+  for (int64_t c = 0; c < C; ++c) {
+    const double invstd = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
+    f.scale[c] = static_cast<float>(g[c] * invstd);
+  }
+  return f;
+}
+
+inline float affine_value(float x, float m, float a, float b) { return (x - m) * a + b; }
+
+// dy, or dy masked by the fused ReLU where the forward output was 0 (+0.0, as relu's backward
+// writes). A bit mask rather than a select: GCC turns the select into a branch and then does
+// not vectorise the loops around it.
+template <bool kRelu>
+inline float masked(float dy, float x, float m, float a, float b) {
+  if constexpr (!kRelu) return dy;
+  const uint32_t keep = 0u - static_cast<uint32_t>(affine_value(x, m, a, b) > 0.0f);
+  uint32_t bits;
+  std::memcpy(&bits, &dy, sizeof bits);
+  bits &= keep;
+  std::memcpy(&dy, &bits, sizeof bits);
+  return dy;
+}
+
+template <bool kRelu>
+void affine_rows(const float* x, const Affine& f, float* y, int64_t rows, int64_t C) {
+  const float *m = f.mean, *a = f.scale.data(), *b = f.shift;
 #pragma omp parallel for if (rows * C >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     const float* in = x + r * C;
     float* out = y + r * C;
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c) out[c] = (in[c] - m[c]) * a[c] + b[c];
+    for (int64_t c = 0; c < C; ++c) {
+      const float v = affine_value(in[c], m[c], a[c], b[c]);
+      out[c] = kRelu ? std::max(v, 0.0f) : v;
+    }
   }
 }
 
@@ -53,19 +118,56 @@ void shifted_moments(const float* __restrict x, const float* __restrict k, int64
   }
 }
 
-// acc[c] += sum dy[r, c]; acc[C + c] += sum dy[r, c]*(x[r, c] - m[c])
-void grad_sums(const float* __restrict x, const float* __restrict dy, const float* __restrict m,
-               int64_t r0, int64_t r1, int64_t C, double* __restrict acc) {
+// acc[c] += sum g, acc[C + c] += sum g*(x[r, c] - m[c]), with g the (masked) dy.
+template <bool kRelu>
+void grad_sums(const float* __restrict x, const float* __restrict dy, const Affine& f, int64_t r0,
+               int64_t r1, int64_t C, double* __restrict acc) {
   double* __restrict acc2 = acc + C;
+  const float *m = f.mean, *a = f.scale.data(), *b = f.shift;
   for (int64_t r = r0; r < r1; ++r) {
     const float* __restrict in = x + r * C;
     const float* __restrict d = dy + r * C;
 #pragma omp simd
     for (int64_t c = 0; c < C; ++c) {
-      acc[c] += d[c];
-      acc2[c] += static_cast<double>(d[c]) * (in[c] - m[c]);
+      const float g = masked<kRelu>(d[c], in[c], m[c], a[c], b[c]);
+      acc[c] += g;
+      acc2[c] += static_cast<double>(g) * (in[c] - m[c]);
     }
   }
+}
+
+std::vector<double> grad_sums(bool relu, const float* x, const float* dy, const Affine& f, int64_t rows,
+                              int64_t C) {
+  return channel_sums(rows, C, 2, [&](int64_t r0, int64_t r1, double* acc) {
+    relu ? grad_sums<true>(x, dy, f, r0, r1, C, acc) : grad_sums<false>(x, dy, f, r0, r1, C, acc);
+  });
+}
+
+// dx = beta*dx + k1[c]*g + k2[c]*(x - m[c]) + k3[c], with g the (masked) dy.
+template <bool kRelu>
+void dx_rows(const float* x, const float* dy, const Affine& f, const float* k1, const float* k2,
+             const float* k3, float* dx, float beta, int64_t rows, int64_t C) {
+  const float *m = f.mean, *a = f.scale.data(), *b = f.shift;
+#pragma omp parallel for if (rows * C >= kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *in = x + r * C, *d = dy + r * C;
+    float* out = dx + r * C;
+    if (beta == 0.0f) {  // two loops: a select that reads out[] would not vectorise
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c)
+        out[c] = k1[c] * masked<kRelu>(d[c], in[c], m[c], a[c], b[c]) + k2[c] * (in[c] - m[c]) + k3[c];
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c)
+        out[c] = beta * out[c] + (k1[c] * masked<kRelu>(d[c], in[c], m[c], a[c], b[c]) + k2[c] * (in[c] - m[c]) + k3[c]);
+    }
+  }
+}
+
+void dx_rows(bool relu, const float* x, const float* dy, const Affine& f, const std::vector<float>& k1,
+             const std::vector<float>& k2, const std::vector<float>& k3, float* dx, float beta, int64_t rows,
+             int64_t C) {
+  (relu ? dx_rows<true> : dx_rows<false>)(x, dy, f, k1.data(), k2.data(), k3.data(), dx, beta, rows, C);
 }
 
 void store_channels(const std::vector<double>& v, size_t off, float* out, float beta, int64_t C) {
@@ -76,7 +178,7 @@ void store_channels(const std::vector<double>& v, size_t off, float* out, float 
 }  // namespace
 
 // x [..., C], gamma, beta [C] -> y like x; save_mean, save_invstd [C]; running stats [C] updated.
-void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
+void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu, Tensor& y,
                               Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
                               Tensor& running_var, float decay, float eps) {
   const auto [rows, C] = bn_dims(x);
@@ -84,126 +186,78 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
 
   const std::vector<double> mom = channel_sums(
       rows, C, 2, [&](int64_t r0, int64_t r1, double* acc) { shifted_moments(px, px, r0, r1, C, acc); });
-  std::vector<double> mean(C), variance(C);
-  for (int64_t c = 0; c < C; ++c) {
-    const double m1 = mom[c] / static_cast<double>(rows), m2 = mom[C + c] / static_cast<double>(rows);
-    mean[c] = px[c] + m1;
-    variance[c] = std::max(m2 - m1 * m1, 0.0);  // biased
-  }
-
-  std::vector<float> a(C);
   float *sm = save_mean.data(), *si = save_invstd.data();
   float *rm = running_mean.data(), *rv = running_var.data();
-  const float *g = gamma.data(), *bt = beta.data();
   // Unbiased running variance (Bessel); a single row has no spread estimate: keep the biased one.
   const double bessel = rows > 1 ? static_cast<double>(rows) / (rows - 1) : 1.0;
   for (int64_t c = 0; c < C; ++c) {
-    const double var = variance[c];
-    const double invstd = 1.0 / std::sqrt(var + eps);
-    sm[c] = static_cast<float>(mean[c]);
-    si[c] = static_cast<float>(invstd);
-    a[c] = static_cast<float>(g[c] * invstd);
-    rm[c] = static_cast<float>(decay * rm[c] + (1.0 - decay) * mean[c]);
+    const double m1 = mom[c] / static_cast<double>(rows), m2 = mom[C + c] / static_cast<double>(rows);
+    const double mean = px[c] + m1;
+    const double var = std::max(m2 - m1 * m1, 0.0);  // biased
+    sm[c] = static_cast<float>(mean);
+    si[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
+    rm[c] = static_cast<float>(decay * rm[c] + (1.0 - decay) * mean);
     rv[c] = static_cast<float>(decay * rv[c] + (1.0 - decay) * var * bessel);
   }
-  affine_rows(px, sm, a.data(), bt, y.data(), rows, C);
+  const Affine f = train_affine(save_mean, gamma, save_invstd, beta);
+  (relu ? affine_rows<true> : affine_rows<false>)(px, f, y.data(), rows, C);
 }
 
-// y = gamma*(x - running_mean)/sqrt(running_var + eps) + beta
-void batch_norm_forward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                              const Tensor& running_mean, const Tensor& running_var, Tensor& y,
-                              float eps) {
+// y = gamma*(x - running_mean)/sqrt(running_var + eps) + beta (then max(0, y) with relu)
+void batch_norm_forward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
+                              const Tensor& running_mean, const Tensor& running_var, Tensor& y, float eps) {
   const auto [rows, C] = bn_dims(x);
-  std::vector<float> a(C);
-  const float *g = gamma.data(), *bt = beta.data(), *rm = running_mean.data(), *rv = running_var.data();
-  for (int64_t c = 0; c < C; ++c) {
-    const double invstd = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
-    a[c] = static_cast<float>(g[c] * invstd);
-  }
-  affine_rows(x.data(), rm, a.data(), bt, y.data(), rows, C);
+  const Affine f = infer_affine(running_mean, gamma, running_var, eps, beta);
+  (relu ? affine_rows<true> : affine_rows<false>)(x.data(), f, y.data(), rows, C);
 }
 
-// With xhat = (x - mean)*invstd and M rows:
-//   dbeta = sum dy, dgamma = sum dy*xhat,
-//   dx = gamma*invstd*(dy - dbeta/M - xhat*dgamma/M)
-void batch_norm_backward_train(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
-                               const Tensor& save_invstd, const Tensor& dy, float* dx, float beta_dx,
-                               float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
+// With g = dy (masked by the ReLU), xhat = (x - mean)*invstd and M rows:
+//   dbeta = sum g, dgamma = sum g*xhat,
+//   dx = gamma*invstd*(g - dbeta/M - xhat*dgamma/M)
+void batch_norm_backward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
+                               const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy, float* dx,
+                               float beta_dx, float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
   const auto [rows, C] = bn_dims(x);
   if (!dx && !dgamma && !dbeta) return;
-  const float *px = x.data(), *pd = dy.data(), *sm = save_mean.data(), *si = save_invstd.data();
-  // acc[0..C) = sum dy, acc[C..2C) = sum dy*(x-mean); the invstd factor is applied afterwards.
-  const std::vector<double> s = channel_sums(
-      rows, C, 2, [&](int64_t r0, int64_t r1, double* acc) { grad_sums(px, pd, sm, r0, r1, C, acc); });
-  std::vector<double> sums(2 * C);
-  for (int64_t c = 0; c < C; ++c) {
-    sums[c] = s[c];
-    sums[C + c] = s[C + c] * si[c];
-  }
+  const float *px = x.data(), *pd = dy.data(), *si = save_invstd.data();
+  const Affine f = train_affine(save_mean, gamma, save_invstd, beta);
+  // sums[0..C) = sum g, sums[C..2C) = sum g*(x-mean)*invstd.
+  std::vector<double> sums = grad_sums(relu, px, pd, f, rows, C);
+  for (int64_t c = 0; c < C; ++c) sums[C + c] *= si[c];
   store_channels(sums, C, dgamma, beta_dgamma, C);
   store_channels(sums, 0, dbeta, beta_dbeta, C);
   if (!dx) return;
-  // dx = k1*dy + k2*(x - mean) + k3 per channel, folded from the formula above.
+  // dx = k1*g + k2*(x - mean) + k3 per channel, folded from the formula above.
   std::vector<float> k1(C), k2(C), k3(C);
   const float* g = gamma.data();
   for (int64_t c = 0; c < C; ++c) {
     const double gi = static_cast<double>(g[c]) * si[c], M = static_cast<double>(rows);
-    const double mdy = sums[c] / M, mdyx = sums[C + c] / M;  // mean dy, mean dy*xhat
+    const double mdy = sums[c] / M, mdyx = sums[C + c] / M;  // mean g, mean g*xhat
     k1[c] = static_cast<float>(gi);
     k2[c] = static_cast<float>(-gi * mdyx * si[c]);
     k3[c] = static_cast<float>(-gi * mdy);
   }
-  const float *a = k1.data(), *b = k2.data(), *e = k3.data();
-#pragma omp parallel for if (rows * C >= kParallelMin)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *in = px + r * C, *d = pd + r * C;
-    float* out = dx + r * C;
-    if (beta_dx == 0.0f) {
-#pragma omp simd
-      for (int64_t c = 0; c < C; ++c) out[c] = a[c] * d[c] + b[c] * (in[c] - sm[c]) + e[c];
-    } else {
-#pragma omp simd
-      for (int64_t c = 0; c < C; ++c) out[c] = beta_dx * out[c] + (a[c] * d[c] + b[c] * (in[c] - sm[c]) + e[c]);
-    }
-  }
+  dx_rows(relu, px, pd, f, k1, k2, k3, dx, beta_dx, rows, C);
 }
 
-// Inference mode is a per-channel affine map: dx = dy*gamma*invstd, dgamma = sum dy*xhat,
-// dbeta = sum dy, with invstd from the running variance.
-void batch_norm_backward_infer(const Tensor& x, const Tensor& gamma, const Tensor& running_mean,
-                               const Tensor& running_var, float eps, const Tensor& dy, float* dx,
-                               float beta_dx, float* dgamma, float beta_dgamma, float* dbeta,
-                               float beta_dbeta) {
+// Inference mode is a per-channel affine map: dx = g*gamma*invstd, dgamma = sum g*xhat,
+// dbeta = sum g, with invstd from the running variance and g = dy (masked by the ReLU).
+void batch_norm_backward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
+                               const Tensor& running_mean, const Tensor& running_var, float eps,
+                               const Tensor& dy, float* dx, float beta_dx, float* dgamma, float beta_dgamma,
+                               float* dbeta, float beta_dbeta) {
   const auto [rows, C] = bn_dims(x);
-  const float *px = x.data(), *pd = dy.data(), *rm = running_mean.data(), *rv = running_var.data();
-  std::vector<float> invstd(C);
-  for (int64_t c = 0; c < C; ++c)
-    invstd[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(rv[c]) + eps));
+  const float *px = x.data(), *pd = dy.data();
+  const std::vector<float> invstd = running_invstd(running_var, eps);
+  const Affine f = infer_affine(running_mean, gamma, running_var, eps, beta);
   if (dgamma || dbeta) {
-    const std::vector<double> s = channel_sums(
-        rows, C, 2, [&](int64_t r0, int64_t r1, double* acc) { grad_sums(px, pd, rm, r0, r1, C, acc); });
-    std::vector<double> sums(s);
+    std::vector<double> sums = grad_sums(relu, px, pd, f, rows, C);
     for (int64_t c = 0; c < C; ++c) sums[C + c] *= invstd[c];
     store_channels(sums, C, dgamma, beta_dgamma, C);
     store_channels(sums, 0, dbeta, beta_dbeta, C);
   }
-  if (!dx) return;
-  std::vector<float> a(C);
-  const float* g = gamma.data();
-  for (int64_t c = 0; c < C; ++c) a[c] = g[c] * invstd[c];
-  const float* pa = a.data();
-#pragma omp parallel for if (rows * C >= kParallelMin)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* d = pd + r * C;
-    float* out = dx + r * C;
-    if (beta_dx == 0.0f) {
-#pragma omp simd
-      for (int64_t c = 0; c < C; ++c) out[c] = pa[c] * d[c];
-    } else {
-#pragma omp simd
-      for (int64_t c = 0; c < C; ++c) out[c] = beta_dx * out[c] + pa[c] * d[c];
-    }
-  }
+  if (dx) dx_rows(relu, px, pd, f, f.scale, std::vector<float>(C, 0.0f), std::vector<float>(C, 0.0f), dx,
+                  beta_dx, rows, C);
 }
 
 }  // namespace cs::cpu

@@ -8,6 +8,11 @@
 //
 // Primitive descriptors and primitives are built once per problem shape and cached, so a
 // training step only executes primitives.
+//
+// The bf16 kernels (conv2d_forward_bf16, conv2d_backward_bf16: ops/precision.h) run the same
+// primitives on bf16 operands: x and dy are reordered to bf16 (one pass each), the weights to
+// bf16 in the same reorder that blocks them, and everything the primitives write (y, dx, dw,
+// db) is fp32, accumulated in fp32.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <array>
@@ -30,6 +35,7 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 constexpr auto f32 = memory::data_type::f32;
+constexpr auto bf16 = memory::data_type::bf16;
 
 dnnl::engine& engine() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);
@@ -55,10 +61,31 @@ struct WeightBuffer {
   }
 };
 
-// Everything oneDNN needs for one problem shape [N,H,W,Cin] * [Cout,KH,KW,Cin].
+// An fp32 NHWC tensor as the primitives read it: wrapped in place in fp32, or reordered into a
+// bf16 buffer of the plan.
+struct Operand {
+  memory::desc md;  // what the primitives read
+  memory buf;       // bf16 only
+  std::optional<dnnl::reorder> from_f32;
+
+  void init(const memory::desc& f32_md, bool as_bf16) {
+    if (!as_bf16) {
+      md = f32_md;
+      return;
+    }
+    md = memory::desc(f32_md.dims(), bf16, tag::nhwc);
+    buf = memory(md, engine());
+    from_f32 = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), f32_md, engine(), md));
+  }
+};
+
+// Everything oneDNN needs for one problem shape [N,H,W,Cin] * [Cout,KH,KW,Cin] in one precision.
 struct ConvPlan {
-  std::mutex mu;  // the weight buffers are shared state: one execution at a time per plan
-  memory::desc x_md, y_md, w_md, b_md;
+  std::mutex mu;  // the weight and operand buffers are shared state: one execution at a time per plan
+  bool bf16_operands;
+  memory::desc x_md, y_md, w_md, b_md;  // fp32, as our tensors hold them
+  memory::data_type wt;                 // the weights' type in the forward and backward-data primitives
+  Operand x_op, dy_op;                  // x and dy as the primitives read them
   memory::dims strides, pad_l, pad_r;
 
   struct Fwd {
@@ -80,11 +107,14 @@ struct ConvPlan {
   std::optional<BwdData> bwd_data;
   std::optional<BwdWeights> bwd_weights[2];  // [computes the bias gradient]
 
-  ConvPlan(int64_t N, int64_t H, int64_t W, int64_t Cin, int64_t Cout, int64_t KH, int64_t KW) {
+  ConvPlan(int64_t N, int64_t H, int64_t W, int64_t Cin, int64_t Cout, int64_t KH, int64_t KW, bool bf16_ops)
+      : bf16_operands(bf16_ops), wt(bf16_ops ? bf16 : f32) {
     x_md = memory::desc({N, Cin, H, W}, f32, tag::nhwc);  // dims are always given as N,C,H,W
     y_md = memory::desc({N, Cout, H, W}, f32, tag::nhwc);
     w_md = memory::desc({Cout, Cin, KH, KW}, f32, tag::ohwi);
     b_md = memory::desc({Cout}, f32, tag::x);
+    x_op.init(x_md, bf16_ops);
+    dy_op.init(y_md, bf16_ops);
     strides = {1, 1};
     pad_l = {(KH - 1) / 2, (KW - 1) / 2};
     pad_r = {KH - 1 - pad_l[0], KW - 1 - pad_l[1]};
@@ -93,12 +123,12 @@ struct ConvPlan {
   Fwd& forward(bool bias) {
     auto& f = fwd[bias];
     if (!f) {
-      const memory::desc w_any(w_md.dims(), f32, tag::any);
+      const memory::desc w_any(w_md.dims(), wt, tag::any);
       auto d = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                                       dnnl::algorithm::convolution_direct, x_md,
+                                                       dnnl::algorithm::convolution_direct, x_op.md,
                                                        w_any, b_md, y_md, strides, pad_l, pad_r)
                     : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                                       dnnl::algorithm::convolution_direct, x_md,
+                                                       dnnl::algorithm::convolution_direct, x_op.md,
                                                        w_any, y_md, strides, pad_l, pad_r);
       dnnl::convolution_forward::primitive_desc pd(d, engine());
       f.emplace(Fwd{pd, dnnl::convolution_forward(pd), {}});
@@ -109,8 +139,8 @@ struct ConvPlan {
 
   BwdData& backward_data() {
     if (!bwd_data) {
-      const memory::desc w_any(w_md.dims(), f32, tag::any);
-      dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, x_md, w_any, y_md,
+      const memory::desc w_any(w_md.dims(), wt, tag::any);
+      dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, x_md, w_any, dy_op.md,
                                               strides, pad_l, pad_r);
       dnnl::convolution_backward_data::primitive_desc pd(d, engine(), forward(false).pd);
       bwd_data.emplace(BwdData{pd, dnnl::convolution_backward_data(pd), {}});
@@ -124,10 +154,10 @@ struct ConvPlan {
     if (!b) {
       const memory::desc w_any(w_md.dims(), f32, tag::any);
       auto d = bias ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct,
-                                                               x_md, w_any, b_md, y_md, strides,
+                                                               x_op.md, w_any, b_md, dy_op.md, strides,
                                                                pad_l, pad_r)
                     : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct,
-                                                               x_md, w_any, y_md, strides, pad_l,
+                                                               x_op.md, w_any, dy_op.md, strides, pad_l,
                                                                pad_r);
       dnnl::convolution_backward_weights::primitive_desc pd(d, engine(), forward(bias).pd);
       b.emplace(BwdWeights{pd, dnnl::convolution_backward_weights(pd), {}});
@@ -137,18 +167,18 @@ struct ConvPlan {
   }
 };
 
-using PlanKey = std::array<int64_t, 7>;  // N, H, W, Cin, Cout, KH, KW
+using PlanKey = std::array<int64_t, 8>;  // N, H, W, Cin, Cout, KH, KW, bf16 operands
 
-std::shared_ptr<ConvPlan> plan_for(const Tensor& x, const Tensor& w) {
+std::shared_ptr<ConvPlan> plan_for(const Tensor& x, const Tensor& w, bool bf16_operands) {
   static std::mutex mu;
   static std::map<PlanKey, std::shared_ptr<ConvPlan>> plans;
-  const PlanKey key{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(1), w.dim(2)};
+  const PlanKey key{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(1), w.dim(2), bf16_operands};
   std::lock_guard<std::mutex> lock(mu);
   auto it = plans.find(key);
   if (it != plans.end()) return it->second;
   // Shapes are few in practice (one per layer and batch size); bound the cache anyway.
   if (plans.size() >= 512) plans.clear();
-  auto p = std::make_shared<ConvPlan>(key[0], key[1], key[2], key[3], key[4], key[5], key[6]);
+  auto p = std::make_shared<ConvPlan>(key[0], key[1], key[2], key[3], key[4], key[5], key[6], bf16_operands);
   plans.emplace(key, p);
   return p;
 }
@@ -165,8 +195,16 @@ memory weights_for(WeightBuffer& buf, const memory::desc& w_md, const Tensor& w,
   return buf.mem;
 }
 
-std::string problem(const Tensor& x, const Tensor& w) {
-  return "x " + shape_str(x.shape()) + ", w " + shape_str(w.shape());
+// The tensor t [N,H,W,C] as the primitives read it: in place, or after its reorder to bf16.
+memory operand(Operand& op, const memory::desc& f32_md, const Tensor& t, dnnl::stream& s) {
+  memory user = wrap(f32_md, t.data());
+  if (!op.from_f32) return user;
+  op.from_f32->execute(s, {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, op.buf}});
+  return op.buf;
+}
+
+std::string problem(const Tensor& x, const Tensor& w, bool bf16_operands) {
+  return "x " + shape_str(x.shape()) + ", w " + shape_str(w.shape()) + (bf16_operands ? ", bf16" : "");
 }
 
 // out[i] = beta*out[i] + src[i]
@@ -175,31 +213,30 @@ void accumulate(float* out, const float* src, int64_t n, float beta) {
   for (int64_t i = 0; i < n; ++i) out[i] = beta * out[i] + src[i];
 }
 
-}  // namespace
-
 // x [N,H,W,Cin], w [Cout,KH,KW,Cin], b [Cout] or undefined -> y [N,H,W,Cout]
-void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
+void forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, bool bf16_operands) {
   if (y.numel() == 0) return;
   try {
-    auto plan = plan_for(x, w);
+    auto plan = plan_for(x, w, bf16_operands);
     std::lock_guard<std::mutex> lock(plan->mu);
     auto& f = plan->forward(b.defined());
     dnnl::stream& s = stream();
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(plan->x_md, x.data())},
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, operand(plan->x_op, plan->x_md, x, s)},
                                          {DNNL_ARG_WEIGHTS, weights_for(f.w, plan->w_md, w, s)},
                                          {DNNL_ARG_DST, wrap(plan->y_md, y.data())}};
     if (b.defined()) args.emplace(DNNL_ARG_BIAS, wrap(plan->b_md, b.data()));
     f.prim.execute(s, args);
     s.wait();
   } catch (const dnnl::error& e) {
-    throw std::runtime_error("cpu::conv2d_forward (oneDNN) failed for " + problem(x, w) + ": " + e.what());
+    throw std::runtime_error("cpu::conv2d_forward (oneDNN) failed for " + problem(x, w, bf16_operands) + ": " +
+                             e.what());
   }
 }
 
 // dy [N,H,W,Cout] -> dx [N,H,W,Cin], dw [Cout,KH,KW,Cin], db [Cout]; each optional, with beta.
 // oneDNN overwrites its outputs, so beta = 1 goes through a scratch buffer and an add.
-void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* dx, float beta_dx,
-                     float* dw, float beta_dw, float* db, float beta_db) {
+void backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* dx, float beta_dx, float* dw,
+              float beta_dw, float* db, float beta_db, bool bf16_operands) {
   const int64_t Cout = w.dim(0);
   if (!dx && !dw && !db) return;
   if (dy.numel() == 0 || x.numel() == 0) {  // nothing flows; the weight gradients get 0
@@ -210,10 +247,10 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* 
     return;
   }
   try {
-    auto plan = plan_for(x, w);
+    auto plan = plan_for(x, w, bf16_operands);
     std::lock_guard<std::mutex> lock(plan->mu);
     dnnl::stream& s = stream();
-    memory dy_m = wrap(plan->y_md, dy.data());
+    memory dy_m = operand(plan->dy_op, plan->y_md, dy, s);
 
     if (dx) {
       auto& bd = plan->backward_data();
@@ -242,7 +279,7 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* 
         dw_target = dw_tmp.data();
       }
       dw_m = bw.dw.reorder ? bw.dw.mem : wrap(plan->w_md, dw_target);
-      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(plan->x_md, x.data())},
+      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, operand(plan->x_op, plan->x_md, x, s)},
                                            {DNNL_ARG_DIFF_DST, dy_m},
                                            {DNNL_ARG_DIFF_WEIGHTS, dw_m}};
       float* db_target = db;
@@ -261,8 +298,27 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* 
       if (db && db_target != db) accumulate(db, db_target, Cout, beta_db);
     }
   } catch (const dnnl::error& e) {
-    throw std::runtime_error("cpu::conv2d_backward (oneDNN) failed for " + problem(x, w) + ": " + e.what());
+    throw std::runtime_error("cpu::conv2d_backward (oneDNN) failed for " + problem(x, w, bf16_operands) + ": " +
+                             e.what());
   }
+}
+
+}  // namespace
+
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) { forward(x, w, b, y, false); }
+
+void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* dx, float beta_dx, float* dw,
+                     float beta_dw, float* db, float beta_db) {
+  backward(x, w, dy, dx, beta_dx, dw, beta_dw, db, beta_db, false);
+}
+
+void conv2d_forward_bf16(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
+  forward(x, w, b, y, true);
+}
+
+void conv2d_backward_bf16(const Tensor& x, const Tensor& w, const Tensor& dy, float* dx, float beta_dx, float* dw,
+                          float beta_dw, float* db, float beta_db) {
+  backward(x, w, dy, dx, beta_dx, dw, beta_dw, db, beta_db, true);
 }
 
 }  // namespace cs::cpu

@@ -2,6 +2,8 @@
 // (ops/cuda/common.cu), a tiny per-channel kernel that turns them into coefficients, and one
 // elementwise pass y = (x - m[c])*a[c] + b[c] (forward) or dx = a[c]*dy + b[c]*(x - m[c]) + d[c]
 // (backward). Centring on the mean before scaling keeps float accuracy when |mean| >> std.
+// With the fused ReLU the forward writes max(0, y), and the backward first masks dy where y,
+// recomputed from x by the forward's own expression and coefficients, is <= 0.
 #include <cmath>
 #include <stdexcept>
 
@@ -11,13 +13,24 @@
 namespace cs::cuda {
 namespace {
 
-// y[r,c] = (x[r,c] - k[c])*k[C+c] + k[2C+c]   (k packs center, scale, shift: [3][C])
-__global__ void affine_kernel(const float* __restrict__ x, const float* __restrict__ k, float* __restrict__ y,
-                              int64_t n, int64_t C) {
+// (x - k[c])*k[C+c] + k[2C+c]   (k packs center, scale, shift: [3][C])
+__device__ __forceinline__ float affine_value(float x, const float* __restrict__ k, int64_t c, int64_t C) {
+  return fmaf(x - k[c], k[C + c], k[2 * C + c]);
+}
+
+// y = affine(x), or max(0, affine(x)) with relu
+__global__ void affine_kernel(const float* __restrict__ x, const float* __restrict__ k, bool relu,
+                              float* __restrict__ y, int64_t n, int64_t C) {
   CS_GRID_STRIDE(i, n) {
-    const int64_t c = i % C;
-    y[i] = fmaf(x[i] - k[c], k[C + c], k[2 * C + c]);
+    const float v = affine_value(x[i], k, i % C, C);
+    y[i] = relu ? fmaxf(v, 0.0f) : v;
   }
+}
+
+// g = dy where affine(x) > 0, else 0: the gradient through the fused ReLU
+__global__ void relu_mask_kernel(const float* __restrict__ x, const float* __restrict__ dy,
+                                 const float* __restrict__ k, float* __restrict__ g, int64_t n, int64_t C) {
+  CS_GRID_STRIDE(i, n) g[i] = affine_value(x[i], k, i % C, C) > 0.0f ? dy[i] : 0.0f;
 }
 
 // dx[r,c] = beta*dx + k_dy[c]*dy + k_x[c]*(x - m[c]) + k_0[c]   (k packs m, k_dy, k_x, k_0: [4][C])
@@ -47,7 +60,7 @@ __global__ void bn_train_stats_kernel(const double* __restrict__ sums, const flo
     running_mean[c] = decay * running_mean[c] + (1.0f - decay) * static_cast<float>(mean);
     running_var[c] = decay * running_var[c] + (1.0f - decay) * static_cast<float>(unbiased);
     coef[c] = static_cast<float>(mean);
-    coef[C + c] = static_cast<float>(static_cast<double>(gamma[c]) * invstd);
+    coef[C + c] = gamma[c] * static_cast<float>(invstd);  // as the backward recomputes it
     coef[2 * C + c] = beta[c];
   }
 }
@@ -103,7 +116,7 @@ BnDims bn_dims(const Tensor& x) {  // x [..., C] as [M, C]
 
 }  // namespace
 
-void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
+void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu, Tensor& y,
                               Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
                               Tensor& running_var, float decay, float eps) {
   const auto [M, C] = bn_dims(x);
@@ -114,27 +127,53 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
   launch("bn_train_stats_kernel", bn_train_stats_kernel, C, sums.as<double>(), gamma.data(), beta.data(), M, C,
          decay, eps, save_mean.data(), save_invstd.data(), running_mean.data(), running_var.data(),
          coef.as<float>());
-  launch("affine_kernel", affine_kernel, M * C, x.data(), coef.as<float>(), y.data(), M * C, C);
+  launch("affine_kernel", affine_kernel, M * C, x.data(), coef.as<float>(), relu, y.data(), M * C, C);
 }
 
-void batch_norm_forward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+void batch_norm_forward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
                               const Tensor& running_mean, const Tensor& running_var, Tensor& y, float eps) {
   const auto [M, C] = bn_dims(x);
   if (M * C == 0) return;
   Scratch coef(sizeof(float) * 3 * C);
   launch("bn_infer_coef_kernel", bn_infer_coef_kernel, C, gamma.data(), beta.data(), running_mean.data(),
          running_var.data(), eps, C, coef.as<float>());
-  launch("affine_kernel", affine_kernel, M * C, x.data(), coef.as<float>(), y.data(), M * C, C);
+  launch("affine_kernel", affine_kernel, M * C, x.data(), coef.as<float>(), relu, y.data(), M * C, C);
 }
 
 namespace {
 
+// The forward's coefficients in training mode, from what it saved (bn_train_stats_kernel's).
+__global__ void bn_train_coef_kernel(const float* __restrict__ mean, const float* __restrict__ gamma,
+                                     const float* __restrict__ invstd, const float* __restrict__ beta, int64_t C,
+                                     float* __restrict__ coef) {
+  CS_GRID_STRIDE(c, C) {
+    coef[c] = mean[c];
+    coef[C + c] = gamma[c] * invstd[c];
+    coef[2 * C + c] = beta[c];
+  }
+}
+
 // Shared by both backward modes: sums, coefficients (and dgamma/dbeta), then dx.
-void bn_backward(bool train, const Tensor& x, const Tensor& gamma, const Tensor& mean,
-                 const Tensor& invstd, const Tensor& running_var, float eps, const Tensor& dy, float* dx,
-                 float beta_dx, float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
+void bn_backward(bool train, const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
+                 const Tensor& mean, const Tensor& invstd, const Tensor& running_var, float eps,
+                 const Tensor& dy_in, float* dx, float beta_dx, float* dgamma, float beta_dgamma, float* dbeta,
+                 float beta_dbeta) {
   const auto [M, C] = bn_dims(x);
   if (C == 0 || (!dx && !dgamma && !dbeta)) return;
+  // Through the fused ReLU, everything below sees g = masked dy in place of dy.
+  Tensor dy = dy_in;
+  if (relu && M * C > 0) {
+    Scratch fwd(sizeof(float) * 3 * C);
+    if (train)
+      launch("bn_train_coef_kernel", bn_train_coef_kernel, C, mean.data(), gamma.data(), invstd.data(),
+             beta.data(), C, fwd.as<float>());
+    else
+      launch("bn_infer_coef_kernel", bn_infer_coef_kernel, C, gamma.data(), beta.data(), mean.data(),
+             running_var.data(), eps, C, fwd.as<float>());
+    dy = Tensor::empty(dy_in.shape(), Device::CUDA);
+    launch("relu_mask_kernel", relu_mask_kernel, M * C, x.data(), dy_in.data(), fwd.as<float>(), dy.data(),
+           M * C, C);
+  }
   // Inference dx needs no sums; the sums are needed for dgamma/dbeta, and for the training dx.
   const bool need_sums = dgamma || dbeta || train;
   Scratch sums(need_sums ? sizeof(double) * 2 * C : 0);
@@ -149,18 +188,18 @@ void bn_backward(bool train, const Tensor& x, const Tensor& gamma, const Tensor&
 
 }  // namespace
 
-void batch_norm_backward_train(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
-                               const Tensor& save_invstd, const Tensor& dy, float* dx, float beta_dx,
-                               float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
-  bn_backward(true, x, gamma, save_mean, save_invstd, Tensor(), 0.0f, dy, dx,
+void batch_norm_backward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
+                               const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy, float* dx,
+                               float beta_dx, float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
+  bn_backward(true, x, gamma, beta, relu, save_mean, save_invstd, Tensor(), 0.0f, dy, dx,
               beta_dx, dgamma, beta_dgamma, dbeta, beta_dbeta);
 }
 
-void batch_norm_backward_infer(const Tensor& x, const Tensor& gamma, const Tensor& running_mean,
-                               const Tensor& running_var, float eps, const Tensor& dy, float* dx,
-                               float beta_dx, float* dgamma, float beta_dgamma, float* dbeta,
-                               float beta_dbeta) {
-  bn_backward(false, x, gamma, running_mean, Tensor(), running_var, eps, dy, dx,
+void batch_norm_backward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
+                               const Tensor& running_mean, const Tensor& running_var, float eps,
+                               const Tensor& dy, float* dx, float beta_dx, float* dgamma, float beta_dgamma,
+                               float* dbeta, float beta_dbeta) {
+  bn_backward(false, x, gamma, beta, relu, running_mean, Tensor(), running_var, eps, dy, dx,
               beta_dx, dgamma, beta_dgamma, dbeta, beta_dbeta);
 }
 

@@ -125,7 +125,6 @@ TEST(Metrics, HD95MatchesBruteForceOnRandomShapes) {
 }
 
 TEST(Metrics, RejectsMismatchedSizesAndLabels) {
-  Grid3 g{2, 2, 1};
   std::vector<uint8_t> a(4, 0), b(5, 0), c(4, 7);
   EXPECT_THROW(dice_per_class(a, b, 2), std::invalid_argument);
   EXPECT_THROW(dice_per_class(c, a, 2), std::invalid_argument);

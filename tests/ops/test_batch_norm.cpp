@@ -3,6 +3,7 @@
 // large mean, bad shapes; then CUDA parity.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "op_check.h"
@@ -63,7 +64,7 @@ TEST(BatchNorm, RunningStatisticsUpdate) {
   const Vec rm0 = to_double(rm), rv0 = to_double(rv);
   Tensor y = Tensor::empty(xs), mean = Tensor::empty({C}), invstd = Tensor::empty({C});
   const float decay = 0.9f, eps = 1e-3f;
-  cpu::batch_norm_forward_train(x, gamma, beta, y, mean, invstd, rm, rv, decay, eps);
+  cpu::batch_norm_forward_train(x, gamma, beta, false, y, mean, invstd, rm, rv, decay, eps);
   Vec bm, bv;
   ref::batch_norm_train(to_double(x), C, to_double(gamma), to_double(beta), eps, &bm, &bv);
   for (int64_t c = 0; c < C; ++c) {
@@ -117,12 +118,12 @@ TEST(BatchNorm, MeanNearThousandMatchesDoubleReference) {
 
 TEST(BatchNorm, BackwardKernelSkipsNullOutputs) {
   const int64_t C = 2;
-  Tensor x = random_tensor({4, 3, C}, 70), gamma = random_tensor({C}, 71);
+  Tensor x = random_tensor({4, 3, C}, 70), gamma = random_tensor({C}, 71), beta = random_tensor({C}, 73);
   Tensor mean = Tensor::from_vector({C}, {0.1f, -0.2f}), invstd = Tensor::from_vector({C}, {1.5f, 0.7f});
   Tensor dy = random_tensor({4, 3, C}, 72);
   std::vector<float> dg(C), db(C), dg2(C, 5.0f), db2(C);
-  cpu::batch_norm_backward_train(x, gamma, mean, invstd, dy, nullptr, 0, dg.data(), 0, db.data(), 0);
-  cpu::batch_norm_backward_train(x, gamma, mean, invstd, dy, nullptr, 0, dg2.data(), 1, nullptr, 0);
+  cpu::batch_norm_backward_train(x, gamma, beta, false, mean, invstd, dy, nullptr, 0, dg.data(), 0, db.data(), 0);
+  cpu::batch_norm_backward_train(x, gamma, beta, false, mean, invstd, dy, nullptr, 0, dg2.data(), 1, nullptr, 0);
   for (int64_t c = 0; c < C; ++c) EXPECT_NEAR(dg2[c], dg[c] + 5.0f, 1e-5f);
   // dbeta is the plain sum of dy per channel.
   const std::vector<float> d = dy.to_vector();
@@ -157,6 +158,65 @@ TEST(BatchNorm, ThreadedSizesMatchReference) {
   }
 }
 
+// relu(bn(x)) against the double reference, with finite-difference gradients; the inputs straddle
+// zero after normalisation, so about half the outputs are clipped.
+TEST(BatchNormRelu, ForwardAndGradientsInBothModes) {
+  const int64_t C = 5;
+  Tensor x = random_tensor({2, 3, 4, C}, 90, -2.0f, 3.0f).set_requires_grad(true);
+  Tensor gamma = random_tensor({C}, 91, 0.5f, 1.5f).set_requires_grad(true);
+  Tensor beta = random_tensor({C}, 92, -0.3f, 0.3f).set_requires_grad(true);
+  Tensor rm = random_tensor({C}, 93), rv = random_tensor({C}, 94, 0.5f, 2.0f);
+  const Vec rmv = to_double(rm), rvv = to_double(rv);
+  const auto relu_ref = [](Vec v) {
+    for (double& e : v) e = std::max(e, 0.0);
+    return v;
+  };
+  for (bool training : {true, false}) {
+    const OpCheck r = check_op(
+        [=](const std::vector<Tensor>& t) mutable {
+          Tensor m = rm.clone(), v = rv.clone();
+          return batch_norm_relu(t[0], t[1], t[2], m, v, training);
+        },
+        [=](const std::vector<Vec>& v) {
+          return relu_ref(training ? ref::batch_norm_train(v[0], C, v[1], v[2], 1e-3)
+                                   : ref::batch_norm_infer(v[0], C, v[1], v[2], rmv, rvv, 1e-3));
+        },
+        {x, gamma, beta}, 95);
+    EXPECT_TRUE(op_ok(r, kFwdTol, kGradTol)) << "training " << training;
+  }
+}
+
+// The fused op is the unfused pair, bit for bit: outputs, all three gradients and the running
+// statistics, at a size that runs the threaded loops, in both modes.
+TEST(BatchNormRelu, EqualsUnfusedBitForBit) {
+  const int64_t C = 24;
+  const Shape xs{4, 24, 24, C};
+  Tensor gamma = random_tensor({C}, 101, 0.5f, 1.5f), beta = random_tensor({C}, 102, -0.5f, 0.5f);
+  Tensor x = random_tensor(xs, 100, -2.0f, 3.0f), dy = random_tensor(xs, 103);
+  Tensor rm0 = random_tensor({C}, 104), rv0 = random_tensor({C}, 105, 0.5f, 2.0f);
+  for (bool training : {true, false}) {
+    std::vector<std::vector<float>> got[2];
+    for (int fused = 0; fused < 2; ++fused) {
+      Tensor xi = x.clone().set_requires_grad(true);
+      Tensor g = gamma.clone().set_requires_grad(true), b = beta.clone().set_requires_grad(true);
+      Tensor rm = rm0.clone(), rv = rv0.clone();
+      Tensor y = fused ? batch_norm_relu(xi, g, b, rm, rv, training)
+                       : relu(batch_norm(xi, g, b, rm, rv, training));
+      Tensor loss = sum(mul(y, dy));
+      backward(loss);
+      got[fused] = {y.to_vector(), xi.grad().to_vector(), g.grad().to_vector(), b.grad().to_vector(),
+                    rm.to_vector(), rv.to_vector()};
+    }
+    const char* what[] = {"output", "dx", "dgamma", "dbeta", "running mean", "running var"};
+    for (size_t i = 0; i < got[0].size(); ++i) EXPECT_EQ(got[1][i], got[0][i]) << what[i] << ", training " << training;
+    // Both masks are in play: some outputs clipped, some not.
+    const std::vector<float>& out = got[1][0];
+    const auto zeros = std::count(out.begin(), out.end(), 0.0f);
+    EXPECT_GT(zeros, static_cast<long>(out.size() / 10));
+    EXPECT_LT(zeros, static_cast<long>(out.size() * 9 / 10));
+  }
+}
+
 TEST(BatchNorm, BadShapesThrow) {
   Tensor x = random_tensor({2, 3, 3, 4}, 1);
   Tensor g4 = Tensor::full({4}, 1.0f), b4 = Tensor::zeros({4}), g3 = Tensor::full({3}, 1.0f);
@@ -186,6 +246,13 @@ OpFn bn_train(int64_t C, float eps = 1e-3f) {
   };
 }
 
+OpFn bn_relu(int64_t C, bool training) {
+  return [C, training](const std::vector<Tensor>& t) {
+    Tensor rm = Tensor::zeros({C}, t[0].device()), rv = Tensor::full({C}, 1.0f, t[0].device());
+    return batch_norm_relu(t[0], t[1], t[2], rm, rv, training);
+  };
+}
+
 OpFn bn_infer(int64_t C, uint64_t seed) {
   const std::vector<float> rm = uniform(C, seed, -1.0f, 1.0f), rv = uniform(C, seed + 1, 0.2f, 2.0f);
   return [C, rm, rv](const std::vector<Tensor>& t) {
@@ -211,6 +278,12 @@ TEST_F(Cuda, BatchNormTrainParity) {
   expect_parity("train [4,32,32,16], mean ~ 1000", bn_train(16),
                 bn_inputs({4, 32, 32, 16}, 46, 999.75f, 1000.25f));
   expect_parity("train [7,40], mean ~ -1000", bn_train(40), bn_inputs({7, 40}, 49, -1000.25f, -999.75f));
+}
+
+TEST_F(Cuda, BatchNormReluParity) {
+  expect_parity("relu train [3,4,4,64]", bn_relu(64, true), bn_inputs({3, 4, 4, 64}, 51));
+  expect_parity("relu train [4,32,32,16]", bn_relu(16, true), bn_inputs({4, 32, 32, 16}, 54));
+  expect_parity("relu infer [2,5,6,3]", bn_relu(3, false), bn_inputs({2, 5, 6, 3}, 57));
 }
 
 TEST_F(Cuda, BatchNormTrainPartialGradients) {

@@ -1,0 +1,49 @@
+#pragma once
+// The arithmetic of convolutions and GEMMs: fp32, or bf16 operands with fp32 accumulation and
+// fp32 results. Everything else (BN statistics, softmax, the losses, the similarity
+// log-sum-exp, Adam and the master weights) is fp32 in both.
+//
+// An op reads the precision when it runs forward and its tape node keeps it for the backward,
+// so a PrecisionScope around the forward pass is enough.
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace cs {
+
+enum class Precision { FP32, BF16 };
+
+const char* precision_name(Precision p);       // "fp32" | "bf16"
+Precision parse_precision(const std::string& s);  // throws std::invalid_argument on anything else
+
+// The precision of the ops this thread runs now (fp32 unless a PrecisionScope says otherwise).
+Precision compute_precision();
+
+class PrecisionScope {
+ public:
+  explicit PrecisionScope(Precision p);
+  ~PrecisionScope();
+  PrecisionScope(const PrecisionScope&) = delete;
+  PrecisionScope& operator=(const PrecisionScope&) = delete;
+
+ private:
+  Precision saved_;
+};
+
+// x rounded to the nearest bfloat16 (ties to even), returned as the float of equal value: the
+// upper 16 bits of the float, the rest zero. NaN stays NaN; values beyond the bf16 range round
+// to infinity, as a conversion to bf16 does.
+inline float round_to_bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) {
+    u |= 0x00400000u;  // a quiet NaN whose payload survives the truncation
+  } else {
+    u += 0x7fffu + ((u >> 16) & 1u);
+  }
+  u &= 0xffff0000u;
+  std::memcpy(&x, &u, sizeof u);
+  return x;
+}
+
+}  // namespace cs

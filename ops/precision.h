@@ -1,0 +1,45 @@
+#pragma once
+// What the ops need to run in bf16 (autograd/precision.h): rounding operands to bf16, and
+// whether this machine's kernels take bf16 natively.
+//
+// Where they do (a CPU with AVX512-BF16 or AMX, through oneDNN), convolutions run in bf16
+// kernels. Everywhere else bf16 is emulated: the operands are rounded to bf16 and the fp32
+// kernels run on them. The products of two bf16 values are exact in fp32 and both accumulate in
+// fp32, so the two differ only in the order of the additions: the numerics are those of bf16
+// on any machine, and only the speed-up needs the hardware.
+// Kernels: ops/cpu/precision.cpp, ops/cuda/precision.cu.
+#include <string>
+
+#include "autograd/precision.h"
+#include "autograd/tensor.h"
+
+namespace cs {
+
+// A copy of x with every element rounded to bf16 (round_to_bf16): any shape -> same shape.
+// Not an autograd op: the rounded operands feed kernels directly.
+Tensor bf16_rounded(const Tensor& x);
+
+// What oneDNN runs on this CPU: its effective instruction set ("avx2", "avx512_core_amx", ...)
+// and whether that has bf16 instructions (AVX512-BF16 or AMX).
+struct CpuBf16 {
+  std::string isa;
+  bool native = false;
+};
+CpuBf16 cpu_bf16();
+
+// True when convolutions on device d run in bf16 kernels (CPU with native bf16 only: the CUDA
+// kernels emulate, for now).
+bool native_bf16(Device d);
+
+// One line for logs and env.json: "bf16: native (oneDNN avx512_core_amx)" or, on a CPU without
+// bf16 instructions, what it lacks and what runs instead.
+std::string bf16_description(Device d);
+
+// ---- kernels (conventions: ops/dispatch.h)
+
+// x, y: one shape; y = round_to_bf16(x) elementwise (y may be x).
+using RoundToBf16 = void(const Tensor& x, Tensor& y);
+namespace cpu { RoundToBf16 round_to_bf16; }
+namespace cuda { RoundToBf16 round_to_bf16; }
+
+}  // namespace cs
