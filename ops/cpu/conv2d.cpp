@@ -82,7 +82,6 @@ struct Operand {
 // Everything oneDNN needs for one problem shape [N,H,W,Cin] * [Cout,KH,KW,Cin] in one precision.
 struct ConvPlan {
   std::mutex mu;  // the weight and operand buffers are shared state: one execution at a time per plan
-  bool bf16_operands;
   memory::desc x_md, y_md, w_md, b_md;  // fp32, as our tensors hold them
   memory::data_type wt;                 // the weights' type in the forward and backward-data primitives
   Operand x_op, dy_op;                  // x and dy as the primitives read them
@@ -108,7 +107,7 @@ struct ConvPlan {
   std::optional<BwdWeights> bwd_weights[2];  // [computes the bias gradient]
 
   ConvPlan(int64_t N, int64_t H, int64_t W, int64_t Cin, int64_t Cout, int64_t KH, int64_t KW, bool bf16_ops)
-      : bf16_operands(bf16_ops), wt(bf16_ops ? bf16 : f32) {
+      : wt(bf16_ops ? bf16 : f32) {
     x_md = memory::desc({N, Cin, H, W}, f32, tag::nhwc);  // dims are always given as N,C,H,W
     y_md = memory::desc({N, Cout, H, W}, f32, tag::nhwc);
     w_md = memory::desc({Cout, Cin, KH, KW}, f32, tag::ohwi);
