@@ -20,7 +20,17 @@ void Tape::record(const char* name, std::vector<Tensor> inputs, Tensor& output,
                   std::function<void(const Tensor& dy)> backward, double backward_flops) {
   output.set_requires_grad(true);
   nodes_.push_back(Node{name, std::move(inputs), output, std::move(backward), backward_flops});
-  if (observer_ && observer_->wants_shapes()) observer_->shapes(name, false, op_shapes(nodes_.back().inputs, output));
+  if (observer_) {
+    if (observer_->wants_shapes()) observer_->shapes(name, false, op_shapes(nodes_.back().inputs, output));
+    observer_->traffic(name, false, op_traffic_bytes(nodes_.back().inputs, output, false));
+  }
+}
+
+double op_traffic_bytes(const std::vector<Tensor>& inputs, const Tensor& output, bool backward) {
+  double elements = static_cast<double>(output.numel());  // the output, or dy
+  for (const Tensor& t : inputs)
+    if (t.defined()) elements += static_cast<double>(t.numel()) * (backward && t.requires_grad() ? 2 : 1);
+  return elements * sizeof(float);
 }
 
 std::string op_shapes(const std::vector<Tensor>& inputs, const Tensor& output) {
@@ -48,8 +58,10 @@ void Tape::backward(Tensor& loss) {
         OpScope scope(it->name.c_str(), it->backward_flops, true);
         it->backward(it->output.grad());
       }
-      if (observer_ && observer_->wants_shapes())
-        observer_->shapes(it->name.c_str(), true, op_shapes(it->inputs, it->output));
+      if (observer_) {
+        if (observer_->wants_shapes()) observer_->shapes(it->name.c_str(), true, op_shapes(it->inputs, it->output));
+        observer_->traffic(it->name.c_str(), true, op_traffic_bytes(it->inputs, it->output, true));
+      }
     }
   } catch (...) {
     enabled_ = was_enabled;

@@ -33,7 +33,15 @@ struct OpObserver {
   // right after its forward span (when it is recorded) and after its backward span.
   virtual bool wants_shapes() const { return false; }
   virtual void shapes(const char* /*name*/, bool /*backward*/, const std::string& /*shapes*/) {}
+  // The least memory traffic of each recorded op, in bytes, right after its forward span (when it
+  // is recorded) and after its backward span: see op_traffic_bytes.
+  virtual void traffic(const char* /*name*/, bool /*backward*/, double /*bytes*/) {}
 };
+
+// The bytes an op must move at the least, each tensor once: forward, its inputs and its output;
+// backward, dy, the saved inputs and the gradient of each input that takes one. Ops that make
+// several passes (batch norm's statistics) move more; an op near this bound is memory-bound.
+double op_traffic_bytes(const std::vector<Tensor>& inputs, const Tensor& output, bool backward);
 
 // "[a,b] [c] -> [d,e]": the shapes of an op's inputs (undefined ones skipped) and its output.
 std::string op_shapes(const std::vector<Tensor>& inputs, const Tensor& output);

@@ -53,6 +53,10 @@ void Profiler::shapes(const char* name, bool backward, const std::string& shapes
   trace_.set_shapes(name, backward ? "backward" : "forward", shapes);
 }
 
+void Profiler::traffic(const char* name, bool backward, double bytes) {
+  (backward ? ops_[name].backward_bytes : ops_[name].forward_bytes) += bytes;
+}
+
 void Profiler::phase_begin(const std::string& phase) {
   sync();
   if (!phase_ms_.count(phase)) phase_order_.push_back(phase);
@@ -100,16 +104,19 @@ std::string Profiler::report(int steps) const {
     return a.second.forward_ms + a.second.backward_ms > b.second.forward_ms + b.second.backward_ms;
   });
   const double n = std::max(steps, 1);
-  std::string out = fmt::format("{:<24} {:>8} {:>11} {:>11} {:>7} {:>10} {:>10}\n", "op", "calls/st",
-                                "fwd ms/st", "bwd ms/st", "share", "fwd GF/s", "bwd GF/s");
+  // GF/s: counted FLOPs; GB/s: the least traffic (op_traffic_bytes), both over the op's time.
+  std::string out = fmt::format("{:<24} {:>8} {:>11} {:>11} {:>7} {:>10} {:>10} {:>10} {:>10}\n", "op",
+                                "calls/st", "fwd ms/st", "bwd ms/st", "share", "fwd GF/s", "bwd GF/s", "fwd GB/s",
+                                "bwd GB/s");
   for (const auto& [name, s] : rows) {
-    auto gfs = [](double flops, double ms) {
-      return ms > 0 && flops > 0 ? fmt::format("{:.1f}", flops / ms / 1e6) : std::string("-");
+    auto rate = [](double amount, double ms) {  // amount per ms / 1e6 = G per s
+      return ms > 0 && amount > 0 ? fmt::format("{:.1f}", amount / ms / 1e6) : std::string("-");
     };
-    out += fmt::format("{:<24} {:>8.0f} {:>11.2f} {:>11.2f} {:>6.1f}% {:>10} {:>10}\n", name, s.calls / n,
-                       s.forward_ms / n, s.backward_ms / n,
+    out += fmt::format("{:<24} {:>8.0f} {:>11.2f} {:>11.2f} {:>6.1f}% {:>10} {:>10} {:>10} {:>10}\n", name,
+                       s.calls / n, s.forward_ms / n, s.backward_ms / n,
                        100.0 * (s.forward_ms + s.backward_ms) / std::max(step_ms, 1e-9),
-                       gfs(s.forward_flops, s.forward_ms), gfs(s.backward_flops, s.backward_ms));
+                       rate(s.forward_flops, s.forward_ms), rate(s.backward_flops, s.backward_ms),
+                       rate(s.forward_bytes, s.forward_ms), rate(s.backward_bytes, s.backward_ms));
   }
   if (!phase_order_.empty()) {
     out += "\nphase            ms/step   share\n";

@@ -20,6 +20,7 @@ struct OpStats {
   int64_t calls = 0;
   double forward_ms = 0, backward_ms = 0;
   double forward_flops = 0, backward_flops = 0;
+  double forward_bytes = 0, backward_bytes = 0;  // op_traffic_bytes (autograd/tape.h)
 };
 
 class Profiler : public OpObserver, public StepPhases {
@@ -30,6 +31,7 @@ class Profiler : public OpObserver, public StepPhases {
   void end(const char* name, bool backward, double flops) override;
   bool wants_shapes() const override { return tracing_; }
   void shapes(const char* name, bool backward, const std::string& shapes) override;
+  void traffic(const char* name, bool backward, double bytes) override;
 
   // The phases of a step (data, forward, backward, optimizer), from StageStep::run.
   void phase_begin(const std::string& phase) override;

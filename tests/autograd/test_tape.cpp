@@ -204,3 +204,17 @@ TEST(TapeObserver, HearsTheShapesOfRecordedOps) {
 
 }  // namespace
 }  // namespace cs
+
+namespace cs {
+namespace {
+
+// Each tensor once: forward, inputs and output; backward, dy, the inputs and the gradient of each
+// input that takes one.
+TEST(OpTraffic, CountsEachTensorOnce) {
+  Tensor a = Tensor::zeros({2, 3}).set_requires_grad(true), b = Tensor::zeros({3}), y = Tensor::zeros({2});
+  EXPECT_EQ(op_traffic_bytes({a, b, Tensor()}, y, false), (6 + 3 + 2) * 4.0);
+  EXPECT_EQ(op_traffic_bytes({a, b, Tensor()}, y, true), (2 + 6 + 6 + 3) * 4.0);
+}
+
+}  // namespace
+}  // namespace cs

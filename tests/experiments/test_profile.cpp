@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -72,6 +73,37 @@ TEST(Profile, ProfilesTheConfiguredLoss) {
   calls = op_calls(gd);
   EXPECT_EQ(calls.count("ntxent_gd_reference"), 1u) << gd;
   EXPECT_EQ(calls.count("extract_regions"), 0u) << gd;
+}
+
+// The row of `op` in a profile's table, split into its columns.
+std::vector<std::string> op_row(const std::string& report, const std::string& op) {
+  std::istringstream in(report);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream row(line);
+    std::vector<std::string> cols;
+    for (std::string c; row >> c;) cols.push_back(c);
+    if (!cols.empty() && cols[0] == op) return cols;
+  }
+  return {};
+}
+
+// Columns: op, calls/st, fwd ms, bwd ms, share, fwd GF/s, bwd GF/s, fwd GB/s, bwd GB/s; the
+// header names the precision, and bf16 says how it runs on this machine.
+TEST(Profile, ReportsRatesAndThePrecision) {
+  for (const char* precision : {"fp32", "bf16"}) {
+    int st = 0;
+    const std::string out = run_contraseg(std::string("profile --set precision=") + precision + kSmall, &st);
+    ASSERT_EQ(st, 0) << out;
+    EXPECT_NE(out.find(std::string(", ") + precision + ", 2 steps"), std::string::npos) << out;
+    EXPECT_EQ(out.find("bf16: ") != std::string::npos, std::string(precision) == "bf16") << out;
+    const auto conv = op_row(out, "conv2d"), bn = op_row(out, "batch_norm_relu");
+    ASSERT_EQ(conv.size(), 9u) << out;
+    ASSERT_EQ(bn.size(), 9u) << out;
+    for (int c : {5, 6, 7, 8}) EXPECT_GT(std::stod(conv[c]), 0.0) << conv[c];  // FLOPs and bytes
+    EXPECT_EQ(bn[5], "-");  // no FLOPs counted for a memory-bound op ...
+    for (int c : {7, 8}) EXPECT_GT(std::stod(bn[c]), 0.0) << bn[c];  // ... but its traffic
+  }
 }
 
 TEST(Profile, TraceHoldsEverySpanOfTheTimedSteps) {
