@@ -228,5 +228,30 @@ TEST(RunFolders, WorkFromAnyDirectoryAfterRelativePaths) {
   EXPECT_TRUE(std::filesystem::exists(elsewhere / "pred.nii.gz"));
 }
 
+// A bf16 run says so: env.json (the precision, oneDNN's ISA, how bf16 runs here), its log and
+// its resolved config (which every checkpoint carries, and whose hash a resume must match); it
+// trains, and an fp32 run is recorded as such.
+TEST(RunFolders, RecordTheirPrecision) {
+  TempDir work;
+  WorkingDirectory in(work.path());
+  write_text("./tiny.json", R"({"image_size": 32, "target_res": 8.0, "log_every": 1, "threads": 1,
+    "global": {"iterations": 2, "volumes": 2}})");
+  auto r = run_contraseg("synth --out data --patients 8 --threads 2");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  for (const std::string p : {"fp32", "bf16"}) {
+    r = run_contraseg("pretrain-global --config tiny.json --data data --quiet --out " + p + " --set precision=" + p);
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    const auto env = load_json(work / (p + "/env.json"));
+    EXPECT_EQ(env["precision"], p);
+    EXPECT_FALSE(env["cpu_isa"].get<std::string>().empty());
+    EXPECT_EQ(env.contains("bf16"), p == "bf16");
+    EXPECT_EQ(load_json(work / (p + "/config.json"))["precision"], p);
+    const std::vector<char> log = testing_io::read_bytes(work / (p + "/log.txt"));
+    const std::string text(log.begin(), log.end());
+    EXPECT_EQ(text.find("bf16: ") != std::string::npos, p == "bf16") << text;
+    EXPECT_NE(text.find("step 2 loss "), std::string::npos) << text;
+  }
+}
+
 }  // namespace
 }  // namespace cs
