@@ -1,7 +1,7 @@
 #pragma once
-// The arithmetic of convolutions and GEMMs: fp32, or bf16 operands with fp32 accumulation and
-// fp32 results. Everything else (BN statistics, softmax, the losses, the similarity
-// log-sum-exp, Adam and the master weights) is fp32 in both.
+// The arithmetic of convolutions and linear layers: fp32, or bf16 operands with fp32
+// accumulation and fp32 results. Everything else (BN statistics, softmax, the losses with their
+// similarity matrices and log-sum-exp, Adam and the master weights) is fp32 in both.
 //
 // An op reads the precision when it runs forward and its tape node keeps it for the backward,
 // so a PrecisionScope around the forward pass is enough.
