@@ -71,7 +71,7 @@ const std::vector<KeySpec>& config_schema() {
       {"seed", K::Int, "0", "seed for sampling, augmentation and initialisation", {}, between(0, kMaxSeed)},
       {"threads", K::Int, "0", "CPU threads (0 = all cores)", {}, between(0, kMaxThreads)},
       {"precision", K::String, "fp32",
-       "convolutions and GEMMs: fp32, or bf16 operands with fp32 accumulation (bf16 kernels where the CPU has "
+       "convolutions and linear layers: fp32, or bf16 operands with fp32 accumulation (bf16 kernels where the CPU has "
        "AVX512-BF16 or AMX, else emulated: docs/performance.md)",
        {"fp32", "bf16"}},
       {"image_size", K::Int, "0", "network input side in pixels (0 = the dataset's, docs/method.md §6.1)", {},
