@@ -152,14 +152,15 @@ void dx_rows(const float* x, const float* dy, const Affine& f, const float* k1, 
   for (int64_t r = 0; r < rows; ++r) {
     const float *in = x + r * C, *d = dy + r * C;
     float* out = dx + r * C;
+    auto value = [&](int64_t c) {
+      return k1[c] * masked<kRelu>(d[c], in[c], m[c], a[c], b[c]) + k2[c] * (in[c] - m[c]) + k3[c];
+    };
     if (beta == 0.0f) {  // two loops: a select that reads out[] would not vectorise
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c)
-        out[c] = k1[c] * masked<kRelu>(d[c], in[c], m[c], a[c], b[c]) + k2[c] * (in[c] - m[c]) + k3[c];
+      for (int64_t c = 0; c < C; ++c) out[c] = value(c);
     } else {
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c)
-        out[c] = beta * out[c] + (k1[c] * masked<kRelu>(d[c], in[c], m[c], a[c], b[c]) + k2[c] * (in[c] - m[c]) + k3[c]);
+      for (int64_t c = 0; c < C; ++c) out[c] = beta * out[c] + value(c);
     }
   }
 }
