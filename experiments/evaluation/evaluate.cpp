@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/atomic_file.h"
+#include "experiments/pipeline/console.h"
 #include "io/paths.h"
 #include "experiments/evaluation/evaluate.h"
 #include "experiments/evaluation/inference.h"
@@ -127,8 +128,8 @@ EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std
   if (val.x.size() > 1)
     write_curve_png(out_dir + "/pictures/validation_dice.png", {val}, {"Validation foreground Dice", "step", "Dice"});
   publish_folder(out_dir, final_dir);
-  std::printf("evaluate: %d test cases, foreground mean Dice %.4f, HD95 %.2f mm -> %s\n", r.cases,
-              r.foreground_mean_dice, r.foreground_mean_hd95, final_dir.c_str());
+  say(fmt::format("evaluate: {} test cases, foreground mean Dice {:.4f}, HD95 {:.2f} mm -> {}", r.cases,
+                  r.foreground_mean_dice, r.foreground_mean_hd95, final_dir));
   return r;
 }
 

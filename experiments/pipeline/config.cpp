@@ -118,6 +118,9 @@ const std::vector<KeySpec>& config_schema() {
       // reproduce
       {"reproduce.labeled", K::String, "tr1,tr2,tr8", "labelled sets of the table", labeled_sets, {}, true},
       {"reproduce.combs", K::String, "c1,c2,c3", "combinations averaged per cell", combinations, {}, true},
+      {"reproduce.workers", K::Int, "1",
+       "fine-tuning runs trained at a time on the CPU (0: one per thread, each on one thread; W > 1: W runs "
+       "sharing the threads; 1: one after another on all threads)", {}, between(0, kMaxThreads)},
   };
   return schema;
 }

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "autograd/atomic_file.h"
+#include "experiments/pipeline/console.h"
 
 namespace cs {
 
@@ -92,7 +93,7 @@ std::vector<PreparedCase> DataSource::prepare(const IdList& ids, bool need_label
   const auto selected = select_cases(cases_, ids);
   std::vector<PreparedCase> out;
   out.reserve(selected.size());
-  const bool tty = isatty(fileno(stdout)) && !what.empty();
+  const bool tty = console_live() && !what.empty();
   for (size_t i = 0; i < selected.size(); ++i) {
     if (tty) {
       std::printf("\r  loading %s: %zu/%zu (%s)   ", what.c_str(), i + 1, selected.size(), selected[i].id.c_str());
@@ -102,7 +103,7 @@ std::vector<PreparedCase> DataSource::prepare(const IdList& ids, bool need_label
     out.push_back(prepare_case(c, params_, keep_native));
   }
   if (tty) std::printf("\r\033[K");
-  if (!what.empty()) std::printf("  loaded %s: %zu cases\n", what.c_str(), selected.size());
+  if (!what.empty()) say(fmt::format("  loaded {}: {} cases", what, selected.size()));
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -25,6 +26,10 @@ struct Held {
 std::map<std::string, Held>& held_locks() {  // lock file -> descriptor, per process
   static std::map<std::string, Held> m;
   return m;
+}
+std::mutex& held_locks_mutex() {  // reproduce's workers take their run folders' locks side by side
+  static std::mutex mu;
+  return mu;
 }
 
 std::string utc_now() {
@@ -50,6 +55,7 @@ std::string read_holder(int fd) {
 FolderLock::FolderLock(const std::string& dir, const std::string& command_line) {
   make_dirs(dir);
   key_ = absolute_path(dir) + "/run.lock";
+  const std::lock_guard<std::mutex> guard(held_locks_mutex());
   Held& h = held_locks()[key_];
   if (h.count > 0) {  // this process holds it already
     ++h.count;
@@ -83,6 +89,7 @@ FolderLock::FolderLock(const std::string& dir, const std::string& command_line) 
 }
 
 FolderLock::~FolderLock() {
+  const std::lock_guard<std::mutex> guard(held_locks_mutex());
   auto it = held_locks().find(key_);
   if (it == held_locks().end() || --it->second.count > 0) return;
   ::close(it->second.fd);  // releases the lock; the file stays (removing it would race a new holder)

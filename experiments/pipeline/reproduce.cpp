@@ -19,6 +19,7 @@
 #include "experiments/pipeline/data.h"
 #include "experiments/evaluation/pictures.h"
 #include "experiments/pipeline/folder_lock.h"
+#include "experiments/pipeline/parallel_runs.h"
 #include "experiments/pipeline/run_folder.h"
 #include "experiments/pipeline/stages.h"
 #include "experiments/pipeline/training.h"
@@ -35,6 +36,31 @@ double read_summary_dice(const std::string& path) {
 struct Row {
   std::string key, label, init;  // init: "", "global", "local"
 };
+
+// One fine-tuning run of the table, and its test score once it has run.
+struct FinetuneJob {
+  const Row* row;
+  std::string tr, comb, dir;
+  double dice = std::nan("");
+};
+
+// How many fine-tuning runs train at once, on how many threads each (reproduce.workers).
+struct SideBySide {
+  int workers = 1, threads = 0;  // threads 0: the configured threads (one run at a time)
+};
+SideBySide side_by_side(const Config& cfg, size_t runs) {
+  const int asked = cfg.integer("reproduce.workers");
+  if (asked == 1 || config_device(cfg) != Device::CPU) return {};  // one device: one run at a time
+  const int total = cfg.integer("threads") > 0 ? cfg.integer("threads") : omp_get_max_threads();
+  // 0: a run per thread, each on one thread, so that a run's arithmetic is that of one thread on
+  // any machine; W: W runs sharing the threads.
+  const int workers = std::max(1, std::min<int>(asked == 0 ? total : asked, static_cast<int>(runs)));
+  if (workers == 1) return {};
+  return {workers, asked == 0 ? 1 : std::max(1, total / workers)};
+}
+std::string describe(const SideBySide& p) {
+  return fmt::format("{} at a time on {} thread{} each", p.workers, p.threads, p.threads == 1 ? "" : "s");
+}
 
 }  // namespace
 
@@ -66,33 +92,50 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
   const auto combs = cfg.list("reproduce.combs");
   DataSource data(cfg);
   const auto available = data.splits().combinations();
-  std::map<std::string, std::map<std::string, std::vector<double>>> scores;  // row -> set -> values
-  std::string csv = "init,labeled,comb,foreground_mean_dice\n";
+  std::vector<FinetuneJob> jobs;  // in the table's order: set, combination, initialisation
   for (const auto& tr : sets)
     for (const auto& comb : combs) {
       const auto it = available.find(tr);
       if (it == available.end() || std::find(it->second.begin(), it->second.end(), comb) == it->second.end())
         continue;  // this dataset has no such combination (e.g. tr8 c4)
-      std::vector<Series> validation;  // the three initialisations' validation curves, for one picture
-      for (const auto& row : rows) {
-        const std::string dir = fmt::format("{}/finetune/{}/{}_{}", opt.out, row.key, tr, comb);
-        const std::string summary = dir + "/eval/summary.json";
-        std::printf("[%5.0fs] stage 3: %s, %s %s -> %s\n", elapsed(), row.label.c_str(), tr.c_str(), comb.c_str(),
-                    dir.c_str());
-        Config c = cfg;
-        c.set("finetune.labeled", tr, "reproduce");
-        c.set("finetune.comb", comb, "reproduce");
-        run_finetune(c, stage_opt(dir, row.init));  // and its evaluation
-        const double d = read_summary_dice(summary);
-        scores[row.key][tr].push_back(d);
-        csv += fmt::format("{},{},{},{:.6f}\n", row.key, tr, comb, d);
-        validation.push_back(read_validation_curve(dir + "/log.txt"));
-        validation.back().name = row.label;
-      }
-      make_dirs(opt.out + "/pictures");
-      write_curve_png(fmt::format("{}/pictures/validation_{}_{}.png", opt.out, tr, comb), validation,
-                      {fmt::format("Validation foreground Dice, {} {}", tr, comb), "step", "Dice"});
+      for (const auto& row : rows)
+        jobs.push_back({&row, tr, comb, fmt::format("{}/finetune/{}/{}_{}", opt.out, row.key, tr, comb)});
     }
+  const SideBySide plan = side_by_side(cfg, jobs.size());
+  if (plan.workers > 1)
+    std::printf("[%5.0fs] stage 3: %zu fine-tuning runs, %s\n", elapsed(), jobs.size(), describe(plan).c_str());
+  run_side_by_side(
+      jobs.size(), plan.workers,
+      [&](size_t i) {
+        FinetuneJob& job = jobs[i];
+        Config c = cfg;
+        c.set("finetune.labeled", job.tr, "reproduce");
+        c.set("finetune.comb", job.comb, "reproduce");
+        if (plan.workers > 1) c.set("threads", std::to_string(plan.threads), "reproduce.workers");
+        run_finetune(c, stage_opt(job.dir, job.row->init));  // and its evaluation
+        job.dice = read_summary_dice(job.dir + "/eval/summary.json");
+      },
+      [&](size_t i) {
+        const FinetuneJob& job = jobs[i];
+        return fmt::format("[{:5.0f}s] stage 3 ({}/{}): {}, {} {} -> {}", elapsed(), i + 1, jobs.size(), job.row->label,
+                           job.tr, job.comb, job.dir);
+      });
+  std::map<std::string, std::map<std::string, std::vector<double>>> scores;  // row -> set -> values
+  std::string csv = "init,labeled,comb,foreground_mean_dice\n";
+  for (size_t first = 0; first < jobs.size(); first += rows.size()) {
+    std::vector<Series> validation;  // the three initialisations' validation curves, for one picture
+    for (size_t i = first; i < first + rows.size(); ++i) {
+      const FinetuneJob& job = jobs[i];
+      scores[job.row->key][job.tr].push_back(job.dice);
+      csv += fmt::format("{},{},{},{:.6f}\n", job.row->key, job.tr, job.comb, job.dice);
+      validation.push_back(read_validation_curve(job.dir + "/log.txt"));
+      validation.back().name = job.row->label;
+    }
+    make_dirs(opt.out + "/pictures");
+    write_curve_png(fmt::format("{}/pictures/validation_{}_{}.png", opt.out, jobs[first].tr, jobs[first].comb),
+                    validation, {fmt::format("Validation foreground Dice, {} {}", jobs[first].tr, jobs[first].comb),
+                                 "step", "Dice"});
+  }
   // The table: rows = initialisations, columns = labelled sets, mean +- std over combinations.
   std::string md = fmt::format("# {} results ({} mode)\n\nMean foreground Dice on the test cases; mean ± standard "
                                "deviation over the combinations of each labelled set.\n\n| initialisation |",
@@ -121,8 +164,9 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
   md += fmt::format("\nRuns: {}/finetune/<init>/<set>_<comb>/ (each with eval/summary.json and eval/pictures/).\n",
                     opt.out);
   // A table is a measurement of one machine: floating-point results differ between CPUs.
-  md += fmt::format("Machine: {}, {} threads; this invocation took {:.1f} minutes.\n",
-                    device_description(config_device(cfg)), omp_get_max_threads(), elapsed() / 60);
+  md += fmt::format("Machine: {}, {} threads{}; this invocation took {:.1f} minutes.\n",
+                    device_description(config_device(cfg)), omp_get_max_threads(),
+                    plan.workers > 1 ? " (fine-tuning runs " + describe(plan) + ")" : "", elapsed() / 60);
   write_file_atomic(opt.out + "/results.md", md);
   write_file_atomic(opt.out + "/results.csv", csv);
   std::printf("[%5.0fs] done: %s/results.md\n", elapsed(), opt.out.c_str());

@@ -16,6 +16,7 @@
 
 #include "autograd/atomic_file.h"
 #include "autograd/device.h"
+#include "experiments/pipeline/console.h"
 #include "ops/precision.h"
 
 namespace cs {
@@ -181,8 +182,7 @@ void RunFolder::check_resumable(const Config& config, const std::string& stage, 
         "Resume with the run's settings, or start again with --overwrite (or another --out).",
         dir_, refused));
   if (!allowed.empty())
-    std::printf("%s: resuming with changed settings that do not affect the weights:%s\n", dir_.c_str(),
-                allowed.c_str());
+    say(fmt::format("{}: resuming with changed settings that do not affect the weights:{}", dir_, allowed));
   if (!old.config_hash.empty() && old.config_hash != hash_)
     throw std::runtime_error(fmt::format("{}: config.json says config hash {}, its values give {} (edited by hand?)",
                                          dir_, old.config_hash, hash_));
@@ -190,8 +190,7 @@ void RunFolder::check_resumable(const Config& config, const std::string& stage, 
 
 RunFolder::RunFolder(const std::string& dir, const Config& config, const std::string& stage,
                      const std::string& command_line, Existing existing, const std::string& init)
-    : lock_(dir, command_line), dir_(dir), hash_(cs::config_hash(config, stage, init)),
-      tty_(isatty(fileno(stdout))) {
+    : lock_(dir, command_line), dir_(dir), hash_(cs::config_hash(config, stage, init)) {
   bool holds_run = path_exists(dir + "/config.json");
   if (holds_run && existing == Existing::Refuse)
     throw std::runtime_error(fmt::format(
@@ -235,12 +234,11 @@ void RunFolder::log_line(const std::string& line, bool echo) {
   if (!echo) return;
   if (progress_open_) std::printf("\r\033[K");
   progress_open_ = false;
-  std::printf("%s\n", line.c_str());
-  std::fflush(stdout);
+  say(line);
 }
 
 void RunFolder::progress(int step, int total, double loss, double ms) {
-  if (!tty_) return;
+  if (!console_live()) return;
   const double eta_s = (total - step) * ms / 1000.0;
   std::printf("\r\033[K  [%d/%d] loss %.4f  %.0f ms/step  ETA %dm%02ds", step, total, loss, ms,
               static_cast<int>(eta_s) / 60, static_cast<int>(eta_s) % 60);

@@ -88,7 +88,6 @@ class RunFolder {
   std::string dir_, hash_;
   bool finished_ = false, resuming_ = false;
   std::FILE* log_ = nullptr;
-  bool tty_;
   bool progress_open_ = false;
 };
 

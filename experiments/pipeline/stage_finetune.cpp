@@ -9,6 +9,7 @@
 #include "experiments/evaluation/evaluate.h"
 #include "experiments/evaluation/inference.h"
 #include "experiments/evaluation/metrics.h"
+#include "experiments/pipeline/console.h"
 #include "experiments/pipeline/data.h"
 #include "experiments/pipeline/stages.h"
 #include "experiments/pipeline/training.h"
@@ -74,13 +75,13 @@ void run_finetune(const Config& cfg, const StageOptions& opt) {
   }
   auto evaluate_once = [&] {
     if (path_exists(run.path("eval")))
-      std::printf("finetune: %s holds its evaluation already (contraseg evaluate --overwrite replaces it)\n",
-                  run.path("eval").c_str());
+      say(fmt::format("finetune: {} holds its evaluation already (contraseg evaluate --overwrite replaces it)",
+                      run.path("eval")));
     else
       run_evaluate(cfg, opt.out, run.path("eval"));
   };
   if (run.finished()) {
-    std::printf("finetune: %s is finished; nothing to train\n", opt.out.c_str());
+    say(fmt::format("finetune: {} is finished; nothing to train", opt.out));
     evaluate_once();
     return;
   }

@@ -6,8 +6,10 @@
 // exact. Weights stay OHWI in our tensors; the primitives pick their own weight layout
 // (format "any", usually blocked) and we reorder the small weight tensors at each call.
 //
-// Primitive descriptors and primitives are built once per problem shape and cached, so a
-// training step only executes primitives.
+// Primitive descriptors and primitives are built once per problem shape and thread, and cached,
+// so a training step only executes primitives. The cache is per thread because a plan's buffers
+// are written by each execution and a primitive is built for its creator's OpenMP thread count:
+// reproduce's workers run convolutions of the same shapes side by side, each on its own threads.
 //
 // The bf16 kernels (conv2d_forward_bf16, conv2d_backward_bf16: ops/precision.h) run the same
 // primitives on bf16 operands: x and dy are reordered to bf16 (one pass each), the weights to
@@ -18,7 +20,6 @@
 #include <array>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -81,7 +82,6 @@ struct Operand {
 
 // Everything oneDNN needs for one problem shape [N,H,W,Cin] * [Cout,KH,KW,Cin] in one precision.
 struct ConvPlan {
-  std::mutex mu;  // the weight and operand buffers are shared state: one execution at a time per plan
   memory::desc x_md, y_md, w_md, b_md;  // fp32, as our tensors hold them
   memory::data_type wt;                 // the weights' type in the forward and backward-data primitives
   Operand x_op, dy_op;                  // x and dy as the primitives read them
@@ -169,10 +169,8 @@ struct ConvPlan {
 using PlanKey = std::array<int64_t, 8>;  // N, H, W, Cin, Cout, KH, KW, bf16 operands
 
 std::shared_ptr<ConvPlan> plan_for(const Tensor& x, const Tensor& w, bool bf16_operands) {
-  static std::mutex mu;
-  static std::map<PlanKey, std::shared_ptr<ConvPlan>> plans;
+  thread_local std::map<PlanKey, std::shared_ptr<ConvPlan>> plans;
   const PlanKey key{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(1), w.dim(2), bf16_operands};
-  std::lock_guard<std::mutex> lock(mu);
   auto it = plans.find(key);
   if (it != plans.end()) return it->second;
   // Shapes are few in practice (one per layer and batch size); bound the cache anyway.
@@ -217,7 +215,6 @@ void forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, bool 
   if (y.numel() == 0) return;
   try {
     auto plan = plan_for(x, w, bf16_operands);
-    std::lock_guard<std::mutex> lock(plan->mu);
     auto& f = plan->forward(b.defined());
     dnnl::stream& s = stream();
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, operand(plan->x_op, plan->x_md, x, s)},
@@ -247,7 +244,6 @@ void backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* dx, flo
   }
   try {
     auto plan = plan_for(x, w, bf16_operands);
-    std::lock_guard<std::mutex> lock(plan->mu);
     dnnl::stream& s = stream();
     memory dy_m = operand(plan->dy_op, plan->y_md, dy, s);
 

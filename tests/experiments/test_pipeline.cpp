@@ -188,6 +188,34 @@ TEST_F(Pipeline, ReproduceWritesTheTableAndEveryRunFolder) {
   for (float v : b.data) EXPECT_TRUE(v >= 0 && v <= 3);
 }
 
+// Fine-tuning runs trained side by side (reproduce.workers) give the table and the weights of the
+// same runs one after another on one thread each, and the terminal shows each run as one block.
+TEST_F(Pipeline, ReproduceSideBySideEqualsOneAtATime) {
+  const std::string one = dir + "/rep_one", side = dir + "/rep_side";
+  const std::string args = "reproduce --config " + config + " --data " + data + " --out ";
+  const Result a = run(args + one + " --set reproduce.workers=1");
+  ASSERT_EQ(a.status, 0) << a.output;
+  const Result b = run(args + side + " --set reproduce.workers=3");
+  ASSERT_EQ(b.status, 0) << b.output;
+  EXPECT_NE(b.output.find("stage 3: 3 fine-tuning runs, 3 at a time on 1 thread each"), std::string::npos)
+      << b.output;
+  EXPECT_EQ(slurp(one + "/results.csv"), slurp(side + "/results.csv"));
+  EXPECT_NE(slurp(side + "/results.md").find("(fine-tuning runs 3 at a time on 1 thread each)"), std::string::npos);
+  for (const char* init : {"random", "global", "global_local"}) {
+    const std::string run_dir = std::string("/finetune/") + init + "/tr1_c1";
+    expect_same_final_weights(one + run_dir, side + run_dir);
+    // Its block: the title, then the run's own lines up to its evaluation, nothing in between.
+    const size_t title = b.output.find(" -> " + side + run_dir + "\n");
+    ASSERT_NE(title, std::string::npos) << b.output;
+    const size_t end = b.output.find("evaluate: ", title);
+    ASSERT_NE(end, std::string::npos) << b.output;
+    const std::string block = b.output.substr(title, end - title);
+    EXPECT_EQ(block.find("stage 3:"), std::string::npos) << block;
+    EXPECT_NE(block.find("finetune: tr1 c1 (1 volumes)"), std::string::npos) << block;
+    EXPECT_NE(b.output.substr(end, b.output.find('\n', end) - end).find(side + run_dir), std::string::npos);
+  }
+}
+
 TEST_F(Pipeline, ResumeAfterAKillEndsWithTheSameWeights) {
   const std::string a = dir + "/ft_a", b = dir + "/ft_b";
   const std::string args = "finetune --config " + config + " --data " + data + " --quiet --out ";
