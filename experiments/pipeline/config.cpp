@@ -107,6 +107,7 @@ const std::vector<KeySpec>& config_schema() {
       // stage 3
       {"finetune.iterations", K::Int, "10001", "fine-tuning iterations", {}, between(1, kMaxIterations)},
       {"finetune.batch", K::Int, "20", "fine-tuning batch", {}, at_least(1)},
+      {"finetune.lr", K::Float, "0", "fine-tuning Adam learning rate (0 = lr)", {}, zero_or(above_up_to(0, 1))},
       {"finetune.loss", K::String, "dice", "dice (with background), dice_fg or wce", {"dice", "dice_fg", "wce"}},
       {"finetune.val_every", K::Int, "50", "iterations between validations (best checkpoint)", {}, at_least(1)},
       {"finetune.labeled", K::String, "tr1", "labelled set", labeled_sets},

@@ -73,7 +73,9 @@ StageStep::StageStep(Stage stage, const Config& cfg, UNet& model, int images)
       stage_(stage),
       images_(images),
       precision_(parse_precision(cfg.str("precision"))),
-      adam_(model.params(), AdamConfig{static_cast<float>(cfg.real("lr"))}) {}
+      adam_(model.params(), AdamConfig{static_cast<float>(stage == Stage::Finetune && cfg.real("finetune.lr") > 0
+                                                               ? cfg.real("finetune.lr")
+                                                               : cfg.real("lr"))}) {}
 
 double StageStep::train(const StepBatch& batch, StepPhases* phases) {
   auto begin = [&](const char* p) { if (phases) phases->phase_begin(p); };

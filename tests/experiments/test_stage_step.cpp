@@ -2,6 +2,7 @@
 // `contraseg profile` and the benchmarks run, built from the config.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -142,6 +143,29 @@ TEST(StageStep, RunReportsItsPhasesInOrder) {
   step->run(0, &log);
   EXPECT_EQ(log.events, (std::vector<std::string>{"+data", "-data", "+forward", "-forward", "+backward", "-backward",
                                                   "+optimizer", "-optimizer"}));
+}
+
+// Adam's first step moves every weight with a gradient by about the learning rate (m / sqrt(v) is
+// +-1 there), so the largest first-step change shows the rate each stage trains with.
+double largest_first_step_change(Stage stage, const Config& cfg) {
+  Built b = build(stage, cfg);
+  std::vector<std::vector<float>> before;
+  const auto names = b.model->params().param_names();
+  for (const auto& n : names) before.push_back(values(b.model->params().param(n)));
+  b.step->run(0);
+  double largest = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto after = values(b.model->params().param(names[i]));
+    for (size_t j = 0; j < after.size(); ++j) largest = std::max(largest, std::fabs(double(after[j]) - before[i][j]));
+  }
+  return largest;
+}
+
+TEST(StageStep, FinetuneLrSetsTheRateOfFineTuningOnly) {
+  const Config own = small_config({{"lr", "0.001"}, {"finetune.lr", "0.0002"}});
+  EXPECT_NEAR(largest_first_step_change(Stage::Finetune, own), 0.0002, 1e-5);
+  EXPECT_NEAR(largest_first_step_change(Stage::Global, own), 0.001, 5e-5);
+  EXPECT_NEAR(largest_first_step_change(Stage::Finetune, small_config({{"lr", "0.001"}})), 0.001, 5e-5);
 }
 
 TEST(StageStep, FineTuningNeedsLabelledStacks) {
