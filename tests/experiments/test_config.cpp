@@ -154,6 +154,8 @@ const std::vector<RangeCase>& range_cases() {
       {"finetune.batch", {"1"}, {"0"}},
       {"finetune.val_every", {"1"}, {"0"}},
       {"finetune.bn_batches", {"0", "100"}, {"-1", "101"}},
+      {"finetune.lr", {"0", "1e-09", "1"}, {"-1e-09", "1.0001"}},
+      {"reproduce.workers", {"0", "1", "1024"}, {"-1", "1025"}},
   };
   return cases;
 }
