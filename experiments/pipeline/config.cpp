@@ -78,7 +78,7 @@ const std::vector<KeySpec>& config_schema() {
        zero_or(multiples_of(kImageSizeStep, between(kImageSizeStep, kMaxImageSize)))},
       {"target_res", K::Float, "0", "in-plane resolution in mm (0 = the dataset's)", {}, between(0, kMaxResolutionMm)},
       {"num_classes", K::Int, "0", "classes incl. background (0 = the dataset's)", {}, zero_or(between(2, kMaxClasses))},
-      {"lr", K::Float, "0.001", "Adam learning rate (all stages)", {}, above_up_to(0, 1)},
+      {"lr", K::Float, "0.001", "Adam learning rate (all stages; finetune.lr, where set, in stage 3)", {}, above_up_to(0, 1)},
       {"log_every", K::Int, "10", "steps between log lines", {}, at_least(1)},
       {"checkpoint_every", K::Int, "500", "steps between 'latest' checkpoints (for --resume)", {}, at_least(1)},
       // stage 1

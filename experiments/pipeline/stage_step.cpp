@@ -67,15 +67,23 @@ Rng step_rng(const Config& cfg, Stage s, int step) {
   return Rng(static_cast<uint64_t>(cfg.integer("seed"))).split(stream_name(s)).split(static_cast<uint64_t>(step));
 }
 
+namespace {
+
+// lr, or for fine-tuning finetune.lr where it is set.
+float learning_rate(const Config& cfg, Stage s) {
+  const double own = s == Stage::Finetune ? cfg.real("finetune.lr") : 0;
+  return static_cast<float>(own > 0 ? own : cfg.real("lr"));
+}
+
+}  // namespace
+
 StageStep::StageStep(Stage stage, const Config& cfg, UNet& model, int images)
     : cfg_(cfg),
       model_(model),
       stage_(stage),
       images_(images),
       precision_(parse_precision(cfg.str("precision"))),
-      adam_(model.params(), AdamConfig{static_cast<float>(stage == Stage::Finetune && cfg.real("finetune.lr") > 0
-                                                               ? cfg.real("finetune.lr")
-                                                               : cfg.real("lr"))}) {}
+      adam_(model.params(), AdamConfig{learning_rate(cfg, stage)}) {}
 
 double StageStep::train(const StepBatch& batch, StepPhases* phases) {
   auto begin = [&](const char* p) { if (phases) phases->phase_begin(p); };
