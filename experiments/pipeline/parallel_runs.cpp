@@ -36,6 +36,7 @@ void run_side_by_side(size_t n, int workers, const std::function<void(size_t)>& 
         failed = true;
       }
       const std::lock_guard<std::mutex> lock(mu);
+      // printf, not say(): this thread's capture is still active.
       std::printf("%s\n%s", title(i).c_str(), capture.text().c_str());
       std::fflush(stdout);
     }

@@ -202,12 +202,6 @@ TEST(TapeObserver, HearsTheShapesOfRecordedOps) {
                                                 "sum bwd [2, 4] -> [1]", "linear bwd [2, 3] [4, 3] -> [2, 4]"}));
 }
 
-}  // namespace
-}  // namespace cs
-
-namespace cs {
-namespace {
-
 // Each tensor once: forward, inputs and output; backward, dy, the inputs and the gradient of each
 // input that takes one.
 TEST(OpTraffic, CountsEachTensorOnce) {
