@@ -39,6 +39,36 @@ void maxpool2x2_forward(const Tensor& x, Tensor& y) {
 }
 
 namespace {
+// One full 2x2 window, channels vectorised: x0..x3 are its elements in row-major order, m the
+// window's max, g its gradient. The first element equal to m takes g, the others 0.
+template <bool Accumulate>
+void full_window(const float* __restrict x0, const float* __restrict x1, const float* __restrict x2,
+                 const float* __restrict x3, const float* __restrict m, const float* __restrict g,
+                 float* __restrict d0, float* __restrict d1, float* __restrict d2, float* __restrict d3,
+                 int64_t C, float beta) {
+#pragma omp simd
+  for (int64_t c = 0; c < C; ++c) {
+    const float mc = m[c], gc = g[c];
+    // Non-short-circuit & and |: a && chain becomes branches and stops the vectoriser.
+    const bool e0 = x0[c] == mc, e1 = x1[c] == mc, e2 = x2[c] == mc, e3 = x3[c] == mc;
+    const float v0 = e0 ? gc : 0.0f;
+    const float v1 = (e1 & !e0) ? gc : 0.0f;
+    const float v2 = (e2 & !(e0 | e1)) ? gc : 0.0f;
+    const float v3 = (e3 & !(e0 | e1 | e2)) ? gc : 0.0f;
+    if constexpr (Accumulate) {
+      d0[c] = beta * d0[c] + v0;
+      d1[c] = beta * d1[c] + v1;
+      d2[c] = beta * d2[c] + v2;
+      d3[c] = beta * d3[c] + v3;
+    } else {
+      d0[c] = v0;
+      d1[c] = v1;
+      d2[c] = v2;
+      d3[c] = v3;
+    }
+  }
+}
+
 // One output row of the pool backward. Full 2x2 windows take a branch-free vectorised path;
 // clipped windows at an odd bottom/right edge take the generic one.
 template <bool Accumulate>
@@ -55,18 +85,8 @@ void maxpool_backward_row(const float* px, const float* py, const float* pd, flo
     const float *m = py + o, *g = pd + o;
     const int64_t e00 = ((n * H + h0) * W + w0) * C;
     if (nh == 2 && nw == 2) {
-      const int64_t e01 = e00 + C, e10 = e00 + W * C, e11 = e10 + C;
-#pragma omp simd
-      for (int64_t c = 0; c < C; ++c) {
-        const bool h0 = px[e00 + c] == m[c];
-        const bool h1 = !h0 && px[e01 + c] == m[c];
-        const bool h2 = !h0 && !h1 && px[e10 + c] == m[c];
-        const bool h3 = !h0 && !h1 && !h2 && px[e11 + c] == m[c];
-        put(dx + e00 + c, h0 ? g[c] : 0.0f);
-        put(dx + e01 + c, h1 ? g[c] : 0.0f);
-        put(dx + e10 + c, h2 ? g[c] : 0.0f);
-        put(dx + e11 + c, h3 ? g[c] : 0.0f);
-      }
+      full_window<Accumulate>(px + e00, px + e00 + C, px + e00 + W * C, px + e00 + (W + 1) * C, m, g, dx + e00,
+                              dx + e00 + C, dx + e00 + W * C, dx + e00 + (W + 1) * C, C, beta);
       continue;
     }
     for (int64_t c = 0; c < C; ++c) {

@@ -46,6 +46,34 @@ TEST(Maxpool2x2, TiesRouteToFirstElement) {
   EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{0, 10, 0, 0, 0, 20}));
 }
 
+// Every tie pattern of a full 2x2 window at once, one per channel (32 channels: the vectorised
+// path), in the kernel's overwrite (beta 0) and accumulate (beta 1) forms. Channel c has the
+// max at the window elements whose bit is set in c % 16 (all four when that is 0).
+TEST(Maxpool2x2, EveryTiePatternOfAFullWindow) {
+  constexpr int64_t C = 32;
+  std::vector<float> xv(4 * C), gv(C);
+  for (int64_t c = 0; c < C; ++c) {
+    const int64_t pattern = c % 16 == 0 ? 15 : c % 16;
+    for (int64_t e = 0; e < 4; ++e) xv[e * C + c] = (pattern >> e & 1) ? 3.0f : -1.0f - e;
+    gv[c] = 1.0f + c;
+  }
+  const Tensor x = Tensor::from_vector({1, 2, 2, C}, xv), g = Tensor::from_vector({1, 1, 1, C}, gv);
+  Tensor y = Tensor::empty({1, 1, 1, C});
+  cpu::maxpool2x2_forward(x, y);
+  for (float beta : {0.0f, 1.0f}) {
+    std::vector<float> dx(4 * C, 0.5f);
+    cpu::maxpool2x2_backward(x, y, g, dx.data(), beta);
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t pattern = c % 16 == 0 ? 15 : c % 16;
+      int64_t first = 0;
+      while (!(pattern >> first & 1)) ++first;
+      for (int64_t e = 0; e < 4; ++e)
+        EXPECT_EQ(dx[e * C + c], beta * 0.5f + (e == first ? gv[c] : 0.0f))
+            << "channel " << c << ", element " << e << ", beta " << beta;
+    }
+  }
+}
+
 TEST(Upsample2x, ForwardAndGradient) {
   for (const Shape& xs : {Shape{2, 3, 2, 3}, Shape{1, 1, 5, 2}}) {
     const ref::Nhwc s{xs[0], xs[1], xs[2], xs[3]};
