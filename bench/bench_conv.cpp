@@ -1,11 +1,12 @@
 // Micro-benchmarks of conv2d (ops/conv2d.h) on every distinct layer shape of the ACDC U-Net
 // (docs/method.md §1.2-1.3: 192x192 input, fine-tuning batch 20), forward, backward-data and
-// backward-weights, on the CPU and, when a GPU is visible, on CUDA.
+// backward-weights, on the CPU and, when a GPU is visible, on CUDA; on a CPU with bf16
+// instructions (ops/precision.h: native_bf16) also in its bf16 kernels (/bf16).
 //
 //   contraseg_bench --benchmark_filter='Conv/cpu'            all CPU shapes, all directions
 //   contraseg_bench --benchmark_filter='Conv/cpu/fwd/3x3'    one direction and kernel size
 //
-// Name: BM_Conv/<device>/<direction>/<k>x<k>/<cin>-><cout>@<size>, e.g. BM_Conv/cpu/fwd/3x3/16->16@192.
+// Name: BM_Conv/<device>/<direction>/<k>x<k>/<cin>-><cout>@<size>[/bf16], e.g. BM_Conv/cpu/fwd/3x3/16->16@192.
 // Counters: GFLOP (a rate, GFLOP/s, shown as "GFLOP=123.4/s"; a multiply-add is 2 FLOPs; each direction does the forward's FLOP count,
 // 2 * N*H*W*Cout*K*K*Cin), images/s (items_per_second) and `layers`: how many layers of the
 // U-Net share that shape, so that sum(time * layers) over the shapes is the step's conv time.
@@ -21,6 +22,7 @@
 #include "autograd/device.h"
 #include "autograd/tensor.h"
 #include "ops/conv2d.h"
+#include "ops/precision.h"
 
 namespace {
 
@@ -80,8 +82,8 @@ Tensor random_tensor(const Shape& shape, Device dev, uint64_t seed, float scale 
 
 // One direction on one device: x [N,H,W,Cin], w [Cout,K,K,Cin], b [Cout] or undefined,
 // dy and y [N,H,W,Cout]; dx like x, dw like w, db [Cout]. Outputs are overwritten (beta 0), as
-// the first gradient contribution of a training step is.
-void conv_call(Device dev, Dir dir, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& dy,
+// the first gradient contribution of a training step is. bf16: the CPU's bf16 kernels.
+void conv_call(Device dev, Dir dir, bool bf16, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& dy,
                Tensor& y, Tensor& dx, Tensor& dw, Tensor& db) {
   float* dbp = b.defined() ? db.data() : nullptr;
 #ifdef CONTRASEG_CUDA
@@ -93,12 +95,14 @@ void conv_call(Device dev, Dir dir, const Tensor& x, const Tensor& w, const Tens
   }
 #endif
   (void)dev;
-  if (dir == Dir::Fwd) cpu::conv2d_forward(x, w, b, y);
-  else if (dir == Dir::BwdData) cpu::conv2d_backward(x, w, dy, dx.data(), 0.f, nullptr, 0.f, nullptr, 0.f);
-  else cpu::conv2d_backward(x, w, dy, nullptr, 0.f, dw.data(), 0.f, dbp, 0.f);
+  auto* forward = bf16 ? cpu::conv2d_forward_bf16 : cpu::conv2d_forward;
+  auto* backward = bf16 ? cpu::conv2d_backward_bf16 : cpu::conv2d_backward;
+  if (dir == Dir::Fwd) forward(x, w, b, y);
+  else if (dir == Dir::BwdData) backward(x, w, dy, dx.data(), 0.f, nullptr, 0.f, nullptr, 0.f);
+  else backward(x, w, dy, nullptr, 0.f, dw.data(), 0.f, dbp, 0.f);
 }
 
-void BM_Conv(benchmark::State& st, Device dev, Dir dir, ConvShape s) {
+void BM_Conv(benchmark::State& st, Device dev, Dir dir, bool bf16, ConvShape s) {
   if (dev == Device::CUDA && !cuda_available()) {
     st.SkipWithError("no CUDA device visible");
     return;
@@ -111,10 +115,10 @@ void BM_Conv(benchmark::State& st, Device dev, Dir dir, ConvShape s) {
   Tensor y = Tensor::empty({N, H, W, s.cout}, dev), dx = Tensor::empty(x.shape(), dev),
          dw = Tensor::empty(w.shape(), dev), db = Tensor::empty({s.cout}, dev);
   try {
-    conv_call(dev, dir, x, w, b, dy, y, dx, dw, db);  // builds and caches the primitives / plans
+    conv_call(dev, dir, bf16, x, w, b, dy, y, dx, dw, db);  // builds and caches the primitives / plans
     device_synchronize(dev);
     for (auto _ : st) {
-      conv_call(dev, dir, x, w, b, dy, y, dx, dw, db);
+      conv_call(dev, dir, bf16, x, w, b, dy, y, dx, dw, db);
       device_synchronize(dev);
     }
   } catch (const std::exception& e) {
@@ -145,10 +149,14 @@ int register_all() {
       for (const ConvShape& s : unet_shapes()) {
         // The input image needs no gradient: training never runs enc_c1_a's backward-data.
         if (dir == Dir::BwdData && s.cin == 1) continue;
-        benchmark::RegisterBenchmark(bench_name(dev, dir, s).c_str(), BM_Conv, dev, dir, s)
-            ->Unit(benchmark::kMillisecond)
-            ->UseRealTime()  // OpenMP / GPU work: the time that counts is the wall clock
-            ->MeasureProcessCPUTime();  // CPU column: all threads (load-robust with 1 thread)
+        for (bool bf16 : {false, true}) {
+          if (bf16 && !(dev == Device::CPU && native_bf16(dev))) continue;
+          benchmark::RegisterBenchmark((bench_name(dev, dir, s) + (bf16 ? "/bf16" : "")).c_str(), BM_Conv, dev, dir,
+                                       bf16, s)
+              ->Unit(benchmark::kMillisecond)
+              ->UseRealTime()  // OpenMP / GPU work: the time that counts is the wall clock
+              ->MeasureProcessCPUTime();  // CPU column: all threads (load-robust with 1 thread)
+        }
       }
   return 0;
 }
