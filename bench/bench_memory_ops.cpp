@@ -88,22 +88,21 @@ void BM_Maxpool(benchmark::State& st, bool backward, MapShape s) {
   report(st, 4.0 * (backward ? 3.0 * n + 2.0 * m : n + m), s.layers);
 }
 
+struct Suite {
+  const char* name;
+  void (*kernel)(benchmark::State&, bool, MapShape);
+  const std::vector<MapShape>* shapes;
+};
+
 int register_all() {
-  for (bool backward : {false, true}) {
-    const std::string dir = backward ? "bwd/" : "fwd/";
-    for (const MapShape& s : bn_shapes)
-      benchmark::RegisterBenchmark(("BM_BatchNormRelu/" + dir + std::to_string(s.channels) + "@" +
-                                    std::to_string(s.size)).c_str(),
-                                   BM_BatchNormRelu, backward, s)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
-    for (const MapShape& s : pool_shapes)
-      benchmark::RegisterBenchmark(("BM_Maxpool/" + dir + std::to_string(s.channels) + "@" +
-                                    std::to_string(s.size)).c_str(),
-                                   BM_Maxpool, backward, s)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
-  }
+  const Suite suites[] = {{"BM_BatchNormRelu", BM_BatchNormRelu, &bn_shapes}, {"BM_Maxpool", BM_Maxpool, &pool_shapes}};
+  for (bool backward : {false, true})
+    for (const Suite& suite : suites)
+      for (const MapShape& s : *suite.shapes) {
+        const std::string n = std::string(suite.name) + (backward ? "/bwd/" : "/fwd/") + std::to_string(s.channels) +
+                              "@" + std::to_string(s.size);
+        benchmark::RegisterBenchmark(n.c_str(), suite.kernel, backward, s)->Unit(benchmark::kMillisecond)->UseRealTime();
+      }
   return 0;
 }
 const int registered = register_all();
