@@ -134,27 +134,31 @@ TEST(BatchNorm, BackwardKernelSkipsNullOutputs) {
   }
 }
 
-// Large enough for the threaded statistics (per-thread partial sums over row ranges).
+// Large enough for the threaded statistics (per-thread partial sums over row ranges); 16
+// channels (one register block of the per-channel sums) and 48 (three blocks, over row tiles
+// that do not divide the threads' row ranges).
 TEST(BatchNorm, ThreadedSizesMatchReference) {
-  const int64_t C = 16;
-  Tensor x = random_tensor({4, 32, 32, C}, 80, -1.0f, 3.0f).set_requires_grad(true);
-  Tensor gamma = random_tensor({C}, 81, 0.5f, 1.5f).set_requires_grad(true);
-  Tensor beta = random_tensor({C}, 82).set_requires_grad(true);
-  Tensor rm = random_tensor({C}, 83), rv = random_tensor({C}, 84, 0.5f, 2.0f);
-  const Vec rmv = to_double(rm), rvv = to_double(rv);
-  for (bool training : {true, false}) {
-    const std::vector<double> r = check_op_directional(
-        [=](const std::vector<Tensor>& t) mutable {
-          Tensor m = rm.clone(), v = rv.clone();  // the same statistics at every call
-          return batch_norm(t[0], t[1], t[2], m, v, training);
-        },
-        [=](const std::vector<Vec>& v) {
-          return training ? ref::batch_norm_train(v[0], C, v[1], v[2], 1e-3)
-                          : ref::batch_norm_infer(v[0], C, v[1], v[2], rmv, rvv, 1e-3);
-        },
-        {x, gamma, beta}, 85);
-    EXPECT_LT(r[0], kFwdTol) << "training " << training;
-    for (size_t i = 1; i < r.size(); ++i) EXPECT_LT(r[i], kGradTol) << "training " << training << ", input " << i - 1;
+  for (const int64_t C : {16, 48}) {
+    Tensor x = random_tensor({4, 32, 32, C}, 80, -1.0f, 3.0f).set_requires_grad(true);
+    Tensor gamma = random_tensor({C}, 81, 0.5f, 1.5f).set_requires_grad(true);
+    Tensor beta = random_tensor({C}, 82).set_requires_grad(true);
+    Tensor rm = random_tensor({C}, 83), rv = random_tensor({C}, 84, 0.5f, 2.0f);
+    const Vec rmv = to_double(rm), rvv = to_double(rv);
+    for (bool training : {true, false}) {
+      const std::vector<double> r = check_op_directional(
+          [=](const std::vector<Tensor>& t) mutable {
+            Tensor m = rm.clone(), v = rv.clone();  // the same statistics at every call
+            return batch_norm(t[0], t[1], t[2], m, v, training);
+          },
+          [=](const std::vector<Vec>& v) {
+            return training ? ref::batch_norm_train(v[0], C, v[1], v[2], 1e-3)
+                            : ref::batch_norm_infer(v[0], C, v[1], v[2], rmv, rvv, 1e-3);
+          },
+          {x, gamma, beta}, 85);
+      EXPECT_LT(r[0], kFwdTol) << "C " << C << ", training " << training;
+      for (size_t i = 1; i < r.size(); ++i)
+        EXPECT_LT(r[i], kGradTol) << "C " << C << ", training " << training << ", input " << i - 1;
+    }
   }
 }
 
