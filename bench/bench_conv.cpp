@@ -14,13 +14,13 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "autograd/cuda_runtime_api.h"
 #include "autograd/device.h"
 #include "autograd/tensor.h"
+#include "bench/bench_data.h"
 #include "ops/conv2d.h"
 #include "ops/precision.h"
 
@@ -70,16 +70,6 @@ const std::vector<ConvShape>& unet_shapes() {
 enum class Dir { Fwd, BwdData, BwdWeights };
 const char* dir_name(Dir d) { return d == Dir::Fwd ? "fwd" : d == Dir::BwdData ? "bwd_data" : "bwd_weights"; }
 
-Tensor random_tensor(const Shape& shape, Device dev, uint64_t seed, float scale = 1.0f) {
-  std::mt19937_64 g(seed);
-  std::normal_distribution<float> nd(0.0f, scale);
-  int64_t n = 1;
-  for (auto d : shape) n *= d;
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = nd(g);
-  return Tensor::from_vector(shape, v, dev);
-}
-
 // One direction on one device: x [N,H,W,Cin], w [Cout,K,K,Cin], b [Cout] or undefined,
 // dy and y [N,H,W,Cout]; dx like x, dw like w, db [Cout]. Outputs are overwritten (beta 0), as
 // the first gradient contribution of a training step is. bf16: the CPU's bf16 kernels.
@@ -108,10 +98,10 @@ void BM_Conv(benchmark::State& st, Device dev, Dir dir, bool bf16, ConvShape s) 
     return;
   }
   const int64_t N = kBatch, H = s.size, W = s.size;
-  const Tensor x = random_tensor({N, H, W, s.cin}, dev, 1);
-  const Tensor w = random_tensor({s.cout, s.k, s.k, s.cin}, dev, 2, 0.1f);
-  const Tensor b = s.bias ? random_tensor({s.cout}, dev, 3) : Tensor();
-  const Tensor dy = random_tensor({N, H, W, s.cout}, dev, 4);
+  const Tensor x = bench::random_normal({N, H, W, s.cin}, 1, 0.0f, 1.0f, dev);
+  const Tensor w = bench::random_normal({s.cout, s.k, s.k, s.cin}, 2, 0.0f, 0.1f, dev);
+  const Tensor b = s.bias ? bench::random_normal({s.cout}, 3, 0.0f, 1.0f, dev) : Tensor();
+  const Tensor dy = bench::random_normal({N, H, W, s.cout}, 4, 0.0f, 1.0f, dev);
   Tensor y = Tensor::empty({N, H, W, s.cout}, dev), dx = Tensor::empty(x.shape(), dev),
          dw = Tensor::empty(w.shape(), dev), db = Tensor::empty({s.cout}, dev);
   try {

@@ -13,11 +13,11 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "autograd/tensor.h"
+#include "bench/bench_data.h"
 #include "ops/batch_norm.h"
 #include "ops/spatial.h"
 
@@ -37,16 +37,6 @@ const std::vector<MapShape> bn_shapes = {{16, 192, 6}, {32, 96, 5}, {64, 48, 5},
 // The encoder's five pooled maps.
 const std::vector<MapShape> pool_shapes = {{16, 192, 1}, {32, 96, 1}, {64, 48, 1}, {128, 24, 1}, {128, 12, 1}};
 
-Tensor random_tensor(const Shape& shape, uint64_t seed) {
-  std::mt19937_64 g(seed);
-  std::normal_distribution<float> nd(0.5f, 1.0f);
-  int64_t n = 1;
-  for (auto d : shape) n *= d;
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = nd(g);
-  return Tensor::from_vector(shape, v);
-}
-
 void report(benchmark::State& st, double bytes, int layers) {
   st.counters["GB/s"] = benchmark::Counter(bytes * 1e-9 * static_cast<double>(st.iterations()),
                                            benchmark::Counter::kIsRate);
@@ -57,7 +47,7 @@ void report(benchmark::State& st, double bytes, int layers) {
 void BM_BatchNormRelu(benchmark::State& st, bool backward, MapShape s) {
   const int64_t C = s.channels;
   const Shape shape{kBatch, s.size, s.size, C};
-  const Tensor x = random_tensor(shape, 1), dy = random_tensor(shape, 2);
+  const Tensor x = bench::random_normal(shape, 1, 0.5f, 1.0f), dy = bench::random_normal(shape, 2, 0.5f, 1.0f);
   const Tensor gamma = Tensor::full({C}, 1.0f), beta = Tensor::full({C}, 0.1f);
   Tensor rm = Tensor::zeros({C}), rv = Tensor::full({C}, 1.0f);
   Tensor y = Tensor::empty(shape), mean = Tensor::empty({C}), invstd = Tensor::empty({C});
@@ -77,7 +67,7 @@ void BM_BatchNormRelu(benchmark::State& st, bool backward, MapShape s) {
 void BM_Maxpool(benchmark::State& st, bool backward, MapShape s) {
   const Shape shape{kBatch, s.size, s.size, s.channels};
   const Shape pooled{kBatch, (s.size + 1) / 2, (s.size + 1) / 2, s.channels};
-  const Tensor x = random_tensor(shape, 1), dy = random_tensor(pooled, 2);
+  const Tensor x = bench::random_normal(shape, 1, 0.5f, 1.0f), dy = bench::random_normal(pooled, 2, 0.5f, 1.0f);
   Tensor y = Tensor::empty(pooled), dx = Tensor::zeros(shape);
   cpu::maxpool2x2_forward(x, y);
   for (auto _ : st) {
