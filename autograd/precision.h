@@ -46,4 +46,23 @@ inline float round_to_bf16(float x) {
   return x;
 }
 
+// One bfloat16 element: the upper 16 bits of a float (the storage type of bf16 tensors).
+struct bf16 {
+  uint16_t bits;
+};
+
+inline bf16 to_bf16(float x) {  // rounded as round_to_bf16
+  const float r = round_to_bf16(x);
+  uint32_t u;
+  std::memcpy(&u, &r, sizeof u);
+  return bf16{static_cast<uint16_t>(u >> 16)};
+}
+
+inline float to_float(bf16 h) {  // exact
+  const uint32_t u = static_cast<uint32_t>(h.bits) << 16;
+  float x;
+  std::memcpy(&x, &u, sizeof u);
+  return x;
+}
+
 }  // namespace cs

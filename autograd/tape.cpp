@@ -27,10 +27,10 @@ void Tape::record(const char* name, std::vector<Tensor> inputs, Tensor& output,
 }
 
 double op_traffic_bytes(const std::vector<Tensor>& inputs, const Tensor& output, bool backward) {
-  double elements = static_cast<double>(output.numel());  // the output, or dy
+  double bytes = static_cast<double>(output.nbytes());  // the output, or dy
   for (const Tensor& t : inputs)
-    if (t.defined()) elements += static_cast<double>(t.numel()) * (backward && t.requires_grad() ? 2 : 1);
-  return elements * sizeof(float);
+    if (t.defined()) bytes += static_cast<double>(t.nbytes()) * (backward && t.requires_grad() ? 2 : 1);
+  return bytes;
 }
 
 std::string op_shapes(const std::vector<Tensor>& inputs, const Tensor& output) {

@@ -1,6 +1,7 @@
 #include "autograd/tensor.h"
 
 #include <algorithm>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 
@@ -25,6 +26,9 @@ int64_t shape_numel(const Shape& s) {
   return n;
 }
 
+const char* dtype_name(DType t) { return t == DType::BF16 ? "bf16" : "fp32"; }
+size_t dtype_size(DType t) { return t == DType::BF16 ? sizeof(bf16) : sizeof(float); }
+
 Storage::Storage(Device d, size_t b) : device(d), bytes(b), owned(true) {
   ptr = static_cast<float*>(device_alloc(d, b));
 }
@@ -35,15 +39,22 @@ Storage::~Storage() {
 }
 
 namespace {
-std::shared_ptr<TensorImpl> make_impl(const Shape& shape, Device d) {
+std::shared_ptr<TensorImpl> make_impl(const Shape& shape, Device d, DType t) {
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = shape;
-  impl->storage = std::make_shared<Storage>(d, sizeof(float) * shape_numel(shape));
+  impl->dtype = t;
+  impl->storage = std::make_shared<Storage>(d, dtype_size(t) * shape_numel(shape));
   return impl;
+}
+
+[[noreturn]] void wrong_type(const Tensor& t, const char* wanted) {
+  throw std::logic_error(std::string("tensor ") + (t.name().empty() ? "" : "'" + t.name() + "' ") +
+                         shape_str(t.shape()) + " is " + dtype_name(t.dtype()) + ", read as " + wanted +
+                         " (an op without a kernel for this type)");
 }
 }  // namespace
 
-Tensor Tensor::empty(const Shape& shape, Device d) { return Tensor(make_impl(shape, d)); }
+Tensor Tensor::empty(const Shape& shape, Device d, DType t) { return Tensor(make_impl(shape, d, t)); }
 
 Tensor Tensor::zeros(const Shape& shape, Device d) {
   Tensor t = empty(shape, d);
@@ -85,32 +96,63 @@ int64_t Tensor::dim(int i) const {
 }
 int64_t Tensor::numel() const { return shape_numel(impl_->shape); }
 Device Tensor::device() const { return impl_->storage->device; }
-float* Tensor::data() { return impl_->storage->ptr + impl_->offset; }
-const float* Tensor::data() const { return impl_->storage->ptr + impl_->offset; }
+DType Tensor::dtype() const { return impl_->dtype; }
+size_t Tensor::nbytes() const { return dtype_size(dtype()) * numel(); }
+
+void* Tensor::raw() { return reinterpret_cast<char*>(impl_->storage->ptr) + impl_->offset * dtype_size(dtype()); }
+const void* Tensor::raw() const {
+  return reinterpret_cast<const char*>(impl_->storage->ptr) + impl_->offset * dtype_size(dtype());
+}
+float* Tensor::data() {
+  if (dtype() != DType::F32) wrong_type(*this, "fp32");
+  return static_cast<float*>(raw());
+}
+const float* Tensor::data() const {
+  if (dtype() != DType::F32) wrong_type(*this, "fp32");
+  return static_cast<const float*>(raw());
+}
+bf16* Tensor::data_bf16() {
+  if (dtype() != DType::BF16) wrong_type(*this, "bf16");
+  return static_cast<bf16*>(raw());
+}
+const bf16* Tensor::data_bf16() const {
+  if (dtype() != DType::BF16) wrong_type(*this, "bf16");
+  return static_cast<const bf16*>(raw());
+}
 
 std::vector<float> Tensor::to_vector() const {
   std::vector<float> v(numel());
-  copy_bytes(v.data(), Device::CPU, data(), device(), v.size() * sizeof(float));
+  if (dtype() == DType::F32) {
+    copy_bytes(v.data(), Device::CPU, raw(), device(), nbytes());
+    return v;
+  }
+  std::vector<uint16_t> h(numel());
+  copy_bytes(h.data(), Device::CPU, raw(), device(), nbytes());
+  for (size_t i = 0; i < h.size(); ++i) {  // a bf16 is the upper half of the float of equal value
+    const uint32_t u = static_cast<uint32_t>(h[i]) << 16;
+    std::memcpy(&v[i], &u, sizeof u);
+  }
   return v;
 }
 
 Tensor Tensor::to(Device d) const {
   if (d == device()) return *this;
-  Tensor t = empty(shape(), d);
-  copy_bytes(t.data(), d, data(), device(), numel() * sizeof(float));
+  Tensor t = empty(shape(), d, dtype());
+  copy_bytes(t.raw(), d, raw(), device(), nbytes());
   return t;
 }
 
 Tensor Tensor::clone() const {
-  Tensor t = empty(shape(), device());
-  copy_bytes(t.data(), device(), data(), device(), numel() * sizeof(float));
+  Tensor t = empty(shape(), device(), dtype());
+  copy_bytes(t.raw(), device(), raw(), device(), nbytes());
   return t;
 }
 
 void Tensor::copy_from(const Tensor& src) {
-  if (src.numel() != numel())
-    throw std::invalid_argument("copy_from: " + shape_str(src.shape()) + " into " + shape_str(shape()));
-  copy_bytes(data(), device(), src.data(), src.device(), numel() * sizeof(float));
+  if (src.numel() != numel() || src.dtype() != dtype())
+    throw std::invalid_argument("copy_from: " + std::string(dtype_name(src.dtype())) + " " + shape_str(src.shape()) +
+                                " into " + dtype_name(dtype()) + " " + shape_str(shape()));
+  copy_bytes(raw(), device(), src.raw(), src.device(), nbytes());
 }
 
 void Tensor::fill_(float v) {
@@ -127,13 +169,14 @@ void Tensor::fill_(float v) {
   }
 }
 
-void Tensor::zero_() { fill_zero(data(), device(), numel() * sizeof(float)); }
+void Tensor::zero_() { fill_zero(raw(), device(), nbytes()); }
 
 Tensor Tensor::reshape(const Shape& s) const {
   if (shape_numel(s) != numel())
     throw std::invalid_argument("reshape: " + shape_str(shape()) + " to " + shape_str(s));
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = s;
+  impl->dtype = impl_->dtype;
   impl->storage = impl_->storage;
   impl->offset = impl_->offset;
   return Tensor(impl);
@@ -162,14 +205,24 @@ Tensor Tensor::grad() const {
 }
 
 float* Tensor::grad_for_write(float* beta) const {
+  if (dtype() != DType::F32) wrong_type(*this, "fp32 for its gradient");
+  return static_cast<float*>(grad_buffer(beta));
+}
+
+bf16* Tensor::grad_for_write_bf16(float* beta) const {
+  if (dtype() != DType::BF16) wrong_type(*this, "bf16 for its gradient");
+  return static_cast<bf16*>(grad_buffer(beta));
+}
+
+void* Tensor::grad_buffer(float* beta) const {
   if (!impl_->grad) {
-    impl_->grad = make_impl(shape(), device());
+    impl_->grad = make_impl(shape(), device(), dtype());
     impl_->grad_state = GradState::Stale;
   }
   *beta = impl_->grad_state == GradState::Valid ? 1.0f : 0.0f;
   impl_->grad_state = GradState::Valid;
   Tensor g(impl_->grad);
-  return g.data();
+  return g.raw();
 }
 
 void Tensor::set_grad_view(Tensor g) {
@@ -203,6 +256,13 @@ void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
 
 void check_defined(const Tensor& t, const char* op) {
   if (!t.defined()) throw std::invalid_argument(std::string(op) + ": input is undefined");
+}
+
+void check_dtype(const Tensor& t, DType expected, const char* op, const char* what) {
+  if (!t.defined()) throw std::invalid_argument(std::string(op) + ": " + what + " is undefined");
+  if (t.dtype() != expected)
+    throw std::invalid_argument(std::string(op) + ": " + what + " " + shape_str(t.shape()) + " is " +
+                                dtype_name(t.dtype()) + ", expected " + dtype_name(expected));
 }
 
 void check_ndim(const Tensor& t, int ndim, const char* op, const char* what) {

@@ -1,7 +1,12 @@
 #pragma once
-// Tensor: float32, contiguous, on one device. Activations are channels-last, [N, H, W, C].
+// Tensor: contiguous, on one device. Activations are channels-last, [N, H, W, C].
 // A Tensor is a cheap handle (shared_ptr) to its data, its shape and, when it takes part in
 // autograd, its gradient. Views (reshape) share storage; there is no general striding.
+//
+// Elements are float32, or bfloat16 for the activations of a bf16 step on a CPU whose kernels
+// take bf16 (ops/precision.h): those ops read and write half the bytes. A gradient has its
+// tensor's type. data() is the float32 view and refuses a bf16 tensor, so an op that has no
+// bf16 kernel says so instead of reading the wrong bytes.
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -9,10 +14,16 @@
 #include <vector>
 
 #include "autograd/device.h"
+#include "autograd/precision.h"  // bf16
 
 namespace cs {
 
 using Shape = std::vector<int64_t>;
+
+enum class DType { F32, BF16 };
+const char* dtype_name(DType t);  // "fp32" | "bf16"
+size_t dtype_size(DType t);        // bytes per element
+
 std::string shape_str(const Shape& s);  // "[20, 192, 192, 16]"
 int64_t shape_numel(const Shape& s);
 
@@ -37,7 +48,7 @@ class Tensor {
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   // Factories. empty() leaves the contents uninitialised.
-  static Tensor empty(const Shape& shape, Device d = Device::CPU);
+  static Tensor empty(const Shape& shape, Device d = Device::CPU, DType t = DType::F32);
   static Tensor zeros(const Shape& shape, Device d = Device::CPU);
   static Tensor full(const Shape& shape, float value, Device d = Device::CPU);
   static Tensor from_vector(const Shape& shape, const std::vector<float>& values,
@@ -51,15 +62,21 @@ class Tensor {
   int ndim() const { return static_cast<int>(shape().size()); }
   int64_t numel() const;
   Device device() const;
+  DType dtype() const;
+  size_t nbytes() const;  // numel * dtype_size
   bool is_cuda() const { return device() == Device::CUDA; }
 
-  float* data();
+  float* data();              // fp32 tensors only (throws on bf16)
   const float* data() const;
+  bf16* data_bf16();          // bf16 tensors only (throws on fp32)
+  const bf16* data_bf16() const;
+  void* raw();                // either type, for kernels that take a type tag
+  const void* raw() const;
 
-  std::vector<float> to_vector() const;   // host copy
+  std::vector<float> to_vector() const;   // host copy, as float32 whatever the type
   Tensor to(Device d) const;               // copy (or the same tensor if already there)
   Tensor clone() const;
-  void copy_from(const Tensor& src);       // same numel, any devices
+  void copy_from(const Tensor& src);       // same numel and type, any devices
   void fill_(float v);
   void zero_();
   Tensor reshape(const Shape& s) const;    // shares storage; no autograd (see ops::reshape)
@@ -75,7 +92,8 @@ class Tensor {
   // Gradient buffer for a backward kernel to write into, and the beta it must use:
   // 0 on the first write since the last zero_grad (the buffer may hold garbage), 1 afterwards
   // (accumulate). Allocates the buffer on first use.
-  float* grad_for_write(float* beta) const;  // const: the handle is unchanged
+  float* grad_for_write(float* beta) const;  // const: the handle is unchanged. fp32 tensors
+  bf16* grad_for_write_bf16(float* beta) const;  // the same for a bf16 tensor
   void set_grad_view(Tensor g);  // use g's memory as this tensor's gradient (parameter arenas)
   void zero_grad();              // next grad_for_write overwrites (beta 0)
   void mark_grad_zeroed();       // caller zeroed the buffer itself (arena memset): accumulate
@@ -86,6 +104,7 @@ class Tensor {
   bool same(const Tensor& o) const { return impl_ == o.impl_; }
 
  private:
+  void* grad_buffer(float* beta) const;
   std::shared_ptr<TensorImpl> impl_;
 };
 
@@ -93,8 +112,9 @@ enum class GradState { None, Stale, Valid };
 
 struct TensorImpl {
   Shape shape;
+  DType dtype = DType::F32;
   std::shared_ptr<Storage> storage;
-  size_t offset = 0;  // in floats
+  size_t offset = 0;  // in elements
   bool requires_grad = false;
   std::string name;
   std::shared_ptr<TensorImpl> grad;
@@ -106,5 +126,6 @@ void check_shape(const Tensor& t, const Shape& expected, const char* op, const c
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);
 void check_defined(const Tensor& t, const char* op);
 void check_ndim(const Tensor& t, int ndim, const char* op, const char* what);
+void check_dtype(const Tensor& t, DType expected, const char* op, const char* what);
 
 }  // namespace cs

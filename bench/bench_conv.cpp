@@ -72,7 +72,8 @@ const char* dir_name(Dir d) { return d == Dir::Fwd ? "fwd" : d == Dir::BwdData ?
 
 // One direction on one device: x [N,H,W,Cin], w [Cout,K,K,Cin], b [Cout] or undefined,
 // dy and y [N,H,W,Cout]; dx like x, dw like w, db [Cout]. Outputs are overwritten (beta 0), as
-// the first gradient contribution of a training step is. bf16: the CPU's bf16 kernels.
+// the first gradient contribution of a training step is. bf16: the CPU's bf16 kernels on bf16
+// activations.
 void conv_call(Device dev, Dir dir, bool bf16, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& dy,
                Tensor& y, Tensor& dx, Tensor& dw, Tensor& db) {
   float* dbp = b.defined() ? db.data() : nullptr;
@@ -85,11 +86,15 @@ void conv_call(Device dev, Dir dir, bool bf16, const Tensor& x, const Tensor& w,
   }
 #endif
   (void)dev;
-  auto* forward = bf16 ? cpu::conv2d_forward_bf16 : cpu::conv2d_forward;
-  auto* backward = bf16 ? cpu::conv2d_backward_bf16 : cpu::conv2d_backward;
-  if (dir == Dir::Fwd) forward(x, w, b, y);
-  else if (dir == Dir::BwdData) backward(x, w, dy, dx.data(), 0.f, nullptr, 0.f, nullptr, 0.f);
-  else backward(x, w, dy, nullptr, 0.f, dw.data(), 0.f, dbp, 0.f);
+  if (bf16) {
+    if (dir == Dir::Fwd) cpu::conv2d_forward_bf16(x, w, b, y);
+    else if (dir == Dir::BwdData) cpu::conv2d_backward_bf16(x, w, dy, dx.raw(), 0.f, nullptr, 0.f, nullptr, 0.f);
+    else cpu::conv2d_backward_bf16(x, w, dy, nullptr, 0.f, dw.data(), 0.f, dbp, 0.f);
+    return;
+  }
+  if (dir == Dir::Fwd) cpu::conv2d_forward(x, w, b, y);
+  else if (dir == Dir::BwdData) cpu::conv2d_backward(x, w, dy, dx.data(), 0.f, nullptr, 0.f, nullptr, 0.f);
+  else cpu::conv2d_backward(x, w, dy, nullptr, 0.f, dw.data(), 0.f, dbp, 0.f);
 }
 
 void BM_Conv(benchmark::State& st, Device dev, Dir dir, bool bf16, ConvShape s) {
@@ -98,11 +103,13 @@ void BM_Conv(benchmark::State& st, Device dev, Dir dir, bool bf16, ConvShape s) 
     return;
   }
   const int64_t N = kBatch, H = s.size, W = s.size;
-  const Tensor x = bench::random_normal({N, H, W, s.cin}, 1, 0.0f, 1.0f, dev);
+  // bf16: the activations (x, y, dy, dx) in bf16, as a bf16 training step holds them.
+  const DType at = bf16 ? DType::BF16 : DType::F32;
+  const Tensor x = cast(bench::random_normal({N, H, W, s.cin}, 1, 0.0f, 1.0f, dev), at);
   const Tensor w = bench::random_normal({s.cout, s.k, s.k, s.cin}, 2, 0.0f, 0.1f, dev);
   const Tensor b = s.bias ? bench::random_normal({s.cout}, 3, 0.0f, 1.0f, dev) : Tensor();
-  const Tensor dy = bench::random_normal({N, H, W, s.cout}, 4, 0.0f, 1.0f, dev);
-  Tensor y = Tensor::empty({N, H, W, s.cout}, dev), dx = Tensor::empty(x.shape(), dev),
+  const Tensor dy = cast(bench::random_normal({N, H, W, s.cout}, 4, 0.0f, 1.0f, dev), at);
+  Tensor y = Tensor::empty({N, H, W, s.cout}, dev, at), dx = Tensor::empty(x.shape(), dev, at),
          dw = Tensor::empty(w.shape(), dev), db = Tensor::empty({s.cout}, dev);
   try {
     conv_call(dev, dir, bf16, x, w, b, dy, y, dx, dw, db);  // builds and caches the primitives / plans

@@ -23,7 +23,7 @@ Tensor normalise(const char* name, bool relu, const Tensor& x, const Tensor& gam
     check_same_device(x, *t, name);
   if (training && x.numel() == 0)
     throw std::invalid_argument(std::string(name) + ": x " + shape_str(x.shape()) + " has no rows to normalise over");
-  Tensor y = Tensor::empty(x.shape(), x.device());
+  Tensor y = Tensor::empty(x.shape(), x.device(), x.dtype());
   auto& tape = Tape::get();
   const bool record = tape.should_record({&x, &gamma, &beta});
   if (training) {
@@ -36,8 +36,12 @@ Tensor normalise(const char* name, bool relu, const Tensor& x, const Tensor& gam
     if (record)
       tape.record(name, {x, gamma, beta}, y, [x, gamma, beta, relu, mean, invstd](const Tensor& dy) {
         const GradOut dx = grad_out(x), dg = grad_out(gamma), db = grad_out(beta);
-        CS_DISPATCH(x.device(), batch_norm_backward_train, x, gamma, beta, relu, mean, invstd, dy, dx.ptr, dx.beta, dg.ptr,
-                    dg.beta, db.ptr, db.beta);
+        if (x.dtype() == DType::BF16)
+          CS_DISPATCH_CPU_ONLY(x.device(), batch_norm_backward_train, x, gamma, beta, relu, mean, invstd, dy,
+                               dx.ptr_bf16, dx.beta, dg.ptr, dg.beta, db.ptr, db.beta);
+        else
+          CS_DISPATCH(x.device(), batch_norm_backward_train, x, gamma, beta, relu, mean, invstd, dy, dx.ptr, dx.beta,
+                      dg.ptr, dg.beta, db.ptr, db.beta);
       });
     return y;
   }
@@ -49,8 +53,12 @@ Tensor normalise(const char* name, bool relu, const Tensor& x, const Tensor& gam
     Tensor rm = running_mean.clone(), rv = running_var.clone();  // the statistics this output used
     tape.record(name, {x, gamma, beta}, y, [x, gamma, beta, relu, rm, rv, eps](const Tensor& dy) {
       const GradOut dx = grad_out(x), dg = grad_out(gamma), db = grad_out(beta);
-      CS_DISPATCH(x.device(), batch_norm_backward_infer, x, gamma, beta, relu, rm, rv, eps, dy, dx.ptr, dx.beta, dg.ptr,
-                  dg.beta, db.ptr, db.beta);
+      if (x.dtype() == DType::BF16)
+        CS_DISPATCH_CPU_ONLY(x.device(), batch_norm_backward_infer, x, gamma, beta, relu, rm, rv, eps, dy,
+                             dx.ptr_bf16, dx.beta, dg.ptr, dg.beta, db.ptr, db.beta);
+      else
+        CS_DISPATCH(x.device(), batch_norm_backward_infer, x, gamma, beta, relu, rm, rv, eps, dy, dx.ptr, dx.beta,
+                    dg.ptr, dg.beta, db.ptr, db.beta);
     });
   }
   return y;

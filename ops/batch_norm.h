@@ -19,19 +19,25 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
 Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                        Tensor& running_var, bool training, float decay = 0.99f, float eps = 1e-3f);
 
+// x is fp32, or bf16 (CPU only; y and the gradient of x are then bf16 too, the statistics fp32).
+
 // ---- kernels (conventions: ops/dispatch.h). x, y, dy [M, C] (leading dims flattened, M >= 1
 // in training); every other tensor [C]. With relu, y = max(0, bn(x)) and the backward takes the
 // gradient of that: dy is masked where bn(x), recomputed from x, gamma and beta, is <= 0.
+// x, y, dy and dx have one type, fp32 or bf16 (CPU only: the overloads taking a bf16* dx).
 
 // Training: batch mean, biased variance; running statistics updated.
 // saved: x, gamma, beta, save_mean and save_invstd = 1/sqrt(biased var + eps).
 using BatchNormForwardTrain = void(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu, Tensor& y,
                                    Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
                                    Tensor& running_var, float decay, float eps);
-using BatchNormBackwardTrain = void(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
-                                    const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy, float* dx, float beta_dx,
-                                    float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta);
+template <class T>
+using BatchNormBackwardTrainT = void(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
+                                     const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy, T* dx,
+                                     float beta_dx, float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta);
+using BatchNormBackwardTrain = BatchNormBackwardTrainT<float>;
 namespace cpu { BatchNormForwardTrain batch_norm_forward_train; BatchNormBackwardTrain batch_norm_backward_train; }
+namespace cpu { BatchNormBackwardTrainT<bf16> batch_norm_backward_train; }
 namespace cuda { BatchNormForwardTrain batch_norm_forward_train; BatchNormBackwardTrain batch_norm_backward_train; }
 
 // Inference: y = gamma*(x - running_mean)/sqrt(running_var + eps) + beta, a per-channel affine map.
@@ -39,12 +45,14 @@ namespace cuda { BatchNormForwardTrain batch_norm_forward_train; BatchNormBackwa
 //        this node's gradient).
 using BatchNormForwardInfer = void(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
                                    const Tensor& running_mean, const Tensor& running_var, Tensor& y, float eps);
-using BatchNormBackwardInfer = void(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
-                                    const Tensor& running_mean,
-                                    const Tensor& running_var, float eps, const Tensor& dy, float* dx,
-                                    float beta_dx, float* dgamma, float beta_dgamma, float* dbeta,
-                                    float beta_dbeta);
+template <class T>
+using BatchNormBackwardInferT = void(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
+                                     const Tensor& running_mean, const Tensor& running_var, float eps,
+                                     const Tensor& dy, T* dx, float beta_dx, float* dgamma, float beta_dgamma,
+                                     float* dbeta, float beta_dbeta);
+using BatchNormBackwardInfer = BatchNormBackwardInferT<float>;
 namespace cpu { BatchNormForwardInfer batch_norm_forward_infer; BatchNormBackwardInfer batch_norm_backward_infer; }
+namespace cpu { BatchNormBackwardInferT<bf16> batch_norm_backward_infer; }
 namespace cuda { BatchNormForwardInfer batch_norm_forward_infer; BatchNormBackwardInfer batch_norm_backward_infer; }
 
 }  // namespace cs

@@ -24,10 +24,14 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b) {
   const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), Cin = x.dim(3);
   const int64_t Cout = w.dim(0), KH = w.dim(1), KW = w.dim(2);
   const double flops = 2.0 * N * H * W * Cout * KH * KW * Cin;
-  Tensor y = Tensor::empty({N, H, W, Cout}, x.device());
   // bf16 runs in bf16 kernels where the device has them, else on bf16-rounded operands.
   const bool bf16 = compute_precision() == Precision::BF16;
   const bool native = bf16 && native_bf16(x.device()), emulated = bf16 && !native;
+  if (x.dtype() == DType::BF16 && !native)
+    throw std::invalid_argument("conv2d: bf16 input " + shape_str(x.shape()) +
+                                " needs the bf16 precision on a device with bf16 kernels");
+  check_dtype(w, DType::F32, "conv2d", "weight");
+  Tensor y = Tensor::empty({N, H, W, Cout}, x.device(), x.dtype());
   {
     OpScope s("conv2d", flops);
     if (native)
@@ -42,7 +46,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b) {
     tape.record("conv2d", {x, w, b}, y, [x, w, b, native, emulated](const Tensor& dy) {
       const GradOut dx = grad_out(x), dw = grad_out(w), db = grad_out(b);
       if (native) {
-        CS_DISPATCH_CPU_ONLY(x.device(), conv2d_backward_bf16, x, w, dy, dx.ptr, dx.beta, dw.ptr, dw.beta, db.ptr,
+        CS_DISPATCH_CPU_ONLY(x.device(), conv2d_backward_bf16, x, w, dy, dx.raw(), dx.beta, dw.ptr, dw.beta, db.ptr,
                              db.beta);
       } else if (emulated) {
         // dx needs w and dy, dw needs x and dy: round only what is read.

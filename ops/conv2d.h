@@ -7,8 +7,9 @@
 
 namespace cs {
 
-// x [N,H,W,Cin], w [Cout,KH,KW,Cin], b [Cout] or undefined -> [N,H,W,Cout], in the
-// compute_precision() of the caller (autograd/precision.h).
+// x [N,H,W,Cin], w [Cout,KH,KW,Cin], b [Cout] or undefined -> [N,H,W,Cout] of x's type, in the
+// compute_precision() of the caller (autograd/precision.h). A bf16 x needs the bf16 kernels
+// (native_bf16) and the bf16 precision.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor());
 
 // ---- kernels (conventions: ops/dispatch.h)
@@ -22,8 +23,11 @@ using Conv2dBackward = void(const Tensor& x, const Tensor& w, const Tensor& dy, 
 namespace cpu { Conv2dForward conv2d_forward; Conv2dBackward conv2d_backward; }
 namespace cuda { Conv2dForward conv2d_forward; Conv2dBackward conv2d_backward; }
 
-// The same in bf16 kernels (x, w, dy read as bf16; y, dx, dw, db fp32), where native_bf16(cpu)
-// (ops/precision.h); elsewhere conv2d emulates bf16 through the kernels above.
-namespace cpu { Conv2dForward conv2d_forward_bf16; Conv2dBackward conv2d_backward_bf16; }
+// The same in bf16 kernels, where native_bf16(cpu) (ops/precision.h); elsewhere conv2d emulates
+// bf16 through the kernels above. x, w, dy are read as bf16, dw and db are fp32, and y, dy and
+// dx have x's type: fp32 tensors are converted on the way in and out, bf16 ones used in place.
+using Conv2dBackwardBf16 = void(const Tensor& x, const Tensor& w, const Tensor& dy, void* dx, float beta_dx,
+                                float* dw, float beta_dw, float* db, float beta_db);
+namespace cpu { Conv2dForward conv2d_forward_bf16; Conv2dBackwardBf16 conv2d_backward_bf16; }
 
 }  // namespace cs

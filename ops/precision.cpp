@@ -1,9 +1,32 @@
 // bf16_rounded and the bf16 capabilities (ops/precision.h).
 #include "ops/precision.h"
 
+#include <stdexcept>
+#include <string>
+
+#include "autograd/tape.h"
 #include "ops/dispatch.h"
 
 namespace cs {
+
+Tensor cast(const Tensor& x, DType t) {
+  check_defined(x, "cast");
+  if (x.dtype() == t) return x;
+  if (x.device() != Device::CPU)
+    throw std::invalid_argument(std::string("cast: ") + device_name(x.device()) + " tensors are fp32 only");
+  Tensor y = Tensor::empty(x.shape(), x.device(), t);
+  {
+    OpScope s("cast");
+    cpu::convert(x.raw(), x.dtype(), y.raw(), t, x.numel(), 0.0f);
+  }
+  auto& tape = Tape::get();
+  if (tape.should_record({&x}))
+    tape.record("cast", {x}, y, [x](const Tensor& dy) {
+      const GradOut dx = grad_out(x);
+      if (dx.wanted()) cpu::convert(dy.raw(), dy.dtype(), dx.raw(), x.dtype(), x.numel(), dx.beta);
+    });
+  return y;
+}
 
 Tensor bf16_rounded(const Tensor& x) {
   check_defined(x, "bf16_rounded");

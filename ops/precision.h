@@ -8,12 +8,18 @@
 // fp32, so the two differ only in the order of the additions: the numerics are those of bf16
 // on any machine, and only the speed-up needs the hardware.
 // Kernels: ops/cpu/precision.cpp, ops/cuda/precision.cu.
+#include <cstdint>
 #include <string>
 
 #include "autograd/precision.h"
 #include "autograd/tensor.h"
 
 namespace cs {
+
+// x (any shape, either type) -> the same values as type t, rounded to nearest even into bf16;
+// the gradient flows back converted to x's type. x itself when it already is t. bf16 tensors
+// live on the CPU (ops on them need native_bf16(cpu)).
+Tensor cast(const Tensor& x, DType t);
 
 // A copy of x with every element rounded to bf16 (round_to_bf16): any shape -> same shape.
 // Not an autograd op: the rounded operands feed kernels directly.
@@ -40,6 +46,9 @@ std::string bf16_description(Device d);
 // x, y: one shape; y = round_to_bf16(x) elementwise (y may be x).
 using RoundToBf16 = void(const Tensor& x, Tensor& y);
 namespace cpu { RoundToBf16 round_to_bf16; }
+
+// src, dst: n elements of types `from` and `to`; dst = beta*dst + src, rounded to `to`.
+namespace cpu { void convert(const void* src, DType from, void* dst, DType to, int64_t n, float beta); }
 namespace cuda { RoundToBf16 round_to_bf16; }
 
 }  // namespace cs

@@ -3,6 +3,7 @@
 #include "ops/spatial.h"
 
 #include <stdexcept>
+#include <string>
 
 #include "ops/dispatch.h"
 
@@ -10,7 +11,7 @@ namespace cs {
 
 Tensor maxpool2x2(const Tensor& x) {
   check_ndim(x, 4, "maxpool2x2", "x [N,H,W,C]");
-  Tensor y = Tensor::empty({x.dim(0), (x.dim(1) + 1) / 2, (x.dim(2) + 1) / 2, x.dim(3)}, x.device());
+  Tensor y = Tensor::empty({x.dim(0), (x.dim(1) + 1) / 2, (x.dim(2) + 1) / 2, x.dim(3)}, x.device(), x.dtype());
   {
     OpScope s("maxpool2x2");
     CS_DISPATCH(x.device(), maxpool2x2_forward, x, y);
@@ -19,14 +20,15 @@ Tensor maxpool2x2(const Tensor& x) {
   if (tape.should_record({&x}))
     tape.record("maxpool2x2", {x}, y, [x, y](const Tensor& dy) {
       const GradOut dx = grad_out(x);
-      CS_DISPATCH(x.device(), maxpool2x2_backward, x, y, dy, dx.ptr, dx.beta);
+      if (x.dtype() == DType::BF16) CS_DISPATCH_CPU_ONLY(x.device(), maxpool2x2_backward, x, y, dy, dx.ptr_bf16, dx.beta);
+      else CS_DISPATCH(x.device(), maxpool2x2_backward, x, y, dy, dx.ptr, dx.beta);
     });
   return y;
 }
 
 Tensor upsample2x(const Tensor& x) {
   check_ndim(x, 4, "upsample2x", "x [N,H,W,C]");
-  Tensor y = Tensor::empty({x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3)}, x.device());
+  Tensor y = Tensor::empty({x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3)}, x.device(), x.dtype());
   {
     OpScope s("upsample2x");
     CS_DISPATCH(x.device(), upsample2x_forward, x, y);
@@ -35,7 +37,10 @@ Tensor upsample2x(const Tensor& x) {
   if (tape.should_record({&x}))
     tape.record("upsample2x", {x}, y, [x](const Tensor& dy) {
       const GradOut dx = grad_out(x);
-      CS_DISPATCH(x.device(), upsample2x_backward, dy, dx.ptr, dx.beta, x.shape());
+      if (x.dtype() == DType::BF16)
+        CS_DISPATCH_CPU_ONLY(x.device(), upsample2x_backward, dy, dx.ptr_bf16, dx.beta, x.shape());
+      else
+        CS_DISPATCH(x.device(), upsample2x_backward, dy, dx.ptr, dx.beta, x.shape());
     });
   return y;
 }
@@ -47,7 +52,10 @@ Tensor concat_channels(const Tensor& a, const Tensor& b) {
   if (a.dim(0) != b.dim(0) || a.dim(1) != b.dim(1) || a.dim(2) != b.dim(2))
     throw std::invalid_argument("concat_channels: " + shape_str(a.shape()) + " and " + shape_str(b.shape()) +
                                 " differ outside the channel axis");
-  Tensor y = Tensor::empty({a.dim(0), a.dim(1), a.dim(2), a.dim(3) + b.dim(3)}, a.device());
+  if (a.dtype() != b.dtype())
+    throw std::invalid_argument(std::string("concat_channels: a is ") + dtype_name(a.dtype()) + " and b " +
+                                dtype_name(b.dtype()));
+  Tensor y = Tensor::empty({a.dim(0), a.dim(1), a.dim(2), a.dim(3) + b.dim(3)}, a.device(), a.dtype());
   {
     OpScope s("concat");
     CS_DISPATCH(a.device(), concat_channels_forward, a, b, y);
@@ -56,7 +64,11 @@ Tensor concat_channels(const Tensor& a, const Tensor& b) {
   if (tape.should_record({&a, &b}))
     tape.record("concat", {a, b}, y, [a, b](const Tensor& dy) {
       const GradOut da = grad_out(a), db = grad_out(b);
-      CS_DISPATCH(a.device(), concat_channels_backward, dy, a.dim(3), da.ptr, da.beta, db.ptr, db.beta);
+      if (a.dtype() == DType::BF16)
+        CS_DISPATCH_CPU_ONLY(a.device(), concat_channels_backward, dy, a.dim(3), da.ptr_bf16, da.beta, db.ptr_bf16,
+                             db.beta);
+      else
+        CS_DISPATCH(a.device(), concat_channels_backward, dy, a.dim(3), da.ptr, da.beta, db.ptr, db.beta);
     });
   return y;
 }

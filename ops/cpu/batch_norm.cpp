@@ -7,6 +7,9 @@
 // reading a stored output. The recomputation is the forward's own expression on the same
 // per-channel coefficients (Affine), so the mask, and every result, is bit for bit that of
 // relu(batch_norm(x)).
+//
+// Activations are fp32 or bf16 (every kernel is a template on the element type T); statistics,
+// coefficients and the arithmetic are fp32/double either way, and bf16 results are rounded once.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -19,6 +22,8 @@ namespace cs::cpu {
 
 using detail::channel_sums;
 using detail::kParallelMin;
+using detail::load;
+using detail::put;
 
 namespace {
 
@@ -86,19 +91,24 @@ inline float masked(float dy, float x, float m, float a, float b) {
   return dy;
 }
 
-template <bool kRelu>
-void affine_rows(const float* x, const Affine& f, float* y, int64_t rows, int64_t C) {
+template <bool kRelu, class T>
+void affine_rows(const T* x, const Affine& f, T* y, int64_t rows, int64_t C) {
   const float *m = f.mean, *a = f.scale.data(), *b = f.shift;
 #pragma omp parallel for if (rows * C >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
-    const float* in = x + r * C;
-    float* out = y + r * C;
+    const T* in = x + r * C;
+    T* out = y + r * C;
 #pragma omp simd
     for (int64_t c = 0; c < C; ++c) {
-      const float v = affine_value(in[c], m[c], a[c], b[c]);
-      out[c] = kRelu ? std::max(v, 0.0f) : v;
+      const float v = affine_value(load(in + c), m[c], a[c], b[c]);
+      put(out + c, kRelu ? std::max(v, 0.0f) : v);
     }
   }
+}
+
+template <class T>
+void affine_rows(bool relu, const T* x, const Affine& f, T* y, int64_t rows, int64_t C) {
+  (relu ? affine_rows<true, T> : affine_rows<false, T>)(x, f, y, rows, C);
 }
 
 // acc[c] += sum over rows [r0, r1) of a(r, c), acc[C + c] += sum of b(r, c), where
@@ -144,61 +154,63 @@ void two_channel_sums(int64_t r0, int64_t r1, int64_t C, double* __restrict acc,
 // acc[c] += sum over rows [r0, r1) of d, acc[C + c] += sum of d^2, with d = x[r, c] - k[c].
 // With a shift k near the mean (the first row), the one-pass variance E[d^2] - E[d]^2 in double
 // loses nothing measurable against float inputs.
-void shifted_moments(const float* __restrict x, const float* __restrict k, int64_t r0, int64_t r1,
+template <class T>
+void shifted_moments(const T* __restrict x, const float* __restrict k, int64_t r0, int64_t r1,
                      int64_t C, double* acc) {
   two_channel_sums(r0, r1, C, acc, [=](int64_t r, int64_t c, double& a, double& b) {
-    const double d = static_cast<double>(x[r * C + c]) - k[c];
+    const double d = static_cast<double>(load(x + r * C + c)) - k[c];
     a = d;
     b = d * d;
   });
 }
 
 // acc[c] += sum g, acc[C + c] += sum g*(x[r, c] - m[c]), with g the (masked) dy.
-template <bool kRelu>
-void grad_sums(const float* __restrict x, const float* __restrict dy, const Affine& f, int64_t r0,
+template <bool kRelu, class T>
+void grad_sums(const T* __restrict x, const T* __restrict dy, const Affine& f, int64_t r0,
                int64_t r1, int64_t C, double* acc) {
   const float *m = f.mean, *a = f.scale.data(), *b = f.shift;
   two_channel_sums(r0, r1, C, acc, [=](int64_t r, int64_t c, double& s1, double& s2) {
-    const float in = x[r * C + c];
-    const float g = masked<kRelu>(dy[r * C + c], in, m[c], a[c], b[c]);
+    const float in = load(x + r * C + c);
+    const float g = masked<kRelu>(load(dy + r * C + c), in, m[c], a[c], b[c]);
     s1 = g;
     s2 = static_cast<double>(g) * (in - m[c]);
   });
 }
 
-std::vector<double> grad_sums(bool relu, const float* x, const float* dy, const Affine& f, int64_t rows,
-                              int64_t C) {
+template <class T>
+std::vector<double> grad_sums(bool relu, const T* x, const T* dy, const Affine& f, int64_t rows, int64_t C) {
   return channel_sums(rows, C, 2, [&](int64_t r0, int64_t r1, double* acc) {
     relu ? grad_sums<true>(x, dy, f, r0, r1, C, acc) : grad_sums<false>(x, dy, f, r0, r1, C, acc);
   });
 }
 
 // dx = beta*dx + k1[c]*g + k2[c]*(x - m[c]) + k3[c], with g the (masked) dy.
-template <bool kRelu>
-void dx_rows(const float* x, const float* dy, const Affine& f, const float* k1, const float* k2,
-             const float* k3, float* dx, float beta, int64_t rows, int64_t C) {
+template <bool kRelu, class T>
+void dx_rows(const T* x, const T* dy, const Affine& f, const float* k1, const float* k2, const float* k3, T* dx,
+             float beta, int64_t rows, int64_t C) {
   const float *m = f.mean, *a = f.scale.data(), *b = f.shift;
 #pragma omp parallel for if (rows * C >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
-    const float *in = x + r * C, *d = dy + r * C;
-    float* out = dx + r * C;
+    const T *in = x + r * C, *d = dy + r * C;
+    T* out = dx + r * C;
     auto value = [&](int64_t c) {
-      return k1[c] * masked<kRelu>(d[c], in[c], m[c], a[c], b[c]) + k2[c] * (in[c] - m[c]) + k3[c];
+      const float xc = load(in + c);
+      return k1[c] * masked<kRelu>(load(d + c), xc, m[c], a[c], b[c]) + k2[c] * (xc - m[c]) + k3[c];
     };
     if (beta == 0.0f) {  // two loops: a select that reads out[] would not vectorise
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c) out[c] = value(c);
+      for (int64_t c = 0; c < C; ++c) put(out + c, value(c));
     } else {
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c) out[c] = beta * out[c] + value(c);
+      for (int64_t c = 0; c < C; ++c) put(out + c, beta * load(out + c) + value(c));
     }
   }
 }
 
-void dx_rows(bool relu, const float* x, const float* dy, const Affine& f, const std::vector<float>& k1,
-             const std::vector<float>& k2, const std::vector<float>& k3, float* dx, float beta, int64_t rows,
-             int64_t C) {
-  (relu ? dx_rows<true> : dx_rows<false>)(x, dy, f, k1.data(), k2.data(), k3.data(), dx, beta, rows, C);
+template <class T>
+void dx_rows(bool relu, const T* x, const T* dy, const Affine& f, const std::vector<float>& k1,
+             const std::vector<float>& k2, const std::vector<float>& k3, T* dx, float beta, int64_t rows, int64_t C) {
+  (relu ? dx_rows<true, T> : dx_rows<false, T>)(x, dy, f, k1.data(), k2.data(), k3.data(), dx, beta, rows, C);
 }
 
 void store_channels(const std::vector<double>& v, size_t off, float* out, float beta, int64_t C) {
@@ -206,51 +218,41 @@ void store_channels(const std::vector<double>& v, size_t off, float* out, float 
   for (int64_t c = 0; c < C; ++c) detail::store(out + c, static_cast<float>(v[off + c]), beta);
 }
 
-}  // namespace
-
-// x [..., C], gamma, beta [C] -> y like x; save_mean, save_invstd [C]; running stats [C] updated.
-void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu, Tensor& y,
-                              Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
-                              Tensor& running_var, float decay, float eps) {
+template <class T>
+void forward_train(const T* px, const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu, T* py,
+                   Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean, Tensor& running_var, float decay,
+                   float eps) {
   const auto [rows, C] = bn_dims(x);
-  const float* px = x.data();
-
+  std::vector<float> shift(C);  // the first row: near the mean
+  for (int64_t c = 0; c < C; ++c) shift[c] = load(px + c);
   const std::vector<double> mom = channel_sums(
-      rows, C, 2, [&](int64_t r0, int64_t r1, double* acc) { shifted_moments(px, px, r0, r1, C, acc); });
+      rows, C, 2, [&](int64_t r0, int64_t r1, double* acc) { shifted_moments(px, shift.data(), r0, r1, C, acc); });
   float *sm = save_mean.data(), *si = save_invstd.data();
   float *rm = running_mean.data(), *rv = running_var.data();
   // Unbiased running variance (Bessel); a single row has no spread estimate: keep the biased one.
   const double bessel = rows > 1 ? static_cast<double>(rows) / (rows - 1) : 1.0;
   for (int64_t c = 0; c < C; ++c) {
     const double m1 = mom[c] / static_cast<double>(rows), m2 = mom[C + c] / static_cast<double>(rows);
-    const double mean = px[c] + m1;
+    const double mean = shift[c] + m1;
     const double var = std::max(m2 - m1 * m1, 0.0);  // biased
     sm[c] = static_cast<float>(mean);
     si[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
     rm[c] = static_cast<float>(decay * rm[c] + (1.0 - decay) * mean);
     rv[c] = static_cast<float>(decay * rv[c] + (1.0 - decay) * var * bessel);
   }
-  const Affine f = train_affine(save_mean, gamma, save_invstd, beta);
-  (relu ? affine_rows<true> : affine_rows<false>)(px, f, y.data(), rows, C);
-}
-
-// y = gamma*(x - running_mean)/sqrt(running_var + eps) + beta (then max(0, y) with relu)
-void batch_norm_forward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
-                              const Tensor& running_mean, const Tensor& running_var, Tensor& y, float eps) {
-  const auto [rows, C] = bn_dims(x);
-  const Affine f = infer_affine(running_mean, gamma, running_var, eps, beta);
-  (relu ? affine_rows<true> : affine_rows<false>)(x.data(), f, y.data(), rows, C);
+  affine_rows(relu, px, train_affine(save_mean, gamma, save_invstd, beta), py, rows, C);
 }
 
 // With g = dy (masked by the ReLU), xhat = (x - mean)*invstd and M rows:
 //   dbeta = sum g, dgamma = sum g*xhat,
 //   dx = gamma*invstd*(g - dbeta/M - xhat*dgamma/M)
-void batch_norm_backward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
-                               const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy, float* dx,
-                               float beta_dx, float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
+template <class T>
+void backward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu, const Tensor& save_mean,
+                    const Tensor& save_invstd, const T* px, const T* pd, T* dx, float beta_dx, float* dgamma,
+                    float beta_dgamma, float* dbeta, float beta_dbeta) {
   const auto [rows, C] = bn_dims(x);
   if (!dx && !dgamma && !dbeta) return;
-  const float *px = x.data(), *pd = dy.data(), *si = save_invstd.data();
+  const float* si = save_invstd.data();
   const Affine f = train_affine(save_mean, gamma, save_invstd, beta);
   // sums[0..C) = sum g, sums[C..2C) = sum g*(x-mean)*invstd.
   std::vector<double> sums = grad_sums(relu, px, pd, f, rows, C);
@@ -273,12 +275,11 @@ void batch_norm_backward_train(const Tensor& x, const Tensor& gamma, const Tenso
 
 // Inference mode is a per-channel affine map: dx = g*gamma*invstd, dgamma = sum g*xhat,
 // dbeta = sum g, with invstd from the running variance and g = dy (masked by the ReLU).
-void batch_norm_backward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
-                               const Tensor& running_mean, const Tensor& running_var, float eps,
-                               const Tensor& dy, float* dx, float beta_dx, float* dgamma, float beta_dgamma,
-                               float* dbeta, float beta_dbeta) {
+template <class T>
+void backward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu, const Tensor& running_mean,
+                    const Tensor& running_var, float eps, const T* px, const T* pd, T* dx, float beta_dx,
+                    float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
   const auto [rows, C] = bn_dims(x);
-  const float *px = x.data(), *pd = dy.data();
   const std::vector<float> invstd = running_invstd(running_var, eps);
   const Affine f = infer_affine(running_mean, gamma, running_var, eps, beta);
   if (dgamma || dbeta) {
@@ -289,6 +290,60 @@ void batch_norm_backward_infer(const Tensor& x, const Tensor& gamma, const Tenso
   }
   if (dx) dx_rows(relu, px, pd, f, f.scale, std::vector<float>(C, 0.0f), std::vector<float>(C, 0.0f), dx,
                   beta_dx, rows, C);
+}
+
+}  // namespace
+
+// x [..., C] (fp32 or bf16), gamma, beta [C] -> y like x; save_mean, save_invstd [C]; running
+// stats [C] updated.
+void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu, Tensor& y,
+                              Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
+                              Tensor& running_var, float decay, float eps) {
+  if (x.dtype() == DType::BF16)
+    forward_train(x.data_bf16(), x, gamma, beta, relu, y.data_bf16(), save_mean, save_invstd, running_mean,
+                  running_var, decay, eps);
+  else
+    forward_train(x.data(), x, gamma, beta, relu, y.data(), save_mean, save_invstd, running_mean, running_var,
+                  decay, eps);
+}
+
+// y = gamma*(x - running_mean)/sqrt(running_var + eps) + beta (then max(0, y) with relu)
+void batch_norm_forward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
+                              const Tensor& running_mean, const Tensor& running_var, Tensor& y, float eps) {
+  const auto [rows, C] = bn_dims(x);
+  const Affine f = infer_affine(running_mean, gamma, running_var, eps, beta);
+  if (x.dtype() == DType::BF16) affine_rows(relu, x.data_bf16(), f, y.data_bf16(), rows, C);
+  else affine_rows(relu, x.data(), f, y.data(), rows, C);
+}
+
+void batch_norm_backward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
+                               const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy, float* dx,
+                               float beta_dx, float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
+  backward_train(x, gamma, beta, relu, save_mean, save_invstd, x.data(), dy.data(), dx, beta_dx, dgamma,
+                 beta_dgamma, dbeta, beta_dbeta);
+}
+
+void batch_norm_backward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
+                               const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy, bf16* dx,
+                               float beta_dx, float* dgamma, float beta_dgamma, float* dbeta, float beta_dbeta) {
+  backward_train(x, gamma, beta, relu, save_mean, save_invstd, x.data_bf16(), dy.data_bf16(), dx, beta_dx,
+                 dgamma, beta_dgamma, dbeta, beta_dbeta);
+}
+
+void batch_norm_backward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
+                               const Tensor& running_mean, const Tensor& running_var, float eps,
+                               const Tensor& dy, float* dx, float beta_dx, float* dgamma, float beta_dgamma,
+                               float* dbeta, float beta_dbeta) {
+  backward_infer(x, gamma, beta, relu, running_mean, running_var, eps, x.data(), dy.data(), dx, beta_dx, dgamma,
+                 beta_dgamma, dbeta, beta_dbeta);
+}
+
+void batch_norm_backward_infer(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu,
+                               const Tensor& running_mean, const Tensor& running_var, float eps,
+                               const Tensor& dy, bf16* dx, float beta_dx, float* dgamma, float beta_dgamma,
+                               float* dbeta, float beta_dbeta) {
+  backward_infer(x, gamma, beta, relu, running_mean, running_var, eps, x.data_bf16(), dy.data_bf16(), dx,
+                 beta_dx, dgamma, beta_dgamma, dbeta, beta_dbeta);
 }
 
 }  // namespace cs::cpu

@@ -16,6 +16,22 @@ constexpr int64_t kParallelMin = 1 << 15;
 // out = beta*out + v, without reading `out` when beta == 0 (it may hold garbage, even NaN).
 inline void store(float* out, float v, float beta) { *out = beta == 0.0f ? v : beta * *out + v; }
 
+// Element access for the kernels templated on the activation type T (float or bf16): the
+// arithmetic is float either way; a bf16 result is rounded once, when it is written.
+inline float load(const float* p) { return *p; }
+inline float load(const bf16* p) { return to_float(*p); }
+inline void put(float* p, float v) { *p = v; }
+inline void put(bf16* p, float v) { *p = to_bf16(v); }
+inline void store(bf16* out, float v, float beta) { put(out, beta == 0.0f ? v : beta * load(out) + v); }
+
+// A kernel body instantiated for the tensor's element type: fn(static_cast<T*>(nullptr)) with
+// T = float or bf16.
+template <class Fn>
+decltype(auto) with_type(DType t, Fn&& fn) {
+  if (t == DType::BF16) return fn(static_cast<bf16*>(nullptr));
+  return fn(static_cast<float*>(nullptr));
+}
+
 // Per-channel sums over the rows of a [rows, C] array, in double. Each thread takes one
 // contiguous range of rows and calls range_fn(r0, r1, acc), which adds the contribution of rows
 // [r0, r1) into its private acc[0 .. n_out*C); the partial sums are added at the end in thread

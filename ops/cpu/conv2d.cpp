@@ -12,9 +12,10 @@
 // reproduce's workers run convolutions of the same shapes side by side, each on its own threads.
 //
 // The bf16 kernels (conv2d_forward_bf16, conv2d_backward_bf16: ops/precision.h) run the same
-// primitives on bf16 operands: x and dy are reordered to bf16 (one pass each), the weights to
-// bf16 in the same reorder that blocks them, and everything the primitives write (y, dx, dw,
-// db) is fp32, accumulated in fp32.
+// primitives on bf16 operands, accumulating in fp32. bf16 activations (x, y, dy, dx) are read
+// and written in place; fp32 ones are reordered to bf16 on the way in (one pass each) and
+// written as fp32. The weights go to bf16 in the same reorder that blocks them; dw and db are
+// fp32.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <array>
@@ -27,6 +28,7 @@
 
 #include "ops/cpu/common.h"
 #include "ops/conv2d.h"
+#include "ops/precision.h"
 
 namespace cs::cpu {
 
@@ -62,27 +64,28 @@ struct WeightBuffer {
   }
 };
 
-// An fp32 NHWC tensor as the primitives read it: wrapped in place in fp32, or reordered into a
-// bf16 buffer of the plan.
+// An NHWC tensor as the primitives read it: wrapped in place, or (an fp32 tensor read as bf16)
+// reordered into a bf16 buffer of the plan.
 struct Operand {
   memory::desc md;  // what the primitives read
-  memory buf;       // bf16 only
+  memory buf;       // reordered operands only
   std::optional<dnnl::reorder> from_f32;
 
-  void init(const memory::desc& f32_md, bool as_bf16) {
-    if (!as_bf16) {
-      md = f32_md;
+  void init(const memory::desc& user_md, bool as_bf16) {
+    if (!as_bf16 || user_md.data_type() == bf16) {
+      md = user_md;
       return;
     }
-    md = memory::desc(f32_md.dims(), bf16, tag::nhwc);
+    md = memory::desc(user_md.dims(), bf16, tag::nhwc);
     buf = memory(md, engine());
-    from_f32 = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), f32_md, engine(), md));
+    from_f32 = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), user_md, engine(), md));
   }
 };
 
-// Everything oneDNN needs for one problem shape [N,H,W,Cin] * [Cout,KH,KW,Cin] in one precision.
+// Everything oneDNN needs for one problem shape [N,H,W,Cin] * [Cout,KH,KW,Cin] in one precision
+// with one activation type.
 struct ConvPlan {
-  memory::desc x_md, y_md, w_md, b_md;  // fp32, as our tensors hold them
+  memory::desc x_md, y_md, w_md, b_md;  // as our tensors hold them: activations fp32 or bf16
   memory::data_type wt;                 // the weights' type in the forward and backward-data primitives
   Operand x_op, dy_op;                  // x and dy as the primitives read them
   memory::dims strides, pad_l, pad_r;
@@ -106,10 +109,12 @@ struct ConvPlan {
   std::optional<BwdData> bwd_data;
   std::optional<BwdWeights> bwd_weights[2];  // [computes the bias gradient]
 
-  ConvPlan(int64_t N, int64_t H, int64_t W, int64_t Cin, int64_t Cout, int64_t KH, int64_t KW, bool bf16_ops)
+  ConvPlan(int64_t N, int64_t H, int64_t W, int64_t Cin, int64_t Cout, int64_t KH, int64_t KW, bool bf16_ops,
+           bool bf16_activations)
       : wt(bf16_ops ? bf16 : f32) {
-    x_md = memory::desc({N, Cin, H, W}, f32, tag::nhwc);  // dims are always given as N,C,H,W
-    y_md = memory::desc({N, Cout, H, W}, f32, tag::nhwc);
+    const auto at = bf16_activations ? bf16 : f32;
+    x_md = memory::desc({N, Cin, H, W}, at, tag::nhwc);  // dims are always given as N,C,H,W
+    y_md = memory::desc({N, Cout, H, W}, at, tag::nhwc);
     w_md = memory::desc({Cout, Cin, KH, KW}, f32, tag::ohwi);
     b_md = memory::desc({Cout}, f32, tag::x);
     x_op.init(x_md, bf16_ops);
@@ -166,23 +171,24 @@ struct ConvPlan {
   }
 };
 
-using PlanKey = std::array<int64_t, 8>;  // N, H, W, Cin, Cout, KH, KW, bf16 operands
+using PlanKey = std::array<int64_t, 9>;  // N, H, W, Cin, Cout, KH, KW, bf16 operands, bf16 activations
 
 std::shared_ptr<ConvPlan> plan_for(const Tensor& x, const Tensor& w, bool bf16_operands) {
   thread_local std::map<PlanKey, std::shared_ptr<ConvPlan>> plans;
-  const PlanKey key{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(1), w.dim(2), bf16_operands};
+  const bool bf16_activations = x.dtype() == DType::BF16;
+  const PlanKey key{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(1), w.dim(2), bf16_operands,
+                    bf16_activations};
   auto it = plans.find(key);
   if (it != plans.end()) return it->second;
   // Shapes are few in practice (one per layer and batch size); bound the cache anyway.
   if (plans.size() >= 512) plans.clear();
-  auto p = std::make_shared<ConvPlan>(key[0], key[1], key[2], key[3], key[4], key[5], key[6], bf16_operands);
+  auto p = std::make_shared<ConvPlan>(key[0], key[1], key[2], key[3], key[4], key[5], key[6], bf16_operands,
+                                      bf16_activations);
   plans.emplace(key, p);
   return p;
 }
 
-memory wrap(const memory::desc& md, const float* p) {
-  return memory(md, engine(), const_cast<float*>(p));
-}
+memory wrap(const memory::desc& md, const void* p) { return memory(md, engine(), const_cast<void*>(p)); }
 
 // The OHWI weights as the primitive wants them: reordered into its buffer, or used in place.
 memory weights_for(WeightBuffer& buf, const memory::desc& w_md, const Tensor& w, dnnl::stream& s) {
@@ -193,15 +199,16 @@ memory weights_for(WeightBuffer& buf, const memory::desc& w_md, const Tensor& w,
 }
 
 // The tensor t [N,H,W,C] as the primitives read it: in place, or after its reorder to bf16.
-memory operand(Operand& op, const memory::desc& f32_md, const Tensor& t, dnnl::stream& s) {
-  memory user = wrap(f32_md, t.data());
+memory operand(Operand& op, const memory::desc& user_md, const Tensor& t, dnnl::stream& s) {
+  memory user = wrap(user_md, t.raw());
   if (!op.from_f32) return user;
   op.from_f32->execute(s, {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, op.buf}});
   return op.buf;
 }
 
 std::string problem(const Tensor& x, const Tensor& w, bool bf16_operands) {
-  return "x " + shape_str(x.shape()) + ", w " + shape_str(w.shape()) + (bf16_operands ? ", bf16" : "");
+  return "x " + std::string(dtype_name(x.dtype())) + " " + shape_str(x.shape()) + ", w " + shape_str(w.shape()) +
+         (bf16_operands ? ", bf16 operands" : "");
 }
 
 // out[i] = beta*out[i] + src[i]
@@ -219,7 +226,7 @@ void forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, bool 
     dnnl::stream& s = stream();
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, operand(plan->x_op, plan->x_md, x, s)},
                                          {DNNL_ARG_WEIGHTS, weights_for(f.w, plan->w_md, w, s)},
-                                         {DNNL_ARG_DST, wrap(plan->y_md, y.data())}};
+                                         {DNNL_ARG_DST, wrap(plan->y_md, y.raw())}};
     if (b.defined()) args.emplace(DNNL_ARG_BIAS, wrap(plan->b_md, b.data()));
     f.prim.execute(s, args);
     s.wait();
@@ -229,9 +236,9 @@ void forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, bool 
   }
 }
 
-// dy [N,H,W,Cout] -> dx [N,H,W,Cin], dw [Cout,KH,KW,Cin], db [Cout]; each optional, with beta.
-// oneDNN overwrites its outputs, so beta = 1 goes through a scratch buffer and an add.
-void backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* dx, float beta_dx, float* dw,
+// dy [N,H,W,Cout] -> dx [N,H,W,Cin] (x's type), dw [Cout,KH,KW,Cin], db [Cout]; each optional,
+// with beta. oneDNN overwrites its outputs, so beta = 1 goes through a scratch buffer and an add.
+void backward(const Tensor& x, const Tensor& w, const Tensor& dy, void* dx, float beta_dx, float* dw,
               float beta_dw, float* db, float beta_db, bool bf16_operands) {
   const int64_t Cout = w.dim(0);
   if (!dx && !dw && !db) return;
@@ -250,16 +257,16 @@ void backward(const Tensor& x, const Tensor& w, const Tensor& dy, float* dx, flo
     if (dx) {
       auto& bd = plan->backward_data();
       Tensor scratch;
-      float* target = dx;
+      void* target = dx;
       if (beta_dx != 0.0f) {
-        scratch = Tensor::empty(x.shape());
-        target = scratch.data();
+        scratch = Tensor::empty(x.shape(), Device::CPU, x.dtype());
+        target = scratch.raw();
       }
       bd.prim.execute(s, {{DNNL_ARG_DIFF_DST, dy_m},
                           {DNNL_ARG_WEIGHTS, weights_for(bd.w, plan->w_md, w, s)},
                           {DNNL_ARG_DIFF_SRC, wrap(plan->x_md, target)}});
       s.wait();
-      if (target != dx) accumulate(dx, target, x.numel(), beta_dx);
+      if (target != dx) convert(target, x.dtype(), dx, x.dtype(), x.numel(), beta_dx);
     }
 
     if (dw || db) {
@@ -311,7 +318,7 @@ void conv2d_forward_bf16(const Tensor& x, const Tensor& w, const Tensor& b, Tens
   forward(x, w, b, y, true);
 }
 
-void conv2d_backward_bf16(const Tensor& x, const Tensor& w, const Tensor& dy, float* dx, float beta_dx, float* dw,
+void conv2d_backward_bf16(const Tensor& x, const Tensor& w, const Tensor& dy, void* dx, float beta_dx, float* dw,
                           float beta_dw, float* db, float beta_db) {
   backward(x, w, dy, dx, beta_dx, dw, beta_dw, db, beta_db, true);
 }

@@ -1,6 +1,8 @@
 // CPU side of ops/precision.h: rounding to bf16, and oneDNN's view of the instruction set.
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <type_traits>
+
 #include "ops/cpu/common.h"
 #include "ops/precision.h"
 
@@ -33,6 +35,30 @@ void round_to_bf16(const Tensor& x, Tensor& y) {
   const int64_t n = x.numel();
 #pragma omp parallel for simd if (n >= detail::kParallelMin)
   for (int64_t i = 0; i < n; ++i) py[i] = cs::round_to_bf16(px[i]);
+}
+
+namespace {
+template <class From, class To>
+void convert_as(const From* __restrict src, To* __restrict dst, int64_t n, float beta) {
+  if (beta == 0.0f) {
+#pragma omp parallel for simd if (n >= detail::kParallelMin)
+    for (int64_t i = 0; i < n; ++i) detail::put(dst + i, detail::load(src + i));
+  } else {
+#pragma omp parallel for simd if (n >= detail::kParallelMin)
+    for (int64_t i = 0; i < n; ++i) detail::put(dst + i, beta * detail::load(dst + i) + detail::load(src + i));
+  }
+}
+}  // namespace
+
+// src, dst: n elements of types from and to; dst = beta*dst + src, rounded to `to`.
+void convert(const void* src, DType from, void* dst, DType to, int64_t n, float beta) {
+  detail::with_type(from, [&](auto* f) {
+    using From = std::remove_pointer_t<decltype(f)>;
+    detail::with_type(to, [&](auto* t) {
+      using To = std::remove_pointer_t<decltype(t)>;
+      convert_as(static_cast<const From*>(src), static_cast<To*>(dst), n, beta);
+    });
+  });
 }
 
 }  // namespace cpu

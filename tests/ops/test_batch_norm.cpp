@@ -122,8 +122,8 @@ TEST(BatchNorm, BackwardKernelSkipsNullOutputs) {
   Tensor mean = Tensor::from_vector({C}, {0.1f, -0.2f}), invstd = Tensor::from_vector({C}, {1.5f, 0.7f});
   Tensor dy = random_tensor({4, 3, C}, 72);
   std::vector<float> dg(C), db(C), dg2(C, 5.0f), db2(C);
-  cpu::batch_norm_backward_train(x, gamma, beta, false, mean, invstd, dy, nullptr, 0, dg.data(), 0, db.data(), 0);
-  cpu::batch_norm_backward_train(x, gamma, beta, false, mean, invstd, dy, nullptr, 0, dg2.data(), 1, nullptr, 0);
+  cpu::batch_norm_backward_train(x, gamma, beta, false, mean, invstd, dy, static_cast<float*>(nullptr), 0, dg.data(), 0, db.data(), 0);
+  cpu::batch_norm_backward_train(x, gamma, beta, false, mean, invstd, dy, static_cast<float*>(nullptr), 0, dg2.data(), 1, nullptr, 0);
   for (int64_t c = 0; c < C; ++c) EXPECT_NEAR(dg2[c], dg[c] + 5.0f, 1e-5f);
   // dbeta is the plain sum of dy per channel.
   const std::vector<float> d = dy.to_vector();
