@@ -11,6 +11,14 @@ constexpr int kEncChannels[6] = {16, 32, 64, 128, 128, 128};
 constexpr int kDecChannels[5] = {128, 128, 64, 32, 16};
 constexpr int kG1Hidden = 1024, kEmbedding = 128;
 
+// The type of the activations inside the network: bf16 where the ops run in bf16 on a device
+// whose kernels take bf16 (ops/precision.h), so that the memory-bound layers and the
+// convolutions' inputs and outputs move half the bytes; fp32 otherwise. The heads' outputs are
+// fp32 either way (the losses are fp32).
+DType activation_type(Device d) {
+  return compute_precision() == Precision::BF16 && native_bf16(d) ? DType::BF16 : DType::F32;
+}
+
 std::string enc_name(int level, char ab) { return "enc_c" + std::to_string(level) + "_" + ab; }
 // Block l (1..5): its up-conv is dec_dc(7-l), its 3x3 convs dec_c(6-l)_a / _b.
 std::string dc_name(int l) { return "dec_dc" + std::to_string(7 - l); }
@@ -164,7 +172,7 @@ EncoderOutput UNet::encoder(const Tensor& x, const RunMode& m) {
                                 std::to_string(cfg_.in_channels) + "] with H and W multiples of 32");
   const bool bn_batch = m.train && !m.encoder_bn_running;
   EncoderOutput out;
-  Tensor h = x;
+  Tensor h = cast(x, activation_type(x.device()));
   for (int level = 1; level <= 6; ++level) {
     h = run(enc_name(level, 'a'), h, bn_batch, m.bn_decay);
     h = run(enc_name(level, 'b'), h, bn_batch, m.bn_decay);
@@ -197,7 +205,7 @@ Tensor UNet::seg_head(const Tensor& block5, const RunMode& m) {
   if (!cfg_.seg_head) throw std::invalid_argument("UNet::seg_head: this model has no segmentation head");
   Tensor h = run("seg_c1_a", block5, m.train, m.bn_decay);
   h = run("seg_c1_b", h, m.train, m.bn_decay);
-  return run("seg_fin_layer", h, m.train, m.bn_decay);
+  return cast(run("seg_fin_layer", h, m.train, m.bn_decay), DType::F32);
 }
 
 Tensor UNet::forward(const Tensor& x, const RunMode& m) {
@@ -213,14 +221,14 @@ Tensor UNet::g1(const Tensor& bottleneck, const RunMode& m) {
     throw std::invalid_argument("UNet::g1: bottleneck " + shape_str(bottleneck.shape()) + " does not match image_size " +
                                 std::to_string(cfg_.image_size) + " (expected [N," + std::to_string(s) + "," +
                                 std::to_string(s) + ",128])");
-  Tensor h = run("reg_nn1", flatten(bottleneck), m.train, m.bn_decay);
+  Tensor h = run("reg_nn1", flatten(cast(bottleneck, DType::F32)), m.train, m.bn_decay);
   return run("reg_pred", h, m.train, m.bn_decay);
 }
 
 Tensor UNet::g2(const Tensor& block_l, const RunMode& m) {
   if (cfg_.g2_block == 0) throw std::invalid_argument("UNet::g2: this model has no g2 head");
   Tensor h = run("g2_c1_a", block_l, m.train, m.bn_decay);
-  return run("g2_c1_b", h, m.train, m.bn_decay);
+  return cast(run("g2_c1_b", h, m.train, m.bn_decay), DType::F32);
 }
 
 Tensor& UNet::g2_pred_weight() {

@@ -8,5 +8,6 @@
 #include "ops/conv2d.h"
 #include "ops/dense.h"
 #include "ops/pointwise.h"
+#include "ops/precision.h"
 #include "ops/similarity.h"
 #include "ops/spatial.h"

@@ -91,17 +91,37 @@ inline float masked(float dy, float x, float m, float a, float b) {
   return dy;
 }
 
+// The [rows, C] elements as chunks of P contiguous elements (the last may be shorter), P the
+// least multiple of C that is at least 64. Every chunk starts at channel 0, so per-channel
+// coefficients repeated to length P serve them all, and the loop over a chunk has 64 or more
+// iterations where a row of 16 channels would give the vectoriser one.
+struct Chunks {
+  int64_t P, n;
+  Chunks(int64_t rows, int64_t C) : P(C * ((63 + C) / std::max<int64_t>(C, 1))), n(rows * C) {}
+  int64_t count() const { return P ? (n + P - 1) / P : 0; }
+  int64_t length(int64_t k) const { return std::min(P, n - k * P); }
+  std::vector<float> repeat(const float* v, int64_t C) const {
+    std::vector<float> r(P);
+    for (int64_t i = 0; i < P; ++i) r[i] = v[i % C];
+    return r;
+  }
+};
+
 template <bool kRelu, class T>
 void affine_rows(const T* x, const Affine& f, T* y, int64_t rows, int64_t C) {
-  const float *m = f.mean, *a = f.scale.data(), *b = f.shift;
-#pragma omp parallel for if (rows * C >= kParallelMin)
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* in = x + r * C;
-    T* out = y + r * C;
+  const Chunks ch(rows, C);
+  if (ch.n == 0) return;
+  const std::vector<float> mv = ch.repeat(f.mean, C), av = ch.repeat(f.scale.data(), C), bv = ch.repeat(f.shift, C);
+  const float *m = mv.data(), *a = av.data(), *b = bv.data();
+#pragma omp parallel for if (ch.n >= kParallelMin)
+  for (int64_t k = 0; k < ch.count(); ++k) {
+    const T* in = x + k * ch.P;
+    T* out = y + k * ch.P;
+    const int64_t len = ch.length(k);
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c) {
-      const float v = affine_value(load(in + c), m[c], a[c], b[c]);
-      put(out + c, kRelu ? std::max(v, 0.0f) : v);
+    for (int64_t i = 0; i < len; ++i) {
+      const float v = affine_value(load(in + i), m[i], a[i], b[i]);
+      put(out + i, kRelu ? std::max(v, 0.0f) : v);
     }
   }
 }
@@ -186,23 +206,28 @@ std::vector<double> grad_sums(bool relu, const T* x, const T* dy, const Affine& 
 
 // dx = beta*dx + k1[c]*g + k2[c]*(x - m[c]) + k3[c], with g the (masked) dy.
 template <bool kRelu, class T>
-void dx_rows(const T* x, const T* dy, const Affine& f, const float* k1, const float* k2, const float* k3, T* dx,
+void dx_rows(const T* x, const T* dy, const Affine& f, const float* k1c, const float* k2c, const float* k3c, T* dx,
              float beta, int64_t rows, int64_t C) {
-  const float *m = f.mean, *a = f.scale.data(), *b = f.shift;
-#pragma omp parallel for if (rows * C >= kParallelMin)
-  for (int64_t r = 0; r < rows; ++r) {
-    const T *in = x + r * C, *d = dy + r * C;
-    T* out = dx + r * C;
-    auto value = [&](int64_t c) {
-      const float xc = load(in + c);
-      return k1[c] * masked<kRelu>(load(d + c), xc, m[c], a[c], b[c]) + k2[c] * (xc - m[c]) + k3[c];
+  const Chunks ch(rows, C);
+  if (ch.n == 0) return;
+  const std::vector<float> mv = ch.repeat(f.mean, C), av = ch.repeat(f.scale.data(), C), bv = ch.repeat(f.shift, C);
+  const std::vector<float> k1v = ch.repeat(k1c, C), k2v = ch.repeat(k2c, C), k3v = ch.repeat(k3c, C);
+  const float *m = mv.data(), *a = av.data(), *b = bv.data(), *k1 = k1v.data(), *k2 = k2v.data(), *k3 = k3v.data();
+#pragma omp parallel for if (ch.n >= kParallelMin)
+  for (int64_t k = 0; k < ch.count(); ++k) {
+    const T *in = x + k * ch.P, *d = dy + k * ch.P;
+    T* out = dx + k * ch.P;
+    const int64_t len = ch.length(k);
+    auto value = [&](int64_t i) {
+      const float xi = load(in + i);
+      return k1[i] * masked<kRelu>(load(d + i), xi, m[i], a[i], b[i]) + k2[i] * (xi - m[i]) + k3[i];
     };
     if (beta == 0.0f) {  // two loops: a select that reads out[] would not vectorise
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c) put(out + c, value(c));
+      for (int64_t i = 0; i < len; ++i) put(out + i, value(i));
     } else {
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c) put(out + c, beta * load(out + c) + value(c));
+      for (int64_t i = 0; i < len; ++i) put(out + i, beta * load(out + i) + value(i));
     }
   }
 }

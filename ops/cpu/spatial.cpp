@@ -207,13 +207,20 @@ void concat_backward(const Tensor& dy, int64_t ca, T* da, float beta_a, T* db, f
   const int64_t C = dy.dim(3), cb = C - ca;
   const int64_t rows = dy.numel() / (C ? C : 1);
   const T* pd = elements<T>(dy);
+  // out[0..n) = beta*out + src[0..n): a copy on the first write (the usual case), else a sum.
+  auto part = [](const T* __restrict src, T* __restrict out, int64_t n, float beta) {
+    if (beta == 0.0f) {
+      std::memcpy(out, src, n * sizeof(T));
+      return;
+    }
+#pragma omp simd
+    for (int64_t c = 0; c < n; ++c) put(out + c, beta * load(out + c) + load(src + c));
+  };
 #pragma omp parallel for if (dy.numel() >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     const T* src = pd + r * C;
-    if (da)
-      for (int64_t c = 0; c < ca; ++c) detail::store(da + r * ca + c, load(src + c), beta_a);
-    if (db)
-      for (int64_t c = 0; c < cb; ++c) detail::store(db + r * cb + c, load(src + ca + c), beta_b);
+    if (da) part(src, da + r * ca, ca, beta_a);
+    if (db) part(src + ca, db + r * cb, cb, beta_b);
   }
 }
 
