@@ -3,10 +3,12 @@
 // whether this machine's kernels take bf16 natively.
 //
 // Where they do (a CPU with AVX512-BF16 or AMX, through oneDNN), convolutions run in bf16
-// kernels. Everywhere else bf16 is emulated: the operands are rounded to bf16 and the fp32
-// kernels run on them. The products of two bf16 values are exact in fp32 and both accumulate in
-// fp32, so the two differ only in the order of the additions: the numerics are those of bf16
-// on any machine, and only the speed-up needs the hardware.
+// kernels, and the U-Net keeps its activations and their gradients in bf16 tensors (cast):
+// half the bytes for every memory-bound layer. Everywhere else bf16 is emulated: the operands are
+// rounded to bf16, the fp32 kernels run on them, and activations stay fp32. The products of two
+// bf16 values are exact in fp32 and both accumulate in fp32, so for one convolution the two
+// differ only in the order of the additions; over a step the native path also rounds each
+// stored activation and gradient.
 // Kernels: ops/cpu/precision.cpp, ops/cuda/precision.cu.
 #include <cstdint>
 #include <string>
