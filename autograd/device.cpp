@@ -5,7 +5,33 @@
 
 #include "autograd/cuda_runtime_api.h"
 
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
 namespace cs {
+namespace {
+constexpr unsigned kFlushToZero = 1u << 15, kDenormalsAreZero = 1u << 6;  // MXCSR bits
+
+bool flush_subnormals() {
+#if defined(__SSE2__)
+  _mm_setcsr(_mm_getcsr() | kFlushToZero | kDenormalsAreZero);
+  return true;
+#else
+  return false;
+#endif
+}
+[[maybe_unused]] const bool flushing = flush_subnormals();  // in the main thread, before main
+}  // namespace
+
+bool cpu_flushes_subnormals() {
+#if defined(__SSE2__)
+  const unsigned both = kFlushToZero | kDenormalsAreZero;
+  return (_mm_getcsr() & both) == both;
+#else
+  return false;
+#endif
+}
 
 Device parse_device(const std::string& s) {
   if (s == "cpu") return Device::CPU;
