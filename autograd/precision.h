@@ -36,12 +36,10 @@ class PrecisionScope {
 inline float round_to_bf16(float x) {
   uint32_t u;
   std::memcpy(&u, &x, sizeof u);
-  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) {
-    u |= 0x00400000u;  // a quiet NaN whose payload survives the truncation
-  } else {
-    u += 0x7fffu + ((u >> 16) & 1u);
-  }
-  u &= 0xffff0000u;
+  const uint32_t rounded = u + 0x7fffu + ((u >> 16) & 1u);
+  const uint32_t quiet_nan = u | 0x00400000u;  // a quiet NaN whose payload survives the truncation
+  // A select, not a branch: loops of conversions then vectorise to a compare and a blend.
+  u = ((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded) & 0xffff0000u;
   std::memcpy(&x, &u, sizeof u);
   return x;
 }

@@ -95,6 +95,15 @@ inline float masked(float dy, float x, float m, float a, float b) {
 // least multiple of C that is at least 64. Every chunk starts at channel 0, so per-channel
 // coefficients repeated to length P serve them all, and the loop over a chunk has 64 or more
 // iterations where a row of 16 channels would give the vectoriser one.
+// Asks for the lines kPrefetchBytes past [p, p + n) of a stream: without it the lines in flight
+// are what the out-of-order window holds, which for bf16 is half as many bytes as for fp32.
+constexpr int64_t kPrefetchBytes = 4096;
+template <class T>
+inline void prefetch_ahead(const T* p, int64_t n) {
+  const char* c = reinterpret_cast<const char*>(p) + kPrefetchBytes;
+  for (int64_t b = 0; b < n * static_cast<int64_t>(sizeof(T)); b += 64) __builtin_prefetch(c + b);
+}
+
 struct Chunks {
   int64_t P, n;
   Chunks(int64_t rows, int64_t C) : P(C * ((63 + C) / std::max<int64_t>(C, 1))), n(rows * C) {}
@@ -118,6 +127,7 @@ void affine_rows(const T* x, const Affine& f, T* y, int64_t rows, int64_t C) {
     const T* in = x + k * ch.P;
     T* out = y + k * ch.P;
     const int64_t len = ch.length(k);
+    prefetch_ahead(in, len);
 #pragma omp simd
     for (int64_t i = 0; i < len; ++i) {
       const float v = affine_value(load(in + i), m[i], a[i], b[i]);
@@ -136,13 +146,15 @@ void affine_rows(bool relu, const T* x, const Affine& f, T* y, int64_t rows, int
 // plain loop would, so the result is that loop's to the bit; but the running sums of 16
 // channels stay in registers over a tile of rows (a loop over all C channels per row keeps
 // them in memory, and each row's additions then wait on the previous row's stores). The tile
-// (about 16 KB of the input) stays in L1 while the channel blocks walk over it.
-template <class Terms>
-void two_channel_sums(int64_t r0, int64_t r1, int64_t C, double* __restrict acc, Terms terms) {
+// (about 16 KB of the input) stays in L1 while the channel blocks walk over it. ahead(r) is
+// called once per row, first, to prefetch its streams (prefetch_ahead).
+template <class Terms, class Ahead>
+void two_channel_sums(int64_t r0, int64_t r1, int64_t C, double* __restrict acc, Terms terms, Ahead ahead) {
   constexpr int64_t K = 16;
   double* __restrict acc2 = acc + C;
   if (C % K != 0) {
-    for (int64_t r = r0; r < r1; ++r)
+    for (int64_t r = r0; r < r1; ++r) {
+      ahead(r);
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) {
         double a, b;
@@ -150,6 +162,7 @@ void two_channel_sums(int64_t r0, int64_t r1, int64_t C, double* __restrict acc,
         acc[c] += a;
         acc2[c] += b;
       }
+    }
     return;
   }
   const int64_t tile = std::max<int64_t>(1, 4096 / C);
@@ -158,7 +171,8 @@ void two_channel_sums(int64_t r0, int64_t r1, int64_t C, double* __restrict acc,
     for (int64_t c0 = 0; c0 < C; c0 += K) {
       double s1[K], s2[K];
       for (int64_t k = 0; k < K; ++k) s1[k] = acc[c0 + k], s2[k] = acc2[c0 + k];
-      for (int64_t r = t0; r < t1; ++r)
+      for (int64_t r = t0; r < t1; ++r) {
+        if (c0 == 0) ahead(r);
 #pragma omp simd
         for (int64_t k = 0; k < K; ++k) {
           double a, b;
@@ -166,6 +180,7 @@ void two_channel_sums(int64_t r0, int64_t r1, int64_t C, double* __restrict acc,
           s1[k] += a;
           s2[k] += b;
         }
+      }
       for (int64_t k = 0; k < K; ++k) acc[c0 + k] = s1[k], acc2[c0 + k] = s2[k];
     }
   }
@@ -177,11 +192,14 @@ void two_channel_sums(int64_t r0, int64_t r1, int64_t C, double* __restrict acc,
 template <class T>
 void shifted_moments(const T* __restrict x, const float* __restrict k, int64_t r0, int64_t r1,
                      int64_t C, double* acc) {
-  two_channel_sums(r0, r1, C, acc, [=](int64_t r, int64_t c, double& a, double& b) {
-    const double d = static_cast<double>(load(x + r * C + c)) - k[c];
-    a = d;
-    b = d * d;
-  });
+  two_channel_sums(
+      r0, r1, C, acc,
+      [=](int64_t r, int64_t c, double& a, double& b) {
+        const double d = static_cast<double>(load(x + r * C + c)) - k[c];
+        a = d;
+        b = d * d;
+      },
+      [=](int64_t r) { prefetch_ahead(x + r * C, C); });
 }
 
 // acc[c] += sum g, acc[C + c] += sum g*(x[r, c] - m[c]), with g the (masked) dy.
@@ -189,12 +207,18 @@ template <bool kRelu, class T>
 void grad_sums(const T* __restrict x, const T* __restrict dy, const Affine& f, int64_t r0,
                int64_t r1, int64_t C, double* acc) {
   const float *m = f.mean, *a = f.scale.data(), *b = f.shift;
-  two_channel_sums(r0, r1, C, acc, [=](int64_t r, int64_t c, double& s1, double& s2) {
-    const float in = load(x + r * C + c);
-    const float g = masked<kRelu>(load(dy + r * C + c), in, m[c], a[c], b[c]);
-    s1 = g;
-    s2 = static_cast<double>(g) * (in - m[c]);
-  });
+  two_channel_sums(
+      r0, r1, C, acc,
+      [=](int64_t r, int64_t c, double& s1, double& s2) {
+        const float in = load(x + r * C + c);
+        const float g = masked<kRelu>(load(dy + r * C + c), in, m[c], a[c], b[c]);
+        s1 = g;
+        s2 = static_cast<double>(g) * (in - m[c]);
+      },
+      [=](int64_t r) {
+        prefetch_ahead(x + r * C, C);
+        prefetch_ahead(dy + r * C, C);
+      });
 }
 
 template <class T>
@@ -218,6 +242,8 @@ void dx_rows(const T* x, const T* dy, const Affine& f, const float* k1c, const f
     const T *in = x + k * ch.P, *d = dy + k * ch.P;
     T* out = dx + k * ch.P;
     const int64_t len = ch.length(k);
+    prefetch_ahead(in, len);
+    prefetch_ahead(d, len);
     auto value = [&](int64_t i) {
       const float xi = load(in + i);
       return k1[i] * masked<kRelu>(load(d + i), xi, m[i], a[i], b[i]) + k2[i] * (xi - m[i]) + k3[i];
