@@ -1,7 +1,6 @@
 #include "autograd/tensor.h"
 
 #include <algorithm>
-#include <cstring>
 #include <sstream>
 #include <stdexcept>
 
@@ -126,12 +125,9 @@ std::vector<float> Tensor::to_vector() const {
     copy_bytes(v.data(), Device::CPU, raw(), device(), nbytes());
     return v;
   }
-  std::vector<uint16_t> h(numel());
+  std::vector<bf16> h(numel());
   copy_bytes(h.data(), Device::CPU, raw(), device(), nbytes());
-  for (size_t i = 0; i < h.size(); ++i) {  // a bf16 is the upper half of the float of equal value
-    const uint32_t u = static_cast<uint32_t>(h[i]) << 16;
-    std::memcpy(&v[i], &u, sizeof u);
-  }
+  for (size_t i = 0; i < h.size(); ++i) v[i] = to_float(h[i]);
   return v;
 }
 
