@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "ops/cpu/common.h"
 #include "ops/batch_norm.h"
@@ -142,22 +143,26 @@ void affine_rows(bool relu, const T* x, const Affine& f, T* y, int64_t rows, int
 }
 
 // acc[c] += sum over rows [r0, r1) of a(r, c), acc[C + c] += sum of b(r, c), where
-// terms(r, c, a, b) sets the two terms. Each channel's sums add its rows in row order, as a
-// plain loop would, so the result is that loop's to the bit; but the running sums of 16
-// channels stay in registers over a tile of rows (a loop over all C channels per row keeps
-// them in memory, and each row's additions then wait on the previous row's stores). The tile
-// (about 16 KB of the input) stays in L1 while the channel blocks walk over it. ahead(r) is
-// called once per row, first, to prefetch its streams (prefetch_ahead).
-template <class Terms, class Ahead>
+// terms(r, c, a, b) sets the two terms, of type Sum. The running sums of 16 channels stay in
+// registers over a tile of rows (a loop over all C channels per row keeps them in memory, and
+// each row's additions then wait on the previous row's stores); the tile (about 16 KB of the
+// input) stays in L1 while the channel blocks walk over it. ahead(r) is called once per row,
+// first, to prefetch its streams (prefetch_ahead).
+// Sum = double: each channel adds its rows in row order into acc, as a plain loop would, so the
+// result is that loop's to the bit (fp32 activations). Sum = float (bf16 activations, whose
+// values carry 8 bits): a tile's rows are summed in float, twice the lanes per instruction, and
+// each tile's sum is added into acc in double.
+template <class Sum, class Terms, class Ahead>
 void two_channel_sums(int64_t r0, int64_t r1, int64_t C, double* __restrict acc, Terms terms, Ahead ahead) {
   constexpr int64_t K = 16;
+  constexpr bool kExact = std::is_same_v<Sum, double>;
   double* __restrict acc2 = acc + C;
   if (C % K != 0) {
     for (int64_t r = r0; r < r1; ++r) {
       ahead(r);
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) {
-        double a, b;
+        Sum a, b;
         terms(r, c, a, b);
         acc[c] += a;
         acc2[c] += b;
@@ -169,33 +174,41 @@ void two_channel_sums(int64_t r0, int64_t r1, int64_t C, double* __restrict acc,
   for (int64_t t0 = r0; t0 < r1; t0 += tile) {
     const int64_t t1 = std::min(r1, t0 + tile);
     for (int64_t c0 = 0; c0 < C; c0 += K) {
-      double s1[K], s2[K];
-      for (int64_t k = 0; k < K; ++k) s1[k] = acc[c0 + k], s2[k] = acc2[c0 + k];
+      Sum s1[K], s2[K];
+      for (int64_t k = 0; k < K; ++k) s1[k] = kExact ? acc[c0 + k] : 0, s2[k] = kExact ? acc2[c0 + k] : 0;
       for (int64_t r = t0; r < t1; ++r) {
         if (c0 == 0) ahead(r);
 #pragma omp simd
         for (int64_t k = 0; k < K; ++k) {
-          double a, b;
+          Sum a, b;
           terms(r, c0 + k, a, b);
           s1[k] += a;
           s2[k] += b;
         }
       }
-      for (int64_t k = 0; k < K; ++k) acc[c0 + k] = s1[k], acc2[c0 + k] = s2[k];
+      for (int64_t k = 0; k < K; ++k) {
+        if constexpr (kExact) acc[c0 + k] = s1[k], acc2[c0 + k] = s2[k];
+        else acc[c0 + k] += s1[k], acc2[c0 + k] += s2[k];
+      }
     }
   }
 }
 
+// double sums for fp32 activations, float tile sums for bf16 ones (two_channel_sums).
+template <class T>
+using SumOf = std::conditional_t<std::is_same_v<T, bf16>, float, double>;
+
 // acc[c] += sum over rows [r0, r1) of d, acc[C + c] += sum of d^2, with d = x[r, c] - k[c].
 // With a shift k near the mean (the first row), the one-pass variance E[d^2] - E[d]^2 in double
-// loses nothing measurable against float inputs.
+// loses nothing measurable against float inputs (nor do float sums over a tile of bf16 rows).
 template <class T>
 void shifted_moments(const T* __restrict x, const float* __restrict k, int64_t r0, int64_t r1,
                      int64_t C, double* acc) {
-  two_channel_sums(
+  using S = SumOf<T>;
+  two_channel_sums<S>(
       r0, r1, C, acc,
-      [=](int64_t r, int64_t c, double& a, double& b) {
-        const double d = static_cast<double>(load(x + r * C + c)) - k[c];
+      [=](int64_t r, int64_t c, S& a, S& b) {
+        const S d = static_cast<S>(load(x + r * C + c)) - k[c];
         a = d;
         b = d * d;
       },
@@ -207,13 +220,14 @@ template <bool kRelu, class T>
 void grad_sums(const T* __restrict x, const T* __restrict dy, const Affine& f, int64_t r0,
                int64_t r1, int64_t C, double* acc) {
   const float *m = f.mean, *a = f.scale.data(), *b = f.shift;
-  two_channel_sums(
+  using S = SumOf<T>;
+  two_channel_sums<S>(
       r0, r1, C, acc,
-      [=](int64_t r, int64_t c, double& s1, double& s2) {
+      [=](int64_t r, int64_t c, S& s1, S& s2) {
         const float in = load(x + r * C + c);
         const float g = masked<kRelu>(load(dy + r * C + c), in, m[c], a[c], b[c]);
         s1 = g;
-        s2 = static_cast<double>(g) * (in - m[c]);
+        s2 = static_cast<S>(g) * (in - m[c]);
       },
       [=](int64_t r) {
         prefetch_ahead(x + r * C, C);
