@@ -211,12 +211,6 @@ std::string problem(const Tensor& x, const Tensor& w, bool bf16_operands) {
          (bf16_operands ? ", bf16 operands" : "");
 }
 
-// out[i] = beta*out[i] + src[i]
-void accumulate(float* out, const float* src, int64_t n, float beta) {
-#pragma omp parallel for simd if (n >= detail::kParallelMin)
-  for (int64_t i = 0; i < n; ++i) out[i] = beta * out[i] + src[i];
-}
-
 // x [N,H,W,Cin], w [Cout,KH,KW,Cin], b [Cout] or undefined -> y [N,H,W,Cout]
 void forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, bool bf16_operands) {
   if (y.numel() == 0) return;
@@ -296,8 +290,8 @@ void backward(const Tensor& x, const Tensor& w, const Tensor& dy, void* dx, floa
       if (dw && bw.dw.reorder)
         bw.dw.reorder->execute(s, {{DNNL_ARG_FROM, bw.dw.mem}, {DNNL_ARG_TO, wrap(plan->w_md, dw_target)}});
       s.wait();
-      if (dw && dw_target != dw) accumulate(dw, dw_target, w.numel(), beta_dw);
-      if (db && db_target != db) accumulate(db, db_target, Cout, beta_db);
+      if (dw && dw_target != dw) convert(dw_target, DType::F32, dw, DType::F32, w.numel(), beta_dw);
+      if (db && db_target != db) convert(db_target, DType::F32, db, DType::F32, Cout, beta_db);
     }
   } catch (const dnnl::error& e) {
     throw std::runtime_error("cpu::conv2d_backward (oneDNN) failed for " + problem(x, w, bf16_operands) + ": " +
