@@ -1,5 +1,7 @@
 #include "io/preprocess.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -212,8 +214,19 @@ std::vector<float> volume_slice(const Volume& v, int z) {
   return s;
 }
 
+void check_label_value(float v, int num_classes, const std::string& what, int x, int y, int z) {
+  if (v >= 0 && v < num_classes && v == std::floor(v)) return;
+  const std::string value = std::isfinite(v) && v == std::floor(v) ? fmt::format("{}", v) : fmt::format("{:g}", v);
+  throw std::invalid_argument(fmt::format(
+      "{}: label value {} at voxel ({}, {}, {}) is not a class of this dataset (integers 0..{}, num_classes = {}); "
+      "fix the label file, or set num_classes if the dataset has more classes",
+      what, value, x, y, z, num_classes - 1, num_classes));
+}
+
 SliceStack preprocess_volume(const Volume& image, const Volume* label, const PreprocessParams& p,
-                             const std::string& what) {
+                             const std::string& what, const std::string& label_what) {
+  if (label && (p.num_classes < 1 || p.num_classes > 256))
+    throw std::invalid_argument(what + ": num_classes " + std::to_string(p.num_classes) + " is not in 1..256");
   const SliceGeometry g = slice_geometry(image, p);
   if (label && (label->nx != image.nx || label->ny != image.ny || label->nz != image.nz))
     throw std::invalid_argument(what + ": label dims " + dims_str(label->nx, label->ny, label->nz) +
@@ -229,9 +242,8 @@ SliceStack preprocess_volume(const Volume& image, const Volume* label, const Pre
     std::copy(c.begin(), c.end(), s.image.begin() + static_cast<std::ptrdiff_t>(z * plane));
     if (!label) continue;
     const auto ls = volume_slice(*label, z);
-    for (float v : ls)
-      if (!(v >= 0 && v <= 255 && v == std::floor(v)))
-        throw std::invalid_argument(what + ": label value " + std::to_string(v) + " is not a class index in 0..255");
+    for (size_t i = 0; i < ls.size(); ++i) check_label_value(ls[i], p.num_classes, label_what.empty() ? what : label_what, static_cast<int>(i) / label->ny,
+                        static_cast<int>(i) % label->ny, z);
     const auto lr = resize_nearest(ls.data(), g.nx, g.ny, 1, g.rx, g.ry);
     const auto lc = crop_or_pad(lr.data(), g.rx, g.ry, 1, g.h, g.w);
     for (size_t i = 0; i < plane; ++i) s.label[z * plane + i] = static_cast<uint8_t>(lc[i]);

@@ -77,10 +77,16 @@ SliceGeometry slice_geometry(const Volume& native, const PreprocessParams& p);
 std::vector<float> volume_slice(const Volume& v, int z);
 
 // Normalises (a copy of) image, resamples and crops every slice. With a label (same dims), the
-// label is resampled with nearest neighbour and stored as uint8 (values must be 0..255 integers,
-// else std::invalid_argument naming `what`). Result: nz slices of out_h x out_w.
+// label is resampled with nearest neighbour and stored as uint8. Its values must be class indices
+// 0..p.num_classes-1 (check_label_value): everything downstream (one-hot, class weights, Dice,
+// metrics) indexes by them. Result: nz slices of out_h x out_w.
+// Throws std::invalid_argument naming `what`, the voxel and the fix unless v is an integer in
+// [0, num_classes).
+void check_label_value(float v, int num_classes, const std::string& what, int x, int y, int z);
+
+// label_what names the label in its errors (default: what).
 SliceStack preprocess_volume(const Volume& image, const Volume* label, const PreprocessParams& p,
-                             const std::string& what = "volume");
+                             const std::string& what = "volume", const std::string& label_what = "");
 
 // Inverse path of docs/method.md §7.1: prob holds per-slice class probabilities [nz][out_h][out_w][C] at the
 // network input size. Each slice is uncropped into the rescaled canvas, resized linearly to the

@@ -84,6 +84,70 @@ IdList Splits::all_ids() const {
   return IdList(all.begin(), all.end());
 }
 
+namespace {
+
+// "006, 007" (the first few of a list of IDs).
+std::string some_ids(const IdList& ids) {
+  std::string out;
+  for (size_t i = 0; i < ids.size() && i < 5; ++i) out += (i ? ", " : "") + ids[i];
+  return ids.size() > 5 ? out + ", ..." : out;
+}
+
+IdList common_ids(const IdList& a, const IdList& b) {
+  const std::set<std::string> in_b(b.begin(), b.end());
+  IdList out;
+  for (const auto& id : a)
+    if (in_b.count(id)) out.push_back(id);
+  return out;
+}
+
+// The sense of a loaded split (load_splits' comment). `from_reference`: the names of the lists the
+// file's "reference" object replaced, which reference mode keeps as released.
+void check_split_sense(const Splits& s, const std::vector<std::pair<std::string, const LabeledSet*>>& sets,
+                       const std::set<std::string>& from_reference, std::vector<std::string>& notes) {
+  std::vector<std::pair<std::string, const IdList*>> lists = {{"test", &s.test()}};
+  for (const auto& [name, set] : sets) {
+    lists.push_back({name + ".train", &set->train});
+    lists.push_back({name + ".val", &set->val});
+  }
+  for (const auto& [name, ids] : lists) {
+    IdList sorted = *ids;
+    std::sort(sorted.begin(), sorted.end());
+    const auto twice = std::adjacent_find(sorted.begin(), sorted.end());
+    if (twice != sorted.end())
+      throw std::runtime_error(s.path + ": " + name + " lists case " + *twice +
+                               " twice; a case may appear once in a list (it would count as two volumes)");
+  }
+  const bool paper = s.mode == "paper";
+  for (const auto& [name, ids] : lists) {
+    if (name == "test") continue;
+    const IdList both = common_ids(*ids, s.test());
+    if (both.empty()) continue;
+    const std::string what = s.path + ": test case" + (both.size() > 1 ? "s " : " ") + some_ids(both) +
+                             (both.size() > 1 ? " are" : " is") + " also in " + name;
+    if (paper)
+      throw std::runtime_error(what + "; the test cases must be kept out of every list the method trains, "
+                                      "validates or pre-trains on (remove them from " + name + ")");
+    notes.push_back(what + " (reference mode keeps the file's lists as they are)");
+  }
+  for (const auto& [name, set] : sets) {
+    if (name == "pretrain") continue;  // the released pools hold their validation volumes (docs/method.md §6.4)
+    const IdList both = common_ids(set->train, set->val);
+    if (both.empty()) continue;
+    const std::string what = s.path + ": " + some_ids(both) + (both.size() > 1 ? " are" : " is") +
+                             " in both the training and the validation list of " + name;
+    if (paper || !from_reference.count(name))
+      throw std::runtime_error(what + "; validation must use other cases than training (remove " + some_ids(both) +
+                               " from one of them" + (paper && from_reference.count(name)
+                                                          ? ", or use compat=reference to keep the released lists"
+                                                          : "") +
+                               ")");
+    notes.push_back(what + ", as in the released lists (reference mode keeps them)");
+  }
+}
+
+}  // namespace
+
 Splits load_splits(const std::string& path, const std::string& mode) {
   if (mode != "paper" && mode != "reference")
     throw std::invalid_argument("splits mode must be \"paper\" or \"reference\", not \"" + mode + "\"");
@@ -107,8 +171,11 @@ Splits load_splits(const std::string& path, const std::string& mode) {
   s.test_ = ids(j["test"], "test", path);
   s.pretrain_ = labeled_set(j["pretrain"], "pretrain", path);
   json bench = j["benchmark"];
-  if (mode == "reference" && j.contains("reference") && j["reference"].contains("benchmark"))
+  std::set<std::string> from_reference;
+  if (mode == "reference" && j.contains("reference") && j["reference"].contains("benchmark")) {
     bench = j["reference"]["benchmark"];
+    from_reference.insert("benchmark");
+  }
   s.benchmark_ = labeled_set(bench, "benchmark", path);
   s.benchmark_name_ = bench.value("name", std::string("trall"));
   if (!j["labeled"].is_object()) throw std::runtime_error(path + ": \"labeled\" must be an object");
@@ -118,8 +185,15 @@ Splits load_splits(const std::string& path, const std::string& mode) {
   }
   if (mode == "reference" && j.contains("reference") && j["reference"].contains("labeled"))
     for (const auto& [tr, combs] : j["reference"]["labeled"].items())
-      for (const auto& [c, set] : combs.items())
+      for (const auto& [c, set] : combs.items()) {
         s.sets_[tr][c] = labeled_set(set, "reference.labeled." + tr + "." + c, path);
+        from_reference.insert("labeled." + tr + "." + c);
+      }
+  std::vector<std::pair<std::string, const LabeledSet*>> sets = {{"pretrain", &s.pretrain_},
+                                                                  {"benchmark", &s.benchmark_}};
+  for (const auto& [tr, combs] : s.sets_)
+    for (const auto& [c, set] : combs) sets.push_back({"labeled." + tr + "." + c, &set});
+  check_split_sense(s, sets, from_reference, s.notes_);
   return s;
 }
 

@@ -40,6 +40,9 @@ class Splits {
   std::map<std::string, std::vector<std::string>> combinations() const;
   // Every ID the split names (test, pool, labelled sets, benchmark, their validation lists), sorted.
   IdList all_ids() const;
+  // What a reader should know about the lists as loaded: in reference mode, the released lists'
+  // known overlaps that the mode keeps (docs/method.md §6.4).
+  const std::vector<std::string>& notes() const { return notes_; }
 
  private:
   friend Splits load_splits(const std::string& path, const std::string& mode);
@@ -48,10 +51,14 @@ class Splits {
   LabeledSet pretrain_, benchmark_;
   std::string benchmark_name_;
   std::map<std::string, std::map<std::string, LabeledSet>> sets_;
+  std::vector<std::string> notes_;
 };
 
 // Loads a split file; mode is "paper" (default) or "reference". Throws std::runtime_error naming
-// the file when it is missing or malformed, std::invalid_argument on an unknown mode.
+// the file when it is missing or malformed, std::invalid_argument on an unknown mode. A split
+// must also make sense: no list names a case twice (it would count as two volumes), and in paper
+// mode no test case is in any other list and no labelled set's training case in its own
+// validation list. Reference mode keeps such overlaps of the released lists and says so in notes().
 Splits load_splits(const std::string& path, const std::string& mode = "paper");
 
 // A split for cases that have none, as the text of a split file (the format load_splits reads):

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <string>
 
 #include "experiments/cli/cli.h"
@@ -73,6 +74,12 @@ int run_command(const cs::CommandInfo& c, int argc, char** argv) {
   } catch (const cs::UsageError& e) {
     std::fprintf(stderr, "contraseg %s: error: %s\n", argv[0], e.what());
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr,
+                 "contraseg %s: error: out of memory; lower the batch (finetune.batch, global.batch, "
+                 "global.volumes, local.batch) or image_size, or use a machine with more memory\n",
+                 argv[0]);
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "contraseg %s: error: %s\n", argv[0], e.what());
     return 1;

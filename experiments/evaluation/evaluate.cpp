@@ -56,12 +56,13 @@ EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std
   apply_threads(cfg);
   const Device dev = config_device(cfg);
   const std::string ck = run_checkpoint(run_dir, which);
+  DataSource data(cfg);
+  data.check_cases({{"test set", data.splits().test(), true}});  // before anything is written
   const std::string out_dir = final_dir + ".partial";
   std::error_code ignored;
   std::filesystem::remove_all(out_dir, ignored);  // what a killed evaluation left
   make_dirs(out_dir + "/predictions");            // fails here, before any work, where it cannot be written
   make_dirs(out_dir + "/pictures");
-  DataSource data(cfg);
   const PreprocessParams& p = data.params();
   auto model = make_model(cfg, Stage::Finetune, dev);
   load_checkpoint(ck, model->params());

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -29,6 +30,9 @@ constexpr double kMaxIterations = 1e8;
 constexpr double kMaxSeed = std::numeric_limits<int>::max();  // seeds are read as int (Config::integer)
 constexpr double kMaxThreads = 1024;
 constexpr double kMaxTemperature = 100;
+// Logits are similarities / tau in fp32: below this they reach 1e6 and their gradients overflow
+// long before tau itself rounds to 0 (1e-40 is 0 as a float).
+constexpr double kMinTemperature = 1e-6;
 constexpr double kMaxResolutionMm = 100;
 constexpr double kMaxImageSize = 1024;
 constexpr int kImageSizeStep = 32;  // five 2x2 poolings in the UNet's encoder
@@ -84,7 +88,7 @@ const std::vector<KeySpec>& config_schema() {
       // stage 1
       {"global.loss", K::String, "gd", "global loss: gr (random), gd- or gd", {"gr", "gd-", "gd"}},
       {"global.iterations", K::Int, "10001", "stage-1 iterations", {}, between(1, kMaxIterations)},
-      {"global.tau", K::Float, "0.1", "temperature", {}, above_up_to(0, kMaxTemperature)},
+      {"global.tau", K::Float, "0.1", "temperature", {}, between(kMinTemperature, kMaxTemperature)},
       {"global.partitions", K::Int, "4", "partitions per volume (S)", {}, at_least(1)},
       // G^D's negatives come from the other volumes of the batch
       {"global.volumes", K::Int, "6", "volumes per batch in paper mode (V; batch = V x S x 2)", {}, at_least(2)},
@@ -96,7 +100,7 @@ const std::vector<KeySpec>& config_schema() {
       // stage 2
       {"local.loss", K::String, "lr", "local loss: lr (random) or ld", {"lr", "ld"}},
       {"local.iterations", K::Int, "10001", "stage-2 iterations", {}, between(1, kMaxIterations)},
-      {"local.tau", K::Float, "0.1", "temperature", {}, above_up_to(0, kMaxTemperature)},
+      {"local.tau", K::Float, "0.1", "temperature", {}, between(kMinTemperature, kMaxTemperature)},
       {"local.blocks", K::Int, "3", "decoder blocks pre-trained (l)", {}, between(1, kDecoderBlocks)},
       {"local.region", K::Int, "3", "local region side: 3 (3x3, flattened + dense) or 1", {"1", "3"}},
       {"local.batch", K::Int, "10", "slices per batch (two views each)", {}, at_least(1)},
@@ -158,10 +162,18 @@ std::string describe_range(KeyType type, const NumericRange& r) {
   return r.or_zero ? "0 or " + what : what;
 }
 
+// A value or key as messages show it: a long one is cut, with its length, rather than echoed whole.
+std::string shown(const std::string& text) {
+  constexpr size_t kShown = 80;
+  if (text.size() <= kShown) return text;
+  return text.substr(0, kShown) + "... (" + std::to_string(text.size()) + " characters)";
+}
+
 // The one format of every value error, so that all of them read alike.
 std::invalid_argument value_error(const std::string& origin, const std::string& key, const std::string& value,
                                   const std::string& problem, const std::string& allowed) {
-  return std::invalid_argument(origin + ": " + key + " = '" + value + "' " + problem + "; allowed: " + allowed);
+  return std::invalid_argument(origin + ": " + shown(key) + " = '" + shown(value) + "' " + problem +
+                               "; allowed: " + allowed);
 }
 
 bool in_range(const NumericRange& r, double x) {
@@ -288,6 +300,21 @@ std::string json_value_text(const KeySpec& s, const nlohmann::json& v, const std
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
+// The keys of section `name` ("global" -> "global.loss, global.iterations, ..."), "" when no
+// key has that prefix.
+std::string section_keys(const std::string& name) {
+  std::string keys;
+  int n = 0;
+  for (const auto& s : config_schema())
+    if (s.key.compare(0, name.size() + 1, name + ".") == 0 && n++ < 3) keys += (keys.empty() ? "" : ", ") + s.key;
+  return n > 3 ? keys + ", ..." : keys;
+}
+std::string section_first_key(const std::string& name) {
+  for (const auto& s : config_schema())
+    if (s.key.compare(0, name.size() + 1, name + ".") == 0) return s.key.substr(name.size() + 1);
+  return "";
+}
+
 // Nested objects become dotted keys ({"global": {"tau": 0.1}} is global.tau). A config is
 // shallow: deeper nesting than any key has, an array where a value belongs, and a key
 // given twice (dotted and nested) are errors, found before any value is used.
@@ -303,8 +330,12 @@ void flatten(const nlohmann::json& j, const std::string& prefix, int depth, cons
     }
     if (it->is_array())  // never dumped: it may be nested without bound
       throw std::invalid_argument(fmt::format("{}: {} is a JSON {}; a config value is a string, number or boolean",
-                                              origin, key, it->type_name()));
-    if (!out.emplace(key, &*it).second) throw std::invalid_argument(origin + ": " + key + " is given twice");
+                                              origin, shown(key), it->type_name()));
+    if (const std::string keys = section_keys(key); !keys.empty())
+      throw std::invalid_argument(fmt::format(
+          "{}: {} is a section of keys ({}), so it takes a JSON object, not the {} {}; e.g. \"{}\": {{\"{}\": ...}}",
+          origin, key, keys, it->type_name(), shown(it->dump()), key, section_first_key(key)));
+    if (!out.emplace(key, &*it).second) throw std::invalid_argument(origin + ": " + shown(key) + " is given twice");
   }
 }
 
@@ -334,8 +365,8 @@ void Config::set(const std::string& key, const std::string& value, const std::st
   const KeySpec* s = nullptr;
   try {
     s = &spec(key);
-  } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(origin + ": " + e.what());
+  } catch (const std::invalid_argument&) {
+    throw std::invalid_argument(origin + ": unknown config key '" + shown(key) + "' (contraseg config lists the keys)");
   }
   values_[key] = check_value(*s, value, origin);
   origins_[key] = origin;
@@ -388,11 +419,25 @@ void Config::load_file(const std::string& path) {
   while (const size_t n = std::fread(buf, 1, sizeof buf, f.get())) text.append(buf, n);
   if (std::ferror(f.get())) throw std::runtime_error(path + ": cannot read config file: " + std::strerror(errno));
   nlohmann::json j;
+  std::string repeated;  // a key given twice in one object: JSON keeps the last, silently
+  std::vector<std::set<std::string>> open_objects;
+  auto note_keys = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using E = nlohmann::json::parse_event_t;
+    if (event == E::object_start) open_objects.emplace_back();
+    if (event == E::object_end && !open_objects.empty()) open_objects.pop_back();
+    if (event == E::key && !open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second &&
+        repeated.empty())
+      repeated = parsed.get<std::string>();
+    return true;
+  };
   try {
-    j = nlohmann::json::parse(text);
+    j = nlohmann::json::parse(text, note_keys);
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": malformed JSON: " + e.what());
   }
+  if (!repeated.empty())
+    throw std::runtime_error(path + ": key \"" + shown(repeated) +
+                             "\" is given twice in one object; keep one (JSON would silently use the last)");
   load_json(j, path);
 }
 
@@ -406,7 +451,7 @@ void Config::load_json(const nlohmann::json& j, const std::string& path) {
     try {
       spec(key);
     } catch (const std::invalid_argument&) {
-      throw std::invalid_argument(path + ": unknown config key '" + key + "'");
+      throw std::invalid_argument(path + ": unknown config key '" + shown(key) + "' (contraseg config lists the keys)");
     }
     set(key, json_value_text(spec(key), v, path), path);
   }

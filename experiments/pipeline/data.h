@@ -22,17 +22,36 @@ struct PreparedCase {
   Volume native_image;  // kept only for evaluation (geometry of the predictions)
 };
 
+// One list of cases a stage reads, for the checks before any work: `name` says which list it is
+// in messages ("labelled set tr1 c1").
+struct CaseList {
+  std::string name;
+  IdList ids;
+  bool labels = false;  // its cases are read with their label files
+};
+
 class DataSource {
  public:
+  // Lists the folder's cases and loads the split (whose own sense io/splits.h checks); prints the
+  // split's notes.
   explicit DataSource(const Config& cfg);
+
+  // The lists a stage reads, checked before anything is created: each is non-empty and names
+  // cases of the folder. Throws naming the split file, the list, the cases and the fix.
+  void check_lists(const std::vector<CaseList>& lists) const;
+  // Loads every case of the lists and checks it as prepare does (image and label dims equal,
+  // finite values, labels class indices below num_classes), keeping nothing: for the cases a
+  // stage reads only later (the test cases of evaluation). Cases that passed in this process are
+  // not read again. Throws naming the case, the file and the fix.
+  void check_cases(const std::vector<CaseList>& lists) const;
 
   const Splits& splits() const { return splits_; }
   const PreprocessParams& params() const { return params_; }
   const std::string& root() const { return root_; }
   int num_classes() const { return params_.num_classes; }
 
-  // Loads and preprocesses the cases with these ids (progress printed with `what`, none if empty).
-  // keep_native: keep the native image/label volumes (evaluation).
+  // Loads and preprocesses the cases with these ids (progress printed with `what`, none if empty),
+  // with check_cases' checks. keep_native: keep the native image/label volumes (evaluation).
   std::vector<PreparedCase> prepare(const IdList& ids, bool need_labels, bool keep_native,
                                     const std::string& what) const;
 
@@ -47,8 +66,10 @@ class DataSource {
 // num_classes are set).
 PreprocessParams pipeline_params(const Config& cfg);
 
-// Preprocesses one native image (and label) with the pipeline's parameters.
-PreparedCase prepare_case(const LoadedCase& c, const PreprocessParams& p, bool keep_native);
+// Preprocesses one native image (and label) with the pipeline's parameters; label_file names the
+// label in errors.
+PreparedCase prepare_case(const LoadedCase& c, const PreprocessParams& p, bool keep_native,
+                          const std::string& label_file = "");
 
 // The splits used for a data directory: DIR/splits.json when the directory has one (`contraseg
 // split` and `contraseg synth` write one), otherwise the dataset's paper split file
@@ -71,7 +92,11 @@ std::string describe_split(const Splits& s);
 // Writes `opt.patients` (1..999) phantom patients (io/synth.h) into `out` in the ACDC layout,
 // `threads` at a time (0: the hardware threads, at most 8), with one progress line per patient in patient order; then `out`/splits.json, the sorted
 // deal (split seed 0) of the folder's cases, when there are enough for a split.
-void synthesise_dataset(const std::string& out, const PhantomOptions& opt, int threads);
+// `out` must be new or empty; with `overwrite` it may also hold a dataset synth wrote (nothing
+// else, and never the root, home or working directory or a folder above it), which is replaced
+// whole. The dataset is written beside `out` ("<out>.partial-PID") and moved into place when
+// complete, so that a killed synth leaves no half dataset. Throws naming `out` before writing.
+void synthesise_dataset(const std::string& out, const PhantomOptions& opt, int threads, bool overwrite = false);
 
 // The stacks of a list of prepared cases (what the samplers take).
 std::vector<SliceStack> stacks_of(const std::vector<PreparedCase>& cases);

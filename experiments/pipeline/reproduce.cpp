@@ -9,13 +9,16 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "autograd/atomic_file.h"
 #include "autograd/device.h"
+#include "experiments/pipeline/console.h"
 #include "experiments/pipeline/data.h"
 #include "experiments/evaluation/pictures.h"
 #include "experiments/pipeline/folder_lock.h"
@@ -51,7 +54,7 @@ struct SideBySide {
 SideBySide side_by_side(const Config& cfg, size_t runs) {
   const int asked = cfg.integer("reproduce.workers");
   if (asked == 1 || config_device(cfg) != Device::CPU) return {};  // one device: one run at a time
-  const int total = cfg.integer("threads") > 0 ? cfg.integer("threads") : omp_get_max_threads();
+  const int total = thread_count(cfg);  // at most the hardware threads
   // 0: a run per thread, each on one thread, so that a run's arithmetic is that of one thread on
   // any machine; W: W runs sharing the threads.
   const int workers = std::max(1, std::min<int>(asked == 0 ? total : asked, static_cast<int>(runs)));
@@ -62,19 +65,103 @@ std::string describe(const SideBySide& p) {
   return fmt::format("{} at a time on {} thread{} each", p.workers, p.threads, p.threads == 1 ? "" : "s");
 }
 
+// How many fine-tuning runs are left and when they should be done, at the pace of the runs this
+// process trained so far (a run found finished takes no time and does not count). Thread-safe:
+// side by side, the runs end on several threads.
+class RunsLeft {
+ public:
+  RunsLeft(size_t runs, size_t to_train) : runs_(runs), to_train_(to_train) {}
+  // After a run ends; `trained`: it had work to do. "2 of 3 fine-tuning runs done, 1 left, ETA 21s".
+  std::string done(bool trained) {
+    const std::lock_guard<std::mutex> lock(mu_);
+    ++done_;
+    trained_ += trained;
+    const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const size_t left = runs_ - done_, untrained = to_train_ > trained_ ? to_train_ - trained_ : 0;
+    std::string line = fmt::format("{} of {} fine-tuning runs done, {} left", done_, runs_, left);
+    if (left > 0 && trained_ > 0) line += ", ETA " + format_duration(spent / trained_ * untrained);
+    return line;
+  }
+
+ private:
+  std::mutex mu_;
+  const size_t runs_, to_train_;
+  size_t done_ = 0, trained_ = 0;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+// The (set, combination) cells of the table that the split has, in the table's order. A set the
+// split has none of the combinations of is an error; the combinations a set lacks (e.g. tr8 c4 of
+// a small dataset) are said in `missing`, since their column then averages fewer runs.
+std::vector<std::pair<std::string, std::string>> table_cells(const Splits& split, const std::vector<std::string>& sets,
+                                                             const std::vector<std::string>& combs,
+                                                             std::vector<std::string>& missing) {
+  const auto available = split.combinations();
+  std::vector<std::pair<std::string, std::string>> cells;
+  for (const auto& tr : sets) {
+    if (tr == split.benchmark_name() && !available.count(tr)) {  // one list, whatever the combination
+      cells.emplace_back(tr, combs.front());
+      continue;
+    }
+    std::vector<std::string> lacking;
+    for (const auto& comb : combs) {
+      const auto it = available.find(tr);
+      const bool has = it != available.end() && std::find(it->second.begin(), it->second.end(), comb) != it->second.end();
+      if (has)
+        cells.emplace_back(tr, comb);
+      else
+        lacking.push_back(comb);
+    }
+    if (lacking.size() == combs.size()) {
+      std::string have;
+      for (const auto& [t, cs] : available) have += fmt::format("{}{} {}..{}", have.empty() ? "" : ", ", t, cs.front(), cs.back());
+      throw std::invalid_argument(fmt::format(
+          "reproduce.labeled: the split {} has no labelled set {} with any of the combinations {} (it has: {}); "
+          "leave {} out of reproduce.labeled, or use a split that has it",
+          split.path, tr, fmt::join(combs, ","), have.empty() ? "none" : have, tr));
+    }
+    if (!lacking.empty())
+      missing.push_back(fmt::format("the split {} has no combination {} of {}: its column averages {} of {} runs",
+                                    split.path, fmt::join(lacking, ","), tr, combs.size() - lacking.size(),
+                                    combs.size()));
+  }
+  return cells;
+}
+
+// Every list of every stage of the table, and every case in them, checked before the folder is
+// written (the stages check again, from the cache, before each of their folders).
+void check_table_inputs(const DataSource& data, const std::vector<std::pair<std::string, std::string>>& cells) {
+  std::vector<CaseList> lists = {{"pre-training pool", data.splits().pretrain_pool(), false},
+                                 {"test set", data.splits().test(), true}};
+  for (const auto& [tr, comb] : cells) {
+    const std::string set = fmt::format("labelled set {} {}", tr, comb);
+    lists.push_back({set, data.splits().labeled(tr, comb), true});
+    lists.push_back({"validation list of " + set, data.splits().validation(tr, comb), true});
+  }
+  data.check_cases(lists);
+}
+
 }  // namespace
 
 std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
+  const auto sets = cfg.list("reproduce.labeled");
+  const auto combs = cfg.list("reproduce.combs");
+  const DataSource data(cfg);
+  std::vector<std::string> missing;
+  const auto cells = table_cells(data.splits(), sets, combs, missing);
+  check_table_inputs(data, cells);
+  for (const auto& m : missing) say("note: " + m);
   const FolderLock lock(opt.out, opt.command_line);  // one reproduce per folder
+  const RunTree tree(opt.out);  // its runs record the paths inside it relative: the folder can move
   cfg.with_absolute_paths().save(opt.out + "/config.json");
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   auto stage_opt = [&](const std::string& dir, const std::string& init) {
     StageOptions s;
     s.out = dir;
     s.init = init;
-    s.existing = Existing::Resume;  // a killed earlier attempt continues, a finished one is kept
+    s.existing = Existing::ResumeOrStart;  // a killed earlier attempt continues, a finished one is kept
     s.command_line = opt.command_line;
     s.quiet = opt.quiet;
     return s;
@@ -88,22 +175,15 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
   run_pretrain_local(cfg, stage_opt(l_dir, g_dir));
   const std::vector<Row> rows = {{"random", "random init", ""}, {"global", "global only (G)", g_dir},
                                  {"global_local", "global + local (G + L)", l_dir}};
-  const auto sets = cfg.list("reproduce.labeled");
-  const auto combs = cfg.list("reproduce.combs");
-  DataSource data(cfg);
-  const auto available = data.splits().combinations();
   std::vector<FinetuneJob> jobs;  // in the table's order: set, combination, initialisation
-  for (const auto& tr : sets)
-    for (const auto& comb : combs) {
-      const auto it = available.find(tr);
-      if (it == available.end() || std::find(it->second.begin(), it->second.end(), comb) == it->second.end())
-        continue;  // this dataset has no such combination (e.g. tr8 c4)
-      for (const auto& row : rows)
-        jobs.push_back({&row, tr, comb, fmt::format("{}/finetune/{}/{}_{}", opt.out, row.key, tr, comb)});
-    }
+  for (const auto& [tr, comb] : cells)
+    for (const auto& row : rows)
+      jobs.push_back({&row, tr, comb, fmt::format("{}/finetune/{}/{}_{}", opt.out, row.key, tr, comb)});
   const SideBySide plan = side_by_side(cfg, jobs.size());
-  if (plan.workers > 1)
-    std::printf("[%5.0fs] stage 3: %zu fine-tuning runs, %s\n", elapsed(), jobs.size(), describe(plan).c_str());
+  const auto has_work = [](const FinetuneJob& job) { return !path_exists(job.dir + "/eval/summary.json"); };
+  RunsLeft left(jobs.size(), std::count_if(jobs.begin(), jobs.end(), has_work));
+  std::printf("[%5.0fs] stage 3: %zu fine-tuning runs, %s\n", elapsed(), jobs.size(),
+              plan.workers > 1 ? describe(plan).c_str() : "one at a time");
   run_side_by_side(
       jobs.size(), plan.workers,
       [&](size_t i) {
@@ -112,8 +192,10 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
         c.set("finetune.labeled", job.tr, "reproduce");
         c.set("finetune.comb", job.comb, "reproduce");
         if (plan.workers > 1) c.set("threads", std::to_string(plan.threads), "reproduce.workers");
+        const bool work = has_work(job);
         run_finetune(c, stage_opt(job.dir, job.row->init));  // and its evaluation
         job.dice = read_summary_dice(job.dir + "/eval/summary.json");
+        say(fmt::format("[{:5.0f}s] {}", elapsed(), left.done(work)));
       },
       [&](size_t i) {
         const FinetuneJob& job = jobs[i];
@@ -161,6 +243,7 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
     }
     md += "\n";
   }
+  for (const auto& m : missing) md += "\nNote: " + m + ".\n";
   md += fmt::format("\nRuns: {}/finetune/<init>/<set>_<comb>/ (each with eval/summary.json and eval/pictures/).\n",
                     opt.out);
   // A table is a measurement of one machine: floating-point results differ between CPUs.

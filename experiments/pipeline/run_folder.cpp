@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include "autograd/atomic_file.h"
 #include "autograd/device.h"
 #include "experiments/pipeline/console.h"
+#include "nn/checkpoint.h"
 #include "ops/precision.h"
 
 namespace cs {
@@ -77,16 +79,51 @@ std::vector<std::string> weight_keys(const std::string& stage) {
   return keys;
 }
 
-std::string config_hash(const Config& cfg, const std::string& stage, const std::string& init) {
-  const Config c = cfg.with_absolute_paths();
-  std::string text = "stage=" + stage + "\ninit=" + absolute_path(init) + "\n";
-  for (const auto& k : weight_keys(stage)) text += k + "=" + c.str(k) + "\n";
+namespace {
+
+// The hash of a config and init in the form a run folder records them (paths absolute, or
+// relative to the run folder inside a RunTree).
+std::string recorded_hash(const Config& recorded, const std::string& stage, const std::string& recorded_init) {
+  std::string text = "stage=" + stage + "\ninit=" + recorded_init + "\n";
+  for (const auto& k : weight_keys(stage)) text += k + "=" + recorded.str(k) + "\n";
   uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a: stable across compilers, unlike std::hash
   for (unsigned char ch : text) h = (h ^ ch) * 0x100000001b3ull;
   return fmt::format("{:016x}", h);
 }
 
-StoredRun read_stored_run(const std::string& dir) {
+std::string& active_run_tree() {  // the root of the live RunTree, absolute; "" for none
+  static std::string root;
+  return root;
+}
+
+bool lies_inside(const std::string& path, const std::string& root) {
+  const auto rel = std::filesystem::path(path).lexically_relative(root);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+// How the run folder `dir` records `path`: relative to itself when both lie inside the live
+// RunTree, else absolute.
+std::string recorded_path(const std::string& path, const std::string& dir) {
+  const std::string abs = absolute_path(path), run = absolute_path(dir), &tree = active_run_tree();
+  if (abs.empty() || tree.empty() || !lies_inside(abs, tree) || !lies_inside(run, tree)) return abs;
+  return std::filesystem::path(abs).lexically_relative(run).string();
+}
+
+// A recorded path read in the run folder `dir`: absolute.
+std::string resolved_path(const std::string& recorded, const std::string& dir) {
+  if (recorded.empty() || std::filesystem::path(recorded).is_absolute()) return recorded;
+  return absolute_path(dir + "/" + recorded);
+}
+
+Config recorded_config(const Config& cfg, const std::string& dir) {
+  Config c = cfg.with_absolute_paths();
+  for (const auto& s : config_schema())
+    if (s.type == KeyType::Path) c.set(s.key, recorded_path(c.str(s.key), dir), "run folder");
+  return c;
+}
+
+// config.json as written, its paths in their recorded form.
+StoredRun read_stored_run_as_written(const std::string& dir) {
   const std::string path = dir + "/config.json";
   std::ifstream f(path);
   if (!f) throw std::runtime_error(dir + ": not a run folder (no config.json)");
@@ -106,14 +143,63 @@ StoredRun read_stored_run(const std::string& dir) {
   return r;
 }
 
+}  // namespace
+
+RunTree::RunTree(const std::string& root) : previous_(active_run_tree()) { active_run_tree() = absolute_path(root); }
+RunTree::~RunTree() { active_run_tree() = previous_; }
+
+std::string config_hash(const Config& cfg, const std::string& stage, const std::string& init) {
+  return recorded_hash(cfg.with_absolute_paths(), stage, absolute_path(init));
+}
+
+StoredRun read_stored_run(const std::string& dir) {
+  StoredRun r = read_stored_run_as_written(dir);
+  r.init = resolved_path(r.init, dir);
+  for (const auto& s : config_schema())
+    if (s.type == KeyType::Path) r.config.set(s.key, resolved_path(r.config.str(s.key), dir), "run folder");
+  return r;
+}
+
+std::string format_duration(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, s / 60 % 60);
+  if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
 std::string checkpoint_path(const std::string& dir, const std::string& which) {
   return dir + "/checkpoints/" + which + ".safetensors";
 }
+
+namespace {
+
+// A checkpoint is bound to the run that wrote it: its metadata carries that run's stage and config
+// hash (training.cpp checkpoint_metadata), which must be those in the folder's config.json. Weights
+// copied in from another run would otherwise be used with settings (image size, classes, init)
+// that did not make them, and give numbers that look right.
+void check_checkpoint_of_run(const std::string& dir, const StoredRun& run, const std::string& ck) {
+  const auto md = read_checkpoint_metadata(ck);
+  auto value = [&](const char* key) {
+    const auto it = md.find(key);
+    return it == md.end() || it->second.empty() ? std::string("(none)") : it->second;
+  };
+  const std::string stage = value("stage"), hash = value("config_hash");
+  if (!run.config_hash.empty() && hash == run.config_hash && stage == run.stage) return;
+  throw std::runtime_error(fmt::format(
+      "{}: not made by the run in {}: the checkpoint says stage {}, config hash {}; {}/config.json says stage {}, "
+      "config hash {}. Weights copied from another run are not used with this run's settings: use the run folder "
+      "that made them (the whole folder, config.json included), or train this run again with --overwrite",
+      ck, dir, stage, hash, dir, run.stage.empty() ? "(none)" : run.stage,
+      run.config_hash.empty() ? "(none)" : run.config_hash));
+}
+
+}  // namespace
 
 std::string run_checkpoint(const std::string& dir, const std::string& which) {
   std::string ck = checkpoint_path(dir, which);
   if (which == "best" && !path_exists(ck)) ck = checkpoint_path(dir, "final");
   if (!path_exists(ck)) throw std::runtime_error(dir + ": no checkpoint " + ck);
+  check_checkpoint_of_run(dir, read_stored_run(dir), ck);
   return ck;
 }
 
@@ -127,6 +213,7 @@ Config load_run_config(const std::string& dir, const std::vector<std::string>& e
   }
   const std::string ck = checkpoint_path(dir, checkpoint);
   if (!path_exists(ck)) throw std::runtime_error(dir + ": incomplete run, " + ck + " is missing (did it finish?)");
+  check_checkpoint_of_run(dir, run, ck);
   if (stage_out) *stage_out = run.stage;
   return run.config;
 }
@@ -161,8 +248,9 @@ void remove_run_files(const std::string& dir) {
 
 }  // namespace
 
-void RunFolder::check_resumable(const Config& config, const std::string& stage, const std::string& init) const {
-  const StoredRun old = read_stored_run(dir_);
+void RunFolder::check_resumable(const Config& config, const std::string& stage, const std::string& init,
+                                Existing existing) {
+  const StoredRun old = read_stored_run(dir_);  // its paths absolute, read in this folder
   if (old.stage != stage)
     throw std::runtime_error(fmt::format("{}: holds a {} run, not a {} run", dir_, old.stage, stage));
   const Config now = config.with_absolute_paths();
@@ -174,47 +262,107 @@ void RunFolder::check_resumable(const Config& config, const std::string& stage, 
     (std::find(weights.begin(), weights.end(), s.key) != weights.end() ? refused : allowed) += line;
   }
   if (old.init != absolute_path(init))
-    refused += fmt::format("\n  --init: {} -> {}", old.init.empty() ? "(none)" : old.init,
+    refused += fmt::format("\n  init run: {} -> {}", old.init.empty() ? "(none)" : old.init,
                            init.empty() ? "(none)" : absolute_path(init));
-  if (!refused.empty())
+  // Only the user's --resume has --overwrite; reproduce and demo take another --out.
+  if (!refused.empty() && existing == Existing::Resume)
     throw std::runtime_error(fmt::format(
         "{}: --resume with settings that change the weights; the run was made with other values:{}\n"
         "Resume with the run's settings, or start again with --overwrite (or another --out).",
         dir_, refused));
+  if (!refused.empty())
+    throw std::runtime_error(fmt::format(
+        "{}: holds a run made with other settings that change the weights:{}\n"
+        "Run with the run's settings, or choose another --out (or delete {} to train it again).",
+        dir_, refused, dir_));
   if (!allowed.empty())
     say(fmt::format("{}: resuming with changed settings that do not affect the weights:{}", dir_, allowed));
+  // The paths keep the form the folder records them in (relative inside a moved reproduce
+  // folder): the hash covers that form.
+  const StoredRun written = read_stored_run_as_written(dir_);
+  recorded_ = now;
+  for (const auto& s : config_schema())
+    if (s.type == KeyType::Path) recorded_.set(s.key, written.config.str(s.key), "run folder");
+  recorded_init_ = written.init;
+  hash_ = recorded_hash(recorded_, stage, recorded_init_);
   if (!old.config_hash.empty() && old.config_hash != hash_)
     throw std::runtime_error(fmt::format("{}: config.json says config hash {}, its values give {} (edited by hand?)",
                                          dir_, old.config_hash, hash_));
 }
 
+// The thread count, the CPU's instruction set and the device change how sums are rounded: a run
+// resumed with others goes on, but will not end with the weights of an uninterrupted run.
+void RunFolder::warn_if_arithmetic_changed(const Config& config) const {
+  nlohmann::json old;
+  try {
+    std::ifstream f(dir_ + "/env.json");
+    old = nlohmann::json::parse(f);
+  } catch (const std::exception&) {
+    return;  // no (readable) env.json: nothing to compare with
+  }
+  const nlohmann::json now = nlohmann::json::parse(environment_json(config, ""));
+  std::string changed;
+  for (const char* key : {"threads", "cpu_isa", "device"})
+    if (old.is_object() && old.contains(key) && old[key] != now[key])
+      changed += fmt::format("\n  {}: {} -> {}", key, old[key].dump(), now[key].dump());
+  if (changed.empty()) return;
+  std::fprintf(stderr,
+               "warning: %s: resuming with other arithmetic than the run had (its env.json):%s\n"
+               "The run goes on, but its weights will not be bit-identical to those of an uninterrupted run.\n",
+               dir_.c_str(), changed.c_str());
+}
+
 RunFolder::RunFolder(const std::string& dir, const Config& config, const std::string& stage,
                      const std::string& command_line, Existing existing, const std::string& init)
-    : lock_(dir, command_line), dir_(dir), hash_(cs::config_hash(config, stage, init)) {
-  bool holds_run = path_exists(dir + "/config.json");
+    : config_(config),
+      stage_(stage),
+      command_line_(command_line),
+      init_(init),
+      existing_(existing),
+      dir_(dir) {
+  // Before the lock, which would create the folder: a misspelled --resume folder stays unmade.
+  if (existing == Existing::Resume && !path_exists(dir + "/config.json"))
+    throw std::runtime_error(fmt::format("no run in {} to resume (it has no config.json); drop --resume to start one",
+                                         dir));
+  if (path_exists(dir)) lock_.emplace(dir, command_line);
+  const bool holds_run = path_exists(dir + "/config.json");
   if (holds_run && existing == Existing::Refuse)
     throw std::runtime_error(fmt::format(
         "{}: holds a run already; add --resume to continue it, or --overwrite to discard it and start again", dir));
-  if (holds_run && existing == Existing::Overwrite) {
-    remove_run_files(dir);
-    holds_run = false;
+  if (!holds_run && existing == Existing::Resume)  // removed since the check above
+    throw std::runtime_error(fmt::format("no run in {} to resume; drop --resume to start one", dir));
+  if (!holds_run || existing == Existing::Overwrite) {
+    recorded_ = recorded_config(config, dir);
+    recorded_init_ = recorded_path(init, dir);
+    hash_ = recorded_hash(recorded_, stage, recorded_init_);
+    return;
   }
-  if (holds_run) {
-    check_resumable(config, stage, init);
-    remove_stale_temp_files(dir);
-    finished_ = path_exists(checkpoint("final"));
-    if (finished_) return;  // nothing to train, nothing to write
-    resuming_ = true;
+  check_resumable(config, stage, init, existing);
+  finished_ = path_exists(checkpoint("final"));  // nothing to train, nothing to write
+  resuming_ = !finished_;
+  if (resuming_) warn_if_arithmetic_changed(config);
+}
+
+void RunFolder::start() {
+  if (finished_ || started_) throw std::logic_error(dir_ + ": RunFolder::start on a finished or started run");
+  if (!lock_) {
+    lock_.emplace(dir_, command_line_);  // creates the folder
+    if (path_exists(dir_ + "/config.json"))  // another process started a run there meanwhile
+      throw std::runtime_error(fmt::format("{}: a run was started there by another process meanwhile", dir_));
   }
-  make_dirs(dir + "/checkpoints");
-  nlohmann::json cfg = config.with_absolute_paths().to_json();  // readable from any directory
-  cfg["stage"] = stage;
-  cfg["init"] = absolute_path(init);
+  if (existing_ == Existing::Overwrite) remove_run_files(dir_);
+  if (resuming_) remove_stale_temp_files(dir_);
+  make_dirs(dir_ + "/checkpoints");
+  nlohmann::json cfg = recorded_.to_json();  // readable from any directory (read_stored_run)
+  cfg["stage"] = stage_;
+  cfg["init"] = recorded_init_;
   cfg["config_hash"] = hash_;
-  write_file_atomic(dir + "/config.json", cfg.dump(2) + "\n");
-  write_file_atomic(dir + "/env.json", environment_json(config, command_line, init));
-  log_ = std::fopen((dir + "/log.txt").c_str(), holds_run ? "a" : "w");
-  if (!log_) throw std::runtime_error(fmt::format("{}/log.txt: cannot open for writing: {}", dir, std::strerror(errno)));
+  write_file_atomic(dir_ + "/config.json", cfg.dump(2) + "\n");
+  write_file_atomic(dir_ + "/env.json", environment_json(config_, command_line_, init_));
+  log_ = std::fopen((dir_ + "/log.txt").c_str(), resuming_ ? "a" : "w");
+  if (!log_)
+    throw std::runtime_error(fmt::format("{}/log.txt: cannot open for writing: {}", dir_, std::strerror(errno)));
+  started_ = true;
 }
 
 RunFolder::~RunFolder() {
@@ -222,8 +370,10 @@ RunFolder::~RunFolder() {
   if (log_) std::fclose(log_);
 }
 
-void RunFolder::log_step(int step, double loss, double ms, double ips, bool echo) {
-  log_line(fmt::format("step {} loss {:.6f} ms/step {:.1f} images/s {:.1f}", step, loss, ms, ips), echo);
+void RunFolder::log_step(int step, int total, double loss, double ms, double ips, double eta_s, bool echo) {
+  log_line(fmt::format("step {}/{} loss {:.6f} ms/step {:.1f} images/s {:.1f} eta {}", step, total, loss, ms, ips,
+                       eta_s < 0 ? "?" : format_duration(eta_s)),
+           echo);
 }
 
 void RunFolder::log_line(const std::string& line, bool echo) {

@@ -11,6 +11,7 @@
 #include "experiments/evaluation/metrics.h"
 #include "experiments/pipeline/console.h"
 #include "experiments/pipeline/data.h"
+#include "experiments/pipeline/stage_checks.h"
 #include "experiments/pipeline/stages.h"
 #include "experiments/pipeline/training.h"
 #include "io/mode.h"
@@ -66,13 +67,6 @@ void run_finetune(const Config& cfg, const StageOptions& opt) {
   const IdList train_ids = data.splits().labeled(tr, comb);
   const IdList val_ids = data.splits().validation(tr, comb);
   RunFolder run(opt.out, cfg, "finetune", opt.command_line, opt.existing, opt.init);
-  FinetuneResult result;
-  // A resumed run continues from the best validation score it had reached.
-  if (path_exists(run.checkpoint("best"))) {
-    const auto md = read_checkpoint_metadata(run.checkpoint("best"));
-    result.best_val_dice = std::stod(md.at("val_dice"));
-    result.best_step = std::stoi(md.at("step")) + 1;
-  }
   auto evaluate_once = [&] {
     if (path_exists(run.path("eval")))
       say(fmt::format("finetune: {} holds its evaluation already (contraseg evaluate --overwrite replaces it)",
@@ -85,39 +79,54 @@ void run_finetune(const Config& cfg, const StageOptions& opt) {
     evaluate_once();
     return;
   }
-  run.log_line(fmt::format("finetune: {} {} ({} volumes), {}, {} mode, {} iterations", tr, comb, train_ids.size(),
-                           init_desc, mode_name(mode), cfg.integer("finetune.iterations")));
+  // Everything the stage reads, the test cases of its evaluation included, is checked before the
+  // folder is written (stage_checks.h).
+  const std::string set = fmt::format("labelled set {} {}", tr, comb);
+  const CaseList test = {"test set", data.splits().test(), true};
+  data.check_lists({{set, train_ids, true}, {"validation list of " + set, val_ids, true}, test});
   const auto train = data.prepare(train_ids, true, false, "labelled volumes");
   const auto val = data.prepare(val_ids, true, true, "validation volumes");
+  data.check_cases({test});
   const auto stacks = stacks_of(train);
   const PreprocessParams& p = data.params();
-
   auto model = make_model(cfg, Stage::Finetune, dev);
   if (!opt.init.empty()) load_checkpoint(checkpoint_path(opt.init, "final"), model->params(), lo);
   const auto step = make_stage_step(Stage::Finetune, cfg, *model, stacks);
-
-  LoopSpec spec;
-  spec.iterations = cfg.integer("finetune.iterations");
-  spec.validate_every = cfg.integer("finetune.val_every");
-  const int bn_batches = cfg.integer("finetune.bn_batches");
-  spec.validate = [&](int s) {
-    if (bn_batches > 0) estimate_bn_statistics(*step, s, bn_batches);
-    const double d = validation_dice(*model, val, p);
-    const bool better = result.best_step < 0 || d > result.best_val_dice + 1e-7;
-    run.log_line(fmt::format("validate step {} foreground_dice {:.4f}{}", s + 1, d, better ? " best" : ""),
-                 !opt.quiet);
-    if (better) {
-      result.best_val_dice = d;
-      result.best_step = s + 1;
-      auto md = checkpoint_metadata(cfg, Stage::Finetune, s, run.config_hash());
-      md["val_dice"] = fmt::format("{:.9g}", d);
-      save_checkpoint(run.checkpoint("best"), model->params(), nullptr, md);
+  check_stage_inputs(*step, cfg, train, set);
+  run.start();
+  run.logging_errors([&] {
+    FinetuneResult result;
+    // A resumed run continues from the best validation score it had reached.
+    if (path_exists(run.checkpoint("best"))) {
+      const auto md = read_checkpoint_metadata(run.checkpoint("best"));
+      result.best_val_dice = std::stod(md.at("val_dice"));
+      result.best_step = std::stoi(md.at("step")) + 1;
     }
-  };
-  run_loop(cfg, run, *step, spec, run.resuming(), opt.quiet);
-  run.log_line(fmt::format("finetune: done, best validation foreground Dice {:.4f} at step {}", result.best_val_dice,
-                           result.best_step));
-  evaluate_once();
+    run.log_line(fmt::format("finetune: {} {} ({} volumes), {}, {} mode, {} iterations", tr, comb, train_ids.size(),
+                             init_desc, mode_name(mode), cfg.integer("finetune.iterations")));
+    LoopSpec spec;
+    spec.iterations = cfg.integer("finetune.iterations");
+    spec.validate_every = cfg.integer("finetune.val_every");
+    const int bn_batches = cfg.integer("finetune.bn_batches");
+    spec.validate = [&](int s) {
+      if (bn_batches > 0) estimate_bn_statistics(*step, s, bn_batches);
+      const double d = validation_dice(*model, val, p);
+      const bool better = result.best_step < 0 || d > result.best_val_dice + 1e-7;
+      run.log_line(fmt::format("validate step {} foreground_dice {:.4f}{}", s + 1, d, better ? " best" : ""),
+                   !opt.quiet);
+      if (better) {
+        result.best_val_dice = d;
+        result.best_step = s + 1;
+        auto md = checkpoint_metadata(cfg, Stage::Finetune, s, run.config_hash());
+        md["val_dice"] = fmt::format("{:.9g}", d);
+        save_checkpoint(run.checkpoint("best"), model->params(), nullptr, md);
+      }
+    };
+    run_loop(cfg, run, *step, spec, run.resuming(), opt.quiet);
+    run.log_line(fmt::format("finetune: done, best validation foreground Dice {:.4f} at step {}",
+                             result.best_val_dice, result.best_step));
+    evaluate_once();
+  });
 }
 
 }  // namespace cs

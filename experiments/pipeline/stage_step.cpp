@@ -247,9 +247,15 @@ class LocalStep final : public StageStep {
 
 // ---- fine-tuning: the whole UNet, Dice (or weighted cross-entropy) on augmented labelled slices.
 
+// Labels are class indices below C: preprocess_volume checks every label file as it enters. The
+// check here is cheap and keeps a broken invariant from writing outside y.
 std::vector<float> one_hot(const std::vector<uint8_t>& labels, int C) {
   std::vector<float> y(labels.size() * C, 0.f);
-  for (size_t i = 0; i < labels.size(); ++i) y[i * C + labels[i]] = 1.f;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] >= C)
+      throw std::logic_error(fmt::format("one_hot: label {} at pixel {} is not below the {} classes", labels[i], i, C));
+    y[i * C + labels[i]] = 1.f;
+  }
   return y;
 }
 

@@ -193,7 +193,7 @@ TEST(Config, DescribesWhatEachKeyAllows) {
   EXPECT_EQ(described("finetune.batch"), "integer >= 1");
   EXPECT_EQ(described("global.volumes"), "integer >= 2");
   EXPECT_EQ(described("lr"), "number in (0, 1]");
-  EXPECT_EQ(described("global.tau"), "number in (0, 100]");
+  EXPECT_EQ(described("global.tau"), "number in [1e-06, 100]");
   EXPECT_EQ(described("target_res"), "number in [0, 100]");
   EXPECT_EQ(described("image_size"), "0 or a multiple of 32 in [32, 1024]");
   EXPECT_EQ(described("num_classes"), "0 or integer in [2, 32]");
@@ -344,7 +344,8 @@ TEST(Config, ValidateRefusesValuesThatDoNotWorkTogether) {
 
 TEST(Config, UnknownKeysNameWhereTheyCameFrom) {
   Config c;
-  EXPECT_EQ(message_of([&] { c.apply_override("finetune.iters=3"); }), "--set: unknown config key 'finetune.iters'");
+  EXPECT_EQ(message_of([&] { c.apply_override("finetune.iters=3"); }),
+            "--set: unknown config key 'finetune.iters' (contraseg config lists the keys)");
 }
 
 }  // namespace
