@@ -255,11 +255,13 @@ void Canvas::for_each_text_pixel(const std::string& s, int scale, Plot plot) {
 
 void Canvas::text(int x, int y, const std::string& s, Rgb c, int scale) {
   for_each_text_pixel(s, scale, [&](int dx, int dy) { set(x + dx, y + dy, c); });
+  texts_.push_back({x, y, text_width(s, scale), text_height(scale), s});
 }
 
 void Canvas::text_up(int x, int y, const std::string& s, Rgb c, int scale) {
   // Turning counter-clockwise maps the text's x to upwards and its y (down) to the right.
   for_each_text_pixel(s, scale, [&](int dx, int dy) { set(x + dy, y - 1 - dx, c); });
+  texts_.push_back({x, y - text_width(s, scale), text_height(scale), text_width(s, scale), s});
 }
 
 void Canvas::write_png(const std::string& path) const { write_png_rgb(path, width_, height_, rgb_); }

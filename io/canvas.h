@@ -41,6 +41,12 @@ bool glyph_pixel(char c, int col, int row);
 int text_width(const std::string& s, int scale = 1);
 int text_height(int scale = 1);
 
+// Where a text was drawn, for tests of a picture's layout (texts inside it, none over another).
+struct TextBox {
+  int x = 0, y = 0, w = 0, h = 0;
+  std::string text;
+};
+
 class Canvas {
  public:
   Canvas(int width, int height, Rgb background = {255, 255, 255});
@@ -69,6 +75,9 @@ class Canvas {
   // the bottom-left corner of the turned text.
   void text_up(int x, int y, const std::string& s, Rgb c, int scale = 1);
 
+  // Every text drawn so far, in drawing order.
+  const std::vector<TextBox>& text_boxes() const { return texts_; }
+
   // Throws std::runtime_error naming the path on failure.
   void write_png(const std::string& path) const;
 
@@ -79,6 +88,7 @@ class Canvas {
 
   int width_, height_;
   std::vector<uint8_t> rgb_;
+  std::vector<TextBox> texts_;
 };
 
 }  // namespace cs

@@ -150,12 +150,17 @@ Canvas draw_similarity_maps(const std::vector<float>& image, int h, int w, const
   const int ph = h * scale, pw = w * scale, ts = 2, m = 8;
   const std::string captions[2] = {"query", "cosine similarity"};
   const int row_h = text_height(ts) + 4 + ph;
-  const int W = std::max(2 * pw + 3 * m, text_width(title, ts) + 2 * m);
+  // Two columns, image and map, each as wide as its panel or its widest heading (small images
+  // have headings wider than themselves).
+  int col = std::max(pw, text_width(captions[1], ts));
+  for (const QueryPixel& q : queries) col = std::max(col, text_width(captions[0] + ": " + q.name, ts));
+  const int W = std::max(2 * col + 3 * m, text_width(title, ts) + 2 * m);
   const int H = m + text_height(ts) + m + static_cast<int>(queries.size()) * (row_h + m) + 40 + m;
   Canvas c(W, H, kPaper);
   c.text((W - text_width(title, ts)) / 2, m, title, kInk, ts);
   const auto window = display_window(image);
-  const int x_img = (W - 2 * pw - m) / 2, x_map = x_img + pw + m;
+  const int x_col = (W - 2 * col - m) / 2;
+  const int x_img = x_col + (col - pw) / 2, x_map = x_img + col + m;
   int y = 2 * m + text_height(ts);
   for (const QueryPixel& q : queries) {
     if (q.y < 0 || q.y >= h || q.x < 0 || q.x >= w)

@@ -72,5 +72,33 @@ TEST(SimilarityMaps, EachFeatureCellShowsItsCosineToTheQuery) {
   EXPECT_THROW(draw_similarity_maps(image, 4, 4, without, 2, 2, 2, {{4, 0, "out"}}, "t"), std::invalid_argument);
 }
 
+// Every text of a picture inside it and clear of every other: at the demo's 32-pixel size the
+// headings are wider than the panels under them.
+void expect_texts_fit(const Canvas& c) {
+  const auto& t = c.text_boxes();
+  for (size_t i = 0; i < t.size(); ++i) {
+    EXPECT_TRUE(t[i].x >= 0 && t[i].y >= 0 && t[i].x + t[i].w <= c.width() && t[i].y + t[i].h <= c.height())
+        << "'" << t[i].text << "' leaves the " << c.width() << "x" << c.height() << " picture";
+    for (size_t j = i + 1; j < t.size(); ++j) {
+      const bool apart = t[i].x + t[i].w <= t[j].x || t[j].x + t[j].w <= t[i].x || t[i].y + t[i].h <= t[j].y ||
+                         t[j].y + t[j].h <= t[i].y;
+      EXPECT_TRUE(apart) << "'" << t[i].text << "' overlaps '" << t[j].text << "'";
+    }
+  }
+}
+
+TEST(SimilarityMaps, TextsFitAtEverySize) {
+  for (int side : {8, 32, 64, 192}) {
+    const int fside = side / 2, channels = 3;
+    std::vector<float> image(static_cast<size_t>(side) * side), features(static_cast<size_t>(fside) * fside * channels);
+    for (size_t i = 0; i < image.size(); ++i) image[i] = static_cast<float>(i % 7);
+    for (size_t i = 0; i < features.size(); ++i) features[i] = static_cast<float>((i * 5) % 11) - 5.f;
+    const std::vector<QueryPixel> q = {{1, 1, "background"}, {side / 2, side / 2, "myocardium"}};
+    SCOPED_TRACE("side " + std::to_string(side));
+    expect_texts_fit(draw_similarity_maps(image, side, side, features, fside, fside, channels, q,
+                                          "g2 features of a held-out slice, step 0"));
+  }
+}
+
 }  // namespace
 }  // namespace cs
