@@ -49,7 +49,9 @@ for i in $(seq 1 "$KILLS"); do
   kill -9 "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   [ -n "$writing" ] && in_write=$((in_write + 1))
-  if ! train "$run" --resume >"$W/resume$i.log" 2>&1; then
+  resume=--resume
+  [ -f "$run/config.json" ] || resume=  # killed before its run started: --resume would refuse the folder
+  if ! train "$run" $resume >"$W/resume$i.log" 2>&1; then
     echo "  kill $i at ${delay_ms} ms: resume FAILED"; tail -n 5 "$W/resume$i.log"; continue
   fi
   if same_run "$W/ref" "$run"; then

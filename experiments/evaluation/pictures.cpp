@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -445,13 +446,17 @@ Series read_curve(const std::string& log_path, const std::string& first, const s
   std::string line;
   while (std::getline(f, line)) {
     std::istringstream in(line);
-    std::string w0, w1, key;
-    double step = 0, v = 0;
+    std::string w0, w1, at, key;
+    double v = 0;
     if (first == "step") {
-      if (!(in >> w0 >> step >> key >> v) || w0 != "step" || key != value_key) continue;
+      if (!(in >> w0 >> at >> key >> v) || w0 != "step" || key != value_key) continue;
     } else {
-      if (!(in >> w0 >> w1 >> step >> key >> v) || w0 != first || w1 != "step" || key != value_key) continue;
+      if (!(in >> w0 >> w1 >> at >> key >> v) || w0 != first || w1 != "step" || key != value_key) continue;
     }
+    // The step: "120", or "120/600" (step 120 of 600) in the training lines.
+    char* end = nullptr;
+    const double step = std::strtod(at.c_str(), &end);
+    if (end == at.c_str() || (*end != '\0' && *end != '/')) continue;
     s.x.push_back(step);
     s.y.push_back(v);
   }

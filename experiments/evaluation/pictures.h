@@ -68,7 +68,8 @@ std::vector<double> nice_ticks(double lo, double hi, int max_ticks);
 // mantissa-exponent form ("5e-4", "1.5e-3", "2e6") for steps below 1e-3 or values of 1e6 and up.
 std::string format_tick(double value, double step);
 
-// The step and loss columns of a run folder's log.txt ("step N loss X ..." lines).
+// The step and loss columns of a run folder's log.txt ("step N/TOTAL loss X ..." lines; also the
+// older "step N loss X ...").
 Series read_loss_curve(const std::string& log_path);
 // The validation curve ("validate step N foreground_dice X" lines).
 Series read_validation_curve(const std::string& log_path);

@@ -143,6 +143,14 @@ StoredRun read_stored_run_as_written(const std::string& dir) {
   return r;
 }
 
+// A stored run with its paths absolute, the relative ones read in its folder `dir`.
+StoredRun resolved(StoredRun r, const std::string& dir) {
+  r.init = resolved_path(r.init, dir);
+  for (const auto& s : config_schema())
+    if (s.type == KeyType::Path) r.config.set(s.key, resolved_path(r.config.str(s.key), dir), "run folder");
+  return r;
+}
+
 }  // namespace
 
 RunTree::RunTree(const std::string& root) : previous_(active_run_tree()) { active_run_tree() = absolute_path(root); }
@@ -152,13 +160,7 @@ std::string config_hash(const Config& cfg, const std::string& stage, const std::
   return recorded_hash(cfg.with_absolute_paths(), stage, absolute_path(init));
 }
 
-StoredRun read_stored_run(const std::string& dir) {
-  StoredRun r = read_stored_run_as_written(dir);
-  r.init = resolved_path(r.init, dir);
-  for (const auto& s : config_schema())
-    if (s.type == KeyType::Path) r.config.set(s.key, resolved_path(r.config.str(s.key), dir), "run folder");
-  return r;
-}
+StoredRun read_stored_run(const std::string& dir) { return resolved(read_stored_run_as_written(dir), dir); }
 
 std::string format_duration(double seconds) {
   const long s = std::lround(std::max(0.0, seconds));
@@ -250,7 +252,7 @@ void remove_run_files(const std::string& dir) {
 
 void RunFolder::check_resumable(const Config& config, const std::string& stage, const std::string& init,
                                 Existing existing) {
-  const StoredRun old = read_stored_run(dir_);  // its paths absolute, read in this folder
+  const StoredRun written = read_stored_run_as_written(dir_), old = resolved(written, dir_);
   if (old.stage != stage)
     throw std::runtime_error(fmt::format("{}: holds a {} run, not a {} run", dir_, old.stage, stage));
   const Config now = config.with_absolute_paths();
@@ -279,7 +281,6 @@ void RunFolder::check_resumable(const Config& config, const std::string& stage, 
     say(fmt::format("{}: resuming with changed settings that do not affect the weights:{}", dir_, allowed));
   // The paths keep the form the folder records them in (relative inside a moved reproduce
   // folder): the hash covers that form.
-  const StoredRun written = read_stored_run_as_written(dir_);
   recorded_ = now;
   for (const auto& s : config_schema())
     if (s.type == KeyType::Path) recorded_.set(s.key, written.config.str(s.key), "run folder");

@@ -12,7 +12,10 @@
 namespace cs {
 
 Device config_device(const Config& cfg);        // checks that cuda is available when asked
-void apply_threads(const Config& cfg);          // omp_set_num_threads when threads > 0
+// The threads a run uses: `threads`, capped at the machine's hardware threads (with one warning
+// on stderr naming the asked and the used value); with threads = 0, OpenMP's default.
+int thread_count(const Config& cfg);
+void apply_threads(const Config& cfg);          // omp_set_num_threads(thread_count) when threads > 0
 
 struct LoopSpec {
   int iterations = 0;
