@@ -246,8 +246,8 @@ NiftiInfo parse_header(const std::string& path, RawHeader& h) {
     nvox *= d;
     info.dim[i] = d;
   }
-  for (int i = 1; i <= 3 && i <= info.ndim; ++i)
-    if (!std::isfinite(info.pixdim[i])) fail(path, "non-finite pixdim[" + i2s(i) + "]");
+  // A zero or non-finite pixdim[1..3] is decided when the volume is read (voxel_size): the sform
+  // may give the spacing, and `info` still shows the header as it is.
 
   // datatype
   const int bytes = supported_bytes(info.datatype);
@@ -319,7 +319,9 @@ NimPtr open_validated(const std::string& path, NiftiInfo& info) {
     fail(path, "header fields are inconsistent (the NIfTI library reads them differently)");
 
   copy_forms(*nim, info);
-  for (int i = 1; i < 8; ++i) info.pixdim[i] = nim->pixdim[i];
+  // The library replaces a zero or non-finite pixdim by 1: keep what the header says for those.
+  for (int i = 1; i < 8; ++i)
+    if (info.pixdim[i] != 0 && std::isfinite(info.pixdim[i])) info.pixdim[i] = nim->pixdim[i];
   return nim;
 }
 
@@ -445,6 +447,27 @@ NiftiInfo read_nifti_info(const std::string& path) {
 
 namespace {
 
+// The voxel size along axis i (1..3): |pixdim[i]| when it is positive and finite, else the length of
+// the sform's column i when the file has an sform (sform_code > 0), else an error naming the file.
+// The NIfTI library reads a zero or non-finite pixdim as 1 mm, which would resample the image at a
+// spacing it does not have and write outputs whose pixdim disagrees with their sform.
+double voxel_size(const std::string& path, const NiftiInfo& info, int i) {
+  const double p = std::fabs(info.pixdim[i]);
+  if (p > 0 && std::isfinite(p)) return p;
+  const std::string what = "pixdim[" + i2s(i) + "] (the voxel size along " + "xyz"[i - 1] + ") is " +
+                           std::to_string(info.pixdim[i]);
+  if (info.sform_code <= 0)
+    fail(path, what + " and the file has no sform to take it from; set the voxel size in the header (pixdim[1..3], "
+                      "e.g. nibabel's header.set_zooms) and read it again");
+  const double s = std::sqrt(info.sto_xyz[0][i - 1] * info.sto_xyz[0][i - 1] +
+                             info.sto_xyz[1][i - 1] * info.sto_xyz[1][i - 1] +
+                             info.sto_xyz[2][i - 1] * info.sto_xyz[2][i - 1]);
+  if (!(s > 0) || !std::isfinite(s))
+    fail(path, what + " and the sform's column " + i2s(i - 1) + " has no length either; set the voxel size in the "
+                      "header (pixdim[1..3]) and read it again");
+  return s;
+}
+
 // Reads volumes [t0, t1) of a validated file (one library load for all of them).
 std::vector<Volume> read_volumes(const std::string& path, int t0, int t1, bool all) {
   NiftiInfo info;
@@ -467,14 +490,26 @@ std::vector<Volume> read_volumes(const std::string& path, int t0, int t1, bool a
   g.nx = static_cast<int>(info.dim[1]);
   g.ny = static_cast<int>(info.dim[2]);
   g.nz = static_cast<int>(info.dim[3]);
-  // the library returns |pixdim| in dx..dz and derives qto_xyz from the quaternion
-  g.dx = static_cast<float>(std::fabs(nim->dx));
-  g.dy = static_cast<float>(std::fabs(nim->dy));
-  g.dz = static_cast<float>(std::fabs(nim->dz));
+  const double size[3] = {voxel_size(path, info, 1), voxel_size(path, info, 2), voxel_size(path, info, 3)};
+  g.dx = static_cast<float>(size[0]);
+  g.dy = static_cast<float>(size[1]);
+  g.dz = static_cast<float>(size[2]);
   if (!(g.dx > 0) || !(g.dy > 0) || !(g.dz > 0) || !std::isfinite(g.dx) || !std::isfinite(g.dy) ||
       !std::isfinite(g.dz))
-    fail(path, "voxel size (pixdim[1..3]) must be positive and finite");
+    fail(path, "voxel size (pixdim[1..3]) must be positive and finite as a float32");
   copy_forms(*nim, g);
+  // The library derived qto_xyz from the quaternion with its own voxel size (1 for a zero pixdim):
+  // where the size came from the sform instead, derive it again, so that the qform, the sform and
+  // the pixdim written for outputs agree.
+  if (size[0] != std::fabs(nim->dx) || size[1] != std::fabs(nim->dy) || size[2] != std::fabs(nim->dz)) {
+    const nifti_dmat44 q =
+        nim->qform_code > 0
+            ? nifti_quatern_to_dmat44(nim->quatern_b, nim->quatern_c, nim->quatern_d, nim->qoffset_x,
+                                      nim->qoffset_y, nim->qoffset_z, size[0], size[1], size[2], nim->qfac)
+            : nifti_quatern_to_dmat44(0, 0, 0, 0, 0, 0, size[0], size[1], size[2], 1);
+    for (int r = 0; r < 4; ++r)
+      for (int c = 0; c < 4; ++c) g.qto_xyz[r][c] = q.m[r][c];
+  }
   g.quatern_b = nim->quatern_b;
   g.quatern_c = nim->quatern_c;
   g.quatern_d = nim->quatern_d;

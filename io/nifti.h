@@ -6,7 +6,9 @@
 // of a file; every problem becomes a std::runtime_error whose message starts with the path.
 // Every supported datatype is read into float32 with scl_slope/scl_inter applied (a slope of 0 or
 // a non-finite slope means "no scaling", as in the NIfTI standard). NaN or infinite voxels are
-// errors.
+// errors. A zero or non-finite voxel size (pixdim[1..3]) is taken from the sform (the length of its
+// column) when the file has one (sform_code > 0), and is an error naming the file otherwise; the
+// qform matrix is then derived with that size (the NIfTI library alone would read it as 1 mm).
 //
 // Files are written as NIfTI-1 (dims up to 32767), whatever the source version.
 // Writing keeps the source geometry (pixdim, qform and sform codes, quaternion, sform matrix,
@@ -42,7 +44,8 @@ struct NiftiInfo {
 constexpr int64_t kNiftiMaxVoxels = int64_t(1) << 30;
 
 // Reads and validates the header only (also checks that the file holds all the data the header
-// announces; for .nii.gz this decompresses the stream once without keeping it).
+// announces; for .nii.gz this decompresses the stream once without keeping it). pixdim holds the
+// header's values, a zero or NaN one included.
 NiftiInfo read_nifti_info(const std::string& path);
 
 // Reads volume t (the 4th dimension; 0 for 3D files) as float32. dims 5-7 must be 1.

@@ -1,4 +1,4 @@
-// `contraseg draw --out DIR`: pictures of the contrastive losses' pair rules, drawn from the very
+// `contraseg draw [--out DIR] [--overwrite]`: pictures of the contrastive losses' pair rules, drawn from the very
 // term lists the losses use (losses/global.h, losses/local.h):
 //   gd_paper.png, gd_reference.png, gdminus_paper.png, gdminus_reference.png: the batch as a grid
 //     (one row per volume block, columns = partition x view) with one anchor highlighted, its
@@ -171,16 +171,43 @@ void draw_local_negatives(const std::string& path) {
   c.write_png(path);
 }
 
+// The default folder: in the working directory, never the documentation's pictures (docs/img is
+// regenerated only when named with --out).
+const char* const kDefaultDrawFolder = "draw-pictures";
+
 CommandSpec draw_spec() {
-  return {"draw", "pictures of the contrastive losses' pair rules (PNG)", "contraseg draw [--out DIR]",
+  return {"draw", "pictures of the contrastive losses' pair rules (PNG)", "contraseg draw [--out DIR] [--overwrite]",
           "Draws the pair rules of the contrastive losses from their term lists: the G^D and G^D-\n"
           "batches in paper and reference mode (one anchor, its positives and negatives) and the\n"
-          "13 local regions with their negatives, as PNG files in DIR.\n",
-          {option("out", "DIR", "folder for the pictures (default docs/img)")}};
+          "13 local regions with their negatives, as PNG files in DIR (gd_paper.png, gd_reference.png,\n"
+          "gdminus_paper.png, gdminus_reference.png, local_regions.png, local_negatives.png).\n"
+          "The documentation's pictures are made with --out docs/img --overwrite.\n",
+          {option("out", "DIR", std::string("folder for the pictures (default ") + kDefaultDrawFolder +
+                                    " in the current directory)"),
+           flag("overwrite", "replace pictures of these names already in DIR (without it they are refused)")}};
 }
 
-int cmd_draw(const Args& args) {  const std::string out = args.get("out", "docs/img");
-  std::filesystem::create_directories(out);
+const char* const kDrawFiles[] = {"gd_paper.png",      "gd_reference.png",  "gdminus_paper.png",
+                                  "gdminus_reference.png", "local_regions.png", "local_negatives.png"};
+
+// Pictures of draw's names already in `out` are replaced only with --overwrite; checked before any
+// is drawn.
+void check_draw_output(const std::string& out, bool overwrite) {
+  if (overwrite) return;
+  std::string existing;
+  for (const char* name : kDrawFiles)
+    if (path_exists(out + "/" + name)) existing += std::string(existing.empty() ? "" : ", ") + name;
+  if (!existing.empty())
+    throw std::runtime_error(out + ": holds " + existing +
+                             " already; add --overwrite to replace them, or choose another --out");
+}
+
+int cmd_draw(const Args& args) {
+  const std::string out = args.get("out", kDefaultDrawFolder);
+  check_draw_output(out, args.flag("overwrite"));
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) throw std::runtime_error(out + ": cannot create the folder: " + ec.message());
   const std::vector<std::pair<std::string, std::pair<GlobalLossKind, Mode>>> globals = {
       {"gd_paper.png", {GlobalLossKind::GD, Mode::Paper}},
       {"gd_reference.png", {GlobalLossKind::GD, Mode::Reference}},

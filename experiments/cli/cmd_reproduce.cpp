@@ -68,7 +68,7 @@ int cmd_demo(const Args& a) {
     if (!path_exists(data + "/splits.json")) {  // written last: its absence means not (fully) synthesised
       PhantomOptions po;
       po.patients = a.get_int("patients", 20);
-      synthesise_dataset(data, po, 0);
+      synthesise_dataset(data, po, 0, true);  // its own data folder, incomplete if it is there at all
     }
   }
   std::string split_file = data + "/splits.json";

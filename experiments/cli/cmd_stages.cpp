@@ -1,4 +1,6 @@
 // Subcommands pretrain-global, pretrain-local, finetune, evaluate, predict and config.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -48,7 +50,8 @@ StageCall stage_call(const Args& a, const char* name) {
   c.opt.existing = a.flag("resume") ? Existing::Resume : a.flag("overwrite") ? Existing::Overwrite : Existing::Refuse;
   c.opt.quiet = a.flag("quiet");
   c.opt.command_line = a.command_line();
-  std::printf("%s: resolved config\n%s", name, c.cfg.to_text().c_str());
+  // --quiet: only errors and the result on the terminal; the config is in the run's config.json.
+  if (!c.opt.quiet) std::printf("%s: resolved config\n%s", name, c.cfg.to_text().c_str());
   return c;
 }
 
@@ -135,14 +138,58 @@ CommandSpec predict_spec() {
           "Segments one NIfTI image; the label volume keeps the input's geometry (affine, pixdim).\n",
           {option("run", "RUN", "the fine-tuned run folder"),
            option("image", "IN.nii.gz", "the image to segment"),
-           option("out", "OUT.nii.gz", "the label volume to write"),
-           option("channel", "T", "volume of a 4D image to use (default 0)"),
+           option("out", "OUT.nii.gz", "the label volume to write (never IN itself)"),
+           option("channel", "T", "volume of a 4D image to use (default 0; the 4th dimension, 0..T-1)"),
            checkpoint_option(),
-           choice("device", config_choices("device"), "where to run (default: the run's device)")}};
+           choice("device", config_choices("device"), "where to run (default: the run's device)"),
+           flag("overwrite", "replace OUT when it exists (without it an existing OUT is refused)")}};
 }
+
+// Whether two paths name the same file: the same inode when both exist (whatever links lead
+// there), else the same absolute path.
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  if (::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  return absolute_path(a) == absolute_path(b);
+}
+
+// predict's OUT, checked before any work: never the image it reads (that would destroy the input),
+// and an existing file only with --overwrite.
+void check_predict_output(const std::string& image, const std::string& out, bool overwrite) {
+  if (same_file(image, out))
+    throw UsageError(fmt::format("--out {} is the input image --image {} (the same file); the labels would replace "
+                                 "the image: choose another --out",
+                                 out, image));
+  if (path_exists(out) && !overwrite)
+    throw std::runtime_error(
+        fmt::format("{}: exists already; add --overwrite to replace it, or choose another --out", out));
+  require_output_folder(out);
+}
+
+// The volume of `image` to segment: --channel (default 0), which must be one of the file's
+// volumes. A 4D image says which of its volumes is segmented, so that the choice is never silent.
+int predict_channel(const Args& a, const std::string& image) {
+  const NiftiInfo info = read_nifti_info(image);
+  const int64_t nt = info.ndim >= 4 ? info.dim[4] : 1;
+  const int t = a.get_int("channel", 0);
+  if (t < 0 || t >= nt)
+    throw UsageError(nt == 1 ? fmt::format("option --channel: {} has one volume (3D), so --channel can only be 0, "
+                                           "not {}",
+                                           image, t)
+                             : fmt::format("option --channel: {} has {} volumes (4D, T={}); --channel takes 0..{}, "
+                                           "not {}",
+                                           image, nt, nt, nt - 1, t));
+  if (nt > 1)
+    std::printf("predict: %s is 4D (T=%lld); segmenting volume %d of 0..%lld (--channel T picks another)\n",
+                image.c_str(), static_cast<long long>(nt), t, static_cast<long long>(nt - 1));
+  return t;
+}
+
 int cmd_predict(const Args& a) {
-  const std::string run = a.require("run");
-  require_output_folder(a.require("out"));
+  const std::string run = a.require("run"), image = a.require("image"), out = a.require("out");
+  check_predict_output(image, out, a.flag("overwrite"));
+  const int channel = predict_channel(a, image);
   Config cfg = finetuned_run_config(a);
   if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
   apply_threads(cfg);
@@ -151,14 +198,14 @@ int cmd_predict(const Args& a) {
   auto model = make_model(cfg, Stage::Finetune, dev);
   load_checkpoint(ck, model->params());
   LoadedCase c;
-  c.id = a.require("image");
-  c.image = read_nifti(c.id, a.get_int("channel", 0));
+  c.id = image;
+  c.image = read_nifti(c.id, channel);
   const PreprocessParams p = pipeline_params(cfg);
   const PreparedCase prepared = prepare_case(c, p, true);
   const Volume pred = predict_volume(*model, prepared, p);
-  write_nifti_label(a.require("out"), pred);
-  std::printf("predict: %s -> %s (%dx%dx%d, checkpoint %s)\n", c.id.c_str(), a.require("out").c_str(), pred.nx,
-              pred.ny, pred.nz, ck.c_str());
+  write_nifti_label(out, pred);  // atomic: OUT is the old file or the new one, never half of one
+  std::printf("predict: %s -> %s (%dx%dx%d, checkpoint %s)\n", c.id.c_str(), out.c_str(), pred.nx, pred.ny, pred.nz,
+              ck.c_str());
   return 0;
 }
 

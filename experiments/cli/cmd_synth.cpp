@@ -1,4 +1,4 @@
-// `contraseg synth --out DIR [--patients N] [--seed S] [--threads T] [acquisition options]`: writes
+// `contraseg synth --out DIR [--overwrite] [--patients N] [--seed S] [--threads T] [acquisition options]`: writes
 // the synthetic cardiac phantom (io/synth.h) in the ACDC layout, one line of progress per patient,
 // and its split.
 #include <cmath>
@@ -14,7 +14,7 @@ namespace {
 CommandSpec synth_spec() {
   return {"synth",
           "write a synthetic cardiac MRI phantom dataset (ACDC layout) and its split",
-          "contraseg synth --out DIR [--patients N] [--seed S] [--threads T] [acquisition options]",
+          "contraseg synth --out DIR [--overwrite] [--patients N] [--seed S] [--threads T] [acquisition options]",
           "Writes a synthetic cardiac cine-MRI dataset in the ACDC layout:\n"
           "  DIR/patientNNN/patientNNN_frame01.nii.gz      end-diastole image (int16)\n"
           "  DIR/patientNNN/patientNNN_frame01_gt.nii.gz   its labels (0 bg, 1 RV, 2 Myo, 3 LV)\n"
@@ -26,8 +26,13 @@ CommandSpec synth_spec() {
           "over every set; it is written when there are at least 7 patients.\n"
           "The acquisition options make data that looks like another scanner's; each patient draws its\n"
           "values from the ranges (LO:HI, or one value). Without them the files are the default phantom.\n"
-          "The storage options move voxels only: qform and sform follow, so world positions are kept.\n",
-          {option("out", "DIR", "dataset folder to write"),
+          "The storage options move voxels only: qform and sform follow, so world positions are kept.\n"
+          "DIR must be new or empty; --overwrite replaces a dataset synth wrote there, whole (no file of\n"
+          "it is left beside the new ones). The dataset is written into DIR.partial-PID and moved into\n"
+          "place when complete, so an interrupted synth leaves no half dataset in DIR.\n",
+          {option("out", "DIR", "dataset folder to write (new or empty, or see --overwrite)"),
+           flag("overwrite", "replace the synth dataset in DIR (refused when DIR holds anything else, or is /, "
+                             "the home or current directory or a folder above it)"),
            option("patients", "N", "number of patients, 1..999 (default 20)"),
            option("seed", "S", "phantom seed (default 0); patient k depends only on (S, k)"),
            option("threads", "T", "patients generated in parallel (default: hardware threads, at most 8)"),
@@ -95,7 +100,7 @@ int cmd_synth(const Args& args) {
   opt.patients = args.get_int("patients", 20);
   opt.seed = args.get_u64("seed", 0);
   opt.acq = acquisition(args);
-  synthesise_dataset(out, opt, args.get_int("threads", 0));
+  synthesise_dataset(out, opt, args.get_int("threads", 0), args.flag("overwrite"));
   return 0;
 }
 

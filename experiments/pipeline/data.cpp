@@ -252,7 +252,7 @@ void refuse_protected_folder(const std::string& out, const fs::path& target) {
     what = "the home directory";
   else if (target == cwd)
     what = "the current directory";
-  else if (*cwd.lexically_relative(target).begin() != "..")
+  else if (const fs::path up = cwd.lexically_relative(target); !up.empty() && *up.begin() != "..")
     what = "a folder above the current directory";
   if (!what.empty())
     throw std::invalid_argument(fmt::format(
@@ -321,7 +321,12 @@ void publish_dataset(const fs::path& partial, const fs::path& target, bool repla
   }
   const fs::path old = target.string() + ".old-" + std::to_string(::getpid());
   fs::rename(target, old);
-  fs::rename(partial, target);
+  try {
+    fs::rename(partial, target);
+  } catch (...) {
+    fs::rename(old, target);  // the old dataset stays where it was
+    throw;
+  }
   fs::remove_all(old);
 }
 
