@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "experiments/cli/cli.h"
+#include "experiments/pipeline/console.h"
 #include "experiments/pipeline/config.h"
 #include "experiments/pipeline/data.h"
 #include "experiments/pipeline/folder_lock.h"
@@ -32,7 +33,7 @@ std::vector<OptionSpec> stage_options(std::vector<OptionSpec> extra) {
       choice("device", config_choices("device"), "same as --set device=..."),
       flag("resume", "continue the run in RUN from its latest checkpoint (nothing to do if it finished)"),
       flag("overwrite", "discard the run in RUN and start again"),
-      flag("quiet", "no per-step lines on the terminal (always in the run's log.txt)")};
+      flag("quiet", "only errors and the result on the terminal (every line is in the run's log.txt)")};
   o.insert(o.end(), extra.begin(), extra.end());
   return o;
 }
@@ -49,6 +50,7 @@ StageCall stage_call(const Args& a, const char* name) {
   if (a.flag("resume") && a.flag("overwrite")) throw UsageError("--resume and --overwrite exclude each other");
   c.opt.existing = a.flag("resume") ? Existing::Resume : a.flag("overwrite") ? Existing::Overwrite : Existing::Refuse;
   c.opt.quiet = a.flag("quiet");
+  set_quiet(c.opt.quiet);
   c.opt.command_line = a.command_line();
   // --quiet: only errors and the result on the terminal; the config is in the run's config.json.
   if (!c.opt.quiet) std::printf("%s: resolved config\n%s", name, c.cfg.to_text().c_str());
@@ -114,7 +116,7 @@ CommandSpec evaluate_spec() {
           "contraseg evaluate --run FINETUNE_RUN [--data DIR] [--out DIR] [--checkpoint best|final|latest]",
           "Dice per class per test volume at native resolution and HD95 in mm: metrics_per_case.csv,\n"
           "summary.json (foreground_mean_dice), predictions/*.nii.gz and pictures/*.png in --out.\n"
-          "The run's config.json gives the data folder and split (absolute paths); --data and --set\n"
+          "The run's config.json gives the data folder and split (from any directory); --data and --set\n"
           "change them.\n",
           {option("run", "RUN", "the fine-tuned run folder"),
            option("data", "DIR", "dataset root (default: the run's)"),

@@ -8,6 +8,7 @@ namespace cs {
 namespace {
 
 thread_local ConsoleCapture* active = nullptr;
+bool quiet = false;  // set once by the command, before any thread starts
 
 }  // namespace
 
@@ -19,6 +20,12 @@ void say(const std::string& line) {
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);
 }
+
+void say_progress(const std::string& line) {
+  if (!quiet) say(line);
+}
+
+void set_quiet(bool q) { quiet = q; }
 
 bool console_live() { return !active && isatty(fileno(stdout)); }
 

@@ -8,6 +8,10 @@ namespace cs {
 
 // Prints one line (a newline is added), or keeps it when this thread collects its output.
 void say(const std::string& line);
+// The same for progress a user need not see: nothing while quiet (a command's --quiet, which
+// leaves the terminal to errors and results).
+void say_progress(const std::string& line);
+void set_quiet(bool quiet);
 
 // Whether this thread's output goes to the terminal as it comes (and may therefore redraw a
 // progress line): stdout is a terminal and no ConsoleCapture is active on this thread.

@@ -161,7 +161,7 @@ std::vector<PreparedCase> DataSource::prepare(const IdList& ids, bool need_label
     out.push_back(prepare_case(c, params_, keep_native, selected[i].label));
   }
   if (tty) std::printf("\r\033[K");
-  if (!what.empty()) say(fmt::format("  loaded {}: {} cases", what, selected.size()));
+  if (!what.empty()) say_progress(fmt::format("  loaded {}: {} cases", what, selected.size()));
   return out;
 }
 

@@ -190,7 +190,7 @@ void check_checkpoint_of_run(const std::string& dir, const StoredRun& run, const
   throw std::runtime_error(fmt::format(
       "{}: not made by the run in {}: the checkpoint says stage {}, config hash {}; {}/config.json says stage {}, "
       "config hash {}. Weights copied from another run are not used with this run's settings: use the run folder "
-      "that made them (the whole folder, config.json included), or train this run again with --overwrite",
+      "that made them (the whole folder, config.json included), or train this run again",
       ck, dir, stage, hash, dir, run.stage.empty() ? "(none)" : run.stage,
       run.config_hash.empty() ? "(none)" : run.config_hash));
 }

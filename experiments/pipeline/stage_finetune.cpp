@@ -103,7 +103,8 @@ void run_finetune(const Config& cfg, const StageOptions& opt) {
       result.best_step = std::stoi(md.at("step")) + 1;
     }
     run.log_line(fmt::format("finetune: {} {} ({} volumes), {}, {} mode, {} iterations", tr, comb, train_ids.size(),
-                             init_desc, mode_name(mode), cfg.integer("finetune.iterations")));
+                             init_desc, mode_name(mode), cfg.integer("finetune.iterations")),
+                 !opt.quiet);
     LoopSpec spec;
     spec.iterations = cfg.integer("finetune.iterations");
     spec.validate_every = cfg.integer("finetune.val_every");

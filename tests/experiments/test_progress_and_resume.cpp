@@ -294,7 +294,11 @@ TEST_F(ProgressAndResume, ProgressAUserCanPlanWith) {
   ASSERT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_EQ(r.out.find("resolved config"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("step 1/"), std::string::npos) << r.out;
-  EXPECT_LT(count_of(r.out, "\n"), 10u) << r.out;
+  EXPECT_EQ(r.out.find("loaded "), std::string::npos) << r.out;
+  // The result: the training's and the evaluation's closing lines, nothing else.
+  EXPECT_EQ(count_of(r.out, "\n"), 2u) << r.out;
+  EXPECT_NE(r.out.find("finetune: done, best validation foreground Dice"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("evaluate: 2 test cases"), std::string::npos) << r.out;
 
   const std::string& o = rep_result.out;
   ASSERT_EQ(rep_result.status, 0) << o << rep_result.err;
