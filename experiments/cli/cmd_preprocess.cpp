@@ -9,6 +9,7 @@
 #include <string>
 
 #include "experiments/cli/cli.h"
+#include "experiments/pipeline/output_folder.h"
 #include "io/datasets.h"
 #include "io/nifti.h"
 #include "io/preprocess.h"
@@ -27,10 +28,27 @@ CommandSpec preprocess_spec() {
            option("out", "DIR", "folder to write"),
            option("phase", "frame01|ED|ES", "ACDC frame to use (default frame01, as the reference)"),
            option("ids", "A,B,...", "only these case ids"),
-           flag("n4", "N4 bias-field correction first (needs a build with ITK)")}};
+           flag("n4", "N4 bias-field correction first (needs a build with ITK)"),
+           flag("overwrite", "replace the volumes an earlier preprocess wrote into --out")}};
 }
 
-int cmd_preprocess(const Args& args) {  const std::string dataset = args.require("dataset"), data = args.require("data"), out = args.require("out");
+// What preprocess writes: <id>/img_cropped.nii.gz and <id>/mask_cropped.nii.gz. The first entry
+// of `dir` that is something else ("" when none); --overwrite replaces nothing else.
+std::string foreign_to_preprocess(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (!e.is_directory() || e.is_symlink()) return e.path().string();
+    for (const auto& f : fs::directory_iterator(e.path())) {
+      const std::string name = f.path().filename().string();
+      if (f.is_symlink() || !f.is_regular_file() || (name != "img_cropped.nii.gz" && name != "mask_cropped.nii.gz"))
+        return f.path().string();
+    }
+  }
+  return "";
+}
+
+int cmd_preprocess(const Args& args) {
+  const std::string dataset = args.require("dataset"), data = args.require("data"), out = args.require("out");
   const PreprocessParams p = dataset_params(dataset);
   const bool n4 = args.flag("n4");
   if (n4 && !n4_available()) {
@@ -45,7 +63,8 @@ int cmd_preprocess(const Args& args) {  const std::string dataset = args.require
   std::printf("preprocess %s: %zu cases from %s -> %s (%.5g x %.5g mm, %dx%d)%s\n", dataset.c_str(), cases.size(),
               data.c_str(), out.c_str(), p.target_dx, p.target_dy, p.out_h, p.out_w, n4 ? ", N4" : "");
   std::fflush(stdout);
-  std::filesystem::create_directories(out);
+  // Written whole or not at all (output_folder.h); a failing case leaves nothing behind.
+  OutputFolder folder(out, args.flag("overwrite"), "preprocess", foreign_to_preprocess);
   const auto t0 = std::chrono::steady_clock::now();
   size_t k = 0;
   for (const Case& c : cases) {
@@ -53,7 +72,7 @@ int cmd_preprocess(const Args& args) {  const std::string dataset = args.require
     LoadedCase lc = load_case(c, /*require_label=*/false);
     if (n4) n4_bias_correct(lc.image);
     const SliceStack s = preprocess_volume(lc.image, lc.has_label() ? &lc.label : nullptr, p, "case " + c.id);
-    const std::string dir = (std::filesystem::path(out) / c.id).string();
+    const std::string dir = (std::filesystem::path(folder.partial()) / c.id).string();
     std::filesystem::create_directories(dir);
     write_nifti_image(dir + "/img_cropped.nii.gz", stack_to_volume(s, lc.image, p, false));
     if (lc.has_label()) write_nifti_label(dir + "/mask_cropped.nii.gz", stack_to_volume(s, lc.image, p, true));
@@ -64,6 +83,8 @@ int cmd_preprocess(const Args& args) {  const std::string dataset = args.require
                 lc.has_label() ? "" : " (no label)", secs);
     std::fflush(stdout);
   }
+  folder.publish();
+  if (folder.replaces()) std::printf("preprocess: replaced the volumes that were in %s\n", out.c_str());
   return 0;
 }
 

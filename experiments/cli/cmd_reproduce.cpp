@@ -8,6 +8,7 @@
 #include "demo_config.h"  // generated from experiments/configs/demo.json
 #include "experiments/cli/cli.h"
 #include "experiments/pipeline/data.h"
+#include "experiments/pipeline/synth_dataset.h"
 #include "experiments/pipeline/folder_lock.h"
 #include "experiments/pipeline/reproduce.h"
 #include "experiments/pipeline/run_folder.h"

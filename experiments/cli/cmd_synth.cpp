@@ -7,6 +7,7 @@
 
 #include "experiments/cli/cli.h"
 #include "experiments/pipeline/data.h"
+#include "experiments/pipeline/synth_dataset.h"
 
 namespace cs {
 namespace {

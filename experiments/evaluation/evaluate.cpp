@@ -9,6 +9,7 @@
 
 #include "autograd/atomic_file.h"
 #include "experiments/pipeline/console.h"
+#include "experiments/pipeline/output_folder.h"
 #include "io/paths.h"
 #include "experiments/evaluation/evaluate.h"
 #include "experiments/evaluation/inference.h"
@@ -36,15 +37,16 @@ std::vector<T> native_slice(const Volume& v, int z) {
 }
 
 
-// Evaluation output appears whole or not at all: it is written into OUT.partial, then renamed.
-void publish_folder(const std::string& partial, const std::string& out) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const std::string old = out + ".old";
-  fs::remove_all(old, ec);
-  if (fs::exists(out)) fs::rename(out, old);  // throws naming the paths on failure
-  fs::rename(partial, out);
-  fs::remove_all(old, ec);
+// What an evaluation writes into its folder; --overwrite replaces nothing else.
+std::string foreign_to_evaluation(const std::filesystem::path& dir) {
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    const bool file = e.is_regular_file() && !e.is_symlink(), folder = e.is_directory() && !e.is_symlink();
+    if (!((file && (name == "metrics_per_case.csv" || name == "summary.json")) ||
+          (folder && (name == "predictions" || name == "pictures"))))
+      return e.path().string();
+  }
+  return "";
 }
 
 }  // namespace
@@ -58,10 +60,10 @@ EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std
   const std::string ck = run_checkpoint(run_dir, which);
   DataSource data(cfg);
   data.check_cases({{"test set", data.splits().test(), true}});  // before anything is written
-  const std::string out_dir = final_dir + ".partial";
-  std::error_code ignored;
-  std::filesystem::remove_all(out_dir, ignored);  // what a killed evaluation left
-  make_dirs(out_dir + "/predictions");            // fails here, before any work, where it cannot be written
+  // Evaluation output appears whole or not at all (output_folder.h).
+  OutputFolder folder(final_dir, overwrite, "evaluate", foreign_to_evaluation);
+  const std::string& out_dir = folder.partial();
+  make_dirs(out_dir + "/predictions");
   make_dirs(out_dir + "/pictures");
   const PreprocessParams& p = data.params();
   auto model = make_model(cfg, Stage::Finetune, dev);
@@ -128,7 +130,7 @@ EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std
   if (loss.x.size() > 1) write_curve_png(out_dir + "/pictures/loss.png", {loss}, {"Training loss", "step", "loss"});
   if (val.x.size() > 1)
     write_curve_png(out_dir + "/pictures/validation_dice.png", {val}, {"Validation foreground Dice", "step", "Dice"});
-  publish_folder(out_dir, final_dir);
+  folder.publish();
   say(fmt::format("evaluate: {} test cases, foreground mean Dice {:.4f}, HD95 {:.2f} mm -> {}", r.cases,
                   r.foreground_mean_dice, r.foreground_mean_hd95, final_dir));
   return r;

@@ -11,7 +11,6 @@
 #include "io/preprocess.h"
 #include "io/slices.h"
 #include "io/splits.h"
-#include "io/synth.h"
 
 namespace cs {
 
@@ -89,14 +88,6 @@ Splits write_folder_split(const std::string& root, const std::string& layout, co
 // A few lines for people: the size and IDs of each set and the labelled combinations.
 std::string describe_split(const Splits& s);
 
-// Writes `opt.patients` (1..999) phantom patients (io/synth.h) into `out` in the ACDC layout,
-// `threads` at a time (0: the hardware threads, at most 8), with one progress line per patient in patient order; then `out`/splits.json, the sorted
-// deal (split seed 0) of the folder's cases, when there are enough for a split.
-// `out` must be new or empty; with `overwrite` it may also hold a dataset synth wrote (nothing
-// else, and never the root, home or working directory or a folder above it), which is replaced
-// whole. The dataset is written beside `out` ("<out>.partial-PID") and moved into place when
-// complete, so that a killed synth leaves no half dataset. Throws naming `out` before writing.
-void synthesise_dataset(const std::string& out, const PhantomOptions& opt, int threads, bool overwrite = false);
 
 // The stacks of a list of prepared cases (what the samplers take).
 std::vector<SliceStack> stacks_of(const std::vector<PreparedCase>& cases);

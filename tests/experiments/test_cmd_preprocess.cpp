@@ -61,5 +61,35 @@ TEST(PreprocessCommand, ClearErrors) {
   EXPECT_NE(r.err.find("brats"), std::string::npos) << r.err;
 }
 
+// An existing output folder is replaced only on request, whole, and only when preprocess wrote it.
+TEST(PreprocessCommand, ReplacesItsOutputOnlyWithOverwrite) {
+  TempDir t;
+  make_acdc_case(t, "003", 40, 40);
+  make_acdc_case(t, "004", 40, 40);
+  const std::string args = "preprocess --dataset acdc --data '" + t / "data" + "' --out '" + t / "out" + "'";
+  auto r = testing_io::run_contraseg(args);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  const auto before = testing_io::read_bytes(t / "out/003/img_cropped.nii.gz");
+  r = testing_io::run_contraseg(args + " --ids 004");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find(t / "out: not empty (it holds 003, 004); preprocess writes a whole folder"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(testing_io::read_bytes(t / "out/003/img_cropped.nii.gz"), before);
+  r = testing_io::run_contraseg(args + " --ids 004 --overwrite");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_FALSE(std::filesystem::exists(t / "out/003")) << "a case of the replaced output survived";
+  EXPECT_TRUE(std::filesystem::exists(t / "out/004/img_cropped.nii.gz"));
+  testing_io::write_text(t / "out/notes.txt", "mine");
+  r = testing_io::run_contraseg(args + " --overwrite");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("notes.txt is not its"), std::string::npos) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(t / "out/notes.txt"));
+  // A case that fails leaves no half output.
+  r = testing_io::run_contraseg("preprocess --dataset acdc --data '" + t / "data" + "' --out '" + t / "fresh" +
+                                "' --ids 003,099");
+  EXPECT_NE(r.status, 0);
+  EXPECT_FALSE(std::filesystem::exists(t / "fresh"));
+}
+
 }  // namespace
 }  // namespace cs

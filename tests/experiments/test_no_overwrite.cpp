@@ -225,7 +225,7 @@ TEST(NoOverwrite, SynthRefusesAFolderThatIsNotEmpty) {
   const auto before = stamps_of(out);
   const RunResult r = run_contraseg("synth --out " + out + " --patients 2 --threads 2");
   EXPECT_EQ(r.status, 1) << r.out << r.err;
-  EXPECT_TRUE(contains(r.err, out + ": not empty (it holds notes.txt); synth writes a whole dataset folder: choose a "
+  EXPECT_TRUE(contains(r.err, out + ": not empty (it holds notes.txt); synth writes a whole folder: choose a "
                                     "new or empty --out, or add --overwrite to replace this one"))
       << r.err;
   EXPECT_EQ(stamps_of(out), before);
@@ -264,8 +264,8 @@ TEST(NoOverwrite, SynthOverwriteRefusesWhatSynthDidNotWrite) {
   const auto before = stamps_of(out);
   RunResult r = run_contraseg("synth --out " + out + " --patients 1 --overwrite");
   EXPECT_EQ(r.status, 1) << r.out << r.err;
-  EXPECT_TRUE(contains(r.err, out + ": --overwrite replaces only a folder that synth wrote (patientNNN/ folders and "
-                                    "splits.json), and " + out + "/patient001/notes.txt is not synth's"))
+  EXPECT_TRUE(contains(r.err, out + ": --overwrite replaces only a folder that synth wrote, and " + out +
+                                    "/patient001/notes.txt is not its"))
       << r.err;
   EXPECT_EQ(stamps_of(out), before);
 
@@ -355,6 +355,28 @@ TEST(NoOverwrite, EvaluateAndPredictUseOnlyTheRunsOwnWeights) {
     expect_foreign_checkpoint(r, ck, copy, hash_of(ft), hash_of(other));
     EXPECT_FALSE(fs::exists(tmp / "never.nii.gz"));
   }
+}
+
+// evaluate --overwrite replaces an evaluation, never a folder it did not write.
+TEST(NoOverwrite, EvaluateReplacesOnlyAnEvaluation) {
+  Runs& runs = Runs::get();
+  const std::string ft = runs.run("finetune", 0);
+  TempDir tmp;
+  const std::string mine = tmp / "mine";
+  fs::create_directories(mine);
+  write_text(mine + "/thesis.tex", "years of work");
+  RunResult r = run_contraseg("evaluate --run " + ft + " --out " + mine + " --overwrite");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find(mine + "/thesis.tex is not its"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(mine + "/thesis.tex"));
+  r = run_contraseg("evaluate --run " + ft + " --out " + ft + " --overwrite");  // the run folder itself
+  EXPECT_NE(r.status, 0);
+  EXPECT_TRUE(fs::exists(ft + "/config.json"));
+  r = run_contraseg("evaluate --run " + ft + " --out " + tmp / "eval");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  r = run_contraseg("evaluate --run " + ft + " --out " + tmp / "eval" + " --overwrite");
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(fs::exists(tmp / "eval/summary.json"));
 }
 
 TEST(NoOverwrite, InitTakesOnlyTheInitRunsOwnWeights) {
