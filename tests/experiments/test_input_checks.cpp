@@ -168,6 +168,17 @@ TEST_F(InputChecks, ReproduceRefusesALabelledSetTheSplitLacks) {
   EXPECT_TRUE(contains(err, "leave tr2 out of reproduce.labeled")) << err;
 }
 
+// More fine-tuning runs at once than threads would only take turns on the cores.
+TEST_F(InputChecks, ReproduceWorkersAreCappedAtTheThreads) {
+  const RunResult r = run_contraseg("reproduce --config " + config() + " --data " + clean_data() + " --out " + out() +
+                                    " --set threads=1 --set reproduce.workers=64 --set reproduce.labeled=tr1 "
+                                    "--set reproduce.combs=c1");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "warning: reproduce.workers = 64 is more than the 1 threads; training 1 runs at a time"))
+      << r.err;
+  EXPECT_TRUE(contains(r.out, "stage 3: 3 fine-tuning runs, one at a time")) << r.out;
+}
+
 // Item 7: cross-key sense against the data, and in the user's words.
 TEST_F(InputChecks, MoreVolumesPerBatchThanThePoolHasIsRefused) {
   const std::string err = refused("pretrain-global", clean_data(), "--set global.volumes=6");
