@@ -33,4 +33,10 @@ void require_output_folder(const std::string& file) {
   if (err) throw std::runtime_error(file + ": cannot create: " + std::strerror(err));  // as the writers say it
 }
 
+void require_new_output_file(const std::string& file, bool overwrite) {
+  if (!overwrite && path_exists(file))
+    throw std::runtime_error(file + ": exists already; add --overwrite to replace it, or choose another name");
+  require_output_folder(file);
+}
+
 }  // namespace cs

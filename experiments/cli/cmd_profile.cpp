@@ -8,6 +8,7 @@
 #include "autograd/tape.h"
 #include "experiments/cli/cli.h"
 #include "experiments/pipeline/config.h"
+#include "experiments/pipeline/stage_checks.h"
 #include "experiments/profile/profiler.h"
 #include "experiments/pipeline/training.h"
 #include "experiments/pipeline/stage_step.h"
@@ -33,6 +34,7 @@ CommandSpec profile_spec() {
            option("steps", "N", "timed steps (default 5)"),
            option("warmup", "N", "untimed steps first (default 1)"),
            option("trace", "FILE.json", "write a Chrome trace-event file of the timed steps"),
+           flag("overwrite", "replace an existing --trace file"),
            choice("device", config_choices("device"), "same as --set device=...")}};
 }
 
@@ -42,7 +44,7 @@ int cmd_profile(const Args& a) {
   const int steps = a.get_int("steps", 5), warmup = a.get_int("warmup", 1);
   const std::string trace_path = a.get("trace", "");
   if (steps < 1 || warmup < 0) throw UsageError("profile: --steps must be >= 1 and --warmup >= 0");
-  if (!trace_path.empty()) require_output_folder(trace_path);  // before any work
+  if (!trace_path.empty()) require_new_output_file(trace_path, a.flag("overwrite"));  // before any work
   apply_threads(cfg);
   const Device dev = config_device(cfg);
   auto model = make_model(cfg, stage, dev);
@@ -50,6 +52,7 @@ int cmd_profile(const Args& a) {
   // Enough volumes for any batch layout of the config (paper G^D draws global.volumes distinct ones).
   const auto stacks = random_stacks(std::max(12, cfg.integer("global.volumes")), 12, S, C, 1);
   const auto step = make_stage_step(stage, cfg, *model, stacks);
+  check_step_memory(*step);
 
   Profiler prof(dev);
   std::printf("profile: %s: %s, %dx%d, %s, %s, %d steps after %d warm-up\n", stage_name(stage),

@@ -163,10 +163,7 @@ void check_predict_output(const std::string& image, const std::string& out, bool
     throw UsageError(fmt::format("--out {} is the input image --image {} (the same file); the labels would replace "
                                  "the image: choose another --out",
                                  out, image));
-  if (path_exists(out) && !overwrite)
-    throw std::runtime_error(
-        fmt::format("{}: exists already; add --overwrite to replace it, or choose another --out", out));
-  require_output_folder(out);
+  require_new_output_file(out, overwrite);
 }
 
 // The volume of `image` to segment: --channel (default 0), which must be one of the file's

@@ -152,7 +152,7 @@ TEST(NoOverwrite, PredictReplacesAnExistingOutputOnlyWithOverwrite) {
   const std::string args = "predict --run " + ft + " --image " + runs.image() + " --out " + out;
   RunResult r = run_contraseg(args);
   EXPECT_EQ(r.status, 1) << r.out << r.err;
-  EXPECT_TRUE(contains(r.err, out + ": exists already; add --overwrite to replace it, or choose another --out"))
+  EXPECT_TRUE(contains(r.err, out + ": exists already; add --overwrite to replace it, or choose another name"))
       << r.err;
   EXPECT_EQ(stamp(out), before);
   EXPECT_EQ(std::distance(fs::directory_iterator(tmp.path()), fs::directory_iterator()), 1);  // no temporary file

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -159,6 +160,14 @@ TEST(Profile, TraceHoldsEverySpanOfTheTimedSteps) {
   ASSERT_FALSE(calls.empty()) << out;
   for (const auto& [name, per_step] : calls) EXPECT_EQ(forward_events[name], 2 * per_step) << name;
   EXPECT_EQ(forward_events.size(), calls.size());
+  // The trace written above is replaced only on request.
+  const auto before = std::filesystem::last_write_time(path);
+  const std::string again = run_contraseg("profile --trace " + path + " --steps 1", &st);
+  EXPECT_NE(st, 0);
+  EXPECT_NE(again.find(path + ": exists already; add --overwrite to replace it"), std::string::npos) << again;
+  EXPECT_EQ(std::filesystem::last_write_time(path), before);
+  run_contraseg("profile --trace " + path + " --overwrite" + kSmall, &st);
+  EXPECT_EQ(st, 0);
 }
 
 TEST(Profile, BadArgumentsFailBeforeAnyWork) {
