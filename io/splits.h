@@ -58,7 +58,8 @@ class Splits {
 // the file when it is missing or malformed, std::invalid_argument on an unknown mode. A split
 // must also make sense: no list names a case twice (it would count as two volumes), and in paper
 // mode no test case is in any other list and no labelled set's training case in its own
-// validation list. Reference mode keeps such overlaps of the released lists and says so in notes().
+// validation list. Reference mode keeps such overlaps in the lists of the file's "reference" object
+// (the released lists) and says so in notes().
 Splits load_splits(const std::string& path, const std::string& mode = "paper");
 
 // A split for cases that have none, as the text of a split file (the format load_splits reads):

@@ -1,6 +1,8 @@
 // Split files against docs/method.md §6.4.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -65,6 +67,49 @@ TEST(Splits, Acdc) {
   all.insert("031");
   all.insert("071");
   EXPECT_EQ(all.size(), 100u);  // trall = 001..100 minus the test set, 031 and 071
+  // Reference mode keeps the released overlap, and says so; paper mode has none to say.
+  EXPECT_TRUE(s.notes().empty());
+  ASSERT_EQ(r.notes().size(), 1u);
+  EXPECT_NE(r.notes()[0].find("011 is in both the training and the validation list of benchmark"), std::string::npos)
+      << r.notes()[0];
+}
+
+// A split's own sense: no case twice in a list, no test case elsewhere, no labelled case in its
+// own validation list; reference mode keeps only the overlaps of the lists it replaces.
+TEST(Splits, OverlapsAndRepeatsAreRefused) {
+  const nlohmann::json base = {
+      {"dataset", "acdc"},
+      {"test", {"007", "008"}},
+      {"pretrain", {{"name", "pool"}, {"train", {"001", "002", "003"}}, {"val", {"003", "004"}}}},
+      {"labeled", {{"tr1", {{"c1", {{"train", {"001"}}, {"val", {"004", "005"}}}}}}}},
+      {"benchmark", {{"name", "trall"}, {"train", {"001", "002"}}, {"val", {"004", "005"}}}}};
+  testing_io::TempDir tmp;
+  auto message = [&](const nlohmann::json& j, const std::string& mode) {
+    testing_io::write_text(tmp / "s.json", j.dump());
+    try {
+      load_splits(tmp / "s.json", mode);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(loaded)");
+  };
+  EXPECT_EQ(message(base, "paper"), "(loaded)");  // a pool may hold its validation volumes
+  nlohmann::json j = base;
+  j["test"] = {"007", "007"};
+  EXPECT_NE(message(j, "paper").find("test lists case 007 twice"), std::string::npos);
+  j = base;
+  j["benchmark"]["train"] = {"001", "008"};
+  EXPECT_NE(message(j, "paper").find("test case 008 is also in benchmark.train"), std::string::npos);
+  EXPECT_NE(message(j, "reference").find("test case 008 is also in benchmark.train"), std::string::npos);
+  j = base;
+  j["labeled"]["tr1"]["c1"]["val"] = {"001", "005"};
+  EXPECT_NE(message(j, "paper").find("001 is in both the training and the validation list of labeled.tr1.c1"),
+            std::string::npos);
+  EXPECT_NE(message(j, "reference").find("001 is in both"), std::string::npos);  // not a released list
+  j = base;  // the released lists of the "reference" object keep their overlaps in reference mode
+  j["reference"] = {{"benchmark", {{"name", "trall"}, {"train", {"001", "004", "008"}}, {"val", {"004", "005"}}}}};
+  EXPECT_EQ(message(j, "paper"), "(loaded)");
+  EXPECT_EQ(message(j, "reference"), "(loaded)");
 }
 
 TEST(Splits, Prostate) {
