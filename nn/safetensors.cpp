@@ -345,7 +345,7 @@ std::vector<float> SafeTensorsReader::read_floats(const std::string& name) const
   if (in.dtype == "F32") {
     const std::vector<char> b = read_bytes(in);
     std::vector<float> r(b.size() / sizeof(float));
-    std::memcpy(r.data(), b.data(), b.size());
+    if (!b.empty()) std::memcpy(r.data(), b.data(), b.size());  // an empty vector's data() may be null
     return r;
   }
   const std::vector<double> d = read_doubles(name);
