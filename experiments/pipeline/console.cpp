@@ -8,7 +8,7 @@ namespace cs {
 namespace {
 
 thread_local ConsoleCapture* active = nullptr;
-bool quiet = false;  // set once by the command, before any thread starts
+bool quiet_run = false;  // set once by the command, before any thread starts
 
 }  // namespace
 
@@ -22,10 +22,11 @@ void say(const std::string& line) {
 }
 
 void say_progress(const std::string& line) {
-  if (!quiet) say(line);
+  if (!quiet_run) say(line);
 }
 
-void set_quiet(bool q) { quiet = q; }
+void set_quiet(bool quiet) { quiet_run = quiet; }
+bool console_quiet() { return quiet_run; }
 
 bool console_live() { return !active && isatty(fileno(stdout)); }
 

@@ -12,6 +12,7 @@ void say(const std::string& line);
 // leaves the terminal to errors and results).
 void say_progress(const std::string& line);
 void set_quiet(bool quiet);
+bool console_quiet();
 
 // Whether this thread's output goes to the terminal as it comes (and may therefore redraw a
 // progress line): stdout is a terminal and no ConsoleCapture is active on this thread.

@@ -57,11 +57,15 @@ SideBySide side_by_side(const Config& cfg, size_t runs) {
   const int total = thread_count(cfg);  // at most the hardware threads
   // 0: a run per thread, each on one thread, so that a run's arithmetic is that of one thread on
   // any machine; W: W runs sharing the threads.
-  // More runs at once than threads would only take turns on the cores, each holding its memory.
-  if (asked > total)
-    std::fprintf(stderr, "warning: reproduce.workers = %d is more than the %d threads; training %d runs at a time\n",
-                 asked, total, total);
-  const int workers = std::max(1, std::min<int>(asked == 0 || asked > total ? total : asked, static_cast<int>(runs)));
+  // More runs at once than the machine has hardware threads would only take turns on the cores,
+  // each holding its memory.
+  const int cores = std::max(1, omp_get_num_procs());
+  if (asked > cores)
+    std::fprintf(stderr,
+                 "warning: reproduce.workers = %d is more than the %d hardware threads of this machine; training %d "
+                 "runs at a time\n",
+                 asked, cores, cores);
+  const int workers = std::max(1, std::min<int>(asked == 0 ? total : std::min(asked, cores), static_cast<int>(runs)));
   if (workers == 1) return {};
   return {workers, asked == 0 ? 1 : std::max(1, total / workers)};
 }

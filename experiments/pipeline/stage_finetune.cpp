@@ -104,7 +104,7 @@ void run_finetune(const Config& cfg, const StageOptions& opt) {
     }
     run.log_line(fmt::format("finetune: {} {} ({} volumes), {}, {} mode, {} iterations", tr, comb, train_ids.size(),
                              init_desc, mode_name(mode), cfg.integer("finetune.iterations")),
-                 !opt.quiet);
+                 !console_quiet());
     LoopSpec spec;
     spec.iterations = cfg.integer("finetune.iterations");
     spec.validate_every = cfg.integer("finetune.val_every");

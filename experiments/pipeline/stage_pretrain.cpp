@@ -78,7 +78,7 @@ void run_pretrain_global(const Config& cfg, const StageOptions& opt) {
   run.logging_errors([&] {
     run.log_line(
         fmt::format("pretrain-global: {}, {} iterations", step->description(), cfg.integer("global.iterations")),
-        !opt.quiet);
+        !console_quiet());
     const int iterations = cfg.integer("global.iterations");
     auto probe = [&](int steps_done) {
       const auto embedded = partition_embeddings(*model, held_out, S);  // one forward pass for both
@@ -141,7 +141,7 @@ void run_pretrain_local(const Config& cfg, const StageOptions& opt) {
   run.start();
   run.logging_errors([&] {
     const int iterations = cfg.integer("local.iterations");
-    run.log_line(fmt::format("pretrain-local: {}, {} iterations", step->description(), iterations), !opt.quiet);
+    run.log_line(fmt::format("pretrain-local: {}, {} iterations", step->description(), iterations), !console_quiet());
     auto observe = [&](int steps_done) {
       const bool picture = steps_done == 0 || steps_done == iterations;  // before and after, for the tutorial
       if (picture) make_dirs(run.path("pictures"));
