@@ -54,12 +54,14 @@ void check_pool_fits_batch(Stage stage, const Config& cfg, const std::vector<Pre
   if (d.volumes == 0) return;
   if (static_cast<int>(pool.size()) < d.volumes) {
     const bool key = d.volumes_key == "global.volumes";
-    throw std::invalid_argument(fmt::format(
-        "{}: a batch draws {} distinct volumes, but the {} has {}; {}", key ? "global.volumes = " +
-        std::to_string(d.volumes) : d.volumes_key, d.volumes, pool_name, pool.size(),
-        key ? fmt::format("set global.volumes={} or fewer (at least 2), or use a split with a larger pool",
-                          std::max<size_t>(2, pool.size()))
-            : "use a split with a larger pool"));
+    std::string fix = "use a split with a larger pool";
+    if (key && pool.size() >= 2)
+      fix = fmt::format("set global.volumes={} or fewer, or {}", pool.size(), fix);
+    else if (key)  // the negatives of G^D come from the other volumes of the batch
+      fix = fix + ", or global.loss=gr, which needs no second volume";
+    const std::string what = key ? "global.volumes = " + std::to_string(d.volumes) : d.volumes_key;
+    throw std::invalid_argument(fmt::format("{}: a batch draws {} distinct volumes, but the {} has {}; {}", what,
+                                            d.volumes, pool_name, pool.size(), fix));
   }
   for (const PreparedCase& c : pool)
     if (c.stack.z < d.partitions) {
