@@ -74,14 +74,24 @@ DataSource::DataSource(const Config& cfg) : dataset_(cfg.str("dataset")), root_(
 
 namespace {
 
-// The cases check() has loaded and passed in this process (by files and preprocessing), so that
-// `reproduce` reads each test case once for its checks, not once per fine-tuning run.
-bool passed_before(const std::string& key, bool record) {
-  static std::mutex mu;
-  static std::set<std::string> passed;
-  const std::lock_guard<std::mutex> lock(mu);
-  return record ? !passed.insert(key).second : passed.count(key) > 0;
-}
+// The cases check_cases has loaded and passed in this process (by files and preprocessing), so
+// that `reproduce` reads each test case once for its checks, not once per fine-tuning run.
+class CheckedCases {
+ public:
+  bool contains(const std::string& key) {
+    const std::lock_guard<std::mutex> lock(mu_);
+    return keys_.count(key) > 0;
+  }
+  void insert(const std::string& key) {
+    const std::lock_guard<std::mutex> lock(mu_);
+    keys_.insert(key);
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> keys_;
+};
+CheckedCases checked_cases;
 
 }  // namespace
 
@@ -114,9 +124,9 @@ void DataSource::check_cases(const std::vector<CaseList>& lists) const {
       const std::string key = fmt::format("{}\n{}\n{}\n{}x{}@{}x{}/{}", c.image, l.labels ? c.label : "", c.channel,
                                           params_.out_h, params_.out_w, params_.target_dx, params_.target_dy,
                                           params_.num_classes);
-      if (passed_before(key, false)) continue;
+      if (checked_cases.contains(key)) continue;
       prepare_case(load_case(c, l.labels), params_, false, c.label);
-      passed_before(key, true);
+      checked_cases.insert(key);
     }
 }
 
