@@ -287,6 +287,14 @@ TEST(NoOverwrite, SynthOverwriteRefusesWhatSynthDidNotWrite) {
 
 // ---- 5. draw's default folder is never docs/img, and existing pictures need --overwrite
 
+TEST(NoOverwrite, DrawIntoAFolderThatCannotBeMadeFails) {
+  TempDir tmp;
+  write_text(tmp / "plain_file", "a file, not a folder");
+  const RunResult r = run_contraseg("draw --out " + tmp / "plain_file/pictures");
+  EXPECT_NE(r.status, 0);
+  EXPECT_TRUE(contains(r.err, tmp / "plain_file/pictures: cannot create the folder")) << r.err;
+}
+
 TEST(NoOverwrite, DrawNeverWritesIntoDocsByDefault) {
   TempDir tmp;
   write_text(tmp / "docs/img/gd_paper.png", "the documentation's picture");
