@@ -40,15 +40,15 @@ Tensor random_z(int64_t n, int64_t d, Device dev, uint64_t seed = 1) {
 // (340 region rows, 260 explicit terms); "gr" = G^R over N rows (all-others); "part" = paper G^D
 // with N/8 volumes x 4 partitions (other-groups, 8 * N/8 - 1 positives per anchor, capped).
 ContrastSpec make_spec(const std::string& kind, int64_t n) {
-  if (kind == "paper") return global_contrast_spec(GlobalLossKind::GD, Mode::Reference, reference_gd_layout());
+  if (kind == "paper") return global_contrast_spec(GlobalLossKind::GD, Compat::Reference, reference_gd_layout());
   if (kind == "local") {
     const LocalRegionTable t = local_region_table(region_grid(48, 3));
     return local_contrast_spec(LocalLossKind::LR, t, 20);
   }
-  if (kind == "gr") return global_contrast_spec(GlobalLossKind::GR, Mode::Paper, random_pairs_layout(int(n / 2)));
+  if (kind == "gr") return global_contrast_spec(GlobalLossKind::GR, Compat::Paper, random_pairs_layout(int(n / 2)));
   // partition batch: each row's positive is its other view only (G^D- of paper mode) to keep
   // the term count O(N); the negatives (3/4 of all rows) are what costs.
-  return global_contrast_spec(GlobalLossKind::GDMinus, Mode::Paper, paper_partition_layout(int(n / 8), 4));
+  return global_contrast_spec(GlobalLossKind::GDMinus, Compat::Paper, paper_partition_layout(int(n / 8), 4));
 }
 
 double dense_flops(const ContrastPlan& plan, int64_t d) {

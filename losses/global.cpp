@@ -59,9 +59,9 @@ SlotLayout reference_gd_layout() {
   return l;
 }
 
-SlotLayout global_layout(GlobalLossKind kind, Mode mode, int volumes, int partitions) {
+SlotLayout global_layout(GlobalLossKind kind, Compat mode, int volumes, int partitions) {
   if (kind == GlobalLossKind::GR) return random_pairs_layout(volumes);
-  if (mode == Mode::Paper) return paper_partition_layout(volumes, partitions);
+  if (mode == Compat::Paper) return paper_partition_layout(volumes, partitions);
   return kind == GlobalLossKind::GD ? reference_gd_layout() : reference_gd_minus_layout();
 }
 
@@ -164,12 +164,12 @@ ContrastSpec reference_gd_spec() {
 
 }  // namespace
 
-ContrastSpec global_contrast_spec(GlobalLossKind kind, Mode mode, const SlotLayout& layout) {
+ContrastSpec global_contrast_spec(GlobalLossKind kind, Compat mode, const SlotLayout& layout) {
   if (layout.empty()) throw std::invalid_argument("global_contrast_spec: empty batch layout");
   ContrastSpec s;
   if (kind == GlobalLossKind::GR) {
     s = gr_spec(layout);
-  } else if (mode == Mode::Paper) {
+  } else if (mode == Compat::Paper) {
     s = paper_partition_spec(kind, layout);
   } else {
     const bool gd = kind == GlobalLossKind::GD;
@@ -185,7 +185,7 @@ ContrastSpec global_contrast_spec(GlobalLossKind kind, Mode mode, const SlotLayo
   return s;
 }
 
-GlobalContrastiveLoss::GlobalContrastiveLoss(GlobalLossKind kind, Mode mode, SlotLayout layout, float tau,
+GlobalContrastiveLoss::GlobalContrastiveLoss(GlobalLossKind kind, Compat mode, SlotLayout layout, float tau,
                                              Device device)
     : kind_(kind),
       mode_(mode),
@@ -193,7 +193,7 @@ GlobalContrastiveLoss::GlobalContrastiveLoss(GlobalLossKind kind, Mode mode, Slo
       tau_(tau),
       plan_(global_contrast_spec(kind, mode, layout_), device,
             std::string("ntxent_") + (kind == GlobalLossKind::GR ? "gr" : kind == GlobalLossKind::GD ? "gd" : "gdminus") +
-                "_" + mode_name(mode)) {}
+                "_" + compat_name(mode)) {}
 
 Tensor GlobalContrastiveLoss::operator()(const Tensor& z) const { return ntxent_loss(z, plan_, tau_); }
 

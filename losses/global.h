@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "io/mode.h"
+#include "autograd/compat.h"
 #include "ops/similarity.h"
 
 namespace cs {
@@ -55,23 +55,23 @@ SlotLayout reference_gd_layout();
 
 // The layout a kind/mode uses; `volumes` is V for paper G^D/G^{D-} and N (slices) for G^R, and is
 // ignored in reference G^D/G^{D-} (fixed slots).
-SlotLayout global_layout(GlobalLossKind kind, Mode mode, int volumes, int partitions = 4);
+SlotLayout global_layout(GlobalLossKind kind, Compat mode, int volumes, int partitions = 4);
 
 // The terms and negative rule of one loss over `layout` (see the header comment). Throws
 // std::invalid_argument when the layout does not fit the kind/mode (a zero slot in paper mode,
 // a reference layout of the wrong size, a G^R row without its partner view).
-ContrastSpec global_contrast_spec(GlobalLossKind kind, Mode mode, const SlotLayout& layout);
+ContrastSpec global_contrast_spec(GlobalLossKind kind, Compat mode, const SlotLayout& layout);
 
 // The loss object for training: builds the spec and the plan once, then maps embeddings
 // z [rows, D] (the g1 outputs, one row per slot) to the scalar loss [1].
 class GlobalContrastiveLoss {
  public:
-  GlobalContrastiveLoss(GlobalLossKind kind, Mode mode, SlotLayout layout, float tau = 0.1f,
+  GlobalContrastiveLoss(GlobalLossKind kind, Compat mode, SlotLayout layout, float tau = 0.1f,
                         Device device = Device::CPU);
   Tensor operator()(const Tensor& z) const;
 
   GlobalLossKind kind() const { return kind_; }
-  Mode mode() const { return mode_; }
+  Compat mode() const { return mode_; }
   float tau() const { return tau_; }
   const SlotLayout& layout() const { return layout_; }
   const ContrastPlan& plan() const { return plan_; }
@@ -79,7 +79,7 @@ class GlobalContrastiveLoss {
 
  private:
   GlobalLossKind kind_;
-  Mode mode_;
+  Compat mode_;
   SlotLayout layout_;
   float tau_;
   ContrastPlan plan_;

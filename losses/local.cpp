@@ -89,8 +89,8 @@ std::vector<RegionPos> positive_regions(const RegionGrid& g) {
   return out;
 }
 
-NegativeTable negative_table_for(Mode mode, int region_size) {
-  return mode == Mode::Reference && region_size == 1 ? NegativeTable::Reference1x1 : NegativeTable::Regions3x3;
+NegativeTable negative_table_for(Compat mode, int region_size) {
+  return mode == Compat::Reference && region_size == 1 ? NegativeTable::Reference1x1 : NegativeTable::Regions3x3;
 }
 
 const char* negative_table_name(NegativeTable t) {
@@ -173,7 +173,7 @@ LocalContrastiveLoss::LocalContrastiveLoss(const LocalLossOptions& opt, int imag
       table_(local_region_table(region_grid(side, opt.region_size), negative_table_for(opt.mode, opt.region_size))),
       plan_(local_contrast_spec(opt.kind, table_, images, opt.negatives_used), device,
             std::string("ntxent_") + (opt.kind == LocalLossKind::LR ? "lr" : "ld") +
-                (opt.region_size == 3 ? "3x3" : "1x1") + "_" + mode_name(opt.mode)) {}
+                (opt.region_size == 3 ? "3x3" : "1x1") + "_" + compat_name(opt.mode)) {}
 
 Tensor LocalContrastiveLoss::embeddings(const Tensor& g2, const Tensor& dense_w) const {
   check_ndim(g2, 4, "local contrastive loss", "g2 [N,W,W,C]");

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "io/mode.h"
+#include "autograd/compat.h"
 #include "ops/similarity.h"
 
 namespace cs {
@@ -49,7 +49,7 @@ enum class NegativeTable {
   Regions3x3,    // both modes with 3x3 regions; paper mode with 1x1 regions
   Reference1x1,  // reference mode with 1x1 regions: the released code's own 1x1 table
 };
-NegativeTable negative_table_for(Mode mode, int region_size);
+NegativeTable negative_table_for(Compat mode, int region_size);
 const char* negative_table_name(NegativeTable t);  // "3x3", "reference 1x1"
 
 // The top-left corners of P0..P12, and for each the 5 listed negative corners of table t.
@@ -79,7 +79,7 @@ struct LocalLossOptions {
   int region_size = 3;     // 3: flattened 3x3 regions through the dense layer; 1: C-vectors
   float tau = 0.1f;
   int negatives_used = -1;  // see local_contrast_spec
-  Mode mode = Mode::Paper;  // with region_size, picks the negative table
+  Compat mode = Compat::Paper;  // with region_size, picks the negative table
 };
 
 // The loss object: fixes the batch size and map side, builds the plan once.

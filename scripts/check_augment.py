@@ -2,7 +2,7 @@
 """Writes tests/io/interp_fixture.txt: the reference outputs of the libraries the method's
 augmentation was written with (scikit-image, SciPy, and PyTorch's grid_sample standing in for
 tf.contrib.image.dense_image_warp), on small random inputs. tests/io/test_interp.cpp compares
-io/augment.cpp against it. Needed only to regenerate the fixture:
+io/augmentation/augment.cpp against it. Needed only to regenerate the fixture:
 
     python3 scripts/check_augment.py  [--out tests/io/interp_fixture.txt]
 

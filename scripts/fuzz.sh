@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh TARGET [SECONDS] [extra libFuzzer args...]     (default 600 s)
 #
 #   TARGET       fuzzes                                        build folder
-#   nifti        the NIfTI reader (io/nifti.cpp)               build-fuzz/
+#   nifti        the NIfTI reader (io/formats/nifti.cpp)               build-fuzz/
 #   safetensors  nn/safetensors.cpp and load_checkpoint        build-fuzz-safetensors/
 #   config       Config::load_json / load_file (experiments/)  build-fuzz-config/
 #
@@ -46,7 +46,7 @@ build_nifti() {
     echo "nifti2_io.h not found: install libnifti2-dev" >&2
     exit 1
   fi
-  "${CXX[@]}" -I"$NIFTI_INC" "$ROOT/io/nifti.cpp" "$ROOT/tests/fuzz/nifti_fuzz.cpp" \
+  "${CXX[@]}" -I"$NIFTI_INC" "$ROOT/io/formats/nifti.cpp" "$ROOT/tests/fuzz/nifti_fuzz.cpp" \
     -lnifti2 -lznz -lz -lm -o "$OUT/nifti_fuzz"
   seed "$ROOT"/tests/fixtures/nifti/*.nii "$ROOT"/tests/fixtures/nifti/*.nii.gz "$REGRESSION"/*
   MAX_LEN=8192
@@ -135,11 +135,11 @@ build_config() {
       -Wno-unknown-pragmas -c "$src" -o "$obj"
     objs+=("$obj")
   done
-  "${CXX[@]}" "$ROOT/experiments/pipeline/config.cpp" "$ROOT/experiments/cli/cli.cpp" "$ROOT/tests/fuzz/config_fuzz.cpp" \
+  "${CXX[@]}" "$ROOT/experiments/config.cpp" "$ROOT/experiments/cli/cli.cpp" "$ROOT/tests/fuzz/config_fuzz.cpp" \
     "${objs[@]}" -fopenmp -ldnnl $(pkg-config --libs openblas) -lfmt -lz -o "$OUT/config_fuzz"
   seed "$ROOT"/experiments/configs/*.json "$REGRESSION"/*
   # every word of the schema (keys, their dotted parts, defaults, choices), for the mutator
-  grep 'K::' "$ROOT/experiments/pipeline/config.cpp" | grep -o '"[A-Za-z0-9_.,|-]*"' | tr -d '"' | tr '.,|' '\n\n\n' |
+  grep 'K::' "$ROOT/experiments/config.cpp" | grep -o '"[A-Za-z0-9_.,|-]*"' | tr -d '"' | tr '.,|' '\n\n\n' |
     sort -u | grep -v '^$' | sed 's/.*/"\\"&\\""/' >"$OUT/dict"
   DICT="$OUT/dict"
   MAX_LEN=4096

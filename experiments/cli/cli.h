@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 #include "io/paths.h"
 
 namespace cs {

@@ -7,7 +7,7 @@
 //   local_regions.png: the 13 positive regions on a 48x48 feature map (8x);
 //   local_negatives.png: one panel per positive region with its 5 negatives (the 5th, which
 //     L^D drops, in orange).
-// Drawn on io/canvas.h.
+// Drawn on io/drawing/canvas.h.
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "experiments/cli/cli.h"
-#include "io/canvas.h"
+#include "io/drawing/canvas.h"
 #include "losses/global.h"
 #include "losses/local.h"
 
@@ -61,7 +61,7 @@ void legend(Canvas& c, int x, int y) {
 
 // The batch as a grid: row = layout row / (2 * partitions) (a volume's originals and views),
 // column = partition * 2 + view (views 0/1), or the slot order for reference G^{D-}.
-void draw_global(GlobalLossKind kind, Mode compat, const std::string& path) {
+void draw_global(GlobalLossKind kind, Compat compat, const std::string& path) {
   const SlotLayout layout = global_layout(kind, compat, 6, 4);
   const ContrastSpec spec = global_contrast_spec(kind, compat, layout);
   const int anchor = 0;
@@ -80,14 +80,14 @@ void draw_global(GlobalLossKind kind, Mode compat, const std::string& path) {
   }
   const int cell = 40, gap = 6, left = 120, top = 70;
   Canvas c(left + cols * (cell + gap) + 240, top + rows_n * (cell + gap) + 60);
-  const std::string title = std::string(global_loss_name(kind)) + "  " + mode_name(compat) + " mode:  " +
+  const std::string title = std::string(global_loss_name(kind)) + "  " + compat_name(compat) + " mode:  " +
                             std::to_string(layout.size()) + " rows, " + std::to_string(spec.terms.size()) + " terms";
   c.text(10, 10, title, kBlack, 2);
   for (int p = 0; p < 4; ++p)
     for (int w = 0; w < views; ++w) {
       const int x = left + (p * views + w) * (cell + gap);
       c.text(x + 4, top - 34, "P" + std::to_string(p), kBlack);
-      c.text(x + 4, top - 18, compat == Mode::Reference && kind != GlobalLossKind::GR
+      c.text(x + 4, top - 18, compat == Compat::Reference && kind != GlobalLossKind::GR
                                   ? (w == 0 ? "ORIG" : "AUG" + (views > 2 ? std::to_string(w) : std::string()))
                                   : "V" + std::to_string(w + 1),
              kMid);
@@ -208,11 +208,11 @@ int cmd_draw(const Args& args) {
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
   if (ec) throw std::runtime_error(out + ": cannot create the folder: " + ec.message());
-  const std::vector<std::pair<std::string, std::pair<GlobalLossKind, Mode>>> globals = {
-      {"gd_paper.png", {GlobalLossKind::GD, Mode::Paper}},
-      {"gd_reference.png", {GlobalLossKind::GD, Mode::Reference}},
-      {"gdminus_paper.png", {GlobalLossKind::GDMinus, Mode::Paper}},
-      {"gdminus_reference.png", {GlobalLossKind::GDMinus, Mode::Reference}}};
+  const std::vector<std::pair<std::string, std::pair<GlobalLossKind, Compat>>> globals = {
+      {"gd_paper.png", {GlobalLossKind::GD, Compat::Paper}},
+      {"gd_reference.png", {GlobalLossKind::GD, Compat::Reference}},
+      {"gdminus_paper.png", {GlobalLossKind::GDMinus, Compat::Paper}},
+      {"gdminus_reference.png", {GlobalLossKind::GDMinus, Compat::Reference}}};
   for (const auto& [name, kc] : globals) {
     draw_global(kc.first, kc.second, out + "/" + name);
     std::printf("%s/%s\n", out.c_str(), name.c_str());

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "experiments/cli/cli.h"
-#include "io/nifti.h"
+#include "io/formats/nifti.h"
 
 namespace cs {
 namespace {

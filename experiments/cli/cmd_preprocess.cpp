@@ -10,9 +10,9 @@
 
 #include "experiments/cli/cli.h"
 #include "experiments/pipeline/output_folder.h"
-#include "io/datasets.h"
-#include "io/nifti.h"
-#include "io/preprocess.h"
+#include "io/datasets/datasets.h"
+#include "io/formats/nifti.h"
+#include "io/datasets/preprocess.h"
 
 namespace cs {
 namespace {

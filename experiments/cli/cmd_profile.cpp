@@ -7,7 +7,7 @@
 #include "autograd/allocator.h"
 #include "autograd/tape.h"
 #include "experiments/cli/cli.h"
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 #include "experiments/pipeline/stage_checks.h"
 #include "experiments/profile/profiler.h"
 #include "experiments/pipeline/training.h"

@@ -1,11 +1,11 @@
 // `contraseg split --data DIR`: a split file for a dataset folder that has none (a synthetic one,
-// or cases other than the paper's), dealt from the folder's own cases (io/splits.h).
+// or cases other than the paper's), dealt from the folder's own cases (io/datasets/splits.h).
 #include <cstdio>
 #include <stdexcept>
 #include <string>
 
 #include "experiments/cli/cli.h"
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 #include "experiments/pipeline/data.h"
 
 namespace cs {

@@ -9,15 +9,15 @@
 
 #include "experiments/cli/cli.h"
 #include "experiments/pipeline/console.h"
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 #include "experiments/pipeline/data.h"
 #include "experiments/pipeline/folder_lock.h"
-#include "experiments/evaluation/evaluate.h"
+#include "experiments/pipeline/evaluate.h"
 #include "experiments/evaluation/inference.h"
 #include "experiments/pipeline/stages.h"
 #include "experiments/pipeline/training.h"
-#include "io/datasets.h"
-#include "io/nifti.h"
+#include "io/datasets/datasets.h"
+#include "io/formats/nifti.h"
 #include "nn/checkpoint.h"
 
 namespace cs {

@@ -1,5 +1,5 @@
 // `contraseg synth --out DIR [--overwrite] [--patients N] [--seed S] [--threads T] [acquisition options]`: writes
-// the synthetic cardiac phantom (io/synth.h) in the ACDC layout, one line of progress per patient,
+// the synthetic cardiac phantom (io/synth/synth.h) in the ACDC layout, one line of progress per patient,
 // and its split.
 #include <cmath>
 #include <string>

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/pipeline/data.h"
+#include "io/datasets/preprocess.h"
 #include "nn/unet.h"
 
 namespace cs {

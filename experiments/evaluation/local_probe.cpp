@@ -7,8 +7,8 @@
 
 #include "autograd/tape.h"
 #include "experiments/evaluation/probes.h"
-#include "io/augment.h"
-#include "io/sampler.h"
+#include "io/augmentation/augment.h"
+#include "io/augmentation/sampler.h"
 
 namespace cs {
 namespace {

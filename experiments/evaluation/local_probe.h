@@ -18,7 +18,7 @@
 
 #include "experiments/evaluation/similarity_pictures.h"
 #include "io/rng.h"
-#include "io/slices.h"
+#include "io/datasets/slices.h"
 #include "losses/local.h"
 #include "nn/unet.h"
 

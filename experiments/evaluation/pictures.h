@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "io/canvas.h"
+#include "io/drawing/canvas.h"
 
 namespace cs {
 

@@ -7,7 +7,7 @@
 
 #include "autograd/tape.h"
 #include "experiments/evaluation/pictures.h"
-#include "io/sampler.h"
+#include "io/augmentation/sampler.h"
 
 namespace cs {
 

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "io/slices.h"
+#include "io/datasets/slices.h"
 #include "nn/unet.h"
 
 namespace cs {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "io/canvas.h"
+#include "io/drawing/canvas.h"
 #include "ops/contrast_plan.h"
 
 namespace cs {

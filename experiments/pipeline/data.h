@@ -6,20 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "experiments/pipeline/config.h"
-#include "io/datasets.h"
-#include "io/preprocess.h"
-#include "io/slices.h"
-#include "io/splits.h"
+#include "experiments/config.h"
+#include "io/datasets/datasets.h"
+#include "io/datasets/preprocess.h"
+#include "io/datasets/slices.h"
+#include "io/datasets/splits.h"
 
 namespace cs {
-
-struct PreparedCase {
-  std::string id;
-  SliceStack stack;   // preprocessed slices [z][h][w] (+ labels when present)
-  Volume native_label;  // the original label volume (evaluation compares at native resolution)
-  Volume native_image;  // kept only for evaluation (geometry of the predictions)
-};
 
 // One list of cases a stage reads, for the checks before any work: `name` says which list it is
 // in messages ("labelled set tr1 c1").
@@ -31,7 +24,7 @@ struct CaseList {
 
 class DataSource {
  public:
-  // Lists the folder's cases and loads the split (whose own sense io/splits.h checks); prints the
+  // Lists the folder's cases and loads the split (whose own sense io/datasets/splits.h checks); prints the
   // split's notes.
   explicit DataSource(const Config& cfg);
 
@@ -79,7 +72,7 @@ std::string splits_path_for(const std::string& dataset, const std::string& root)
 // is read by the prostate lister.
 std::string dataset_layout(const std::string& layout, const std::string& dataset);
 
-// Derives a split from the cases of a data folder (io/splits.h derived_splits_json, with `seed`)
+// Derives a split from the cases of a data folder (io/datasets/splits.h derived_splits_json, with `seed`)
 // and writes it atomically to `path`; returns it as loaded back. Throws naming the folder when it
 // holds too few cases.
 Splits write_folder_split(const std::string& root, const std::string& layout, const std::string& dataset,

@@ -4,7 +4,7 @@
 // each evaluated on the test cases, and a results table in the paper's layout.
 #include <string>
 
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 
 namespace cs {
 

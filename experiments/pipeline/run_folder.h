@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 #include "experiments/pipeline/folder_lock.h"
 
 namespace cs {

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "io/sampler.h"
+#include "io/augmentation/sampler.h"
 #include "nn/summary.h"
 
 namespace cs {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 #include "experiments/pipeline/data.h"
 #include "experiments/pipeline/stage_step.h"
 

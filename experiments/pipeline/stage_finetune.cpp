@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "experiments/evaluation/evaluate.h"
+#include "experiments/pipeline/evaluate.h"
 #include "experiments/evaluation/inference.h"
 #include "experiments/evaluation/metrics.h"
 #include "experiments/pipeline/console.h"
@@ -14,7 +14,7 @@
 #include "experiments/pipeline/stage_checks.h"
 #include "experiments/pipeline/stages.h"
 #include "experiments/pipeline/training.h"
-#include "io/mode.h"
+#include "autograd/compat.h"
 #include "io/paths.h"
 #include "nn/checkpoint.h"
 
@@ -46,7 +46,7 @@ double validation_dice(UNet& model, const std::vector<PreparedCase>& val, const 
 void run_finetune(const Config& cfg, const StageOptions& opt) {
   apply_threads(cfg);
   const Device dev = config_device(cfg);
-  const Mode mode = parse_mode(cfg.str("compat"));
+  const Compat mode = parse_compat(cfg.str("compat"));
   // The initialisation: which weights come from where (docs/method.md §1.8, §4.1).
   CheckpointLoadOptions lo;
   lo.buffers = false;  // BN moving averages start again (docs/method.md §4.1)
@@ -103,7 +103,7 @@ void run_finetune(const Config& cfg, const StageOptions& opt) {
       result.best_step = std::stoi(md.at("step")) + 1;
     }
     run.log_line(fmt::format("finetune: {} {} ({} volumes), {}, {} mode, {} iterations", tr, comb, train_ids.size(),
-                             init_desc, mode_name(mode), cfg.integer("finetune.iterations")),
+                             init_desc, compat_name(mode), cfg.integer("finetune.iterations")),
                  !console_quiet());
     LoopSpec spec;
     spec.iterations = cfg.integer("finetune.iterations");

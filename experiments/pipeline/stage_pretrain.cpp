@@ -146,7 +146,7 @@ void run_pretrain_local(const Config& cfg, const StageOptions& opt) {
       const bool picture = steps_done == 0 || steps_done == iterations;  // before and after, for the tutorial
       if (picture) make_dirs(run.path("pictures"));
       const std::string maps = picture ? run.path(fmt::format("pictures/similarity_maps_step{}.png", steps_done)) : "";
-      const LocalProbeReading r = probe->read(*model, local_encoder_mode(parse_mode(cfg.str("compat"))), maps,
+      const LocalProbeReading r = probe->read(*model, local_encoder_mode(parse_compat(cfg.str("compat"))), maps,
                                               fmt::format("g2 features of a held-out slice, step {}", steps_done));
       run.log_line(fmt::format("retrieval step {} region_accuracy {:.3f} chance {:.3f} class_accuracy {:.3f} chance "
                                "{:.3f} pairs {}",

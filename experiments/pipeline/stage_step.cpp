@@ -10,9 +10,9 @@
 
 #include "autograd/tape.h"
 #include "experiments/pipeline/data.h"
-#include "io/augment.h"
-#include "io/mode.h"
-#include "io/sampler.h"
+#include "io/augmentation/augment.h"
+#include "autograd/compat.h"
+#include "io/augmentation/sampler.h"
 #include "losses/global.h"
 #include "losses/local.h"
 #include "losses/segmentation.h"
@@ -130,7 +130,7 @@ CropConfig crop_for_size(int size) {
 
 GlobalContrastiveLoss global_loss(const Config& cfg, Device d) {
   const GlobalLossKind kind = parse_global_loss(cfg.str("global.loss"));
-  const Mode mode = parse_mode(cfg.str("compat"));
+  const Compat mode = parse_compat(cfg.str("compat"));
   const int n = kind == GlobalLossKind::GR ? cfg.integer("global.batch") : cfg.integer("global.volumes");
   return GlobalContrastiveLoss(kind, mode, global_layout(kind, mode, n, cfg.integer("global.partitions")),
                                static_cast<float>(cfg.real("global.tau")), d);
@@ -146,7 +146,7 @@ class GlobalStep final : public StageStep {
         crop_(crop_for_size(model.config().image_size)) {}
 
   std::string description() const override {
-    return fmt::format("{}, {} mode, tau {}, {} images", global_loss_name(loss_.kind()), mode_name(loss_.mode()),
+    return fmt::format("{}, {} mode, tau {}, {} images", global_loss_name(loss_.kind()), compat_name(loss_.mode()),
                        loss_.tau(), images_per_step());
   }
 
@@ -177,7 +177,7 @@ class GlobalStep final : public StageStep {
  private:
   BatchLayout layout(Rng& rng) const {
     if (loss_.kind() == GlobalLossKind::GR) return layout_gr(counts_, cfg_.integer("global.batch"), rng);
-    if (loss_.mode() == Mode::Reference)
+    if (loss_.mode() == Compat::Reference)
       return loss_.kind() == GlobalLossKind::GD ? layout_gd_reference(counts_, rng)
                                                 : layout_gd_minus_reference(counts_, rng);
     return layout_global_paper(counts_, cfg_.integer("global.volumes"), cfg_.integer("global.partitions"), rng);
@@ -210,7 +210,7 @@ class LocalStep final : public StageStep {
 
   std::string description() const override {
     return fmt::format("{} on decoder blocks 1..{}, {}x{} regions, {} mode, {} negative table, {} images",
-                       local_loss_name(opt_.kind), blocks_, opt_.region_size, opt_.region_size, mode_name(opt_.mode),
+                       local_loss_name(opt_.kind), blocks_, opt_.region_size, opt_.region_size, compat_name(opt_.mode),
                        negative_table_name(loss_.table().table), images_per_step());
   }
 
@@ -265,7 +265,7 @@ class FinetuneStep final : public StageStep {
       : StageStep(Stage::Finetune, cfg, model, cfg.integer("finetune.batch")),
         stacks_(stacks),
         counts_(slice_counts(stacks)),
-        mode_(parse_mode(cfg.str("compat"))),
+        mode_(parse_compat(cfg.str("compat"))),
         loss_name_(cfg.str("finetune.loss")),
         class_weights_(loss_name_ == "wce" ? default_class_weights(model.config().num_classes) : std::vector<float>{}) {
     aug_.affine = aug_.deform = cfg.boolean("finetune.augment");
@@ -275,7 +275,7 @@ class FinetuneStep final : public StageStep {
   }
 
   std::string description() const override {
-    return fmt::format("{} loss, {} mode, {} images{}", loss_name_, mode_name(mode_), images_per_step(),
+    return fmt::format("{} loss, {} mode, {} images{}", loss_name_, compat_name(mode_), images_per_step(),
                        aug_.affine || aug_.deform ? ", augmented" : "");
   }
 
@@ -304,7 +304,7 @@ class FinetuneStep final : public StageStep {
  private:
   const std::vector<SliceStack>& stacks_;
   std::vector<int> counts_;
-  Mode mode_;
+  Compat mode_;
   std::string loss_name_;
   std::vector<float> class_weights_;
   FinetuneAugOptions aug_;
@@ -319,14 +319,14 @@ LocalLossOptions local_options(const Config& cfg) {
   o.kind = parse_local_loss(cfg.str("local.loss"));
   o.region_size = cfg.integer("local.region");
   o.tau = static_cast<float>(cfg.real("local.tau"));
-  o.mode = parse_mode(cfg.str("compat"));  // with the region size, picks the negative table
+  o.mode = parse_compat(cfg.str("compat"));  // with the region size, picks the negative table
   return o;
 }
 
 // paper: the frozen encoder normalises with its stage-1 statistics; reference: batch statistics,
 // and its moving averages keep updating (docs/method.md §3.1).
-RunMode local_encoder_mode(Mode mode) {
-  return mode == Mode::Paper ? RunMode::frozen_encoder_bn() : RunMode::training();
+RunMode local_encoder_mode(Compat mode) {
+  return mode == Compat::Paper ? RunMode::frozen_encoder_bn() : RunMode::training();
 }
 
 StageStep::ContrastRows StageStep::contrast_rows(const StepBatch&) {

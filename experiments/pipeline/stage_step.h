@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "autograd/precision.h"
-#include "experiments/pipeline/config.h"
-#include "io/mode.h"
+#include "experiments/config.h"
+#include "autograd/compat.h"
 #include "io/rng.h"
-#include "io/slices.h"
+#include "io/datasets/slices.h"
 #include "losses/local.h"
 #include "nn/adam.h"
 #include "nn/unet.h"
@@ -104,7 +104,7 @@ std::unique_ptr<StageStep> make_stage_step(Stage stage, const Config& cfg, UNet&
 // Stage 2's loss options from the config, and the BN mode of its frozen encoder (docs/method.md
 // §3.1): paper normalises with the stage-1 running statistics, reference with batch statistics.
 LocalLossOptions local_options(const Config& cfg);
-RunMode local_encoder_mode(Mode mode);
+RunMode local_encoder_mode(Compat mode);
 
 // Sets the BN moving statistics of the step's model to the mean of the batch statistics over the
 // training batches of steps last, last-1, ... (`batches` of them, no earlier than step 0), in

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 #include "experiments/pipeline/run_folder.h"
 
 namespace cs {

@@ -1,12 +1,12 @@
 #pragma once
-// `contraseg synth`'s dataset: phantom patients (io/synth.h) in the ACDC layout, with a split.
+// `contraseg synth`'s dataset: phantom patients (io/synth/synth.h) in the ACDC layout, with a split.
 #include <string>
 
-#include "io/synth.h"
+#include "io/synth/synth.h"
 
 namespace cs {
 
-// Writes `opt.patients` (1..999) phantom patients (io/synth.h) into `out` in the ACDC layout,
+// Writes `opt.patients` (1..999) phantom patients (io/synth/synth.h) into `out` in the ACDC layout,
 // `threads` at a time (0: the hardware threads, at most 8), with one progress line per patient in
 // patient order; then `out`/splits.json, the sorted deal (split seed 0) of the folder's cases,
 // when there are enough for a split.

@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 #include "experiments/pipeline/run_folder.h"
 #include "experiments/pipeline/stage_step.h"
 

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "support/io_test_util.h"
-#include "io/nifti.h"
-#include "io/preprocess.h"
+#include "io/formats/nifti.h"
+#include "io/datasets/preprocess.h"
 
 namespace cs {
 namespace {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "support/io_test_util.h"
-#include "io/splits.h"
+#include "io/datasets/splits.h"
 
 namespace cs {
 namespace {

@@ -10,9 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 #include "experiments/pipeline/data.h"
-#include "io/preprocess.h"
+#include "io/datasets/preprocess.h"
 #include "nn/unet.h"
 
 namespace cs {

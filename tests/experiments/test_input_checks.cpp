@@ -13,9 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 #include "experiments/pipeline/run_folder.h"
-#include "io/nifti.h"
+#include "io/formats/nifti.h"
 #include "support/io_test_util.h"
 
 namespace cs {

@@ -17,7 +17,7 @@
 
 #include <fmt/format.h>
 
-#include "io/nifti.h"
+#include "io/formats/nifti.h"
 #include "support/io_test_util.h"
 
 namespace cs {

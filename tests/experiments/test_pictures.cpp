@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "experiments/evaluation/pictures.h"
-#include "io/canvas.h"
+#include "io/drawing/canvas.h"
 #include "support/canvas_test_util.h"
 #include "support/io_test_util.h"
 

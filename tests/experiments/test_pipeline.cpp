@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "experiments/pipeline/folder_lock.h"
-#include "io/nifti.h"
+#include "io/formats/nifti.h"
 #include "nn/safetensors.h"
 
 namespace {

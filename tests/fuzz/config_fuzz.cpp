@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace {

@@ -11,7 +11,7 @@
 #include <exception>
 #include <string>
 
-#include "io/nifti.h"
+#include "io/formats/nifti.h"
 #include "tests/fuzz/fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

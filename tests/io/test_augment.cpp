@@ -6,7 +6,7 @@
 #include <numeric>
 #include <set>
 
-#include "io/augment.h"
+#include "io/augmentation/augment.h"
 
 namespace cs {
 namespace {
@@ -119,7 +119,7 @@ TEST(Augment, RenderedViewsRespectModesClipAndZeroSlots) {
   auto stacks = stacks_for_test(6, 9, h, w, rng);
   CropConfig crop{50, 5, 35};
   const size_t n = static_cast<size_t>(h) * w;
-  for (Mode mode : {Mode::Reference, Mode::Paper}) {
+  for (Compat mode : {Compat::Reference, Compat::Paper}) {
     BatchLayout L = layout_gd_reference(slice_counts(stacks), rng);
     std::vector<float> out(L.size() * n);
     std::vector<ViewRecord> rec;
@@ -145,12 +145,12 @@ TEST(Augment, RenderedViewsRespectModesClipAndZeroSlots) {
       EXPECT_LE(t.delta, 0.3f);
       EXPECT_GE(t.factor, 0.7f);
       EXPECT_LE(t.factor, 1.3f);
-      if (mode == Mode::Reference) {
+      if (mode == Compat::Reference) {
         EXPECT_NEAR(t.factor, 1.f + t.delta, 1e-6);
       }
       deltas[s.group].insert(t.delta);
     }
-    if (mode == Mode::Reference) {
+    if (mode == Compat::Reference) {
       EXPECT_EQ(deltas[0].size(), 1u);  // one draw per sub-batch
       EXPECT_EQ(deltas[1].size(), 1u);
     } else {
@@ -161,7 +161,7 @@ TEST(Augment, RenderedViewsRespectModesClipAndZeroSlots) {
   BatchLayout lr = layout_lr(slice_counts(stacks), 3, rng);
   std::vector<float> out(lr.size() * n);
   std::vector<ViewRecord> rec;
-  render_views(lr, stacks, Mode::Paper, rng, out.data(), &rec, crop);
+  render_views(lr, stacks, Compat::Paper, rng, out.data(), &rec, crop);
   for (size_t i = 0; i < lr.size(); ++i) {
     EXPECT_FALSE(rec[i].cropped);
     std::vector<float> expect(stacks[lr.slots[i].volume].slice(lr.slots[i].slice),
@@ -186,7 +186,7 @@ TEST(Augment, FinetuneSoftLabelsSumToOneAndKeepTheFirstImagesOneHot) {
       }
   std::vector<float> oi(b * n), ol(b * n * C);
   FinetuneRecord rec;
-  augment_finetune(img.data(), lab.data(), b, h, w, C, Mode::Paper, {}, rng, oi.data(), ol.data(), &rec);
+  augment_finetune(img.data(), lab.data(), b, h, w, C, Compat::Paper, {}, rng, oi.data(), ol.data(), &rec);
   ASSERT_GE(rec.first_deformed, 1);
   ASSERT_LE(rec.first_deformed, b - 2);
   EXPECT_EQ(rec.affine_option[5], -1);  // blank image: no affine
@@ -236,8 +236,8 @@ TEST(Augment, FinetuneIsDeterministicAndReferenceModeSkipsIntensity) {
   std::vector<float> oi1(b * n), ol1(b * n * C), oi2(b * n), ol2(b * n * C);
   FinetuneRecord r1, r2;
   Rng a(6), c(6);
-  augment_finetune(img.data(), lab.data(), b, h, w, C, Mode::Reference, {}, a, oi1.data(), ol1.data(), &r1);
-  augment_finetune(img.data(), lab.data(), b, h, w, C, Mode::Reference, {}, c, oi2.data(), ol2.data(), &r2);
+  augment_finetune(img.data(), lab.data(), b, h, w, C, Compat::Reference, {}, a, oi1.data(), ol1.data(), &r1);
+  augment_finetune(img.data(), lab.data(), b, h, w, C, Compat::Reference, {}, c, oi2.data(), ol2.data(), &r2);
   EXPECT_EQ(oi1, oi2);
   EXPECT_EQ(ol1, ol2);
   for (const Intensity& t : r1.intensity) {
@@ -247,11 +247,11 @@ TEST(Augment, FinetuneIsDeterministicAndReferenceModeSkipsIntensity) {
   FinetuneAugOptions forced;
   forced.intensity = 1;
   Rng d(6);
-  augment_finetune(img.data(), lab.data(), b, h, w, C, Mode::Reference, forced, d, oi2.data(), ol2.data(), &r2);
+  augment_finetune(img.data(), lab.data(), b, h, w, C, Compat::Reference, forced, d, oi2.data(), ol2.data(), &r2);
   EXPECT_EQ(ol1, ol2);  // labels are not touched by intensity changes
   EXPECT_NE(oi1, oi2);
   lab[7] = C;  // out of range label
-  EXPECT_THROW(augment_finetune(img.data(), lab.data(), b, h, w, C, Mode::Paper, {}, a, oi1.data(), ol1.data()),
+  EXPECT_THROW(augment_finetune(img.data(), lab.data(), b, h, w, C, Compat::Paper, {}, a, oi1.data(), ol1.data()),
                std::invalid_argument);
 }
 

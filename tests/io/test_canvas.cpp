@@ -1,11 +1,11 @@
-// The raster canvas (io/canvas.h): its font, text, drawing and PNG output.
+// The raster canvas (io/drawing/canvas.h): its font, text, drawing and PNG output.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
-#include "io/canvas.h"
+#include "io/drawing/canvas.h"
 #include "support/canvas_test_util.h"
 #include "support/io_test_util.h"
 

@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <string>
 
-#include "io/datasets.h"
+#include "io/datasets/datasets.h"
 #include "support/io_test_util.h"
-#include "io/nifti.h"
+#include "io/formats/nifti.h"
 
 namespace cs {
 namespace {

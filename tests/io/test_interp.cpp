@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "io/augment.h"
+#include "io/augmentation/augment.h"
 
 namespace cs {
 namespace {

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <string>
 
-#include "io/nifti.h"
+#include "io/formats/nifti.h"
 #include "support/io_test_util.h"
 
 namespace cs {

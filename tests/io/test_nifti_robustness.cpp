@@ -8,7 +8,7 @@
 #include <string>
 
 #include "support/io_test_util.h"
-#include "io/nifti.h"
+#include "io/formats/nifti.h"
 
 namespace cs {
 namespace {

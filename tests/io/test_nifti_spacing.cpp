@@ -8,7 +8,7 @@
 #include <limits>
 #include <string>
 
-#include "io/nifti.h"
+#include "io/formats/nifti.h"
 #include "support/io_test_util.h"
 
 namespace cs {

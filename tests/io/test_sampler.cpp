@@ -6,7 +6,7 @@
 #include <set>
 
 #include "io/rng.h"
-#include "io/sampler.h"
+#include "io/augmentation/sampler.h"
 
 namespace cs {
 namespace {

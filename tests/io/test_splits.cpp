@@ -10,7 +10,7 @@
 #include <string>
 
 #include "support/io_test_util.h"
-#include "io/splits.h"
+#include "io/datasets/splits.h"
 
 namespace cs {
 namespace {

@@ -11,8 +11,8 @@
 
 #include <unistd.h>
 
-#include "io/nifti.h"
-#include "io/synth.h"
+#include "io/formats/nifti.h"
+#include "io/synth/synth.h"
 #include "support/io_test_util.h"
 
 namespace cs {

@@ -60,13 +60,13 @@ void ntxent_parity(const ContrastSpec& spec, int d, float tau, const std::string
 TEST(CudaParity, GlobalLossSpecs) {
   REQUIRE_GPU();
   // Fused one-block forward (rows <= 64), the paper's 48 x 128.
-  ntxent_parity(global_contrast_spec(GlobalLossKind::GD, Mode::Reference, reference_gd_layout()), 128, 0.1f,
+  ntxent_parity(global_contrast_spec(GlobalLossKind::GD, Compat::Reference, reference_gd_layout()), 128, 0.1f,
                 "reference G^D");
-  ntxent_parity(global_contrast_spec(GlobalLossKind::GD, Mode::Paper, paper_partition_layout(6, 4)), 128, 0.1f,
+  ntxent_parity(global_contrast_spec(GlobalLossKind::GD, Compat::Paper, paper_partition_layout(6, 4)), 128, 0.1f,
                 "paper G^D");
-  ntxent_parity(global_contrast_spec(GlobalLossKind::GR, Mode::Paper, random_pairs_layout(500)), 128, 0.1f,
+  ntxent_parity(global_contrast_spec(GlobalLossKind::GR, Compat::Paper, random_pairs_layout(500)), 128, 0.1f,
                 "G^R 1000 rows");
-  ntxent_parity(global_contrast_spec(GlobalLossKind::GD, Mode::Reference, reference_gd_layout()), 128, 0.005f,
+  ntxent_parity(global_contrast_spec(GlobalLossKind::GD, Compat::Reference, reference_gd_layout()), 128, 0.005f,
                 "reference G^D, tau 0.005");
 }
 

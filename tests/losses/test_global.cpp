@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "autograd/tape.h"
-#include "io/sampler.h"
+#include "io/augmentation/sampler.h"
 #include "losses/global.h"
 #include "losses/loss_reference.h"
 #include "support/gradcheck.h"
@@ -106,7 +106,7 @@ TEST(GlobalReference, GDPairListStructure) {
   const SlotLayout layout = reference_gd_layout();
   ASSERT_EQ(layout.size(), 48u);
   EXPECT_EQ(std::count_if(layout.begin(), layout.end(), [](const SlotInfo& s) { return s.is_zero; }), 16);
-  const ContrastSpec s = global_contrast_spec(GlobalLossKind::GD, Mode::Reference, layout);
+  const ContrastSpec s = global_contrast_spec(GlobalLossKind::GD, Compat::Reference, layout);
   EXPECT_EQ(s.rule, NegativeRule::OtherGroups);
   ASSERT_EQ(s.terms.size(), 192u);
   std::set<std::pair<int, int>> directed;
@@ -140,7 +140,7 @@ TEST(GlobalReference, GDPairListStructure) {
 }
 
 TEST(GlobalReference, GDMinusPairListStructure) {
-  const ContrastSpec s = global_contrast_spec(GlobalLossKind::GDMinus, Mode::Reference, reference_gd_minus_layout());
+  const ContrastSpec s = global_contrast_spec(GlobalLossKind::GDMinus, Compat::Reference, reference_gd_minus_layout());
   ASSERT_EQ(s.rows, 36);
   ASSERT_EQ(s.terms.size(), 72u);  // 12 anchors x 6 directed terms
   std::map<int, int> per_anchor;
@@ -158,7 +158,7 @@ TEST(GlobalReference, GDMinusPairListStructure) {
 TEST(GlobalPaper, PairListStructure) {
   const SlotLayout l = paper_partition_layout(6, 4);
   ASSERT_EQ(l.size(), 48u);
-  const ContrastSpec gd = global_contrast_spec(GlobalLossKind::GD, Mode::Paper, l);
+  const ContrastSpec gd = global_contrast_spec(GlobalLossKind::GD, Compat::Paper, l);
   EXPECT_EQ(gd.terms.size(), 48u * 11u);  // other view + 2 views x 5 other volumes
   for (size_t t = 0; t < gd.terms.size(); ++t) {
     const auto& x = gd.terms[t];
@@ -167,14 +167,14 @@ TEST(GlobalPaper, PairListStructure) {
     EXPECT_EQ(negs.size(), 36u);
     for (int j : negs) EXPECT_NE(l[j].partition, l[x.anchor].partition);
   }
-  const ContrastSpec gdm = global_contrast_spec(GlobalLossKind::GDMinus, Mode::Paper, l);
+  const ContrastSpec gdm = global_contrast_spec(GlobalLossKind::GDMinus, Compat::Paper, l);
   EXPECT_EQ(gdm.terms.size(), 48u);
   for (const auto& x : gdm.terms) {
     EXPECT_EQ(l[x.anchor].volume, l[x.positive].volume);
     EXPECT_NE(l[x.anchor].view, l[x.positive].view);
     EXPECT_FLOAT_EQ(x.weight, 1.0f / 48.0f);
   }
-  const ContrastSpec gr = global_contrast_spec(GlobalLossKind::GR, Mode::Paper, random_pairs_layout(10));
+  const ContrastSpec gr = global_contrast_spec(GlobalLossKind::GR, Compat::Paper, random_pairs_layout(10));
   EXPECT_EQ(gr.rule, NegativeRule::AllOthers);
   ASSERT_EQ(gr.terms.size(), 20u);
   for (size_t t = 0; t < gr.terms.size(); ++t) {
@@ -221,15 +221,15 @@ TEST(GlobalLoss, SamplerSlotsAreTheLossRows) {
 TEST(GlobalLoss, RejectsLayoutsThatDoNotFit) {
   SlotLayout l = paper_partition_layout(2, 4);
   l[3].is_zero = true;
-  EXPECT_THROW(global_contrast_spec(GlobalLossKind::GD, Mode::Paper, l), std::invalid_argument);
-  EXPECT_THROW(global_contrast_spec(GlobalLossKind::GD, Mode::Reference, paper_partition_layout(6, 4)),
+  EXPECT_THROW(global_contrast_spec(GlobalLossKind::GD, Compat::Paper, l), std::invalid_argument);
+  EXPECT_THROW(global_contrast_spec(GlobalLossKind::GD, Compat::Reference, paper_partition_layout(6, 4)),
                std::invalid_argument);
-  EXPECT_THROW(global_contrast_spec(GlobalLossKind::GDMinus, Mode::Reference, reference_gd_layout()),
+  EXPECT_THROW(global_contrast_spec(GlobalLossKind::GDMinus, Compat::Reference, reference_gd_layout()),
                std::invalid_argument);
   SlotLayout odd = random_pairs_layout(3);
   odd.pop_back();
-  EXPECT_THROW(global_contrast_spec(GlobalLossKind::GR, Mode::Paper, odd), std::invalid_argument);
-  EXPECT_THROW(parse_mode("papers"), std::invalid_argument);
+  EXPECT_THROW(global_contrast_spec(GlobalLossKind::GR, Compat::Paper, odd), std::invalid_argument);
+  EXPECT_THROW(parse_compat("papers"), std::invalid_argument);
   EXPECT_EQ(parse_global_loss("2"), GlobalLossKind::GD);
 }
 
@@ -238,30 +238,30 @@ TEST(GlobalLoss, ValuesMatchBruteForceFromTheMethod) {
   const double tau = 0.1;
   {
     Tensor z = random_tensor({48, d}, 101);
-    GlobalContrastiveLoss loss(GlobalLossKind::GD, Mode::Reference, reference_gd_layout(), tau);
+    GlobalContrastiveLoss loss(GlobalLossKind::GD, Compat::Reference, reference_gd_layout(), tau);
     EXPECT_TRUE(close_rel(brute_reference_gd(to_double(z), d, tau), op_loss(loss, z), 1e-4));
   }
   {
     Tensor z = random_tensor({36, d}, 102);
-    GlobalContrastiveLoss loss(GlobalLossKind::GDMinus, Mode::Reference, reference_gd_minus_layout(), tau);
+    GlobalContrastiveLoss loss(GlobalLossKind::GDMinus, Compat::Reference, reference_gd_minus_layout(), tau);
     EXPECT_TRUE(close_rel(brute_reference_gd_minus(to_double(z), d, tau), op_loss(loss, z), 1e-4));
   }
   for (bool gd : {true, false}) {
     Tensor z = random_tensor({48, d}, 103);
-    GlobalContrastiveLoss loss(gd ? GlobalLossKind::GD : GlobalLossKind::GDMinus, Mode::Paper,
+    GlobalContrastiveLoss loss(gd ? GlobalLossKind::GD : GlobalLossKind::GDMinus, Compat::Paper,
                                paper_partition_layout(6, 4), tau);
     EXPECT_TRUE(close_rel(brute_paper(to_double(z), d, tau, 6, 4, gd), op_loss(loss, z), 1e-4)) << gd;
   }
-  for (Mode c : {Mode::Paper, Mode::Reference}) {
+  for (Compat c : {Compat::Paper, Compat::Reference}) {
     Tensor z = random_tensor({20, d}, 104);
     GlobalContrastiveLoss loss(GlobalLossKind::GR, c, random_pairs_layout(10), tau);
-    EXPECT_TRUE(close_rel(brute_gr(to_double(z), d, tau, 10), op_loss(loss, z), 1e-4)) << mode_name(c);
+    EXPECT_TRUE(close_rel(brute_gr(to_double(z), d, tau, 10), op_loss(loss, z), 1e-4)) << compat_name(c);
   }
 }
 
 TEST(GlobalLoss, ReferenceGDGradientsMatchFiniteDifferences) {
   const int d = 4;
-  GlobalContrastiveLoss loss(GlobalLossKind::GD, Mode::Reference, reference_gd_layout(), 0.5f);
+  GlobalContrastiveLoss loss(GlobalLossKind::GD, Compat::Reference, reference_gd_layout(), 0.5f);
   Tensor z = random_tensor({48, d}, 105);
   z.set_requires_grad(true);
   OpCheck r = check_op([&](const std::vector<Tensor>& in) { return loss(in[0]); },
@@ -287,16 +287,16 @@ TEST(GlobalLoss, TermListsMatchBruteForceInDouble) {
     return ref_ntxent_loss(to_double(z), d, loss.spec(), tau);
   };
   Tensor z48 = random_tensor({48, d}, 201), z36 = random_tensor({36, d}, 202), z20 = random_tensor({20, d}, 203);
-  const GlobalContrastiveLoss gd_ref(GlobalLossKind::GD, Mode::Reference, reference_gd_layout(), tau);
+  const GlobalContrastiveLoss gd_ref(GlobalLossKind::GD, Compat::Reference, reference_gd_layout(), tau);
   EXPECT_TRUE(close_rel(brute_reference_gd(to_double(z48), d, tau), spec_value(gd_ref, z48), kTermTol));
-  const GlobalContrastiveLoss gdm_ref(GlobalLossKind::GDMinus, Mode::Reference, reference_gd_minus_layout(), tau);
+  const GlobalContrastiveLoss gdm_ref(GlobalLossKind::GDMinus, Compat::Reference, reference_gd_minus_layout(), tau);
   EXPECT_TRUE(close_rel(brute_reference_gd_minus(to_double(z36), d, tau), spec_value(gdm_ref, z36), kTermTol));
   for (bool gd : {true, false}) {
-    const GlobalContrastiveLoss paper(gd ? GlobalLossKind::GD : GlobalLossKind::GDMinus, Mode::Paper,
+    const GlobalContrastiveLoss paper(gd ? GlobalLossKind::GD : GlobalLossKind::GDMinus, Compat::Paper,
                                       paper_partition_layout(6, 4), tau);
     EXPECT_TRUE(close_rel(brute_paper(to_double(z48), d, tau, 6, 4, gd), spec_value(paper, z48), kTermTol)) << gd;
   }
-  const GlobalContrastiveLoss gr(GlobalLossKind::GR, Mode::Paper, random_pairs_layout(10), tau);
+  const GlobalContrastiveLoss gr(GlobalLossKind::GR, Compat::Paper, random_pairs_layout(10), tau);
   EXPECT_TRUE(close_rel(brute_gr(to_double(z20), d, tau, 10), spec_value(gr, z20), kTermTol));
 }
 

@@ -186,15 +186,15 @@ TEST(LocalRegions, Reference1x1TableAsGiven) {
 }
 
 TEST(LocalRegions, TableFollowsModeAndRegionSize) {
-  EXPECT_EQ(negative_table_for(Mode::Paper, 3), NegativeTable::Regions3x3);
-  EXPECT_EQ(negative_table_for(Mode::Paper, 1), NegativeTable::Regions3x3);
-  EXPECT_EQ(negative_table_for(Mode::Reference, 3), NegativeTable::Regions3x3);
-  EXPECT_EQ(negative_table_for(Mode::Reference, 1), NegativeTable::Reference1x1);
+  EXPECT_EQ(negative_table_for(Compat::Paper, 3), NegativeTable::Regions3x3);
+  EXPECT_EQ(negative_table_for(Compat::Paper, 1), NegativeTable::Regions3x3);
+  EXPECT_EQ(negative_table_for(Compat::Reference, 3), NegativeTable::Regions3x3);
+  EXPECT_EQ(negative_table_for(Compat::Reference, 1), NegativeTable::Reference1x1);
   LocalLossOptions opt;
-  EXPECT_EQ(opt.mode, Mode::Paper);  // the default stays paper mode
+  EXPECT_EQ(opt.mode, Compat::Paper);  // the default stays paper mode
   opt.region_size = 1;
   EXPECT_EQ(LocalContrastiveLoss(opt, 4, 12).table().table, NegativeTable::Regions3x3);
-  opt.mode = Mode::Reference;
+  opt.mode = Compat::Reference;
   EXPECT_EQ(LocalContrastiveLoss(opt, 4, 12).table().table, NegativeTable::Reference1x1);
   opt.region_size = 3;
   EXPECT_EQ(LocalContrastiveLoss(opt, 4, 12).table().table, NegativeTable::Regions3x3);
@@ -269,7 +269,7 @@ struct LocalCase {
   LocalLossKind kind;
   int images, side, channels, k, dout;
   float tau;
-  Mode mode = Mode::Paper;
+  Compat mode = Compat::Paper;
 };
 
 double run_op(const LocalCase& c, const Tensor& f, const Tensor& w) {
@@ -301,10 +301,10 @@ TEST(LocalLoss, ValuesMatchBruteForceFromTheMethod) {
 // Reference mode: 3x3 regions keep the 3x3 table (same value as paper mode); 1x1 regions use the
 // released code's 1x1 table, for L^R and L^D alike.
 TEST(LocalLoss, ReferenceModeValuesMatchBruteForce) {
-  const LocalCase cases[] = {{LocalLossKind::LR, 6, 14, 5, 1, 0, 0.1f, Mode::Reference},
-                             {LocalLossKind::LD, 16, 9, 4, 1, 0, 0.2f, Mode::Reference},
-                             {LocalLossKind::LR, 20, 48, 8, 3, 128, 0.1f, Mode::Reference},
-                             {LocalLossKind::LD, 24, 40, 6, 3, 32, 0.1f, Mode::Reference}};
+  const LocalCase cases[] = {{LocalLossKind::LR, 6, 14, 5, 1, 0, 0.1f, Compat::Reference},
+                             {LocalLossKind::LD, 16, 9, 4, 1, 0, 0.2f, Compat::Reference},
+                             {LocalLossKind::LR, 20, 48, 8, 3, 128, 0.1f, Compat::Reference},
+                             {LocalLossKind::LD, 24, 40, 6, 3, 32, 0.1f, Compat::Reference}};
   uint64_t seed = 400;
   for (const LocalCase& c : cases) {
     Tensor f = random_tensor({c.images, c.side, c.side, c.channels}, ++seed);
@@ -315,7 +315,7 @@ TEST(LocalLoss, ReferenceModeValuesMatchBruteForce) {
     const double got = run_op(c, f, w);
     EXPECT_TRUE(close_rel(want, got, 1e-4)) << local_loss_name(c.kind) << " k=" << c.k;
     LocalCase paper = c;
-    paper.mode = Mode::Paper;
+    paper.mode = Compat::Paper;
     const double paper_value = run_op(paper, f, w);
     if (c.k == 3)
       EXPECT_EQ(paper_value, got) << local_loss_name(c.kind) << ": 3x3 regions use one table in both modes";
@@ -329,12 +329,12 @@ TEST(LocalLoss, ReferenceModeValuesMatchBruteForce) {
 // well above the float32 agreement (1e-4). On such inputs it is small (0.3% here); its size and
 // sign depend on the input.
 TEST(LocalLoss, Reference1x1TableChangesTheLoss) {
-  const LocalCase c{LocalLossKind::LR, 20, 48, 64, 1, 0, 0.1f, Mode::Reference};
+  const LocalCase c{LocalLossKind::LR, 20, 48, 64, 1, 0, 0.1f, Compat::Reference};
   Tensor f = random_tensor({c.images, c.side, c.side, c.channels}, 2024);
   const Vec fd = to_double(f);
   const double ref = run_op(c, f, Tensor());
   LocalCase paper = c;
-  paper.mode = Mode::Paper;
+  paper.mode = Compat::Paper;
   const double pap = run_op(paper, f, Tensor());
   const double ref_brute = brute_local(c.kind, fd, c.images, c.side, c.channels, 1, {}, 0, c.tau,
                                        kSpecTable1x1Reference);

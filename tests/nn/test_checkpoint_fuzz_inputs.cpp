@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 #include "nn/adam.h"
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"

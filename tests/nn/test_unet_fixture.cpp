@@ -432,7 +432,7 @@ TEST_F(UNetFixture, DiceAdamTrajectoryInBf16) {
 // ---- G^D through encoder + g1
 
 // Runs encoder + g1 on x in `mode` and backpropagates G^D (`compat`, over `layout`).
-void run_gd(UNet& net, const Tensor& x, const RunMode& mode, Mode compat,
+void run_gd(UNet& net, const Tensor& x, const RunMode& mode, Compat compat,
             SlotLayout layout, Tensor* z_out, Tensor* loss_out) {
   EncoderOutput enc = net.encoder(x, mode);
   Tensor z = net.g1(enc.bottleneck, mode);
@@ -459,7 +459,7 @@ TEST_F(UNetFixture, GlobalPaperModePasses) {
     const bool eval = c.pass == "eval";
     auto net = make_net(g1_config(), eval);
     Tensor z, loss;
-    run_gd(*net, read("gdp.input"), eval ? RunMode::inference() : RunMode::training(), Mode::Paper,
+    run_gd(*net, read("gdp.input"), eval ? RunMode::inference() : RunMode::training(), Compat::Paper,
            paper_partition_layout(V, S), &z, &loss);
     check_pass(loss, z, net->params(), c);
   }
@@ -472,7 +472,7 @@ TEST_F(UNetFixture, GlobalReferenceModePasses) {
     auto net = make_net(g1_config(), eval);
     Tensor z, loss;
     run_gd(*net, reference_gd_batch(*reader_), eval ? RunMode::inference() : RunMode::training(),
-           Mode::Reference, reference_gd_layout(), &z, &loss);
+           Compat::Reference, reference_gd_layout(), &z, &loss);
     check_pass(loss, z, net->params(), c);
   }
 }

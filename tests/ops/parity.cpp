@@ -55,7 +55,7 @@ Tensor weighted_sum(const Tensor& y, uint64_t seed, Device d) {
 
 }  // namespace
 
-Outcome run_op(const OpFn& f, const std::vector<Input>& inputs, Device d, Mode mode, uint64_t dy_seed) {
+Outcome run_op(const OpFn& f, const std::vector<Input>& inputs, Device d, GradMode mode, uint64_t dy_seed) {
   Tape::get().clear();
   std::vector<Tensor> ts;
   for (const Input& in : inputs)
@@ -63,10 +63,10 @@ Outcome run_op(const OpFn& f, const std::vector<Input>& inputs, Device d, Mode m
 
   Tensor y = f(ts);
   Tensor loss = weighted_sum(y, dy_seed, d);
-  if (mode == Mode::Twice) loss = add(loss, weighted_sum(f(ts), dy_seed + 1, d));
+  if (mode == GradMode::Twice) loss = add(loss, weighted_sum(f(ts), dy_seed + 1, d));
   backward(loss);
 
-  if (mode == Mode::Overwrite) {
+  if (mode == GradMode::Overwrite) {
     // Garbage in every gradient buffer, then "zeroed": the next backward must write, not add.
     for (Tensor& t : ts)
       if (t.requires_grad() && t.has_grad()) {
@@ -89,8 +89,8 @@ Outcome run_op(const OpFn& f, const std::vector<Input>& inputs, Device d, Mode m
 
 void expect_parity(const std::string& what, const OpFn& f, const std::vector<Input>& inputs, double bound,
                    uint64_t dy_seed) {
-  for (Mode mode : {Mode::Once, Mode::Twice, Mode::Overwrite}) {
-    const char* mname = mode == Mode::Once ? "once" : mode == Mode::Twice ? "twice" : "overwrite";
+  for (GradMode mode : {GradMode::Once, GradMode::Twice, GradMode::Overwrite}) {
+    const char* mname = mode == GradMode::Once ? "once" : mode == GradMode::Twice ? "twice" : "overwrite";
     SCOPED_TRACE(what + " [" + mname + "]");
     const Outcome want = run_op(f, inputs, Device::CPU, mode, dy_seed);
     const Outcome got = run_op(f, inputs, Device::CUDA, mode, dy_seed);

@@ -45,7 +45,7 @@ Input input(const Shape& s, uint64_t seed, float lo = -1.0f, float hi = 1.0f, bo
 double normalized_error(const std::vector<float>& got, const std::vector<float>& want);
 
 using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;
-enum class Mode { Once, Twice, Overwrite };
+enum class GradMode { Once, Twice, Overwrite };
 
 struct Outcome {
   std::vector<float> y;                   // forward output
@@ -53,7 +53,7 @@ struct Outcome {
   std::vector<bool> has_grad;             // whether the input ended with a gradient
 };
 
-Outcome run_op(const OpFn& f, const std::vector<Input>& inputs, Device d, Mode mode, uint64_t dy_seed);
+Outcome run_op(const OpFn& f, const std::vector<Input>& inputs, Device d, GradMode mode, uint64_t dy_seed);
 
 // Runs `f` on CPU and CUDA in every mode; EXPECTs every error below `bound`. `what` names the case.
 void expect_parity(const std::string& what, const OpFn& f, const std::vector<Input>& inputs,

@@ -1,4 +1,4 @@
-#include "io/png.h"
+#include "io/formats/png.h"
 
 #include <png.h>
 

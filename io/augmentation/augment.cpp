@@ -1,4 +1,4 @@
-#include "io/augment.h"
+#include "io/augmentation/augment.h"
 
 #include <algorithm>
 #include <cmath>
@@ -383,7 +383,7 @@ void apply_intensity(float* img, int n, const Intensity& t, float clip_lo, float
   }
 }
 
-void render_views(const BatchLayout& layout, const std::vector<SliceStack>& stacks, Mode mode,
+void render_views(const BatchLayout& layout, const std::vector<SliceStack>& stacks, Compat mode,
                   Rng& rng, float* out, std::vector<ViewRecord>* records, const CropConfig& crop) {
   if (stacks.empty()) throw std::invalid_argument("render_views: no volumes");
   const int h = stacks[0].h, w = stacks[0].w;
@@ -395,7 +395,7 @@ void render_views(const BatchLayout& layout, const std::vector<SliceStack>& stac
   const size_t n = static_cast<size_t>(h) * w;
   // Reference mode: one u per intensity group, drawn in order of the groups' first appearance.
   std::vector<std::pair<int, Intensity>> group_params;
-  if (mode == Mode::Reference)
+  if (mode == Compat::Reference)
     for (const BatchSlot& s : layout.slots) {
       if (s.aug == ViewAug::None || s.group < 0 || s.is_zero()) continue;
       bool seen = false;
@@ -424,7 +424,7 @@ void render_views(const BatchLayout& layout, const std::vector<SliceStack>& stac
     }
     if (s.aug != ViewAug::None) {
       rec.intensity = true;
-      if (mode == Mode::Paper) {
+      if (mode == Compat::Paper) {
         rec.params = draw_intensity(rng);
       } else {
         bool found = false;  // slots without a group (id < 0) get a draw of their own
@@ -452,7 +452,7 @@ void random_flow(int h, int w, double sigma, Rng& rng, float* flow) {
 }
 
 void augment_finetune(const float* images, const uint8_t* labels, int b, int h, int w,
-                      int num_classes, Mode mode, const FinetuneAugOptions& opt, Rng& rng,
+                      int num_classes, Compat mode, const FinetuneAugOptions& opt, Rng& rng,
                       float* out_images, float* out_labels, FinetuneRecord* record) {
   check_size(h, w, "augment_finetune");
   if (b <= 0) throw std::invalid_argument("augment_finetune: empty batch");
@@ -549,7 +549,7 @@ void augment_finetune(const float* images, const uint8_t* labels, int b, int h, 
 
   // (d) intensity: contrast on the first half, brightness on the second half, applied to the
   // deformed images (or to all images when deformation is off).
-  const bool intensity = opt.intensity < 0 ? mode == Mode::Paper : opt.intensity != 0;
+  const bool intensity = opt.intensity < 0 ? mode == Compat::Paper : opt.intensity != 0;
   if (intensity) {
     const int first = opt.deform ? rec.first_deformed : 0;
     for (int i = 0; i < b; ++i) {

@@ -9,16 +9,17 @@
 
 #include "autograd/atomic_file.h"
 #include "experiments/pipeline/console.h"
+#include "experiments/pipeline/data.h"
 #include "experiments/pipeline/output_folder.h"
 #include "io/paths.h"
-#include "experiments/evaluation/evaluate.h"
+#include "experiments/pipeline/evaluate.h"
 #include "experiments/evaluation/inference.h"
 #include "experiments/evaluation/metrics.h"
 #include "experiments/evaluation/pictures.h"
 #include "experiments/pipeline/run_folder.h"
 #include "experiments/pipeline/stages.h"
 #include "experiments/pipeline/training.h"
-#include "io/nifti.h"
+#include "io/formats/nifti.h"
 #include "nn/checkpoint.h"
 
 namespace cs {
@@ -27,7 +28,7 @@ namespace {
 std::string num(double v) { return std::isnan(v) ? "nan" : fmt::format("{:.6f}", v); }
 nlohmann::json jnum(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
 
-// Slice z of a native volume as [x][y] (rows = x), the display convention of io/preprocess.h.
+// Slice z of a native volume as [x][y] (rows = x), the display convention of io/datasets/preprocess.h.
 template <typename T>
 std::vector<T> native_slice(const Volume& v, int z) {
   std::vector<T> out(static_cast<size_t>(v.nx) * v.ny);

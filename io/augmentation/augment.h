@@ -16,10 +16,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "io/mode.h"
+#include "autograd/compat.h"
 #include "io/rng.h"
-#include "io/sampler.h"
-#include "io/slices.h"
+#include "io/augmentation/sampler.h"
+#include "io/datasets/slices.h"
 
 namespace cs {
 
@@ -85,7 +85,7 @@ struct ViewRecord {
 // copies the slice, CropIntensity crops+resizes then changes intensity, Intensity only changes
 // intensity. Crop windows are drawn per slot; intensity draws are per image in Paper mode and
 // one u per layout group in Reference mode. All stacks must be h x w.
-void render_views(const BatchLayout& layout, const std::vector<SliceStack>& stacks, Mode mode,
+void render_views(const BatchLayout& layout, const std::vector<SliceStack>& stacks, Compat mode,
                   Rng& rng, float* out, std::vector<ViewRecord>* records = nullptr,
                   const CropConfig& crop = {});
 
@@ -118,7 +118,7 @@ struct FinetuneRecord {
 // The number of images kept undeformed n is uniform in [1, b - 2] (the method's [1, 18] for its
 // batch of 20); b must be >= 3 when deformation is on.
 void augment_finetune(const float* images, const uint8_t* labels, int b, int h, int w,
-                      int num_classes, Mode mode, const FinetuneAugOptions& opt, Rng& rng,
+                      int num_classes, Compat mode, const FinetuneAugOptions& opt, Rng& rng,
                       float* out_images, float* out_labels, FinetuneRecord* record = nullptr);
 
 // Gathers slices of labelled stacks into images [n][h][w] and labels [n][h][w] (for

@@ -7,7 +7,7 @@
 //
 // Axis convention: NIfTI x becomes the ROW (h) axis and NIfTI y the COLUMN (w) axis, i.e. slice z
 // of a volume is the 2D array a[x][y] — what the reference code gets by indexing a nibabel array
-// img[:, :, z]. A SliceStack (io/slices.h) holds image[(z * h + row) * w + col] with row = x,
+// img[:, :, z]. A SliceStack (io/datasets/slices.h) holds image[(z * h + row) * w + col] with row = x,
 // col = y; the inverse path uses the same convention.
 //
 // Resampling matches scikit-image `rescale` / `resize` with order 1 (or 0), mode 'constant',
@@ -26,12 +26,21 @@
 #include <string>
 #include <vector>
 
-#include "io/slices.h"
+#include "io/datasets/slices.h"
 #include "io/volume.h"
 
 namespace cs {
 
 // Per-dataset constants of docs/method.md §6.1.
+// A case ready for training or evaluation: its preprocessed slices, and the native volumes that
+// evaluation maps predictions back to.
+struct PreparedCase {
+  std::string id;
+  SliceStack stack;   // preprocessed slices [z][h][w] (+ labels when present)
+  Volume native_label;  // the original label volume (evaluation compares at native resolution)
+  Volume native_image;  // kept only for evaluation (geometry of the predictions)
+};
+
 struct PreprocessParams {
   double target_dx = 1.0, target_dy = 1.0;  // in-plane target resolution (mm): along x, along y
   int out_h = 192, out_w = 192;             // network input: rows (x) x cols (y)

@@ -1,4 +1,4 @@
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 
 #include <sys/stat.h>
 

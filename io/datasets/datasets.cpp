@@ -1,4 +1,4 @@
-#include "io/datasets.h"
+#include "io/datasets/datasets.h"
 
 #include <algorithm>
 #include <cctype>
@@ -11,7 +11,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "io/nifti.h"
+#include "io/formats/nifti.h"
 
 namespace cs {
 namespace fs = std::filesystem;

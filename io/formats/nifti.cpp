@@ -1,4 +1,4 @@
-#include "io/nifti.h"
+#include "io/formats/nifti.h"
 
 #include <nifti2_io.h>
 #include <zlib.h>

@@ -2,7 +2,7 @@
 // Evaluation of a fine-tuned run on the split's test cases (docs/method.md §7).
 #include <string>
 
-#include "experiments/pipeline/config.h"
+#include "experiments/config.h"
 
 namespace cs {
 

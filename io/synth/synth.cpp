@@ -1,4 +1,4 @@
-#include "io/synth.h"
+#include "io/synth/synth.h"
 
 #include <algorithm>
 #include <array>
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "autograd/atomic_file.h"
-#include "io/nifti.h"
+#include "io/formats/nifti.h"
 #include "io/rng.h"
 
 namespace cs {

@@ -1,4 +1,4 @@
-#include "io/sampler.h"
+#include "io/augmentation/sampler.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "io/splits.h"
+#include "io/datasets/splits.h"
 
 #include <algorithm>
 #include <cstdlib>

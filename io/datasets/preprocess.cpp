@@ -1,4 +1,4 @@
-#include "io/preprocess.h"
+#include "io/datasets/preprocess.h"
 
 #include <fmt/format.h>
 

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "io/splits.h"
+#include "io/datasets/splits.h"
 #include "io/volume.h"
 
 namespace cs {

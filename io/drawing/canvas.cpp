@@ -1,11 +1,11 @@
-#include "io/canvas.h"
+#include "io/drawing/canvas.h"
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <stdexcept>
 
-#include "io/png.h"
+#include "io/formats/png.h"
 
 namespace cs {
 namespace {
