@@ -1,14 +1,15 @@
 #pragma once
 // The tape: a minimal reverse-mode autograd.
-//  1. Each differentiable op that sees an input requiring grad appends a Node: its name, its
-//     inputs and output, and a backward closure holding whatever state the op saved.
+//  1. Each differentiable op that sees an input requiring grad appends a node: its output and a
+//     backward closure holding whatever state the op saved (ops do so through record_op,
+//     autograd/record_op.h, which also shows the op to the profiler).
 //  2. backward(loss) seeds d(loss)/d(loss) = 1 and runs the closures in reverse order; each
 //     closure is called with its output's gradient dy and accumulates into its inputs'
 //     gradients (grad_out, autograd/grad_out.h).
 //  3. The tape is cleared afterwards, releasing the saved state.
 // NoGradGuard turns recording off (evaluation, frozen parts of the network).
 #include <functional>
-#include <string>
+#include <initializer_list>
 #include <vector>
 
 #include "autograd/grad_out.h"
@@ -16,35 +17,7 @@
 
 namespace cs {
 
-struct Node {
-  std::string name;
-  std::vector<Tensor> inputs;
-  Tensor output;
-  std::function<void(const Tensor& dy)> backward;  // dy: the output's gradient
-  double backward_flops = 0.0;  // for the profiler
-};
-
-// Hooks for the profiler: called around every forward op and backward closure.
-struct OpObserver {
-  virtual ~OpObserver() = default;
-  virtual void begin(const char* name, bool backward) = 0;
-  virtual void end(const char* name, bool backward, double flops) = 0;
-  // When wants_shapes(): the tensor shapes of each recorded op, "[2,8,8,1] [4,3,3,1] -> [2,8,8,4]",
-  // right after its forward span (when it is recorded) and after its backward span.
-  virtual bool wants_shapes() const { return false; }
-  virtual void shapes(const char* /*name*/, bool /*backward*/, const std::string& /*shapes*/) {}
-  // The least memory traffic of each recorded op, in bytes, right after its forward span (when it
-  // is recorded) and after its backward span: see op_traffic_bytes.
-  virtual void traffic(const char* /*name*/, bool /*backward*/, double /*bytes*/) {}
-};
-
-// The bytes an op must move at the least, each tensor once: forward, its inputs and its output;
-// backward, dy, the saved inputs and the gradient of each input that takes one. Ops that make
-// several passes (batch norm's statistics) move more; an op near this bound is memory-bound.
-double op_traffic_bytes(const std::vector<Tensor>& inputs, const Tensor& output, bool backward);
-
-// "[a,b] [c] -> [d,e]": the shapes of an op's inputs (undefined ones skipped) and its output.
-std::string op_shapes(const std::vector<Tensor>& inputs, const Tensor& output);
+using BackwardFn = std::function<void(const Tensor& dy)>;  // dy: the output's gradient
 
 class Tape {
  public:
@@ -53,24 +26,23 @@ class Tape {
   bool enabled() const { return enabled_; }
   void set_enabled(bool e) { enabled_ = e; }
   size_t size() const { return nodes_.size(); }
-  const std::vector<Node>& nodes() const { return nodes_; }
 
-  // True if an op on these inputs must be recorded.
-  bool should_record(std::initializer_list<const Tensor*> inputs) const;
-  // Records a node; marks `output` as requiring grad.
-  void record(const char* name, std::vector<Tensor> inputs, Tensor& output,
-              std::function<void(const Tensor& dy)> backward, double backward_flops = 0.0);
+  // True if an op on these inputs must be recorded: recording is on and one of them (undefined
+  // ones skipped) requires grad.
+  bool should_record(std::initializer_list<Tensor> inputs) const;
+  // Appends a node; marks `output` as requiring grad.
+  void record(Tensor& output, BackwardFn backward);
 
   void backward(Tensor& loss);  // loss must hold exactly one element
   void clear() { nodes_.clear(); }
 
-  void set_observer(OpObserver* o) { observer_ = o; }
-  OpObserver* observer() const { return observer_; }
-
  private:
+  struct Node {
+    Tensor output;
+    BackwardFn backward;
+  };
   std::vector<Node> nodes_;
   bool enabled_ = true;
-  OpObserver* observer_ = nullptr;
 };
 
 inline void backward(Tensor& loss) { Tape::get().backward(loss); }
@@ -84,19 +56,6 @@ class NoGradGuard {
 
  private:
   bool prev_;
-};
-
-// RAII span reported to the observer (forward ops use it; the tape wraps backward closures).
-class OpScope {
- public:
-  OpScope(const char* name, double flops = 0.0, bool backward = false);
-  ~OpScope();
-
- private:
-  const char* name_;
-  double flops_;
-  bool backward_;
-  OpObserver* obs_;
 };
 
 }  // namespace cs

@@ -68,14 +68,14 @@ double forward_flops(const ModelSummary& s, const std::vector<const char*>& pref
 }
 
 // Convolution and dense FLOPs of one training step of `stage` (see the header comment).
-double step_flops(Stage stage, const Config& cfg, int images) {
-  const UNetConfig u = unet_config(cfg, stage);
+double step_flops(Stage stage, const Settings& settings, int images) {
+  const UNetConfig u = unet_config(settings, stage);
   if (stage == Stage::Finetune) return 3.0 * summarize_model(u).unet_flops * images;
   if (stage == Stage::Global) return 3.0 * forward_flops(summarize_model(u), {"enc_", "reg_"}) * images;
   // stage 2: the frozen encoder forward only; blocks 1..l and g2 trained, g2_pred once per region
-  const int l = cfg.integer("local.blocks");
+  const int l = settings.local.blocks;
   const ModelSummary sum = summarize_model(u, l);
-  const auto regions = local_region_table(region_grid(u.image_size >> (5 - l), cfg.integer("local.region"))).positions.size();
+  const auto regions = local_region_table(region_grid(u.image_size >> (5 - l), settings.local.region)).positions.size();
   const double trained = forward_flops(sum, {"dec_dc6", "dec_c5_", "dec_dc5", "dec_c4_", "dec_dc4", "dec_c3_", "g2_c1_"}) +
                          forward_flops(sum, {"g2_pred"}) * static_cast<double>(regions);
   return (forward_flops(sum, {"enc_"}) + 3.0 * trained) * images;
@@ -94,13 +94,14 @@ void BM_StageStep(benchmark::State& st, const char* what, Stage stage, Device de
     cfg.set("device", device_name(dev));
     for (const auto& [k, v] : keys) cfg.set(k, v);
     cfg.validate();
-    auto model = make_model(cfg, stage, dev);
+    const Settings settings = resolve_settings(cfg);
+    auto model = make_model(settings, stage, dev);
     const int size = model->config().image_size;
     const auto stacks = random_stacks(12, 12, size, model->config().num_classes, 1);
-    const auto step = make_stage_step(stage, cfg, *model, stacks);
+    const auto step = make_stage_step(stage, settings, *model, stacks);
     const int images = step->images_per_step();
     const StepBatch batch = step->sample(0);
-    st.SetLabel(peer_label(what, dev, images, size, cfg.str("precision")));
+    st.SetLabel(peer_label(what, dev, images, size, precision_name(settings.run.precision)));
     for (int i = 0; i < kWarmupSteps; ++i) step->train(batch);
     device_synchronize(dev);
     double seconds = 0.0;
@@ -113,7 +114,7 @@ void BM_StageStep(benchmark::State& st, const char* what, Stage stage, Device de
     const double iters = static_cast<double>(st.iterations());
     st.counters["ms/step"] = 1e3 * seconds / iters;
     st.counters["images/s"] = images * iters / seconds;
-    st.counters["GFLOP/s"] = 1e-9 * step_flops(stage, cfg, images) * iters / seconds;
+    st.counters["GFLOP/s"] = 1e-9 * step_flops(stage, settings, images) * iters / seconds;
     st.SetItemsProcessed(st.iterations() * images);
   } catch (const std::exception& e) {
     st.SkipWithError(e.what());

@@ -1,4 +1,4 @@
-// Global contrastive losses: batch layouts and their term lists (see losses/global.h).
+// Global contrastive losses: the term lists over a batch layout (see losses/global.h).
 #include "losses/global.h"
 
 #include <stdexcept>
@@ -21,58 +21,17 @@ const char* global_loss_name(GlobalLossKind k) {
   return "?";
 }
 
-SlotLayout paper_partition_layout(int volumes, int partitions) {
-  if (volumes < 1 || partitions < 1)
-    throw std::invalid_argument("paper_partition_layout: need volumes >= 1 and partitions >= 1, got " +
-                                std::to_string(volumes) + " and " + std::to_string(partitions));
-  SlotLayout l;
-  for (int v = 0; v < volumes; ++v)
-    for (int s = 0; s < partitions; ++s)
-      for (int w = 0; w < 2; ++w) l.push_back({v, s, w, false});
-  return l;
-}
-
-SlotLayout random_pairs_layout(int slices) {
-  if (slices < 1) throw std::invalid_argument("random_pairs_layout: need at least one slice");
-  SlotLayout l;
-  for (int k = 0; k < slices; ++k)
-    for (int w = 0; w < 2; ++w) l.push_back({k, -1, w, false});
-  return l;
-}
-
-SlotLayout reference_gd_minus_layout() {
-  SlotLayout l;
-  for (int i = 0; i < 36; ++i) {
-    const int k = i % 12;
-    l.push_back({k / 4, k % 4, i / 12, false});
-  }
-  return l;
-}
-
-SlotLayout reference_gd_layout() {
-  SlotLayout l;
-  for (int i = 0; i < 48; ++i) {
-    const int block = i / 16, set = (i % 16) / 8, view = (i % 8) / 4;
-    const bool zero = i >= 32;  // the stitch loop fills only two blocks
-    l.push_back({zero ? -1 : 2 * block + set, i % 4, view, zero});
-  }
-  return l;
-}
-
-SlotLayout global_layout(GlobalLossKind kind, Compat mode, int volumes, int partitions) {
-  if (kind == GlobalLossKind::GR) return random_pairs_layout(volumes);
-  if (mode == Compat::Paper) return paper_partition_layout(volumes, partitions);
-  return kind == GlobalLossKind::GD ? reference_gd_layout() : reference_gd_minus_layout();
-}
-
 namespace {
+
+bool same_slot(const Slot& a, const Slot& b) {
+  return a.volume == b.volume && a.partition == b.partition && a.view == b.view && a.copy_of == b.copy_of &&
+         a.aug == b.aug && a.group == b.group;
+}
 
 bool same_layout(const SlotLayout& a, const SlotLayout& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
-    if (a[i].volume != b[i].volume || a[i].partition != b[i].partition || a[i].view != b[i].view ||
-        a[i].is_zero != b[i].is_zero)
-      return false;
+    if (!same_slot(a.slots[i], b.slots[i])) return false;
   return true;
 }
 
@@ -81,7 +40,7 @@ void add_pair_both_ways(ContrastSpec& s, int x, int y, int key, float w) {
   s.terms.push_back({y, x, key, w});  // docs/method.md §2.1: reverse term, same negative index set
 }
 
-ContrastSpec gr_spec(const SlotLayout& l) {
+ContrastSpec gr_spec(const std::vector<Slot>& l) {
   // Standard NT-Xent: each view is an anchor once, its partner the positive; normaliser 2N.
   ContrastSpec s;
   s.rows = static_cast<int64_t>(l.size());
@@ -102,12 +61,12 @@ ContrastSpec gr_spec(const SlotLayout& l) {
   return s;
 }
 
-ContrastSpec paper_partition_spec(GlobalLossKind kind, const SlotLayout& l) {
+ContrastSpec paper_partition_spec(GlobalLossKind kind, const std::vector<Slot>& l) {
   ContrastSpec s;
   s.rows = static_cast<int64_t>(l.size());
   s.rule = NegativeRule::OtherGroups;
   for (size_t i = 0; i < l.size(); ++i) {
-    if (l[i].is_zero)
+    if (l[i].is_zero())
       throw std::invalid_argument("paper mode: row " + std::to_string(i) +
                                   " is a zero slot (paper batches hold only real images)");
     if (l[i].partition < 0) throw std::invalid_argument("paper mode: row " + std::to_string(i) + " has no partition");
@@ -165,12 +124,12 @@ ContrastSpec reference_gd_spec() {
 }  // namespace
 
 ContrastSpec global_contrast_spec(GlobalLossKind kind, Compat mode, const SlotLayout& layout) {
-  if (layout.empty()) throw std::invalid_argument("global_contrast_spec: empty batch layout");
+  if (layout.slots.empty()) throw std::invalid_argument("global_contrast_spec: empty batch layout");
   ContrastSpec s;
   if (kind == GlobalLossKind::GR) {
-    s = gr_spec(layout);
+    s = gr_spec(layout.slots);
   } else if (mode == Compat::Paper) {
-    s = paper_partition_spec(kind, layout);
+    s = paper_partition_spec(kind, layout.slots);
   } else {
     const bool gd = kind == GlobalLossKind::GD;
     const SlotLayout want = gd ? reference_gd_layout() : reference_gd_minus_layout();

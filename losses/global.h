@@ -3,8 +3,9 @@
 // of docs/method.md §5.
 //
 // A loss is two parts:
-//  1. a batch layout: for every row of the embedding matrix (every image of the batch), its
-//     volume, partition, view and whether it is an all-zero slot;
+//  1. a batch layout (losses/slot_layout.h, slot_layout(kind, mode, ...)): for every row of the
+//     embedding matrix (every image of the batch), its volume, partition, view and whether it is
+//     an all-zero slot;
 //  2. a ContrastSpec built from it: the (anchor, positive) terms with their weights and the
 //     negative rule, evaluated by the fused op ntxent_loss (ops/similarity.h).
 // The same term lists feed the tests and the pictures (`contraseg draw`).
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "autograd/compat.h"
+#include "losses/slot_layout.h"
 #include "ops/similarity.h"
 
 namespace cs {
@@ -32,38 +34,14 @@ enum class GlobalLossKind { GR, GDMinus, GD };
 GlobalLossKind parse_global_loss(const std::string& s);  // "gr" | "gd-" | "gd" (also "0", "1", "2")
 const char* global_loss_name(GlobalLossKind k);          // "G^R", "G^D-", "G^D"
 
-// One row of the batch. partition is -1 for G^R (no partitions); view 0 is the un-augmented
-// original in reference G^{D-}/G^D, otherwise the first augmented view.
-struct SlotInfo {
-  int volume = 0;
-  int partition = 0;
-  int view = 0;
-  bool is_zero = false;
-};
-using SlotLayout = std::vector<SlotInfo>;
-
-// paper mode: V x S x 2, row ((v * S) + s) * 2 + view (G^D and G^{D-}).
-SlotLayout paper_partition_layout(int volumes, int partitions);
-// G^R, both modes: N slices x 2 views interleaved, row 2k + view; `volume` is the slice index.
-SlotLayout random_pairs_layout(int slices);
-// reference G^{D-} (docs/method.md §2.6): 36 slots [12 originals; view 1; view 2], 3 volumes x 4 partitions.
-SlotLayout reference_gd_minus_layout();
-// reference G^D (docs/method.md §2.7): 48 slots in blocks of 16 = [set-1 volume p0..p3, its augmented copies,
-// set-2 volume p0..p3, its augmented copies]; only 2 blocks are filled (volumes 0..3), slots 32-47
-// are zero images. Volume ids: block b holds set-1 volume 2b and set-2 volume 2b+1.
-SlotLayout reference_gd_layout();
-
-// The layout a kind/mode uses; `volumes` is V for paper G^D/G^{D-} and N (slices) for G^R, and is
-// ignored in reference G^D/G^{D-} (fixed slots).
-SlotLayout global_layout(GlobalLossKind kind, Compat mode, int volumes, int partitions = 4);
-
 // The terms and negative rule of one loss over `layout` (see the header comment). Throws
 // std::invalid_argument when the layout does not fit the kind/mode (a zero slot in paper mode,
 // a reference layout of the wrong size, a G^R row without its partner view).
 ContrastSpec global_contrast_spec(GlobalLossKind kind, Compat mode, const SlotLayout& layout);
 
 // The loss object for training: builds the spec and the plan once, then maps embeddings
-// z [rows, D] (the g1 outputs, one row per slot) to the scalar loss [1].
+// z [rows, D] (the g1 outputs, one row per slot) to the scalar loss [1]. Its layout() is the one
+// the stage step draws and renders its batch into (experiments/batches.h).
 class GlobalContrastiveLoss {
  public:
   GlobalContrastiveLoss(GlobalLossKind kind, Compat mode, SlotLayout layout, float tau = 0.1f,

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "autograd/compat.h"
+#include "losses/slot_layout.h"  // the batch a local loss trains on: slot_layout(kind, n)
 #include "ops/similarity.h"
 
 namespace cs {

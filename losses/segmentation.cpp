@@ -1,9 +1,11 @@
-// Differentiable wrappers of the segmentation losses (losses/segmentation.h).
+// Differentiable wrappers of the segmentation losses (losses/segmentation.h): input checks, then
+// each forward kernel and tape node through record_op.
 #include "losses/segmentation.h"
 
 #include <stdexcept>
 #include <string>
 
+#include "autograd/record_op.h"
 #include "ops/dispatch.h"
 
 namespace cs {
@@ -29,17 +31,13 @@ Tensor dice_loss(const Tensor& logits, const Tensor& labels, bool with_backgroun
   const Device dev = logits.device();
   Tensor sums = Tensor::empty({logits.dim(0), logits.dim(3), 3}, dev);
   Tensor loss = Tensor::empty({1}, dev);
-  {
-    OpScope s("dice_loss", 8.0 * logits.numel());
-    CS_DISPATCH(dev, dice_forward, logits, labels, first, sums, loss);
-  }
-  auto& tape = Tape::get();
-  if (tape.should_record({&logits}))
-    tape.record("dice_loss", {logits}, loss, [logits, labels, sums, first](const Tensor& dloss) {
-      const GradOut dx = grad_out(logits);
-      CS_DISPATCH(logits.device(), dice_backward, logits, labels, sums, first, dloss.data(), dx.ptr, dx.beta);
-    }, 12.0 * logits.numel());
-  return loss;
+  return record_op(
+      {"dice_loss", 8.0 * logits.numel(), 12.0 * logits.numel()}, {logits}, loss,
+      [&] { CS_DISPATCH(dev, dice_forward, logits, labels, first, sums, loss); },
+      [logits, labels, sums, first](const Tensor& dloss) {
+        const GradOut dx = grad_out(logits);
+        CS_DISPATCH(logits.device(), dice_backward, logits, labels, sums, first, dloss.data(), dx.ptr, dx.beta);
+      });
 }
 
 std::vector<float> default_class_weights(int num_classes) {
@@ -60,17 +58,13 @@ Tensor weighted_cross_entropy(const Tensor& logits, const Tensor& labels, const 
   const Device dev = logits.device();
   Tensor w = Tensor::from_vector({logits.dim(3)}, class_weights, dev);
   Tensor loss = Tensor::empty({1}, dev);
-  {
-    OpScope s("weighted_cross_entropy", 6.0 * logits.numel());
-    CS_DISPATCH(dev, weighted_ce_forward, logits, labels, w, loss);
-  }
-  auto& tape = Tape::get();
-  if (tape.should_record({&logits}))
-    tape.record("weighted_cross_entropy", {logits}, loss, [logits, labels, w](const Tensor& dloss) {
-      const GradOut dx = grad_out(logits);
-      CS_DISPATCH(logits.device(), weighted_ce_backward, logits, labels, w, dloss.data(), dx.ptr, dx.beta);
-    }, 8.0 * logits.numel());
-  return loss;
+  return record_op(
+      {"weighted_cross_entropy", 6.0 * logits.numel(), 8.0 * logits.numel()}, {logits}, loss,
+      [&] { CS_DISPATCH(dev, weighted_ce_forward, logits, labels, w, loss); },
+      [logits, labels, w](const Tensor& dloss) {
+        const GradOut dx = grad_out(logits);
+        CS_DISPATCH(logits.device(), weighted_ce_backward, logits, labels, w, dloss.data(), dx.ptr, dx.beta);
+      });
 }
 
 }  // namespace cs

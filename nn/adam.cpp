@@ -3,10 +3,12 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "ops/dispatch.h"
+
 namespace cs {
 
-void adam_step_cpu(float* w, const float* g, float* m, float* v, int64_t n, float lr_t, float beta1,
-                   float beta2, float eps) {
+void cpu::adam_step(float* w, const float* g, float* m, float* v, int64_t n, float lr_t, float beta1, float beta2,
+                    float eps) {
   const float a1 = 1.0f - beta1, a2 = 1.0f - beta2;
 #pragma omp parallel for simd schedule(static) if (n > 32768)
   for (int64_t i = 0; i < n; ++i) {
@@ -18,12 +20,6 @@ void adam_step_cpu(float* w, const float* g, float* m, float* v, int64_t n, floa
     w[i] -= lr_t * mi / (std::sqrt(vi) + eps);
   }
 }
-
-#ifndef CONTRASEG_CUDA
-void adam_step_cuda(float*, const float*, float*, float*, int64_t, float, float, float, float) {
-  throw std::runtime_error("adam_step_cuda: this build has no CUDA backend");
-}
-#endif
 
 Adam::Adam(ParamStore& store, AdamConfig cfg) : store_(store), cfg_(cfg) {
   if (!store.allocated()) throw std::logic_error("Adam: ParamStore not allocated");
@@ -44,13 +40,10 @@ void Adam::step() {
   const float lr_t = static_cast<float>(cfg_.lr * std::sqrt(1.0 - std::pow(static_cast<double>(cfg_.beta2), t)) /
                                         (1.0 - std::pow(static_cast<double>(cfg_.beta1), t)));
   Tensor W = store_.param_arena(), G = store_.grad_arena(), M = store_.adam_m_arena(), V = store_.adam_v_arena();
-  const bool cuda = store_.device() == Device::CUDA;
   for (const auto& [b, e] : store_.trainable_spans()) {
     const int64_t n = static_cast<int64_t>(e - b);
-    if (cuda)
-      adam_step_cuda(W.data() + b, G.data() + b, M.data() + b, V.data() + b, n, lr_t, cfg_.beta1, cfg_.beta2, cfg_.eps);
-    else
-      adam_step_cpu(W.data() + b, G.data() + b, M.data() + b, V.data() + b, n, lr_t, cfg_.beta1, cfg_.beta2, cfg_.eps);
+    CS_DISPATCH(store_.device(), adam_step, W.data() + b, G.data() + b, M.data() + b, V.data() + b, n, lr_t,
+                cfg_.beta1, cfg_.beta2, cfg_.eps);
   }
 }
 

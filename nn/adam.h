@@ -38,11 +38,14 @@ class Adam {
   int64_t t_ = 0;
 };
 
-// The update over n contiguous floats, host pointers (OpenMP).
-void adam_step_cpu(float* w, const float* g, float* m, float* v, int64_t n, float lr_t, float beta1,
-                   float beta2, float eps);
-// The same on device pointers (nn/cuda/adam.cu; only in CUDA builds). Runs on the backend stream.
-void adam_step_cuda(float* w, const float* g, float* m, float* v, int64_t n, float lr_t, float beta1,
-                    float beta2, float eps);
+// ---- kernels (conventions: ops/dispatch.h)
+
+// w, g, m, v: n contiguous floats on one device (a run of the ParamStore arenas); one Adam update
+// in place with the bias-corrected rate lr_t: m, v from g, then w. CPU (OpenMP) in nn/adam.cpp,
+// CUDA in nn/cuda/adam.cu (on the backend stream).
+using AdamStep = void(float* w, const float* g, float* m, float* v, int64_t n, float lr_t, float beta1, float beta2,
+                      float eps);
+namespace cpu { AdamStep adam_step; }
+namespace cuda { AdamStep adam_step; }
 
 }  // namespace cs

@@ -1,9 +1,10 @@
-// conv2d (ops/conv2d.h): shape checks, the kernel call and the tape node.
+// conv2d (ops/conv2d.h): shape checks, then the forward kernel and tape node through record_op.
 #include "ops/conv2d.h"
 
 #include <stdexcept>
 #include <string>
 
+#include "autograd/record_op.h"
 #include "ops/dispatch.h"
 #include "ops/precision.h"
 
@@ -32,32 +33,30 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b) {
                                 " needs the bf16 precision on a device with bf16 kernels");
   check_dtype(w, DType::F32, "conv2d", "weight");
   Tensor y = Tensor::empty({N, H, W, Cout}, x.device(), x.dtype());
-  {
-    OpScope s("conv2d", flops);
-    if (native)
-      CS_DISPATCH_CPU_ONLY(x.device(), conv2d_forward_bf16, x, w, b, y);
-    else if (emulated)
-      CS_DISPATCH(x.device(), conv2d_forward, bf16_rounded(x), bf16_rounded(w), b, y);
-    else
-      CS_DISPATCH(x.device(), conv2d_forward, x, w, b, y);
-  }
-  auto& tape = Tape::get();
-  if (tape.should_record({&x, &w, &b}))
-    tape.record("conv2d", {x, w, b}, y, [x, w, b, native, emulated](const Tensor& dy) {
-      const GradOut dx = grad_out(x), dw = grad_out(w), db = grad_out(b);
-      if (native) {
-        CS_DISPATCH_CPU_ONLY(x.device(), conv2d_backward_bf16, x, w, dy, dx.raw(), dx.beta, dw.ptr, dw.beta, db.ptr,
-                             db.beta);
-      } else if (emulated) {
-        // dx needs w and dy, dw needs x and dy: round only what is read.
-        const Tensor xr = dw.ptr ? bf16_rounded(x) : x, wr = dx.ptr ? bf16_rounded(w) : w;
-        CS_DISPATCH(x.device(), conv2d_backward, xr, wr, bf16_rounded(dy), dx.ptr, dx.beta, dw.ptr, dw.beta, db.ptr,
-                    db.beta);
-      } else {
-        CS_DISPATCH(x.device(), conv2d_backward, x, w, dy, dx.ptr, dx.beta, dw.ptr, dw.beta, db.ptr, db.beta);
-      }
-    }, 2.0 * flops);
-  return y;
+  return record_op(
+      {"conv2d", flops, 2.0 * flops}, {x, w, b}, y,
+      [&] {
+        if (native)
+          CS_DISPATCH_CPU_ONLY(x.device(), conv2d_forward_bf16, x, w, b, y);
+        else if (emulated)
+          CS_DISPATCH(x.device(), conv2d_forward, bf16_rounded(x), bf16_rounded(w), b, y);
+        else
+          CS_DISPATCH(x.device(), conv2d_forward, x, w, b, y);
+      },
+      [x, w, b, native, emulated](const Tensor& dy) {
+        const GradOut dx = grad_out(x), dw = grad_out(w), db = grad_out(b);
+        if (native) {
+          CS_DISPATCH_CPU_ONLY(x.device(), conv2d_backward_bf16, x, w, dy, dx.raw(), dx.beta, dw.ptr, dw.beta,
+                               db.ptr, db.beta);
+        } else if (emulated) {
+          // dx needs w and dy, dw needs x and dy: round only what is read.
+          const Tensor xr = dw.ptr ? bf16_rounded(x) : x, wr = dx.ptr ? bf16_rounded(w) : w;
+          CS_DISPATCH(x.device(), conv2d_backward, xr, wr, bf16_rounded(dy), dx.ptr, dx.beta, dw.ptr, dw.beta,
+                      db.ptr, db.beta);
+        } else {
+          CS_DISPATCH(x.device(), conv2d_backward, x, w, dy, dx.ptr, dx.beta, dw.ptr, dw.beta, db.ptr, db.beta);
+        }
+      });
 }
 
 }  // namespace cs

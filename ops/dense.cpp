@@ -1,8 +1,10 @@
-// linear and softmax (ops/dense.h): shape checks, the kernel calls and the tape nodes.
+// linear and softmax (ops/dense.h): shape checks, then each forward kernel and tape node through
+// record_op.
 #include "ops/dense.h"
 
 #include <stdexcept>
 
+#include "autograd/record_op.h"
 #include "ops/dispatch.h"
 #include "ops/precision.h"
 
@@ -20,42 +22,34 @@ Tensor linear(const Tensor& x, const Tensor& w) {
   // bf16 on rounded operands through the fp32 GEMMs on every device: these GEMMs (the
   // projection heads) are too small for bf16 kernels to matter.
   const bool bf16 = compute_precision() == Precision::BF16;
-  {
-    OpScope s("linear", flops);
-    if (bf16)
-      CS_DISPATCH(x.device(), linear_forward, bf16_rounded(x), bf16_rounded(w), y);
-    else
-      CS_DISPATCH(x.device(), linear_forward, x, w, y);
-  }
-  auto& tape = Tape::get();
-  if (tape.should_record({&x, &w}))
-    tape.record("linear", {x, w}, y, [x, w, bf16](const Tensor& dy) {
-      const GradOut dx = grad_out(x), dw = grad_out(w);
-      if (bf16) {
-        const Tensor xr = dw.ptr ? bf16_rounded(x) : x, wr = dx.ptr ? bf16_rounded(w) : w;
-        CS_DISPATCH(x.device(), linear_backward, xr, wr, bf16_rounded(dy), dx.ptr, dx.beta, dw.ptr, dw.beta);
-      } else {
-        CS_DISPATCH(x.device(), linear_backward, x, w, dy, dx.ptr, dx.beta, dw.ptr, dw.beta);
-      }
-    }, 2.0 * flops);
-  return y;
+  return record_op(
+      {"linear", flops, 2.0 * flops}, {x, w}, y,
+      [&] {
+        if (bf16)
+          CS_DISPATCH(x.device(), linear_forward, bf16_rounded(x), bf16_rounded(w), y);
+        else
+          CS_DISPATCH(x.device(), linear_forward, x, w, y);
+      },
+      [x, w, bf16](const Tensor& dy) {
+        const GradOut dx = grad_out(x), dw = grad_out(w);
+        if (bf16) {
+          const Tensor xr = dw.ptr ? bf16_rounded(x) : x, wr = dx.ptr ? bf16_rounded(w) : w;
+          CS_DISPATCH(x.device(), linear_backward, xr, wr, bf16_rounded(dy), dx.ptr, dx.beta, dw.ptr, dw.beta);
+        } else {
+          CS_DISPATCH(x.device(), linear_backward, x, w, dy, dx.ptr, dx.beta, dw.ptr, dw.beta);
+        }
+      });
 }
 
 Tensor softmax(const Tensor& x) {
   check_defined(x, "softmax");
   if (x.ndim() < 1 || x.dim(-1) == 0) throw std::invalid_argument("softmax: x must be [..., C] with C > 0");
   Tensor y = Tensor::empty(x.shape(), x.device());
-  {
-    OpScope s("softmax");
-    CS_DISPATCH(x.device(), softmax_forward, x, y);
-  }
-  auto& tape = Tape::get();
-  if (tape.should_record({&x}))
-    tape.record("softmax", {x}, y, [x, y](const Tensor& dy) {
-      const GradOut dx = grad_out(x);
-      CS_DISPATCH(x.device(), softmax_backward, y, dy, dx.ptr, dx.beta);
-    });
-  return y;
+  return record_op({"softmax"}, {x}, y, [&] { CS_DISPATCH(x.device(), softmax_forward, x, y); },
+                   [x, y](const Tensor& dy) {
+                     const GradOut dx = grad_out(x);
+                     CS_DISPATCH(x.device(), softmax_backward, y, dy, dx.ptr, dx.beta);
+                   });
 }
 
 }  // namespace cs

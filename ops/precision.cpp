@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "autograd/tape.h"
+#include "autograd/record_op.h"
 #include "ops/dispatch.h"
 
 namespace cs {
@@ -15,17 +15,11 @@ Tensor cast(const Tensor& x, DType t) {
   if (x.device() != Device::CPU)
     throw std::invalid_argument(std::string("cast: ") + device_name(x.device()) + " tensors are fp32 only");
   Tensor y = Tensor::empty(x.shape(), x.device(), t);
-  {
-    OpScope s("cast");
-    cpu::convert(x.raw(), x.dtype(), y.raw(), t, x.numel(), 0.0f);
-  }
-  auto& tape = Tape::get();
-  if (tape.should_record({&x}))
-    tape.record("cast", {x}, y, [x](const Tensor& dy) {
-      const GradOut dx = grad_out(x);
-      if (dx.wanted()) cpu::convert(dy.raw(), dy.dtype(), dx.raw(), x.dtype(), x.numel(), dx.beta);
-    });
-  return y;
+  return record_op({"cast"}, {x}, y, [&] { cpu::convert(x.raw(), x.dtype(), y.raw(), t, x.numel(), 0.0f); },
+                   [x](const Tensor& dy) {
+                     const GradOut dx = grad_out(x);
+                     if (dx.wanted()) cpu::convert(dy.raw(), dy.dtype(), dx.raw(), x.dtype(), x.numel(), dx.beta);
+                   });
 }
 
 Tensor bf16_rounded(const Tensor& x) {

@@ -1,11 +1,12 @@
 // cosine_similarity, ntxent_loss / ntxent_terms, extract_regions (ops/similarity.h): shape
-// checks, the kernel calls and the tape nodes.
+// checks, then each forward kernel and tape node through record_op.
 #include "ops/similarity.h"
 
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
+#include "autograd/record_op.h"
 #include "ops/dispatch.h"
 
 namespace cs {
@@ -32,17 +33,13 @@ Tensor cosine_similarity(const Tensor& z, float tau) {
   Tensor norms = Tensor::empty({n}, z.device());
   Tensor s = Tensor::empty({n, n}, z.device());
   const double flops = 2.0 * n * n * d;
-  {
-    OpScope scope("cosine_similarity", flops);
-    CS_DISPATCH(z.device(), cosine_similarity_forward, z, tau, zn, norms, s);
-  }
-  auto& tape = Tape::get();
-  if (tape.should_record({&z}))
-    tape.record("cosine_similarity", {z}, s, [z, zn, norms, tau](const Tensor& ds) {
-      const GradOut dz = grad_out(z);
-      CS_DISPATCH(z.device(), cosine_similarity_backward, zn, norms, ds, tau, dz.ptr, dz.beta);
-    }, 2.0 * flops);
-  return s;
+  return record_op(
+      {"cosine_similarity", flops, 2.0 * flops}, {z}, s,
+      [&] { CS_DISPATCH(z.device(), cosine_similarity_forward, z, tau, zn, norms, s); },
+      [z, zn, norms, tau](const Tensor& ds) {
+        const GradOut dz = grad_out(z);
+        CS_DISPATCH(z.device(), cosine_similarity_backward, zn, norms, ds, tau, dz.ptr, dz.beta);
+      });
 }
 
 namespace {
@@ -72,22 +69,19 @@ Tensor ntxent_impl(const Tensor& z, const ContrastPlan& plan, float tau, bool pe
     for (int64_t r = 0; r < plan.rows(); ++r) anchors += ru[r + 1] > ru[r];
     flops = 2.0 * anchors * plan.rows() * d;
   }
-  {
-    OpScope scope(op, flops);
-    CS_DISPATCH(dev, ntxent_forward, z, plan, tau, zn, norms, lse, sap, values, loss);
-  }
   Tensor out = per_term ? values : loss;
-  auto& tape = Tape::get();
-  // The plan is held by pointer: it must outlive the backward pass (plans live for a whole run).
+  // The plan is held by pointer: it must outlive the backward pass (plans live for a whole run),
+  // and so must its op name.
   const ContrastPlan* p = &plan;
-  if (tape.should_record({&z}))
-    tape.record(op, {z}, out, [z, zn, norms, lse, sap, p, tau, per_term](const Tensor& dout) {
-      const GradOut dz = grad_out(z);
-      const float* g = dout.data();
-      CS_DISPATCH(z.device(), ntxent_backward, *p, tau, zn, norms, lse, sap, per_term ? g : nullptr,
-                  per_term ? nullptr : g, dz.ptr, dz.beta);
-    }, 3.0 * flops);
-  return out;
+  return record_op(
+      {op, flops, 3.0 * flops}, {z}, out,
+      [&] { CS_DISPATCH(dev, ntxent_forward, z, plan, tau, zn, norms, lse, sap, values, loss); },
+      [z, zn, norms, lse, sap, p, tau, per_term](const Tensor& dout) {
+        const GradOut dz = grad_out(z);
+        const float* g = dout.data();
+        CS_DISPATCH(z.device(), ntxent_backward, *p, tau, zn, norms, lse, sap, per_term ? g : nullptr,
+                    per_term ? nullptr : g, dz.ptr, dz.beta);
+      });
 }
 }  // namespace
 
@@ -116,17 +110,11 @@ Tensor extract_regions(const Tensor& f, const std::vector<RegionPos>& positions,
     list.s[q] = p.s;
   }
   Tensor y = Tensor::empty({f.dim(0) * list.n, int64_t(k) * k * f.dim(3)}, f.device());
-  {
-    OpScope scope("extract_regions");
-    CS_DISPATCH(f.device(), extract_regions_forward, f, list, k, y);
-  }
-  auto& tape = Tape::get();
-  if (tape.should_record({&f}))
-    tape.record("extract_regions", {f}, y, [f, list, k](const Tensor& dy) {
-      const GradOut df = grad_out(f);
-      CS_DISPATCH(f.device(), extract_regions_backward, dy, list, k, f.shape(), df.ptr, df.beta);
-    });
-  return y;
+  return record_op({"extract_regions"}, {f}, y, [&] { CS_DISPATCH(f.device(), extract_regions_forward, f, list, k, y); },
+                   [f, list, k](const Tensor& dy) {
+                     const GradOut df = grad_out(f);
+                     CS_DISPATCH(f.device(), extract_regions_backward, dy, list, k, f.shape(), df.ptr, df.beta);
+                   });
 }
 
 }  // namespace cs

@@ -1,12 +1,6 @@
 #include "experiments/cli/cli.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 
 namespace cs {
 

@@ -62,21 +62,22 @@ void legend(Canvas& c, int x, int y) {
 // The batch as a grid: row = layout row / (2 * partitions) (a volume's originals and views),
 // column = partition * 2 + view (views 0/1), or the slot order for reference G^{D-}.
 void draw_global(GlobalLossKind kind, Compat compat, const std::string& path) {
-  const SlotLayout layout = global_layout(kind, compat, 6, 4);
+  const SlotLayout layout = slot_layout(kind, compat, 6, 4);
   const ContrastSpec spec = global_contrast_spec(kind, compat, layout);
+  const std::vector<Slot>& slots = layout.slots;
   const int anchor = 0;
   const AnchorView v = view_of(spec, anchor);
   int views = 0, rows_n = 0;
-  for (const auto& s : layout) views = std::max(views, s.view + 1);
+  for (const Slot& s : slots) views = std::max(views, s.view + 1);
   const int cols = 4 * views;
   // Row of a slot: one per volume (zero slots: one per block of 8), in order of appearance.
   std::vector<int> row_of(layout.size()), col_of(layout.size());
   std::map<int, int> row_ids;
   for (size_t i = 0; i < layout.size(); ++i) {
-    const int key = layout[i].is_zero ? -1 - static_cast<int>(i) / 8 : layout[i].volume;
+    const int key = slots[i].is_zero() ? -1 - static_cast<int>(i) / 8 : slots[i].volume;
     if (!row_ids.count(key)) row_ids.emplace(key, rows_n++);
     row_of[i] = row_ids.at(key);
-    col_of[i] = layout[i].partition * views + layout[i].view;
+    col_of[i] = slots[i].partition * views + slots[i].view;
   }
   const int cell = 40, gap = 6, left = 120, top = 70;
   Canvas c(left + cols * (cell + gap) + 240, top + rows_n * (cell + gap) + 60);
@@ -95,18 +96,18 @@ void draw_global(GlobalLossKind kind, Compat compat, const std::string& path) {
   for (size_t i = 0; i < layout.size(); ++i) {
     const int x = left + col_of[i] * (cell + gap), y = top + row_of[i] * (cell + gap);
     const int r = static_cast<int>(i);
-    Rgb col = layout[i].is_zero ? kDark : kGrey;
+    Rgb col = slots[i].is_zero() ? kDark : kGrey;
     if (v.negatives.count(r)) col = kRed;
     if (v.positives.count(r)) col = kGreen;
     if (r == anchor) col = kBlue;
     c.fill_rect(x, y, cell, cell, col);
-    if (layout[i].is_zero && col.r != kDark.r) frame(c, x, y, cell, cell, kDark, 3);  // a zero slot that is used
+    if (slots[i].is_zero() && col.r != kDark.r) frame(c, x, y, cell, cell, kDark, 3);  // a zero slot that is used
     c.text(x + 3, y + 3, std::to_string(r), kWhite);
     if (v.positives.count(r)) c.text(x + cell - 12, y + cell - 14, std::to_string(v.positives.at(r)), kWhite);
   }
   for (size_t i = 0; i < layout.size(); ++i) {
     if (col_of[i] != 0) continue;
-    const std::string label = layout[i].is_zero ? "ZERO" : "VOL " + std::to_string(layout[i].volume);
+    const std::string label = slots[i].is_zero() ? "ZERO" : "VOL " + std::to_string(slots[i].volume);
     c.text(10, top + row_of[i] * (cell + gap) + cell / 2 - 5, label, kBlack);
   }
   legend(c, left + cols * (cell + gap) + 20, top);

@@ -7,7 +7,7 @@
 #include "autograd/allocator.h"
 #include "autograd/tape.h"
 #include "experiments/cli/cli.h"
-#include "experiments/config.h"
+#include "experiments/settings.h"
 #include "experiments/pipeline/stage_checks.h"
 #include "experiments/profile/profiler.h"
 #include "experiments/pipeline/training.h"
@@ -39,26 +39,26 @@ CommandSpec profile_spec() {
 }
 
 int cmd_profile(const Args& a) {
-  const Config cfg = resolve_config(a);
+  const Settings settings = resolve_settings(resolve_config(a));
   const Stage stage = parse_stage(a.get("stage", "finetune"));
   const int steps = a.get_int("steps", 5), warmup = a.get_int("warmup", 1);
   const std::string trace_path = a.get("trace", "");
   if (steps < 1 || warmup < 0) throw UsageError("profile: --steps must be >= 1 and --warmup >= 0");
   if (!trace_path.empty()) require_new_output_file(trace_path, a.flag("overwrite"));  // before any work
-  apply_threads(cfg);
-  const Device dev = config_device(cfg);
-  auto model = make_model(cfg, stage, dev);
+  apply_threads(settings);
+  const Device dev = checked_device(settings);
+  auto model = make_model(settings, stage, dev);
   const int S = model->config().image_size, C = model->config().num_classes;
   // Enough volumes for any batch layout of the config (paper G^D draws global.volumes distinct ones).
-  const auto stacks = random_stacks(std::max(12, cfg.integer("global.volumes")), 12, S, C, 1);
-  const auto step = make_stage_step(stage, cfg, *model, stacks);
+  const auto stacks = random_stacks(std::max(12, settings.global.volumes), 12, S, C, 1);
+  const auto step = make_stage_step(stage, settings, *model, stacks);
   check_step_memory(*step);
 
   Profiler prof(dev);
   std::printf("profile: %s: %s, %dx%d, %s, %s, %d steps after %d warm-up\n", stage_name(stage),
-              step->description().c_str(), S, S, device_description(dev).c_str(), cfg.str("precision").c_str(),
+              step->description().c_str(), S, S, device_description(dev).c_str(), precision_name(settings.run.precision),
               steps, warmup);
-  if (cfg.str("precision") == "bf16") std::printf("%s\n", bf16_description(dev).c_str());
+  if (settings.run.precision == Precision::BF16) std::printf("%s\n", bf16_description(dev).c_str());
   for (int s = 0; s < warmup; ++s) step->run(s);
   prof.reset();
   if (!trace_path.empty()) prof.enable_trace();

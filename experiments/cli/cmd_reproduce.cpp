@@ -33,10 +33,10 @@ CommandSpec reproduce_spec() {
 
 int cmd_reproduce(const Args& a) {
   a.require("config");
-  const Config cfg = resolve_config(a);
-  std::printf("reproduce: resolved config\n%s", cfg.to_text().c_str());
+  const Settings settings = resolve_settings(resolve_config(a));
+  std::printf("reproduce: resolved config\n%s", settings.config.to_text().c_str());
   ReproduceOptions opt{a.require("out"), a.command_line(), !a.flag("verbose")};
-  std::printf("\n%s", run_reproduce(cfg, opt).c_str());
+  std::printf("\n%s", run_reproduce(settings, opt).c_str());
   return 0;
 }
 
@@ -60,7 +60,7 @@ CommandSpec demo_spec() {
 int cmd_demo(const Args& a) {
   Config demo;
   demo.load_json(nlohmann::json::parse(kDemoConfig), "experiments/configs/demo.json (built in)");
-  Config cfg = resolve_config(a, demo);  // first: a bad --set fails before anything is written
+  Settings settings = resolve_settings(resolve_config(a, demo));  // first: a bad --set fails before anything is written
   const std::string out = a.get("out", "runs/demo");
   const FolderLock lock(out, a.command_line());
   std::string data = a.get("data", "");
@@ -76,16 +76,15 @@ int cmd_demo(const Args& a) {
   if (!path_exists(split_file)) {
     split_file = out + "/splits.json";
     if (!path_exists(split_file)) {
-      const Splits s = write_folder_split(data, cfg.str("layout"), cfg.str("dataset"), split_file);
+      const Splits s = write_folder_split(data, settings.data.layout, settings.data.dataset, split_file);
       std::printf("demo: derived a split of %s's cases -> %s\n%s", data.c_str(), split_file.c_str(),
                   describe_split(s).c_str());
     }
   }
-  cfg.set("data", absolute_path(data), "demo");
-  cfg.set("splits", absolute_path(split_file), "demo");
-  std::printf("demo: resolved config\n%s\n", cfg.to_text().c_str());
+  settings = settings.with_data(absolute_path(data), absolute_path(split_file), "demo");
+  std::printf("demo: resolved config\n%s\n", settings.config.to_text().c_str());
   ReproduceOptions opt{out, a.command_line(), !a.flag("verbose")};
-  const std::string table = run_reproduce(cfg, opt);
+  const std::string table = run_reproduce(settings, opt);
   std::printf("\n%s\n", table.c_str());
   std::printf("Pictures: %s/finetune/*/*/eval/pictures/ (overlays: image | ground truth | prediction;\n"
               "loss and validation curves), %s/pictures/validation_*.png (the three initialisations'\n"

@@ -38,13 +38,13 @@ std::vector<OptionSpec> stage_options(std::vector<OptionSpec> extra) {
   return o;
 }
 
-// What a stage command runs with: its resolved config (printed) and its options.
+// What a stage command runs with: its resolved settings (printed) and its options.
 struct StageCall {
-  Config cfg;
+  Settings settings;
   StageOptions opt;
 };
 StageCall stage_call(const Args& a, const char* name) {
-  StageCall c{resolve_config(a), {}};
+  StageCall c{resolve_settings(resolve_config(a)), {}};
   c.opt.out = a.require("out");
   c.opt.init = a.get("init", "");
   if (a.flag("resume") && a.flag("overwrite")) throw UsageError("--resume and --overwrite exclude each other");
@@ -53,7 +53,7 @@ StageCall stage_call(const Args& a, const char* name) {
   set_quiet(c.opt.quiet);
   c.opt.command_line = a.command_line();
   // --quiet: only errors and the result on the terminal; the config is in the run's config.json.
-  if (!c.opt.quiet) std::printf("%s: resolved config\n%s", name, c.cfg.to_text().c_str());
+  if (!c.opt.quiet) std::printf("%s: resolved config\n%s", name, c.settings.config.to_text().c_str());
   return c;
 }
 
@@ -65,7 +65,7 @@ CommandSpec pretrain_global_spec() {
 }
 int cmd_pretrain_global(const Args& a) {
   const StageCall s = stage_call(a, "pretrain-global");
-  run_pretrain_global(s.cfg, s.opt);
+  run_pretrain_global(s.settings, s.opt);
   return 0;
 }
 
@@ -78,7 +78,7 @@ CommandSpec pretrain_local_spec() {
 }
 int cmd_pretrain_local(const Args& a) {
   const StageCall s = stage_call(a, "pretrain-local");
-  run_pretrain_local(s.cfg, s.opt);
+  run_pretrain_local(s.settings, s.opt);
   return 0;
 }
 
@@ -95,20 +95,20 @@ CommandSpec finetune_spec() {
 }
 int cmd_finetune(const Args& a) {
   const StageCall s = stage_call(a, "finetune");
-  run_finetune(s.cfg, s.opt);
+  run_finetune(s.settings, s.opt);
   return 0;
 }
 
-// A fine-tuned run's checkpoints that evaluate and predict can use (experiments/evaluate.cpp
+// A fine-tuned run's checkpoints that evaluate and predict can use (run_folder.h
 // run_checkpoint). "latest" also exists in an unfinished run, the others need a finished one.
 OptionSpec checkpoint_option() {
   return choice("checkpoint", {"best", "final", "latest"},
                 "best (default; final when the run never validated), final, or latest (the last periodic "
                 "checkpoint, also of an unfinished run)");
 }
-Config finetuned_run_config(const Args& a) {
+Settings finetuned_run_settings(const Args& a) {
   const std::string which = a.get("checkpoint", "best");
-  return load_run_config(a.require("run"), {"finetune"}, which == "latest" ? "latest" : "final");
+  return load_run_settings(a.require("run"), {Stage::Finetune}, which == "latest" ? "latest" : "final");
 }
 
 CommandSpec evaluate_spec() {
@@ -128,9 +128,9 @@ CommandSpec evaluate_spec() {
 }
 int cmd_evaluate(const Args& a) {
   const std::string run = a.require("run");
-  const Config cfg = resolve_config(a, finetuned_run_config(a));
+  const Settings settings = resolve_settings(resolve_config(a, finetuned_run_settings(a).config));
   const FolderLock lock(run, a.command_line());  // no training or other evaluation of it meanwhile
-  run_evaluate(cfg, run, a.get("out", run + "/eval"), a.get("checkpoint", "best"), a.flag("overwrite"));
+  run_evaluate(settings, run, a.get("out", run + "/eval"), a.get("checkpoint", "best"), a.flag("overwrite"));
   return 0;
 }
 
@@ -189,17 +189,17 @@ int cmd_predict(const Args& a) {
   const std::string run = a.require("run"), image = a.require("image"), out = a.require("out");
   check_predict_output(image, out, a.flag("overwrite"));
   const int channel = predict_channel(a, image);
-  Config cfg = finetuned_run_config(a);
-  if (a.has("device")) cfg.set("device", a.get("device", ""), "--device");
-  apply_threads(cfg);
-  const Device dev = config_device(cfg);
+  Settings settings = finetuned_run_settings(a);
+  if (a.has("device")) settings = settings.with_device(parse_device(a.get("device", "")), "--device");
+  apply_threads(settings);
+  const Device dev = checked_device(settings);
   const std::string ck = run_checkpoint(run, a.get("checkpoint", "best"));
-  auto model = make_model(cfg, Stage::Finetune, dev);
+  auto model = make_model(settings, Stage::Finetune, dev);
   load_checkpoint(ck, model->params());
   LoadedCase c;
   c.id = image;
   c.image = read_nifti(c.id, channel);
-  const PreprocessParams p = pipeline_params(cfg);
+  const PreprocessParams& p = settings.data.params;
   const PreparedCase prepared = prepare_case(c, p, true);
   const Volume pred = predict_volume(*model, prepared, p);
   write_nifti_label(out, pred);  // atomic: OUT is the old file or the new one, never half of one

@@ -6,9 +6,8 @@
 #include <stdexcept>
 
 #include "autograd/tape.h"
+#include "experiments/batches.h"
 #include "experiments/evaluation/probes.h"
-#include "io/augmentation/augment.h"
-#include "io/augmentation/sampler.h"
 
 namespace cs {
 namespace {
@@ -137,23 +136,24 @@ LocalProbe::LocalProbe(const std::vector<SliceStack>& held_out, const LocalLossO
       loss_(as_lr(opt), 2 * pairs, image_size >> (5 - blocks), device),
       device_(device) {
   if (held_out.empty()) throw std::invalid_argument("local probe: no held-out volumes");
-  const BatchLayout batch = layout_lr(slice_counts(held_out), pairs, rng);
+  const SlotLayout layout = local_pairs_layout(pairs);
+  const DrawnBatch batch = draw_batch(layout, slice_counts(held_out), rng);
   pixels_.resize(static_cast<size_t>(batch.size()) * size_ * size_);
-  render_views(batch, held_out, opt.mode, rng, pixels_.data());
+  render_views(layout, batch, held_out, opt.mode, rng, pixels_.data());
   // The class under the centre of each g2 position (the views are not moved, so they share it).
   const int W = image_size >> (5 - blocks), k = image_size / W;
   cell_labels_.assign(batch.size() * W * W, 0);
   for (size_t i = 0; i < batch.size(); ++i) {
-    const SliceStack& st = held_out[batch.slots[i].volume];
+    const SliceStack& st = held_out[batch[i].volume];
     if (st.label.empty()) throw std::invalid_argument("local probe: held-out volumes need labels");
-    const uint8_t* l = slice_label(st, batch.slots[i].slice);
+    const uint8_t* l = slice_label(st, batch[i].slice);
     for (int y = 0; y < W; ++y)
       for (int x = 0; x < W; ++x) cell_labels_[(i * W + y) * W + x] = l[(y * k + k / 2) * st.w + x * k + k / 2];
   }
   // The similarity maps show the first view of the pair whose slice has the most classes.
   size_t most = 0;
   for (size_t i = 0; i < batch.size(); i += 2) {
-    const BatchSlot& s = batch.slots[i];
+    const SliceRef& s = batch[i];
     const SliceStack& st = held_out[s.volume];
     const uint8_t* l = slice_label(st, s.slice);
     const size_t classes = std::set<uint8_t>(l, l + static_cast<size_t>(st.h) * st.w).size();

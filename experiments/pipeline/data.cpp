@@ -21,16 +21,6 @@ std::string splits_path_for(const std::string& dataset, const std::string& root)
   return find_splits_file(dataset);
 }
 
-PreprocessParams pipeline_params(const Config& cfg) {
-  PreprocessParams p = dataset_params(cfg.str("dataset"));  // docs/method.md §6.1
-  if (cfg.integer("image_size")) p.out_h = p.out_w = cfg.integer("image_size");
-  if (p.out_h % 32 != 0)
-    throw std::invalid_argument("image_size " + std::to_string(p.out_h) + " is not a multiple of 32");
-  if (cfg.real("target_res") > 0) p.target_dx = p.target_dy = cfg.real("target_res");
-  if (cfg.integer("num_classes")) p.num_classes = cfg.integer("num_classes");
-  return p;
-}
-
 std::string dataset_layout(const std::string& layout, const std::string& dataset) {
   if (layout == "auto") return dataset;
   if (layout == "msd") return "prostate";
@@ -41,8 +31,8 @@ namespace {
 
 // A folder without a split of its own is read with the dataset's paper split: that only works
 // when the folder holds the paper's cases, so say how to make a split when it does not.
-void require_paper_split_cases(const Splits& s, const std::vector<Case>& cases, const std::string& root,
-                               const Config& cfg) {
+void require_paper_split_cases(const Splits& s, const std::vector<Case>& cases, const DataSettings& data) {
+  const std::string& root = data.root;
   IdList missing;
   for (const auto& id : s.all_ids())
     if (std::none_of(cases.begin(), cases.end(), [&](const Case& c) { return c.id == id; })) missing.push_back(id);
@@ -51,8 +41,8 @@ void require_paper_split_cases(const Splits& s, const std::vector<Case>& cases, 
   for (size_t i = 0; i < std::min<size_t>(5, missing.size()); ++i) few += (i ? ", " : "") + missing[i];
   if (missing.size() > 5) few += ", ...";
   std::string command = "contraseg split --data " + root;
-  if (cfg.str("dataset") != "acdc") command += " --dataset " + cfg.str("dataset");
-  if (cfg.str("layout") != "auto") command += " --layout " + cfg.str("layout");
+  if (data.dataset != "acdc") command += " --dataset " + data.dataset;
+  if (data.layout != "auto") command += " --layout " + data.layout;
   throw std::runtime_error(fmt::format(
       "{}: no splits.json there and no splits in the config, so the {} paper split {} was tried, but {} of its {} "
       "cases are not in the folder ({}). Make a split of this folder's cases with: {}",
@@ -61,15 +51,15 @@ void require_paper_split_cases(const Splits& s, const std::vector<Case>& cases, 
 
 }  // namespace
 
-DataSource::DataSource(const Config& cfg) : dataset_(cfg.str("dataset")), root_(cfg.str("data")) {
+DataSource::DataSource(const Settings& settings)
+    : dataset_(settings.data.dataset), root_(settings.data.root), params_(settings.data.params) {
   if (root_.empty()) throw std::invalid_argument("no data directory: set --data DIR (or data in the config)");
-  cases_ = list_cases(dataset_layout(cfg.str("layout"), dataset_), root_);
-  const bool given = !cfg.str("splits").empty();
-  const std::string split_file = given ? cfg.str("splits") : splits_path_for(dataset_, root_);
-  splits_ = load_splits(split_file, cfg.str("compat"));
-  if (!given && !path_exists(root_ + "/splits.json")) require_paper_split_cases(splits_, cases_, root_, cfg);
+  cases_ = list_cases(dataset_layout(settings.data.layout, dataset_), root_);
+  const bool given = !settings.data.splits.empty();
+  const std::string split_file = given ? settings.data.splits : splits_path_for(dataset_, root_);
+  splits_ = load_splits(split_file, settings.run.compat);
+  if (!given && !path_exists(root_ + "/splits.json")) require_paper_split_cases(splits_, cases_, settings.data);
   for (const auto& note : splits_.notes()) say("note: " + note);
-  params_ = pipeline_params(cfg);
 }
 
 namespace {

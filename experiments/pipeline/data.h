@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/config.h"
+#include "experiments/settings.h"
 #include "io/datasets/datasets.h"
 #include "io/datasets/preprocess.h"
 #include "io/datasets/slices.h"
@@ -26,7 +26,7 @@ class DataSource {
  public:
   // Lists the folder's cases and loads the split (whose own sense io/datasets/splits.h checks); prints the
   // split's notes.
-  explicit DataSource(const Config& cfg);
+  explicit DataSource(const Settings& settings);
 
   // The lists a stage reads, checked before anything is created: each is non-empty and names
   // cases of the folder. Throws naming the split file, the list, the cases and the fix.
@@ -54,10 +54,6 @@ class DataSource {
   PreprocessParams params_;
 };
 
-// Preprocessing parameters from the config (dataset constants unless image_size / target_res /
-// num_classes are set).
-PreprocessParams pipeline_params(const Config& cfg);
-
 // Preprocesses one native image (and label) with the pipeline's parameters; label_file names the
 // label in errors.
 PreparedCase prepare_case(const LoadedCase& c, const PreprocessParams& p, bool keep_native,
@@ -68,7 +64,7 @@ PreparedCase prepare_case(const LoadedCase& c, const PreprocessParams& p, bool k
 // (experiments/splits/<dataset>.json).
 std::string splits_path_for(const std::string& dataset, const std::string& root);
 
-// The layout list_cases reads for a config's `layout`: "auto" is the dataset's own layout, "msd"
+// The layout list_cases reads for the setting `layout`: "auto" is the dataset's own layout, "msd"
 // is read by the prostate lister.
 std::string dataset_layout(const std::string& layout, const std::string& dataset);
 

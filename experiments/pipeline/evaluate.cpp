@@ -52,14 +52,14 @@ std::string foreign_to_evaluation(const std::filesystem::path& dir) {
 
 }  // namespace
 
-EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std::string& final_dir,
+EvalResult run_evaluate(const Settings& settings, const std::string& run_dir, const std::string& final_dir,
                         const std::string& which, bool overwrite, int pictures) {
   if (path_exists(final_dir) && !overwrite)
     throw std::runtime_error(final_dir + ": holds an evaluation already; pass --overwrite to replace it");
-  apply_threads(cfg);
-  const Device dev = config_device(cfg);
+  apply_threads(settings);
+  const Device dev = checked_device(settings);
   const std::string ck = run_checkpoint(run_dir, which);
-  DataSource data(cfg);
+  DataSource data(settings);
   data.check_cases({{"test set", data.splits().test(), true}});  // before anything is written
   // Evaluation output appears whole or not at all (output_folder.h).
   OutputFolder folder(final_dir, overwrite, "evaluate", foreign_to_evaluation);
@@ -67,7 +67,7 @@ EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std
   make_dirs(out_dir + "/predictions");
   make_dirs(out_dir + "/pictures");
   const PreprocessParams& p = data.params();
-  auto model = make_model(cfg, Stage::Finetune, dev);
+  auto model = make_model(settings, Stage::Finetune, dev);
   load_checkpoint(ck, model->params());
   const int C = p.num_classes;
   const auto& names = p.class_names;

@@ -2,7 +2,7 @@
 // Evaluation of a fine-tuned run on the split's test cases (docs/method.md §7).
 #include <string>
 
-#include "experiments/config.h"
+#include "experiments/settings.h"
 
 namespace cs {
 
@@ -15,7 +15,7 @@ struct EvalResult {
 // metrics_per_case.csv, summary.json, predictions/*.nii.gz and pictures/*.png into out_dir, whole
 // or not at all (written beside it, then renamed). An existing out_dir is an error unless
 // overwrite.
-EvalResult run_evaluate(const Config& cfg, const std::string& run_dir, const std::string& out_dir,
+EvalResult run_evaluate(const Settings& settings, const std::string& run_dir, const std::string& out_dir,
                         const std::string& which_checkpoint = "best", bool overwrite = false, int pictures = 4);
 
 }  // namespace cs

@@ -51,10 +51,10 @@ struct FinetuneJob {
 struct SideBySide {
   int workers = 1, threads = 0;  // threads 0: the configured threads (one run at a time)
 };
-SideBySide side_by_side(const Config& cfg, size_t runs) {
-  const int asked = cfg.integer("reproduce.workers");
-  if (asked == 1 || config_device(cfg) != Device::CPU) return {};  // one device: one run at a time
-  const int total = thread_count(cfg);  // at most the hardware threads
+SideBySide side_by_side(const Settings& settings, size_t runs) {
+  const int asked = settings.reproduce.workers;
+  if (asked == 1 || checked_device(settings) != Device::CPU) return {};  // one device: one run at a time
+  const int total = thread_count(settings);  // at most the hardware threads
   // 0: a run per thread, each on one thread, so that a run's arithmetic is that of one thread on
   // any machine; W: W runs sharing the threads.
   // More runs at once than the machine has hardware threads would only take turns on the cores,
@@ -151,19 +151,19 @@ void check_table_inputs(const DataSource& data, const std::vector<std::pair<std:
 
 }  // namespace
 
-std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
+std::string run_reproduce(const Settings& settings, const ReproduceOptions& opt) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  const auto sets = cfg.list("reproduce.labeled");
-  const auto combs = cfg.list("reproduce.combs");
-  const DataSource data(cfg);
+  const auto& sets = settings.reproduce.labeled;
+  const auto& combs = settings.reproduce.combs;
+  const DataSource data(settings);
   std::vector<std::string> missing;
   const auto cells = table_cells(data.splits(), sets, combs, missing);
   check_table_inputs(data, cells);
   for (const auto& m : missing) say("note: " + m);
   const FolderLock lock(opt.out, opt.command_line);  // one reproduce per folder
   const RunTree tree(opt.out);  // its runs record the paths inside it relative: the folder can move
-  cfg.with_absolute_paths().save(opt.out + "/config.json");
+  settings.config.with_absolute_paths().save(opt.out + "/config.json");
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   auto stage_opt = [&](const std::string& dir, const std::string& init) {
     StageOptions s;
@@ -178,16 +178,16 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
   // Every stage is called, finished or not: its run folder checks that it was made with this
   // config (a finished one then returns at once).
   std::printf("[%5.0fs] stage 1: global contrastive pre-training -> %s\n", elapsed(), g_dir.c_str());
-  run_pretrain_global(cfg, stage_opt(g_dir, ""));
+  run_pretrain_global(settings, stage_opt(g_dir, ""));
   std::printf("[%5.0fs] stage 2: local contrastive pre-training -> %s\n", elapsed(), l_dir.c_str());
-  run_pretrain_local(cfg, stage_opt(l_dir, g_dir));
+  run_pretrain_local(settings, stage_opt(l_dir, g_dir));
   const std::vector<Row> rows = {{"random", "random init", ""}, {"global", "global only (G)", g_dir},
                                  {"global_local", "global + local (G + L)", l_dir}};
   std::vector<FinetuneJob> jobs;  // in the table's order: set, combination, initialisation
   for (const auto& [tr, comb] : cells)
     for (const auto& row : rows)
       jobs.push_back({&row, tr, comb, fmt::format("{}/finetune/{}/{}_{}", opt.out, row.key, tr, comb)});
-  const SideBySide plan = side_by_side(cfg, jobs.size());
+  const SideBySide plan = side_by_side(settings, jobs.size());
   const auto has_work = [](const FinetuneJob& job) { return !path_exists(job.dir + "/eval/summary.json"); };
   RunsLeft left(jobs.size(), std::count_if(jobs.begin(), jobs.end(), has_work));
   std::printf("[%5.0fs] stage 3: %zu fine-tuning runs, %s\n", elapsed(), jobs.size(),
@@ -196,12 +196,10 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
       jobs.size(), plan.workers,
       [&](size_t i) {
         FinetuneJob& job = jobs[i];
-        Config c = cfg;
-        c.set("finetune.labeled", job.tr, "reproduce");
-        c.set("finetune.comb", job.comb, "reproduce");
-        if (plan.workers > 1) c.set("threads", std::to_string(plan.threads), "reproduce.workers");
+        Settings run = settings.with_labeled_set(job.tr, job.comb, "reproduce");
+        if (plan.workers > 1) run = run.with_threads(plan.threads, "reproduce.workers");
         const bool work = has_work(job);
-        run_finetune(c, stage_opt(job.dir, job.row->init));  // and its evaluation
+        run_finetune(run, stage_opt(job.dir, job.row->init));  // and its evaluation
         job.dice = read_summary_dice(job.dir + "/eval/summary.json");
         say(fmt::format("[{:5.0f}s] {}", elapsed(), left.done(work)));
       },
@@ -229,7 +227,7 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
   // The table: rows = initialisations, columns = labelled sets, mean +- std over combinations.
   std::string md = fmt::format("# {} results ({} mode)\n\nMean foreground Dice on the test cases; mean ± standard "
                                "deviation over the combinations of each labelled set.\n\n| initialisation |",
-                               cfg.str("dataset"), cfg.str("compat"));
+                               settings.data.dataset, compat_name(settings.run.compat));
   for (const auto& tr : sets) md += fmt::format(" {} |", tr);
   md += "\n|---|";
   for (size_t i = 0; i < sets.size(); ++i) md += "---|";
@@ -256,7 +254,7 @@ std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt) {
                     opt.out);
   // A table is a measurement of one machine: floating-point results differ between CPUs.
   md += fmt::format("Machine: {}, {} threads{}; this invocation took {:.1f} minutes.\n",
-                    device_description(config_device(cfg)), omp_get_max_threads(),
+                    device_description(checked_device(settings)), omp_get_max_threads(),
                     plan.workers > 1 ? " (fine-tuning runs " + describe(plan) + ")" : "", elapsed() / 60);
   write_file_atomic(opt.out + "/results.md", md);
   write_file_atomic(opt.out + "/results.csv", csv);

@@ -4,7 +4,7 @@
 // each evaluated on the test cases, and a results table in the paper's layout.
 #include <string>
 
-#include "experiments/config.h"
+#include "experiments/settings.h"
 
 namespace cs {
 
@@ -16,6 +16,6 @@ struct ReproduceOptions {
 
 // Runs (or, when re-run on the same folder, resumes or skips) every part and writes
 // OUT/results.md and OUT/results.csv. Returns the markdown table.
-std::string run_reproduce(const Config& cfg, const ReproduceOptions& opt);
+std::string run_reproduce(const Settings& settings, const ReproduceOptions& opt);
 
 }  // namespace cs

@@ -34,7 +34,7 @@ void make_dirs(const std::string& path) {
   }
 }
 
-std::string environment_json(const Config& config, const std::string& command_line, const std::string& init) {
+std::string environment_json(const Settings& settings, const std::string& command_line, const std::string& init) {
   nlohmann::json j;
   j["version"] = CONTRASEG_VERSION;
 #if defined(__clang__)
@@ -47,13 +47,13 @@ std::string environment_json(const Config& config, const std::string& command_li
 #else
   j["cuda_backend"] = false;
 #endif
-  const Device d = config.str("device") == "cuda" ? Device::CUDA : Device::CPU;
+  const Device d = settings.run.device;
   j["device"] = device_description(d);
   j["threads"] = omp_get_max_threads();
-  j["precision"] = config.str("precision");
+  j["precision"] = precision_name(settings.run.precision);
   j["cpu_isa"] = cpu_bf16().isa;  // oneDNN's effective instruction set
-  if (config.str("precision") == "bf16") j["bf16"] = bf16_description(d);
-  j["seed"] = config.integer("seed");
+  if (settings.run.precision == Precision::BF16) j["bf16"] = bf16_description(d);
+  j["seed"] = settings.run.seed;
   j["command"] = command_line;
   j["cwd"] = absolute_path(".");  // the command's relative paths are relative to it
   if (!init.empty()) j["init"] = absolute_path(init);
@@ -63,28 +63,12 @@ std::string environment_json(const Config& config, const std::string& command_li
   return j.dump(2) + "\n";
 }
 
-std::vector<std::string> weight_keys(const std::string& stage) {
-  // Keys of one stage carry its prefix; the unprefixed ones are shared by every stage.
-  const std::string own = stage == "pretrain-global" ? "global." : stage == "pretrain-local" ? "local." : "finetune.";
-  std::vector<std::string> keys;
-  for (const auto& s : config_schema()) {
-    const auto dot = s.key.find('.');
-    const bool shared = dot == std::string::npos;
-    // What only logs or paces a run does not change its weights.
-    if (s.key == "log_every" || s.key == "checkpoint_every" || s.key == "threads" || s.key == "global.knn_every" ||
-        s.key == "local.retrieval_every")
-      continue;
-    if (shared || s.key.compare(0, own.size(), own) == 0) keys.push_back(s.key);
-  }
-  return keys;
-}
-
 namespace {
 
 // The hash of a config and init in the form a run folder records them (paths absolute, or
 // relative to the run folder inside a RunTree).
-std::string recorded_hash(const Config& recorded, const std::string& stage, const std::string& recorded_init) {
-  std::string text = "stage=" + stage + "\ninit=" + recorded_init + "\n";
+std::string recorded_hash(const Config& recorded, Stage stage, const std::string& recorded_init) {
+  std::string text = std::string("stage=") + stage_name(stage) + "\ninit=" + recorded_init + "\n";
   for (const auto& k : weight_keys(stage)) text += k + "=" + recorded.str(k) + "\n";
   uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a: stable across compilers, unlike std::hash
   for (unsigned char ch : text) h = (h ^ ch) * 0x100000001b3ull;
@@ -156,8 +140,8 @@ StoredRun resolved(StoredRun r, const std::string& dir) {
 RunTree::RunTree(const std::string& root) : previous_(active_run_tree()) { active_run_tree() = absolute_path(root); }
 RunTree::~RunTree() { active_run_tree() = previous_; }
 
-std::string config_hash(const Config& cfg, const std::string& stage, const std::string& init) {
-  return recorded_hash(cfg.with_absolute_paths(), stage, absolute_path(init));
+std::string config_hash(const Settings& settings, Stage stage, const std::string& init) {
+  return recorded_hash(settings.config.with_absolute_paths(), stage, absolute_path(init));
 }
 
 StoredRun read_stored_run(const std::string& dir) { return resolved(read_stored_run_as_written(dir), dir); }
@@ -205,26 +189,20 @@ std::string run_checkpoint(const std::string& dir, const std::string& which) {
   return ck;
 }
 
-Config load_run_config(const std::string& dir, const std::vector<std::string>& expected_stages,
-                       const std::string& checkpoint, std::string* stage_out) {
+Settings load_run_settings(const std::string& dir, const std::vector<Stage>& expected_stages,
+                           const std::string& checkpoint, Stage* stage_out) {
   StoredRun run = read_stored_run(dir);
-  if (std::find(expected_stages.begin(), expected_stages.end(), run.stage) == expected_stages.end()) {
+  if (std::none_of(expected_stages.begin(), expected_stages.end(),
+                   [&](Stage s) { return run.stage == stage_name(s); })) {
     std::string want;
-    for (const auto& s : expected_stages) want += (want.empty() ? "" : " or ") + s;
+    for (Stage s : expected_stages) want += (want.empty() ? "" : " or ") + std::string(stage_name(s));
     throw std::runtime_error(dir + ": a '" + run.stage + "' run, expected a " + want + " run");
   }
   const std::string ck = checkpoint_path(dir, checkpoint);
   if (!path_exists(ck)) throw std::runtime_error(dir + ": incomplete run, " + ck + " is missing (did it finish?)");
   check_checkpoint_of_run(dir, run, ck);
-  if (stage_out) *stage_out = run.stage;
-  return run.config;
-}
-
-void check_init_matches(const Config& init, const Config& cfg, const std::string& init_dir) {
-  for (const char* key : {"dataset", "image_size", "target_res"})
-    if (init.str(key) != cfg.str(key))
-      throw std::invalid_argument(fmt::format("--init {}: its {} is '{}', this run's is '{}'", init_dir, key,
-                                              init.str(key), cfg.str(key)));
+  if (stage_out) *stage_out = parse_stage(run.stage);
+  return resolve_settings(run.config);
 }
 
 namespace {
@@ -250,11 +228,10 @@ void remove_run_files(const std::string& dir) {
 
 }  // namespace
 
-void RunFolder::check_resumable(const Config& config, const std::string& stage, const std::string& init,
-                                Existing existing) {
+void RunFolder::check_resumable(const Config& config, Stage stage, const std::string& init, Existing existing) {
   const StoredRun written = read_stored_run_as_written(dir_), old = resolved(written, dir_);
-  if (old.stage != stage)
-    throw std::runtime_error(fmt::format("{}: holds a {} run, not a {} run", dir_, old.stage, stage));
+  if (old.stage != stage_name(stage))
+    throw std::runtime_error(fmt::format("{}: holds a {} run, not a {} run", dir_, old.stage, stage_name(stage)));
   const Config now = config.with_absolute_paths();
   const auto weights = weight_keys(stage);
   std::string refused, allowed;
@@ -293,7 +270,7 @@ void RunFolder::check_resumable(const Config& config, const std::string& stage, 
 
 // The thread count, the CPU's instruction set and the device change how sums are rounded: a run
 // resumed with others goes on, but will not end with the weights of an uninterrupted run.
-void RunFolder::warn_if_arithmetic_changed(const Config& config) const {
+void RunFolder::warn_if_arithmetic_changed(const Settings& settings) const {
   nlohmann::json old;
   try {
     std::ifstream f(dir_ + "/env.json");
@@ -301,7 +278,7 @@ void RunFolder::warn_if_arithmetic_changed(const Config& config) const {
   } catch (const std::exception&) {
     return;  // no (readable) env.json: nothing to compare with
   }
-  const nlohmann::json now = nlohmann::json::parse(environment_json(config, ""));
+  const nlohmann::json now = nlohmann::json::parse(environment_json(settings, ""));
   std::string changed;
   for (const char* key : {"threads", "cpu_isa", "device"})
     if (old.is_object() && old.contains(key) && old[key] != now[key])
@@ -313,9 +290,9 @@ void RunFolder::warn_if_arithmetic_changed(const Config& config) const {
                dir_.c_str(), changed.c_str());
 }
 
-RunFolder::RunFolder(const std::string& dir, const Config& config, const std::string& stage,
-                     const std::string& command_line, Existing existing, const std::string& init)
-    : config_(config),
+RunFolder::RunFolder(const std::string& dir, const Settings& settings, Stage stage, const std::string& command_line,
+                     Existing existing, const std::string& init)
+    : settings_(settings),
       stage_(stage),
       command_line_(command_line),
       init_(init),
@@ -333,15 +310,15 @@ RunFolder::RunFolder(const std::string& dir, const Config& config, const std::st
   if (!holds_run && existing == Existing::Resume)  // removed since the check above
     throw std::runtime_error(fmt::format("no run in {} to resume; drop --resume to start one", dir));
   if (!holds_run || existing == Existing::Overwrite) {
-    recorded_ = recorded_config(config, dir);
+    recorded_ = recorded_config(settings.config, dir);
     recorded_init_ = recorded_path(init, dir);
     hash_ = recorded_hash(recorded_, stage, recorded_init_);
     return;
   }
-  check_resumable(config, stage, init, existing);
+  check_resumable(settings.config, stage, init, existing);
   finished_ = path_exists(checkpoint("final"));  // nothing to train, nothing to write
   resuming_ = !finished_;
-  if (resuming_) warn_if_arithmetic_changed(config);
+  if (resuming_) warn_if_arithmetic_changed(settings);
 }
 
 void RunFolder::start() {
@@ -355,11 +332,11 @@ void RunFolder::start() {
   if (resuming_) remove_stale_temp_files(dir_);
   make_dirs(dir_ + "/checkpoints");
   nlohmann::json cfg = recorded_.to_json();  // readable from any directory (read_stored_run)
-  cfg["stage"] = stage_;
+  cfg["stage"] = stage_name(stage_);
   cfg["init"] = recorded_init_;
   cfg["config_hash"] = hash_;
   write_file_atomic(dir_ + "/config.json", cfg.dump(2) + "\n");
-  write_file_atomic(dir_ + "/env.json", environment_json(config_, command_line_, init_));
+  write_file_atomic(dir_ + "/env.json", environment_json(settings_, command_line_, init_));
   log_ = std::fopen((dir_ + "/log.txt").c_str(), resuming_ ? "a" : "w");
   if (!log_)
     throw std::runtime_error(fmt::format("{}/log.txt: cannot open for writing: {}", dir_, std::strerror(errno)));

@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/config.h"
+#include "experiments/settings.h"
 #include "experiments/pipeline/folder_lock.h"
 
 namespace cs {
@@ -56,11 +56,9 @@ class RunTree {
   std::string previous_;
 };
 
-// The keys that can change the weights of `stage` (pretrain-global, pretrain-local, finetune).
-std::vector<std::string> weight_keys(const std::string& stage);
 // 16 hex digits (FNV-1a 64) over the weight keys' values, the stage and the init folder, its paths
 // absolute. (A run folder hashes its paths in the form config.json records them, see RunTree.)
-std::string config_hash(const Config& cfg, const std::string& stage, const std::string& init);
+std::string config_hash(const Settings& settings, Stage stage, const std::string& init);
 
 // A run folder's config.json, as written by RunFolder.
 struct StoredRun {
@@ -77,13 +75,11 @@ std::string checkpoint_path(const std::string& dir, const std::string& which);
 // config hash (its metadata) are not those of the folder's config.json (weights of another run).
 std::string run_checkpoint(const std::string& dir, const std::string& which);
 
-// Reads a run folder's config.json into a Config and checks its stage (returned in stage_out) and
+// Reads a run folder's config.json into Settings and checks its stage (returned in stage_out) and
 // that its checkpoint `checkpoint` exists and was made by this run (as run_checkpoint); throws a
 // clear error otherwise.
-Config load_run_config(const std::string& dir, const std::vector<std::string>& expected_stages,
-                       const std::string& checkpoint = "final", std::string* stage_out = nullptr);
-// An init run must have been trained on the same dataset, image size and resolution.
-void check_init_matches(const Config& init, const Config& cfg, const std::string& init_dir);
+Settings load_run_settings(const std::string& dir, const std::vector<Stage>& expected_stages,
+                           const std::string& checkpoint = "final", Stage* stage_out = nullptr);
 
 class RunFolder {
  public:
@@ -92,8 +88,8 @@ class RunFolder {
   // key is refused, listing each key with its old and new value). init: the run folder this one
   // starts from ("" = none). Then the stage checks its inputs, and only then calls start().
   // Existing::Resume on a folder that holds no run is an error, raised before anything is written.
-  RunFolder(const std::string& dir, const Config& config, const std::string& stage,
-            const std::string& command_line, Existing existing, const std::string& init = "");
+  RunFolder(const std::string& dir, const Settings& settings, Stage stage, const std::string& command_line,
+            Existing existing, const std::string& init = "");
   ~RunFolder();
 
   // Creates the folder (and takes its lock) when it did not exist, discards the run it holds
@@ -132,13 +128,14 @@ class RunFolder {
  private:
   // Checks the run in the folder against this config; keeps the forms its paths are recorded in
   // (recorded_, recorded_init_) and their hash.
-  void check_resumable(const Config& config, const std::string& stage, const std::string& init, Existing existing);
-  void warn_if_arithmetic_changed(const Config& config) const;
+  void check_resumable(const Config& config, Stage stage, const std::string& init, Existing existing);
+  void warn_if_arithmetic_changed(const Settings& settings) const;
   Config recorded_;  // the config as config.json records it (paths absolute or relative, see RunTree)
   std::string recorded_init_;
   std::optional<FolderLock> lock_;  // taken at once when the folder exists, else by start()
-  Config config_;
-  std::string stage_, command_line_, init_;
+  Settings settings_;
+  Stage stage_;
+  std::string command_line_, init_;
   Existing existing_;
   std::string dir_, hash_;
   bool finished_ = false, resuming_ = false, started_ = false;
@@ -146,7 +143,7 @@ class RunFolder {
   bool progress_open_ = false;
 };
 
-std::string environment_json(const Config& config, const std::string& command_line, const std::string& init = "");
+std::string environment_json(const Settings& settings, const std::string& command_line, const std::string& init = "");
 // A duration for people: "1h02m", "6m46s", "12s".
 std::string format_duration(double seconds);
 void make_dirs(const std::string& path);  // mkdir -p; throws naming the path

@@ -20,17 +20,17 @@ struct PartitionedDraw {
   std::string volumes_key, partitions_key;
 };
 
-PartitionedDraw partitioned_draw(Stage stage, const Config& cfg) {
-  const bool reference = cfg.str("compat") == "reference";
+PartitionedDraw partitioned_draw(Stage stage, const Settings& settings) {
+  const bool reference = settings.run.compat == Compat::Reference;
   if (stage == Stage::Global) {
-    const std::string loss = cfg.str("global.loss");
-    if (loss == "gr") return {};
-    if (!reference) return {cfg.integer("global.volumes"), cfg.integer("global.partitions"), "global.volumes",
-                            "global.partitions"};
-    const std::string why = "global.loss = " + loss + " in reference mode";
-    return loss == "gd" ? PartitionedDraw{2, 4, why, why} : PartitionedDraw{3, 4, why, why};
+    const GlobalSettings& g = settings.global;
+    if (g.loss == GlobalLossKind::GR) return {};
+    if (!reference) return {g.volumes, g.partitions, "global.volumes", "global.partitions"};
+    const std::string why = std::string("global.loss = ") + (g.loss == GlobalLossKind::GD ? "gd" : "gd-") +
+                            " in reference mode";
+    return g.loss == GlobalLossKind::GD ? PartitionedDraw{2, 4, why, why} : PartitionedDraw{3, 4, why, why};
   }
-  if (stage == Stage::Local && cfg.str("local.loss") == "ld")
+  if (stage == Stage::Local && settings.local.loss == LocalLossKind::LD)
     return {kLdVolumes, kLdPartitions, "local.loss = ld", "local.loss = ld"};
   return {};
 }
@@ -48,9 +48,9 @@ std::string bytes_text(double bytes) {
 
 }  // namespace
 
-void check_pool_fits_batch(Stage stage, const Config& cfg, const std::vector<PreparedCase>& pool,
+void check_pool_fits_batch(Stage stage, const Settings& settings, const std::vector<PreparedCase>& pool,
                            const std::string& pool_name) {
-  const PartitionedDraw d = partitioned_draw(stage, cfg);
+  const PartitionedDraw d = partitioned_draw(stage, settings);
   if (d.volumes == 0) return;
   if (static_cast<int>(pool.size()) < d.volumes) {
     const bool key = d.volumes_key == "global.volumes";
@@ -100,9 +100,9 @@ void check_step_memory(StageStep& step) {
       bytes_text(memory), key, static_cast<long long>(memory / per_image)));
 }
 
-void check_stage_inputs(StageStep& step, const Config& cfg, const std::vector<PreparedCase>& train,
+void check_stage_inputs(StageStep& step, const Settings& settings, const std::vector<PreparedCase>& train,
                         const std::string& train_name) {
-  check_pool_fits_batch(step.stage(), cfg, train, train_name);
+  check_pool_fits_batch(step.stage(), settings, train, train_name);
   check_step_memory(step);
   step.sample(0);
 }

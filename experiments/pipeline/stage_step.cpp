@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "autograd/tape.h"
+#include "experiments/batches.h"
 #include "experiments/pipeline/data.h"
 #include "io/augmentation/augment.h"
 #include "autograd/compat.h"
@@ -18,17 +19,6 @@
 #include "losses/segmentation.h"
 
 namespace cs {
-
-Stage parse_stage(const std::string& name) {
-  if (name == "pretrain-global") return Stage::Global;
-  if (name == "pretrain-local") return Stage::Local;
-  if (name == "finetune") return Stage::Finetune;
-  throw std::invalid_argument("stage '" + name + "': expected pretrain-global, pretrain-local or finetune");
-}
-
-const char* stage_name(Stage s) {
-  return s == Stage::Global ? "pretrain-global" : s == Stage::Local ? "pretrain-local" : "finetune";
-}
 
 namespace {
 
@@ -41,49 +31,40 @@ Tensor image_batch(const std::vector<float>& images, int n, int h, int w, Device
 
 }  // namespace
 
-UNetConfig unet_config(const Config& cfg, Stage s) {
-  const PreprocessParams p = pipeline_params(cfg);
+UNetConfig unet_config(const Settings& settings, Stage s) {
+  const PreprocessParams& p = settings.data.params;
+  const std::string& dataset = settings.data.dataset;
   UNetConfig u;
   if (s == Stage::Global)
-    u = UNetConfig::stage1(cfg.str("dataset"));
+    u = UNetConfig::stage1(dataset);
   else if (s == Stage::Local)
-    u = UNetConfig::stage2(cfg.str("dataset"), cfg.integer("local.blocks"), cfg.integer("local.region") == 3);
+    u = UNetConfig::stage2(dataset, settings.local.blocks, settings.local.region == 3);
   else
-    u = UNetConfig::for_dataset(cfg.str("dataset"));
+    u = UNetConfig::for_dataset(dataset);
   u.image_size = p.out_h;
   u.num_classes = p.num_classes;
   u.validate();
   return u;
 }
 
-std::unique_ptr<UNet> make_model(const Config& cfg, Stage s, Device d) {
+std::unique_ptr<UNet> make_model(const Settings& settings, Stage s, Device d) {
   InitOptions init;
-  init.seed = mix64(static_cast<uint64_t>(cfg.integer("seed")) * 3 + static_cast<uint64_t>(s));
-  init.same_init_for_same_shape = cfg.str("compat") == "reference";
-  return std::make_unique<UNet>(unet_config(cfg, s), d, init);
+  init.seed = mix64(static_cast<uint64_t>(settings.run.seed) * 3 + static_cast<uint64_t>(s));
+  init.same_init_for_same_shape = settings.run.compat == Compat::Reference;
+  return std::make_unique<UNet>(unet_config(settings, s), d, init);
 }
 
-Rng step_rng(const Config& cfg, Stage s, int step) {
-  return Rng(static_cast<uint64_t>(cfg.integer("seed"))).split(stream_name(s)).split(static_cast<uint64_t>(step));
+Rng step_rng(const Settings& settings, Stage s, int step) {
+  return Rng(static_cast<uint64_t>(settings.run.seed)).split(stream_name(s)).split(static_cast<uint64_t>(step));
 }
 
-namespace {
-
-// lr, or for fine-tuning finetune.lr where it is set.
-float learning_rate(const Config& cfg, Stage s) {
-  const double own = s == Stage::Finetune ? cfg.real("finetune.lr") : 0;
-  return static_cast<float>(own > 0 ? own : cfg.real("lr"));
-}
-
-}  // namespace
-
-StageStep::StageStep(Stage stage, const Config& cfg, UNet& model, int images)
-    : cfg_(cfg),
+StageStep::StageStep(Stage stage, const Settings& settings, UNet& model, int images)
+    : settings_(settings),
       model_(model),
       stage_(stage),
       images_(images),
-      precision_(parse_precision(cfg.str("precision"))),
-      adam_(model.params(), AdamConfig{learning_rate(cfg, stage)}) {}
+      precision_(settings.run.precision),
+      adam_(model.params(), AdamConfig{static_cast<float>(settings.learning_rate(stage))}) {}
 
 double StageStep::train(const StepBatch& batch, StepPhases* phases) {
   auto begin = [&](const char* p) { if (phases) phases->phase_begin(p); };
@@ -128,18 +109,18 @@ CropConfig crop_for_size(int size) {
   return c;
 }
 
-GlobalContrastiveLoss global_loss(const Config& cfg, Device d) {
-  const GlobalLossKind kind = parse_global_loss(cfg.str("global.loss"));
-  const Compat mode = parse_compat(cfg.str("compat"));
-  const int n = kind == GlobalLossKind::GR ? cfg.integer("global.batch") : cfg.integer("global.volumes");
-  return GlobalContrastiveLoss(kind, mode, global_layout(kind, mode, n, cfg.integer("global.partitions")),
-                               static_cast<float>(cfg.real("global.tau")), d);
+GlobalContrastiveLoss global_loss(const Settings& settings, Device d) {
+  const GlobalSettings& g = settings.global;
+  const Compat mode = settings.run.compat;
+  const int n = g.loss == GlobalLossKind::GR ? g.batch : g.volumes;
+  return GlobalContrastiveLoss(g.loss, mode, slot_layout(g.loss, mode, n, g.partitions), static_cast<float>(g.tau),
+                               d);
 }
 
 class GlobalStep final : public StageStep {
  public:
-  GlobalStep(const Config& cfg, UNet& model, const std::vector<SliceStack>& stacks, GlobalContrastiveLoss loss)
-      : StageStep(Stage::Global, cfg, model, static_cast<int>(loss.layout().size())),
+  GlobalStep(const Settings& settings, UNet& model, const std::vector<SliceStack>& stacks, GlobalContrastiveLoss loss)
+      : StageStep(Stage::Global, settings, model, static_cast<int>(loss.layout().size())),
         stacks_(stacks),
         counts_(slice_counts(stacks)),
         loss_(std::move(loss)),
@@ -151,14 +132,11 @@ class GlobalStep final : public StageStep {
   }
 
   StepBatch sample(int step) override {
-    Rng rng = step_rng(cfg_, Stage::Global, step);
-    const BatchLayout batch = layout(rng);
-    if (batch.size() != loss_.layout().size())
-      throw std::logic_error(fmt::format("sampler gave {} slots, the loss expects {}", batch.size(),
-                                         loss_.layout().size()));
+    Rng rng = step_rng(settings_, Stage::Global, step);
+    const DrawnBatch batch = draw_batch(loss_.layout(), counts_, rng);  // the loss's rows, in its order
     const int n = static_cast<int>(batch.size()), s = model_.config().image_size;
     rendered_.resize(static_cast<size_t>(n) * s * s);
-    render_views(batch, stacks_, loss_.mode(), rng, rendered_.data(), nullptr, crop_);
+    render_views(loss_.layout(), batch, stacks_, loss_.mode(), rng, rendered_.data(), nullptr, crop_);
     return {image_batch(rendered_, n, s, s, model_.device()), Tensor()};
   }
 
@@ -175,14 +153,6 @@ class GlobalStep final : public StageStep {
   }
 
  private:
-  BatchLayout layout(Rng& rng) const {
-    if (loss_.kind() == GlobalLossKind::GR) return layout_gr(counts_, cfg_.integer("global.batch"), rng);
-    if (loss_.mode() == Compat::Reference)
-      return loss_.kind() == GlobalLossKind::GD ? layout_gd_reference(counts_, rng)
-                                                : layout_gd_minus_reference(counts_, rng);
-    return layout_global_paper(counts_, cfg_.integer("global.volumes"), cfg_.integer("global.partitions"), rng);
-  }
-
   const std::vector<SliceStack>& stacks_;
   std::vector<int> counts_;
   GlobalContrastiveLoss loss_;
@@ -192,20 +162,18 @@ class GlobalStep final : public StageStep {
 
 // ---- stage 2: frozen encoder, decoder blocks 1..l + g2, the local loss.
 
-int local_images(const Config& cfg) {
-  return parse_local_loss(cfg.str("local.loss")) == LocalLossKind::LR ? 2 * cfg.integer("local.batch")
-                                                                      : kLdImages;
-}
+int local_images(const LocalSettings& local) { return local.loss == LocalLossKind::LR ? 2 * local.batch : kLdImages; }
 
 class LocalStep final : public StageStep {
  public:
-  LocalStep(const Config& cfg, UNet& model, const std::vector<SliceStack>& stacks)
-      : StageStep(Stage::Local, cfg, model, local_images(cfg)),
+  LocalStep(const Settings& settings, UNet& model, const std::vector<SliceStack>& stacks)
+      : StageStep(Stage::Local, settings, model, local_images(settings.local)),
         stacks_(stacks),
         counts_(slice_counts(stacks)),
-        blocks_(cfg.integer("local.blocks")),
-        opt_(local_options(cfg)),
-        loss_(opt_, local_images(cfg), model.config().image_size >> (5 - blocks_), model.device()),
+        blocks_(settings.local.blocks),
+        opt_(local_options(settings)),
+        layout_(slot_layout(opt_.kind, settings.local.batch)),
+        loss_(opt_, local_images(settings.local), model.config().image_size >> (5 - blocks_), model.device()),
         encoder_mode_(local_encoder_mode(opt_.mode)) {}
 
   std::string description() const override {
@@ -215,12 +183,11 @@ class LocalStep final : public StageStep {
   }
 
   StepBatch sample(int step) override {
-    Rng rng = step_rng(cfg_, Stage::Local, step);
-    const BatchLayout batch = opt_.kind == LocalLossKind::LR ? layout_lr(counts_, cfg_.integer("local.batch"), rng)
-                                                             : layout_ld(counts_, rng);
+    Rng rng = step_rng(settings_, Stage::Local, step);
+    const DrawnBatch batch = draw_batch(layout_, counts_, rng);
     const int n = static_cast<int>(batch.size()), s = model_.config().image_size;
     rendered_.resize(static_cast<size_t>(n) * s * s);
-    render_views(batch, stacks_, opt_.mode, rng, rendered_.data());
+    render_views(layout_, batch, stacks_, opt_.mode, rng, rendered_.data());
     return {image_batch(rendered_, n, s, s, model_.device()), Tensor()};
   }
 
@@ -240,6 +207,7 @@ class LocalStep final : public StageStep {
   std::vector<int> counts_;
   int blocks_;
   LocalLossOptions opt_;
+  SlotLayout layout_;  // the batch the loss expects, drawn and rendered each step
   LocalContrastiveLoss loss_;
   RunMode encoder_mode_;
   std::vector<float> rendered_;
@@ -261,26 +229,28 @@ std::vector<float> one_hot(const std::vector<uint8_t>& labels, int C) {
 
 class FinetuneStep final : public StageStep {
  public:
-  FinetuneStep(const Config& cfg, UNet& model, const std::vector<SliceStack>& stacks)
-      : StageStep(Stage::Finetune, cfg, model, cfg.integer("finetune.batch")),
+  FinetuneStep(const Settings& settings, UNet& model, const std::vector<SliceStack>& stacks)
+      : StageStep(Stage::Finetune, settings, model, settings.finetune.batch),
         stacks_(stacks),
         counts_(slice_counts(stacks)),
-        mode_(parse_compat(cfg.str("compat"))),
-        loss_name_(cfg.str("finetune.loss")),
-        class_weights_(loss_name_ == "wce" ? default_class_weights(model.config().num_classes) : std::vector<float>{}) {
-    aug_.affine = aug_.deform = cfg.boolean("finetune.augment");
+        mode_(settings.run.compat),
+        loss_kind_(settings.finetune.loss),
+        class_weights_(loss_kind_ == FinetuneLoss::WeightedCrossEntropy
+                           ? default_class_weights(model.config().num_classes)
+                           : std::vector<float>{}) {
+    aug_.affine = aug_.deform = settings.finetune.augment;
     if (images_per_step() < 3) aug_.deform = false;
     for (const SliceStack& s : stacks)
       if (!s.has_labels()) throw std::invalid_argument("finetune: a slice stack without labels");
   }
 
   std::string description() const override {
-    return fmt::format("{} loss, {} mode, {} images{}", loss_name_, compat_name(mode_), images_per_step(),
+    return fmt::format("{} loss, {} mode, {} images{}", finetune_loss_name(loss_kind_), compat_name(mode_), images_per_step(),
                        aug_.affine || aug_.deform ? ", augmented" : "");
   }
 
   StepBatch sample(int step) override {
-    Rng rng = step_rng(cfg_, Stage::Finetune, step);
+    Rng rng = step_rng(settings_, Stage::Finetune, step);
     const int B = images_per_step(), s = model_.config().image_size, C = model_.config().num_classes;
     const size_t pixels = static_cast<size_t>(B) * s * s;
     imgs_.resize(pixels);
@@ -297,15 +267,15 @@ class FinetuneStep final : public StageStep {
 
   Tensor loss(const StepBatch& b) override {
     Tensor logits = model_.forward(b.images, RunMode::training());
-    return loss_name_ == "wce" ? weighted_cross_entropy(logits, b.labels, class_weights_)
-                               : dice_loss(logits, b.labels, loss_name_ == "dice");
+    if (loss_kind_ == FinetuneLoss::WeightedCrossEntropy) return weighted_cross_entropy(logits, b.labels, class_weights_);
+    return dice_loss(logits, b.labels, loss_kind_ == FinetuneLoss::Dice);
   }
 
  private:
   const std::vector<SliceStack>& stacks_;
   std::vector<int> counts_;
   Compat mode_;
-  std::string loss_name_;
+  FinetuneLoss loss_kind_;
   std::vector<float> class_weights_;
   FinetuneAugOptions aug_;
   std::vector<float> imgs_, aug_imgs_, soft_;
@@ -314,12 +284,12 @@ class FinetuneStep final : public StageStep {
 
 }  // namespace
 
-LocalLossOptions local_options(const Config& cfg) {
+LocalLossOptions local_options(const Settings& settings) {
   LocalLossOptions o;
-  o.kind = parse_local_loss(cfg.str("local.loss"));
-  o.region_size = cfg.integer("local.region");
-  o.tau = static_cast<float>(cfg.real("local.tau"));
-  o.mode = parse_compat(cfg.str("compat"));  // with the region size, picks the negative table
+  o.kind = settings.local.loss;
+  o.region_size = settings.local.region;
+  o.tau = static_cast<float>(settings.local.tau);
+  o.mode = settings.run.compat;  // with the region size, picks the negative table
   return o;
 }
 
@@ -333,17 +303,17 @@ StageStep::ContrastRows StageStep::contrast_rows(const StepBatch&) {
   throw std::logic_error(std::string(stage_name(stage_)) + ": the step has no contrastive loss to picture");
 }
 
-std::unique_ptr<StageStep> make_stage_step(Stage stage, const Config& cfg, UNet& model,
+std::unique_ptr<StageStep> make_stage_step(Stage stage, const Settings& settings, UNet& model,
                                            const std::vector<SliceStack>& stacks) {
   if (stacks.empty()) throw std::invalid_argument(std::string(stage_name(stage)) + ": no volumes to sample from");
   switch (stage) {
     case Stage::Global:
-      return std::make_unique<GlobalStep>(cfg, model, stacks, global_loss(cfg, model.device()));
+      return std::make_unique<GlobalStep>(settings, model, stacks, global_loss(settings, model.device()));
     case Stage::Local:
       model.params().freeze("enc_");  // before Adam: the encoder comes from stage 1 and stays frozen (§3.1)
-      return std::make_unique<LocalStep>(cfg, model, stacks);
+      return std::make_unique<LocalStep>(settings, model, stacks);
     case Stage::Finetune:
-      return std::make_unique<FinetuneStep>(cfg, model, stacks);
+      return std::make_unique<FinetuneStep>(settings, model, stacks);
   }
   throw std::logic_error("make_stage_step: unknown stage");
 }

@@ -1,5 +1,5 @@
 #pragma once
-// One training step of a stage, built from the resolved config: the batch, the forward pass and
+// One training step of a stage, built from the resolved settings: the batch, the forward pass and
 // the loss, backward and Adam. Training (stage_pretrain.cpp, stage_finetune.cpp), `contraseg
 // profile` and the step benchmarks (bench/bench_unet_step.cpp) all run this one definition, so
 // what is profiled or timed is exactly what trains (mode, loss, BN behaviour, batch).
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "autograd/precision.h"
-#include "experiments/config.h"
+#include "experiments/settings.h"
 #include "autograd/compat.h"
 #include "io/rng.h"
 #include "io/datasets/slices.h"
@@ -20,19 +20,15 @@
 
 namespace cs {
 
-enum class Stage { Global = 0, Local = 1, Finetune = 2 };  // the values seed the initialisation
-Stage parse_stage(const std::string& name);  // "pretrain-global" | "pretrain-local" | "finetune"
-const char* stage_name(Stage s);             // the run folder's stage name, as above
-
 // The network of a stage: stage 1 is the encoder + g1, stage 2 the encoder, decoder blocks 1..l
-// and g2, fine-tuning the whole UNet; sized by the config (image size, classes).
-UNetConfig unet_config(const Config& cfg, Stage s);
-// Initialised from the config's seed, one stream per stage.
-std::unique_ptr<UNet> make_model(const Config& cfg, Stage s, Device d);
+// and g2, fine-tuning the whole UNet; sized by the settings (image size, classes).
+UNetConfig unet_config(const Settings& settings, Stage s);
+// Initialised from the settings' seed, one stream per stage.
+std::unique_ptr<UNet> make_model(const Settings& settings, Stage s, Device d);
 
 // The random stream of one step: a pure function of (seed, stage, step), so that a resumed run
 // draws exactly what an uninterrupted one would.
-Rng step_rng(const Config& cfg, Stage s, int step);
+Rng step_rng(const Settings& settings, Stage s, int step);
 
 // The inputs of one step: images [n, h, w, 1]; labels [n, h, w, C] for fine-tuning (soft labels
 // after augmentation, else one-hot), undefined for the pre-training stages.
@@ -69,7 +65,7 @@ class StageStep {
   };
   virtual ContrastRows contrast_rows(const StepBatch& batch);
 
-  // zero_grad, loss, backward, Adam, with the loss's forward pass in the config's precision
+  // zero_grad, loss, backward, Adam, with the loss's forward pass in the settings' precision
   // (autograd/precision.h); returns the loss value.
   double train(const StepBatch& batch, StepPhases* phases = nullptr);
   // sample(step), then train.
@@ -84,8 +80,8 @@ class StageStep {
 
  protected:
   // Builds Adam over the parameters that train (call after freezing).
-  StageStep(Stage stage, const Config& cfg, UNet& model, int images);
-  const Config cfg_;
+  StageStep(Stage stage, const Settings& settings, UNet& model, int images);
+  const Settings settings_;
   UNet& model_;
 
  private:
@@ -98,12 +94,12 @@ class StageStep {
 // The step of `stage` for `model` (from make_model, with any initialisation already loaded) over
 // `stacks`, which must outlive it (labelled stacks for fine-tuning). Stage 2 freezes the encoder
 // here, before Adam is built over the rest.
-std::unique_ptr<StageStep> make_stage_step(Stage stage, const Config& cfg, UNet& model,
+std::unique_ptr<StageStep> make_stage_step(Stage stage, const Settings& settings, UNet& model,
                                            const std::vector<SliceStack>& stacks);
 
-// Stage 2's loss options from the config, and the BN mode of its frozen encoder (docs/method.md
+// Stage 2's loss options from the settings, and the BN mode of its frozen encoder (docs/method.md
 // §3.1): paper normalises with the stage-1 running statistics, reference with batch statistics.
-LocalLossOptions local_options(const Config& cfg);
+LocalLossOptions local_options(const Settings& settings);
 RunMode local_encoder_mode(Compat mode);
 
 // Sets the BN moving statistics of the step's model to the mean of the batch statistics over the

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/config.h"
+#include "experiments/settings.h"
 #include "experiments/pipeline/run_folder.h"
 
 namespace cs {
@@ -19,15 +19,15 @@ struct StageOptions {
 };
 
 // Stage 1: encoder + g1 with the global loss (G^R, G^D- or G^D), docs/method.md §2.
-void run_pretrain_global(const Config& cfg, const StageOptions& opt);
+void run_pretrain_global(const Settings& settings, const StageOptions& opt);
 // Stage 2: frozen encoder from a stage-1 run; decoder blocks 1..l + g2 with L^R or L^D, docs/method.md §3.
-void run_pretrain_local(const Config& cfg, const StageOptions& opt);
+void run_pretrain_local(const Settings& settings, const StageOptions& opt);
 
 // Stage 3: the whole UNet with the Dice loss on finetune.labeled / finetune.comb, initialised from
 // a pretrain-local run (encoder + blocks 1..l), a pretrain-global run (encoder), or randomly (no
 // init). Validation every finetune.val_every steps keeps the best checkpoint (docs/method.md §4.5). Then
 // the best checkpoint is evaluated on the test cases into OUT/eval (run_evaluate), unless the
 // folder holds that evaluation already; both under the run folder's lock.
-void run_finetune(const Config& cfg, const StageOptions& opt);
+void run_finetune(const Settings& settings, const StageOptions& opt);
 
 }  // namespace cs

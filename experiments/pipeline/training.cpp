@@ -19,16 +19,16 @@
 
 namespace cs {
 
-Device config_device(const Config& cfg) {
-  const Device d = parse_device(cfg.str("device"));
+Device checked_device(const Settings& settings) {
+  const Device d = settings.run.device;
   if (d == Device::CUDA && !cuda_available())
     throw std::runtime_error("device = cuda, but " + device_description(Device::CUDA) +
                              "; use --device cpu");
   return d;
 }
 
-int thread_count(const Config& cfg) {
-  const int asked = cfg.integer("threads");
+int thread_count(const Settings& settings) {
+  const int asked = settings.run.threads;
   if (asked <= 0) return omp_get_max_threads();
   // More threads than the machine runs at once only wait for each other at every barrier: 32
   // threads on 2 cores trained 40 times slower than 2. Said once, however many stages run.
@@ -42,14 +42,23 @@ int thread_count(const Config& cfg) {
   return cores;
 }
 
-void apply_threads(const Config& cfg) {
-  if (cfg.integer("threads") > 0) omp_set_num_threads(thread_count(cfg));
+void apply_threads(const Settings& settings) {
+  if (settings.run.threads > 0) omp_set_num_threads(thread_count(settings));
 }
 
-std::map<std::string, std::string> checkpoint_metadata(const Config& cfg, Stage stage, int step,
+namespace {
+StepHook& step_hook() {
+  static StepHook hook = nullptr;
+  return hook;
+}
+}  // namespace
+
+void set_step_hook(StepHook hook) { step_hook() = hook; }
+
+std::map<std::string, std::string> checkpoint_metadata(const Settings& settings, Stage stage, int step,
                                                        const std::string& config_hash) {
-  return {{"stage", stage_name(stage)}, {"step", std::to_string(step)}, {"config", cfg.to_json().dump()},
-          {"seed", std::to_string(cfg.integer("seed"))}, {"config_hash", config_hash}};
+  return {{"stage", stage_name(stage)}, {"step", std::to_string(step)}, {"config", settings.config.to_json().dump()},
+          {"seed", std::to_string(settings.run.seed)}, {"config_hash", config_hash}};
 }
 
 namespace {
@@ -79,16 +88,14 @@ int resume_from_checkpoint(RunFolder& run, UNet& model, Adam& adam, Stage stage)
 
 }  // namespace
 
-void run_loop(const Config& cfg, RunFolder& run, StageStep& step, const LoopSpec& spec, bool resume, bool quiet) {
+void run_loop(const Settings& settings, RunFolder& run, StageStep& step, const LoopSpec& spec, bool resume, bool quiet) {
   UNet& model = step.model();
   Adam& adam = step.adam();
   const Stage stage = step.stage();
   const int start = resume ? resume_from_checkpoint(run, model, adam, stage) : 0;
-  if (cfg.str("precision") == "bf16") run.log_line(bf16_description(config_device(cfg)), !quiet);
-  const int every = std::max(1, cfg.integer("checkpoint_every"));
-  const int log_every = std::max(1, cfg.integer("log_every"));
-  const char* crash_env = std::getenv("CONTRASEG_CRASH_AFTER_STEP");
-  const int crash_after = crash_env ? std::atoi(crash_env) : 0;
+  if (settings.run.precision == Precision::BF16) run.log_line(bf16_description(settings.run.device), !quiet);
+  const int every = std::max(1, settings.run.checkpoint_every);
+  const int log_every = std::max(1, settings.run.log_every);
   using Clock = std::chrono::steady_clock;
   const auto loop_start = Clock::now();  // the ETA: the pace of this process so far
   double ms_acc = 0, loss_acc = 0;
@@ -117,13 +124,12 @@ void run_loop(const Config& cfg, RunFolder& run, StageStep& step, const LoopSpec
       spec.validate(s);
     if ((s + 1) % every == 0 && s + 1 < spec.iterations)
       save_checkpoint_rotating(run.checkpoint("latest"), run.checkpoint("previous"), model.params(), &adam,
-                               checkpoint_metadata(cfg, stage, s, run.config_hash()));
-    // Test hook: die abruptly after this many steps, as a killed process would (tests of --resume).
-    if (crash_after > 0 && s + 1 == crash_after) std::_Exit(86);
+                               checkpoint_metadata(settings, stage, s, run.config_hash()));
+    if (step_hook()) step_hook()(s + 1);
   }
   run.end_progress();
   save_checkpoint(run.checkpoint("final"), model.params(), &adam,
-                  checkpoint_metadata(cfg, stage, spec.iterations - 1, run.config_hash()));
+                  checkpoint_metadata(settings, stage, spec.iterations - 1, run.config_hash()));
 }
 
 }  // namespace cs

@@ -11,25 +11,40 @@
 
 namespace cs {
 
-Profiler::Profiler(Device device) : device_(device) { Tape::get().set_observer(this); }
+Profiler::Profiler(Device device) : device_(device) { set_op_observer(this); }
 Profiler::~Profiler() {
-  if (Tape::get().observer() == this) Tape::get().set_observer(nullptr);
+  if (op_observer() == this) set_op_observer(nullptr);
+}
+
+double op_traffic_bytes(const OpEvent& e) {
+  double bytes = static_cast<double>(e.output.nbytes());  // the output, or dy
+  for (size_t i = 0; i < e.num_inputs; ++i) {
+    const Tensor& t = e.inputs[i];
+    if (t.defined()) bytes += static_cast<double>(t.nbytes()) * (e.backward && t.requires_grad() ? 2 : 1);
+  }
+  return bytes;
+}
+
+std::string op_shapes(const OpEvent& e) {
+  std::string s;
+  for (size_t i = 0; i < e.num_inputs; ++i)
+    if (e.inputs[i].defined()) s += (s.empty() ? "" : " ") + shape_str(e.inputs[i].shape());
+  return s + " -> " + shape_str(e.output.shape());
 }
 
 void Profiler::sync() const { device_synchronize(device_); }
 
-void Profiler::begin(const char* name, bool backward) {
+void Profiler::begin(const OpEvent& e) {
   sync();
 #ifdef CONTRASEG_CUDA
-  if (device_ == Device::CUDA) nvtxRangePushA(backward ? (std::string(name) + ".backward").c_str() : name);
+  if (device_ == Device::CUDA) nvtxRangePushA(e.backward ? (std::string(e.name) + ".backward").c_str() : e.name);
 #else
-  (void)name;
-  (void)backward;
+  (void)e;
 #endif
   stack_.push_back(Clock::now());
 }
 
-void Profiler::end(const char* name, bool backward, double flops) {
+void Profiler::end(const OpEvent& e) {
   sync();
 #ifdef CONTRASEG_CUDA
   if (device_ == Device::CUDA) nvtxRangePop();
@@ -37,24 +52,19 @@ void Profiler::end(const char* name, bool backward, double flops) {
   const Clock::time_point start = stack_.back(), now = Clock::now();
   const double ms = std::chrono::duration<double, std::milli>(now - start).count();
   stack_.pop_back();
-  if (tracing_) trace_.add({name, backward ? "backward" : "forward", since_origin_us(start), 1e3 * ms, flops, ""});
-  OpStats& s = ops_[name];
-  if (backward) {
+  if (tracing_)
+    trace_.add({e.name, e.backward ? "backward" : "forward", since_origin_us(start), 1e3 * ms, e.flops, op_shapes(e)});
+  OpStats& s = ops_[e.name];
+  if (e.backward) {
     s.backward_ms += ms;
-    s.backward_flops += flops;
+    s.backward_flops += e.flops;
+    s.backward_bytes += op_traffic_bytes(e);
   } else {
     s.calls++;
     s.forward_ms += ms;
-    s.forward_flops += flops;
+    s.forward_flops += e.flops;
+    s.forward_bytes += op_traffic_bytes(e);
   }
-}
-
-void Profiler::shapes(const char* name, bool backward, const std::string& shapes) {
-  trace_.set_shapes(name, backward ? "backward" : "forward", shapes);
-}
-
-void Profiler::traffic(const char* name, bool backward, double bytes) {
-  (backward ? ops_[name].backward_bytes : ops_[name].forward_bytes) += bytes;
 }
 
 void Profiler::phase_begin(const std::string& phase) {

@@ -1,6 +1,6 @@
 #pragma once
-// Per-op profiler for `contraseg profile`. Installed as the tape's OpObserver, it times every
-// forward op and every backward closure by name, and the phases of a step (as StepPhases). On
+// Per-op profiler for `contraseg profile`. Installed as this thread's OpObserver (the one hook of
+// autograd/record_op.h), it times every op's forward and backward pass by name, and the phases of a step (as StepPhases). On
 // the GPU it synchronises the stream around each op (so each op's time is its own, at the price
 // of losing overlap) and opens an NVTX range with the op's name, so Nsight Systems shows the
 // same names. With tracing on it also keeps every span for a Chrome trace-event file
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tape.h"
+#include "autograd/record_op.h"
 #include "experiments/pipeline/stage_step.h"
 #include "experiments/profile/trace.h"
 
@@ -20,18 +20,22 @@ struct OpStats {
   int64_t calls = 0;
   double forward_ms = 0, backward_ms = 0;
   double forward_flops = 0, backward_flops = 0;
-  double forward_bytes = 0, backward_bytes = 0;  // op_traffic_bytes (autograd/tape.h)
+  double forward_bytes = 0, backward_bytes = 0;  // op_traffic_bytes
 };
+
+// The bytes an op must move at the least, each tensor once: forward, its inputs and its output;
+// backward, dy, the saved inputs and the gradient of each input that takes one. Ops that make
+// several passes (batch norm's statistics) move more; an op near this bound is memory-bound.
+double op_traffic_bytes(const OpEvent& e);
+// "[a, b] [c] -> [d, e]": the shapes of an op's inputs (undefined ones skipped) and its output.
+std::string op_shapes(const OpEvent& e);
 
 class Profiler : public OpObserver, public StepPhases {
  public:
   explicit Profiler(Device device);
   ~Profiler() override;
-  void begin(const char* name, bool backward) override;
-  void end(const char* name, bool backward, double flops) override;
-  bool wants_shapes() const override { return tracing_; }
-  void shapes(const char* name, bool backward, const std::string& shapes) override;
-  void traffic(const char* name, bool backward, double bytes) override;
+  void begin(const OpEvent& e) override;
+  void end(const OpEvent& e) override;  // time, FLOPs, traffic; the shapes too when tracing
 
   // The phases of a step (data, forward, backward, optimizer), from StageStep::run.
   void phase_begin(const std::string& phase) override;

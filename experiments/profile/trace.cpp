@@ -4,14 +4,6 @@
 
 namespace cs {
 
-void Trace::set_shapes(const std::string& name, const std::string& category, const std::string& shapes) {
-  for (auto it = spans_.rbegin(); it != spans_.rend(); ++it)
-    if (it->name == name && it->category == category) {
-      if (it->shapes.empty()) it->shapes = shapes;
-      return;
-    }
-}
-
 nlohmann::json Trace::to_json(const std::string& process, const std::string& thread) const {
   constexpr int kPid = 1, kTid = 1;
   nlohmann::json events = nlohmann::json::array();

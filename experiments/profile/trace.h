@@ -23,8 +23,6 @@ class Trace {
  public:
   void add(TraceSpan span) { spans_.push_back(std::move(span)); }
   const std::vector<TraceSpan>& spans() const { return spans_; }
-  // Attaches `shapes` to the latest span named `name` of `category` that has none.
-  void set_shapes(const std::string& name, const std::string& category, const std::string& shapes);
 
   // `process` and `thread` name the rows the viewer shows (e.g. "contraseg profile finetune", "cpu").
   nlohmann::json to_json(const std::string& process, const std::string& thread) const;

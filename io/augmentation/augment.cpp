@@ -383,61 +383,6 @@ void apply_intensity(float* img, int n, const Intensity& t, float clip_lo, float
   }
 }
 
-void render_views(const BatchLayout& layout, const std::vector<SliceStack>& stacks, Compat mode,
-                  Rng& rng, float* out, std::vector<ViewRecord>* records, const CropConfig& crop) {
-  if (stacks.empty()) throw std::invalid_argument("render_views: no volumes");
-  const int h = stacks[0].h, w = stacks[0].w;
-  for (size_t v = 0; v < stacks.size(); ++v)
-    if (stacks[v].h != h || stacks[v].w != w)
-      throw std::invalid_argument("render_views: volume " + std::to_string(v) + " has slices of " +
-                                  std::to_string(stacks[v].h) + "x" + std::to_string(stacks[v].w) +
-                                  ", volume 0 has " + std::to_string(h) + "x" + std::to_string(w));
-  const size_t n = static_cast<size_t>(h) * w;
-  // Reference mode: one u per intensity group, drawn in order of the groups' first appearance.
-  std::vector<std::pair<int, Intensity>> group_params;
-  if (mode == Compat::Reference)
-    for (const BatchSlot& s : layout.slots) {
-      if (s.aug == ViewAug::None || s.group < 0 || s.is_zero()) continue;
-      bool seen = false;
-      for (auto& g : group_params) seen |= g.first == s.group;
-      if (!seen) group_params.push_back({s.group, coupled_intensity(rng.uniform())});
-    }
-  if (records) records->assign(layout.slots.size(), ViewRecord{});
-  for (size_t i = 0; i < layout.slots.size(); ++i) {
-    const BatchSlot& s = layout.slots[i];
-    float* dst = out + i * n;
-    if (s.is_zero()) {
-      std::fill(dst, dst + n, 0.f);
-      continue;
-    }
-    if (s.volume >= static_cast<int>(stacks.size()))
-      throw std::invalid_argument("render_views: slot " + std::to_string(i) + " names volume " +
-                                  std::to_string(s.volume) + " of " + std::to_string(stacks.size()));
-    const float* src = stacks[s.volume].slice(s.slice);
-    ViewRecord rec;
-    if (s.aug == ViewAug::CropIntensity) {
-      rec.cropped = true;
-      rec.crop = draw_crop(h, w, rng, crop);
-      crop_resize(src, h, w, rec.crop, dst);
-    } else {
-      std::copy(src, src + n, dst);
-    }
-    if (s.aug != ViewAug::None) {
-      rec.intensity = true;
-      if (mode == Compat::Paper) {
-        rec.params = draw_intensity(rng);
-      } else {
-        bool found = false;  // slots without a group (id < 0) get a draw of their own
-        for (auto& g : group_params)
-          if (s.group >= 0 && g.first == s.group) rec.params = g.second, found = true;
-        if (!found) rec.params = coupled_intensity(rng.uniform());
-      }
-      apply_intensity(dst, static_cast<int>(n), rec.params);
-    }
-    if (records) (*records)[i] = rec;
-  }
-}
-
 // ---------------------------------------------------------------- fine-tuning
 
 void random_flow(int h, int w, double sigma, Rng& rng, float* flow) {

@@ -73,22 +73,6 @@ Intensity coupled_intensity(double u);
 // (no clipping when clip_lo > clip_hi). img [n].
 void apply_intensity(float* img, int n, const Intensity& t, float clip_lo = 0.f, float clip_hi = 1.5f);
 
-// What was applied to one slot (for logs and tests).
-struct ViewRecord {
-  bool cropped = false;
-  CropWindow crop;
-  bool intensity = false;
-  Intensity params;
-};
-
-// Renders a batch layout (sampler.h) into out [slots][h][w]: zero slots are zeros, view None
-// copies the slice, CropIntensity crops+resizes then changes intensity, Intensity only changes
-// intensity. Crop windows are drawn per slot; intensity draws are per image in Paper mode and
-// one u per layout group in Reference mode. All stacks must be h x w.
-void render_views(const BatchLayout& layout, const std::vector<SliceStack>& stacks, Compat mode,
-                  Rng& rng, float* out, std::vector<ViewRecord>* records = nullptr,
-                  const CropConfig& crop = {});
-
 // ---------------------------------------------------------------- fine-tuning (docs/method.md §4.4)
 
 // Two 3x3 grids of N(0, sigma) pixel displacements, each upsampled with resize_cubic:

@@ -118,7 +118,7 @@ void check_split_sense(const Splits& s, const std::vector<std::pair<std::string,
       throw std::runtime_error(s.path + ": " + name + " lists case " + *twice +
                                " twice; a case may appear once in a list (it would count as two volumes)");
   }
-  const bool paper = s.mode == "paper";
+  const bool paper = s.compat == Compat::Paper;
   for (const auto& [set_name, set] : sets)
     for (const auto& [part, ids] : {std::pair{".train", &set->train}, std::pair{".val", &set->val}}) {
       const std::string name = set_name + part;
@@ -149,9 +149,7 @@ void check_split_sense(const Splits& s, const std::vector<std::pair<std::string,
 
 }  // namespace
 
-Splits load_splits(const std::string& path, const std::string& mode) {
-  if (mode != "paper" && mode != "reference")
-    throw std::invalid_argument("splits mode must be \"paper\" or \"reference\", not \"" + mode + "\"");
+Splits load_splits(const std::string& path, Compat compat) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error(path + ": cannot open split file");
   json j;
@@ -166,14 +164,14 @@ Splits load_splits(const std::string& path, const std::string& mode) {
 
   Splits s;
   s.path = path;
-  s.mode = mode;
+  s.compat = compat;
   if (!j["dataset"].is_string()) throw std::runtime_error(path + ": \"dataset\" must be a string");
   s.dataset = j["dataset"].get<std::string>();
   s.test_ = ids(j["test"], "test", path);
   s.pretrain_ = labeled_set(j["pretrain"], "pretrain", path);
   json bench = j["benchmark"];
   std::set<std::string> from_reference;
-  if (mode == "reference" && j.contains("reference") && j["reference"].contains("benchmark")) {
+  if (compat == Compat::Reference && j.contains("reference") && j["reference"].contains("benchmark")) {
     bench = j["reference"]["benchmark"];
     from_reference.insert("benchmark");
   }
@@ -184,7 +182,7 @@ Splits load_splits(const std::string& path, const std::string& mode) {
     if (!combs.is_object()) throw std::runtime_error(path + ": labeled." + tr + " must be an object");
     for (const auto& [c, set] : combs.items()) s.sets_[tr][c] = labeled_set(set, "labeled." + tr + "." + c, path);
   }
-  if (mode == "reference" && j.contains("reference") && j["reference"].contains("labeled"))
+  if (compat == Compat::Reference && j.contains("reference") && j["reference"].contains("labeled"))
     for (const auto& [tr, combs] : j["reference"]["labeled"].items())
       for (const auto& [c, set] : combs.items()) {
         s.sets_[tr][c] = labeled_set(set, "reference.labeled." + tr + "." + c, path);

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "autograd/compat.h"
+
 namespace cs {
 
 using IdList = std::vector<std::string>;
@@ -22,7 +24,7 @@ struct LabeledSet {
 class Splits {
  public:
   std::string dataset;  // "acdc", "prostate", "mmwhs"
-  std::string mode;     // "paper" or "reference"
+  Compat compat = Compat::Paper;
   std::string path;     // the file it came from
 
   // Labelled volumes of one combination: tr is "tr1", "tr2", "tr8" (or "1", "2", "8"), comb "c1".."c5"
@@ -45,7 +47,7 @@ class Splits {
   const std::vector<std::string>& notes() const { return notes_; }
 
  private:
-  friend Splits load_splits(const std::string& path, const std::string& mode);
+  friend Splits load_splits(const std::string& path, Compat compat);
   const LabeledSet& find(const std::string& tr, const std::string& comb) const;
   IdList test_;
   LabeledSet pretrain_, benchmark_;
@@ -54,13 +56,13 @@ class Splits {
   std::vector<std::string> notes_;
 };
 
-// Loads a split file; mode is "paper" (default) or "reference". Throws std::runtime_error naming
-// the file when it is missing or malformed, std::invalid_argument on an unknown mode. A split
+// Loads a split file in the compat mode's reading. Throws std::runtime_error naming
+// the file when it is missing or malformed. A split
 // must also make sense: no list names a case twice (it would count as two volumes), and in paper
 // mode no test case is in any other list and no labelled set's training case in its own
 // validation list. Reference mode keeps such overlaps in the lists of the file's "reference" object
 // (the released lists) and says so in notes().
-Splits load_splits(const std::string& path, const std::string& mode = "paper");
+Splits load_splits(const std::string& path, Compat compat = Compat::Paper);
 
 // A split for cases that have none, as the text of a split file (the format load_splits reads):
 // the IDs, sorted (seed 0) or shuffled by `seed`, are dealt: every 4th to the test set (at least

@@ -1,4 +1,4 @@
-// Adam on the GPU: the same update as adam_step_cpu (nn/adam.h), one thread per float.
+// Adam on the GPU: the same update as cpu::adam_step (nn/adam.h), one thread per float.
 #include "autograd/cuda_runtime_api.h"
 #include "nn/adam.h"
 
@@ -19,8 +19,8 @@ __global__ void adam_kernel(float* __restrict__ w, const float* __restrict__ g, 
 }
 }  // namespace
 
-void adam_step_cuda(float* w, const float* g, float* m, float* v, int64_t n, float lr_t, float beta1,
-                    float beta2, float eps) {
+void cuda::adam_step(float* w, const float* g, float* m, float* v, int64_t n, float lr_t, float beta1, float beta2,
+                     float eps) {
   if (n <= 0) return;
   const int threads = 256;
   const int64_t want = (n + threads - 1) / threads;

@@ -2,10 +2,12 @@
 // gradient a closure receives; grad_out's buffer and beta.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "autograd/grad_out.h"
+#include "autograd/record_op.h"
 #include "autograd/tape.h"
 #include "ops/ops.h"
 #include "support/gradcheck.h"
@@ -18,15 +20,15 @@ using test::random_tensor;
 // Records the names of the backward closures the tape runs.
 struct BackwardLog : OpObserver {
   std::vector<std::string> names;
-  void begin(const char* name, bool backward) override {
-    if (backward) names.push_back(name);
+  void begin(const OpEvent& e) override {
+    if (e.backward) names.push_back(e.name);
   }
-  void end(const char*, bool, double) override {}
+  void end(const OpEvent&) override {}
 };
 
 struct ObserverGuard {
-  explicit ObserverGuard(OpObserver* o) { Tape::get().set_observer(o); }
-  ~ObserverGuard() { Tape::get().set_observer(nullptr); }
+  explicit ObserverGuard(OpObserver* o) { set_op_observer(o); }
+  ~ObserverGuard() { set_op_observer(nullptr); }
 };
 
 class TapeTest : public ::testing::Test {
@@ -135,7 +137,7 @@ TEST_F(TapeTest, FailedBackwardClearsTheTape) {
   Tensor x = random_tensor({3}, 9).set_requires_grad(true);
   Tensor y = relu(x);
   // A node whose closure throws.
-  Tape::get().record("broken", {x}, y, [](const Tensor&) { throw std::runtime_error("broken closure"); });
+  Tape::get().record(y, [](const Tensor&) { throw std::runtime_error("broken closure"); });
   Tensor loss = sum(y);
   EXPECT_THROW(backward(loss), std::runtime_error);
   EXPECT_EQ(Tape::get().size(), 0u);
@@ -146,10 +148,22 @@ TEST_F(TapeTest, ClosureReceivesItsOutputGradient) {
   Tensor x = Tensor::from_vector({2}, {1, 2}).set_requires_grad(true);
   Tensor y = Tensor::zeros({2});
   std::vector<float> seen;
-  Tape::get().record("probe", {x}, y, [&seen](const Tensor& dy) { seen = dy.to_vector(); });
+  Tape::get().record(y, [&seen](const Tensor& dy) { seen = dy.to_vector(); });
   Tensor loss = sum(scale(y, 3.0f));
   backward(loss);
   EXPECT_EQ(seen, (std::vector<float>{3, 3}));
+}
+
+// The seed d(loss)/d(loss) = 1 is written over whatever the loss's gradient buffer held.
+TEST_F(TapeTest, SeedIsOneWhateverTheLossGradientHeld) {
+  Tensor x = Tensor::from_vector({2}, {1, 2}).set_requires_grad(true);
+  Tensor loss = sum(x);
+  float beta = 0.0f;
+  loss.grad_for_write(&beta);
+  loss.grad().fill_(std::numeric_limits<float>::quiet_NaN());
+  backward(loss);
+  EXPECT_EQ(loss.grad().to_vector(), (std::vector<float>{1}));
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{1, 1}));
 }
 
 TEST(GradOut, NullWithoutGradientThenOverwriteThenAccumulate) {
@@ -166,48 +180,6 @@ TEST(GradOut, NullWithoutGradientThenOverwriteThenAccumulate) {
   EXPECT_EQ(second.beta, 1.0f);  // written once already: accumulate
   p.zero_grad();
   EXPECT_EQ(grad_out(p).beta, 0.0f);
-}
-
-}  // namespace
-}  // namespace cs
-
-namespace cs {
-namespace {
-
-// The observer hears the shapes of every recorded op, forward and backward, only when it asks.
-struct ShapeLog : OpObserver {
-  bool want = true;
-  std::vector<std::string> seen;
-  void begin(const char*, bool) override {}
-  void end(const char*, bool, double) override {}
-  bool wants_shapes() const override { return want; }
-  void shapes(const char* name, bool backward, const std::string& s) override {
-    seen.push_back(std::string(name) + (backward ? " bwd " : " fwd ") + s);
-  }
-};
-
-TEST(TapeObserver, HearsTheShapesOfRecordedOps) {
-  ShapeLog log;
-  Tape::get().set_observer(&log);
-  Tensor x = random_tensor({2, 3}, 1);
-  Tensor w = random_tensor({4, 3}, 2);
-  w.set_requires_grad(true);
-  Tensor loss = sum(linear(x, w));
-  backward(loss);
-  log.want = false;
-  Tensor again = sum(linear(x, w));
-  backward(again);
-  Tape::get().set_observer(nullptr);
-  EXPECT_EQ(log.seen, (std::vector<std::string>{"linear fwd [2, 3] [4, 3] -> [2, 4]", "sum fwd [2, 4] -> [1]",
-                                                "sum bwd [2, 4] -> [1]", "linear bwd [2, 3] [4, 3] -> [2, 4]"}));
-}
-
-// Each tensor once: forward, inputs and output; backward, dy, the inputs and the gradient of each
-// input that takes one.
-TEST(OpTraffic, CountsEachTensorOnce) {
-  Tensor a = Tensor::zeros({2, 3}).set_requires_grad(true), b = Tensor::zeros({3}), y = Tensor::zeros({2});
-  EXPECT_EQ(op_traffic_bytes({a, b, Tensor()}, y, false), (6 + 3 + 2) * 4.0);
-  EXPECT_EQ(op_traffic_bytes({a, b, Tensor()}, y, true), (2 + 6 + 6 + 3) * 4.0);
 }
 
 }  // namespace

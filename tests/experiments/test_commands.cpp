@@ -230,7 +230,9 @@ TEST(RunFolders, WorkFromAnyDirectoryAfterRelativePaths) {
 
 // A bf16 run says so: env.json (the precision, oneDNN's ISA, how bf16 runs here), its log and
 // its resolved config (which every checkpoint carries, and whose hash a resume must match); it
-// trains, and an fp32 run is recorded as such.
+// trains in bf16, and an fp32 run is recorded as such. The losses show the precision the steps
+// ran in: a second fp32 run logs the first one's to the digit, the bf16 run does not (its
+// first step starts from the same weights on the same batch).
 TEST(RunFolders, RecordTheirPrecision) {
   TempDir work;
   WorkingDirectory in(work.path());
@@ -238,19 +240,27 @@ TEST(RunFolders, RecordTheirPrecision) {
     "global": {"iterations": 2, "volumes": 2}})");
   auto r = run_contraseg("synth --out data --patients 8 --threads 2");
   ASSERT_EQ(r.status, 0) << r.out << r.err;
-  for (const std::string p : {"fp32", "bf16"}) {
-    r = run_contraseg("pretrain-global --config tiny.json --data data --quiet --out " + p + " --set precision=" + p);
+  std::map<std::string, std::vector<std::string>> losses;  // run folder -> the logged loss of each step
+  for (const std::string out : {"fp32", "bf16", "fp32_again"}) {
+    const std::string p = out.substr(0, 4);
+    r = run_contraseg("pretrain-global --config tiny.json --data data --quiet --out " + out + " --set precision=" + p);
     ASSERT_EQ(r.status, 0) << r.out << r.err;
-    const auto env = load_json(work / (p + "/env.json"));
+    const auto env = load_json(work / (out + "/env.json"));
     EXPECT_EQ(env["precision"], p);
     EXPECT_FALSE(env["cpu_isa"].get<std::string>().empty());
     EXPECT_EQ(env.contains("bf16"), p == "bf16");
-    EXPECT_EQ(load_json(work / (p + "/config.json"))["precision"], p);
-    const std::vector<char> log = testing_io::read_bytes(work / (p + "/log.txt"));
+    EXPECT_EQ(load_json(work / (out + "/config.json"))["precision"], p);
+    const std::vector<char> log = testing_io::read_bytes(work / (out + "/log.txt"));
     const std::string text(log.begin(), log.end());
     EXPECT_EQ(text.find("bf16: ") != std::string::npos, p == "bf16") << text;
-    EXPECT_NE(text.find("step 2/2 loss "), std::string::npos) << text;
+    const std::regex step_loss(R"(step (\d+)/2 loss (\S+))");
+    for (auto m = std::sregex_iterator(text.begin(), text.end(), step_loss); m != std::sregex_iterator(); ++m)
+      losses[out].push_back((*m)[2]);
+    EXPECT_EQ(losses[out].size(), 2u) << text;
   }
+  EXPECT_EQ(losses["fp32_again"], losses["fp32"]) << "two fp32 runs of one config differ";
+  ASSERT_FALSE(losses["bf16"].empty());
+  EXPECT_NE(losses["bf16"][0], losses["fp32"][0]) << "the first bf16 step logs the loss of the fp32 step";
 }
 
 }  // namespace

@@ -115,7 +115,7 @@ TEST(Config, DatasetConstantsAgreeBetweenNetworkAndPreprocessing) {
 TEST(Config, ImageSizeOverrideMustBeAMultipleOf32) {
   Config c;
   c.apply_override("image_size=96");
-  EXPECT_EQ(pipeline_params(c).out_h, 96);
+  EXPECT_EQ(resolve_settings(c).data.params.out_h, 96);
   EXPECT_EQ(message_of([&] { c.apply_override("image_size=100"); }),
             "--set: image_size = '100' is not a multiple of 32; allowed: 0 or a multiple of 32 in [32, 1024]");
   EXPECT_EQ(c.integer("image_size"), 96);  // a refused value leaves the key as it was

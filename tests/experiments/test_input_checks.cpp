@@ -244,7 +244,7 @@ TEST_F(InputChecks, AFixedInputStartsCleanly) {
 TEST(RunFolderErrors, AFailureAfterTheStartIsInTheLog) {
   TempDir tmp;
   const std::string dir = tmp / "run";
-  RunFolder run(dir, Config(), "finetune", "contraseg finetune", Existing::Refuse);
+  RunFolder run(dir, resolve_settings(Config()), Stage::Finetune, "contraseg finetune", Existing::Refuse);
   EXPECT_FALSE(std::filesystem::exists(dir)) << "nothing is created before start()";
   run.start();
   EXPECT_THROW(run.logging_errors([] { throw std::runtime_error("the disk is full"); }), std::runtime_error);

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -30,14 +31,19 @@ struct Result {
   std::string output;
 };
 
-Result run(const std::string& args, const std::string& env = "") {
-  const std::string cmd = env + " " + CONTRASEG_BINARY + " " + args + " 2>&1";
+Result run(const std::string& args, const std::string& env = "", const std::string& binary = CONTRASEG_BINARY) {
+  const std::string cmd = env + " " + binary + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
   while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
   const int st = pclose(p);
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+// The command, killed abruptly after training step `step` (tests/tools/killable_contraseg.cpp).
+Result run_killed_after(int step, const std::string& args) {
+  return run(args, "CONTRASEG_KILL_AFTER_STEP=" + std::to_string(step), CONTRASEG_KILLABLE_BINARY);
 }
 
 bool exists(const std::string& p) {
@@ -224,7 +230,7 @@ TEST_F(Pipeline, ResumeAfterAKillEndsWithTheSameWeights) {
   const std::string a = dir + "/ft_a", b = dir + "/ft_b";
   const std::string args = "finetune --config " + config + " --data " + data + " --quiet --out ";
   ASSERT_EQ(run(args + a).status, 0);
-  const Result killed = run(args + b, "CONTRASEG_CRASH_AFTER_STEP=5");
+  const Result killed = run_killed_after(5, args + b);
   EXPECT_EQ(killed.status, 86) << killed.output;
   EXPECT_FALSE(exists(b + "/checkpoints/final.safetensors"));
   const Result resumed = run(args + b + " --resume");
@@ -240,6 +246,28 @@ TEST_F(Pipeline, TheProbesLeaveTheWeightsAlone) {
   ASSERT_EQ(run(global + g0 + " --set global.knn_every=0").status, 0);
   ASSERT_EQ(run(global + g1 + " --set global.knn_every=1").status, 0);
   expect_same_final_weights(g0, g1);
+  // ... with the probe run: before training and after each of the 3 steps, an accuracy between 0
+  // and 1 against a chance level in (0, 1); the embedding pictures before and after, none without it.
+  std::vector<int> probed;
+  std::istringstream g1_log(slurp(g1 + "/log.txt"));
+  for (std::string line; std::getline(g1_log, line);) {
+    if (line.rfind("knn step ", 0) != 0) continue;
+    std::istringstream words(line);
+    std::string knn, step, accuracy_key, chance_key;
+    int at = -1;
+    double accuracy = -1, chance = -1;
+    words >> knn >> step >> at >> accuracy_key >> accuracy >> chance_key >> chance;
+    ASSERT_EQ(accuracy_key + " " + chance_key, "partition_accuracy chance") << line;
+    EXPECT_TRUE(accuracy >= 0 && accuracy <= 1) << line;
+    EXPECT_TRUE(chance > 0 && chance < 1) << line;
+    probed.push_back(at);
+  }
+  EXPECT_EQ(probed, (std::vector<int>{0, 1, 2, 3})) << slurp(g1 + "/log.txt");
+  EXPECT_EQ(slurp(g0 + "/log.txt").find("knn step"), std::string::npos);
+  for (const char* picture : {"/pictures/embeddings_step0.png", "/pictures/embeddings_step3.png"}) {
+    EXPECT_TRUE(exists(g1 + picture)) << picture;
+    EXPECT_FALSE(exists(g0 + picture)) << picture;
+  }
   const std::string local = "pretrain-local --config " + config + " --data " + data + " --init " + g0 + " --quiet --out ";
   ASSERT_EQ(run(local + l0 + " --set local.retrieval_every=0").status, 0);
   ASSERT_EQ(run(local + l1 + " --set local.retrieval_every=1").status, 0);
@@ -306,7 +334,7 @@ TEST_F(Pipeline, ADamagedLatestCheckpointFallsBackToThePreviousOne) {
   const std::string args = "finetune --config " + config + " --data " + data + " --quiet --out ";
   ASSERT_EQ(run(args + a).status, 0);
   // checkpoint_every 2: the kill after step 5 leaves latest (after step 4) and previous (step 2).
-  ASSERT_EQ(run(args + b, "CONTRASEG_CRASH_AFTER_STEP=5").status, 86);
+  ASSERT_EQ(run_killed_after(5, args + b).status, 86);
   damage_middle(b + "/checkpoints/latest.safetensors", 4096);
   const Result r = run(args + b + " --resume");
   ASSERT_EQ(r.status, 0) << r.output;
@@ -321,7 +349,7 @@ TEST_F(Pipeline, ADamagedLatestCheckpointFallsBackToThePreviousOne) {
 TEST_F(Pipeline, ResumeRefusesWhenEveryCheckpointIsDamaged) {
   const std::string b = dir + "/dmg_both";
   const std::string args = "finetune --config " + config + " --data " + data + " --quiet --out " + b;
-  ASSERT_EQ(run(args, "CONTRASEG_CRASH_AFTER_STEP=5").status, 86);
+  ASSERT_EQ(run_killed_after(5, args).status, 86);
   damage_middle(b + "/checkpoints/latest.safetensors", 4096);
   damage_middle(b + "/checkpoints/previous.safetensors", 4096);
   const Result r = run(args + " --resume");

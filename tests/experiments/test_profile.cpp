@@ -2,7 +2,6 @@
 // --trace file is a Chrome trace-event file with a span for every op of every timed step.
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,6 +11,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "autograd/precision.h"
+#include "autograd/record_op.h"
+#include "experiments/config.h"
+#include "experiments/pipeline/stage_step.h"
+#include "experiments/profile/profiler.h"
+#include "experiments/settings.h"
 #include "support/io_test_util.h"
 
 namespace {
@@ -107,9 +112,52 @@ TEST(Profile, ReportsRatesAndThePrecision) {
   }
 }
 
+// Hears the ops for the profiler and keeps the precision each convolution and dense layer ran its
+// forward pass in (the ops that read it, autograd/precision.h).
+struct PrecisionTap : cs::OpObserver {
+  explicit PrecisionTap(cs::OpObserver* next) : next(next) {}
+  void begin(const cs::OpEvent& e) override {
+    const std::string name = e.name;
+    if (!e.backward && (name == "conv2d" || name == "linear")) seen[cs::precision_name(cs::compute_precision())]++;
+    next->begin(e);
+  }
+  void end(const cs::OpEvent& e) override { next->end(e); }
+  cs::OpObserver* next;
+  std::map<std::string, int> seen;  // precision name -> forward passes of convolutions and dense layers
+};
+
+// What the profile times is what the precision asks for: the profiler's step (built from the
+// settings as `contraseg profile` builds it) runs every convolution and dense layer in it.
+TEST(Profile, TheProfiledStepRunsInTheConfiguredPrecision) {
+  for (const std::string precision : {"fp32", "bf16"}) {
+    SCOPED_TRACE(precision);
+    cs::Config c;
+    c.set("image_size", "64");
+    c.set("threads", "2");
+    c.set("finetune.batch", "4");
+    c.set("precision", precision);
+    c.validate();
+    const cs::Settings settings = cs::resolve_settings(c);
+    ASSERT_EQ(cs::precision_name(settings.run.precision), precision);
+    auto model = cs::make_model(settings, cs::Stage::Finetune, cs::Device::CPU);
+    const auto stacks = cs::random_stacks(4, 6, 64, model->config().num_classes, 1);
+    const auto step = cs::make_stage_step(cs::Stage::Finetune, settings, *model, stacks);
+    cs::Profiler prof(cs::Device::CPU);  // installs itself as the observer
+    PrecisionTap tap(&prof);
+    cs::set_op_observer(&tap);
+    step->run(0, &prof);
+    cs::set_op_observer(nullptr);
+    const std::string report = prof.report(1);
+    ASSERT_EQ(op_row(report, "conv2d").size(), 9u) << report;  // the profiler heard the step
+    const std::string other = precision == "fp32" ? "bf16" : "fp32";
+    EXPECT_GT(tap.seen[precision], 0) << "convolutions and dense layers that ran in " << precision;
+    EXPECT_EQ(tap.seen[other], 0) << "convolutions and dense layers that ran in " << other;
+  }
+}
+
 TEST(Profile, TraceHoldsEverySpanOfTheTimedSteps) {
-  const std::string path = ::testing::TempDir() + "/profile_trace.json";
-  std::remove(path.c_str());
+  const cs::testing_io::TempDir dir;  // this test's own folder: test runs side by side do not share the file
+  const std::string path = dir / "profile_trace.json";
   int st = 0;
   const std::string out = run_contraseg("profile --trace " + path + kSmall, &st);
   ASSERT_EQ(st, 0) << out;
@@ -174,9 +222,11 @@ TEST(Profile, BadArgumentsFailBeforeAnyWork) {
   int st = 0;
   const std::string out = run_contraseg("profile --steps 0", &st);
   EXPECT_EQ(st, 2) << out;
-  const std::string missing = run_contraseg("profile --trace /nonexistent-dir/x.json --steps 1", &st);
+  const cs::testing_io::TempDir dir;
+  const std::string absent = dir / "no-such-folder";
+  const std::string missing = run_contraseg("profile --trace " + absent + "/x.json --steps 1", &st);
   EXPECT_NE(st, 0);
-  EXPECT_NE(missing.find("/nonexistent-dir"), std::string::npos) << missing;
+  EXPECT_NE(missing.find(absent), std::string::npos) << missing;
   EXPECT_EQ(missing.find("op "), std::string::npos) << missing;  // no profile was run
 }
 

@@ -142,12 +142,12 @@ TEST_F(ProgressAndResume, AResumeOnOtherThreadsWarns) {
   const std::string out = *tmp / "resume_threads";
   const std::string ft = "finetune" + args + " --quiet --out " + out;
   {
-    const ScopedEnv crash("CONTRASEG_CRASH_AFTER_STEP", "3");
-    ASSERT_EQ(run_contraseg(ft).status, 86);
+    const ScopedEnv kill("CONTRASEG_KILL_AFTER_STEP", "3");
+    ASSERT_EQ(run_contraseg(ft, CONTRASEG_KILLABLE_BINARY).status, 86);
   }
   {
-    const ScopedEnv crash("CONTRASEG_CRASH_AFTER_STEP", "5");  // resumed at step 3 on the same thread count
-    const RunResult r = run_contraseg(ft + " --resume");
+    const ScopedEnv kill("CONTRASEG_KILL_AFTER_STEP", "5");  // resumed at step 3 on the same thread count
+    const RunResult r = run_contraseg(ft + " --resume", CONTRASEG_KILLABLE_BINARY);
     ASSERT_EQ(r.status, 86) << r.out << r.err;
     EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
   }

@@ -4,19 +4,21 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "autograd/record_op.h"
 #include "autograd/tape.h"
 #include "experiments/pipeline/stage_step.h"
 
 namespace cs {
 namespace {
 
-// A small config (64x64 inputs) with `keys` set.
-Config small_config(const std::vector<std::pair<std::string, std::string>>& keys) {
+// Small settings (64x64 inputs) with `keys` set.
+Settings small_config(const std::vector<std::pair<std::string, std::string>>& keys) {
   Config c;
   c.set("image_size", "64");
   c.set("threads", "2");
@@ -26,7 +28,7 @@ Config small_config(const std::vector<std::pair<std::string, std::string>>& keys
   c.set("finetune.batch", "4");
   for (const auto& [k, v] : keys) c.set(k, v);
   c.validate();
-  return c;
+  return resolve_settings(c);
 }
 
 std::vector<float> values(const Tensor& t) { return t.to_vector(); }
@@ -37,7 +39,7 @@ struct Built {
   std::vector<SliceStack> stacks;
   std::unique_ptr<StageStep> step;
 };
-Built build(Stage stage, const Config& cfg) {
+Built build(Stage stage, const Settings& cfg) {
   Built b;
   b.model = make_model(cfg, stage, Device::CPU);
   b.stacks = random_stacks(6, 8, 64, b.model->config().num_classes, 3);
@@ -147,7 +149,7 @@ TEST(StageStep, RunReportsItsPhasesInOrder) {
 
 // Adam's first step moves every weight with a gradient by about the learning rate (m / sqrt(v) is
 // +-1 there), so the largest first-step change shows the rate each stage trains with.
-double largest_first_step_change(Stage stage, const Config& cfg) {
+double largest_first_step_change(Stage stage, const Settings& cfg) {
   Built b = build(stage, cfg);
   std::vector<std::vector<float>> before;
   const auto names = b.model->params().param_names();
@@ -162,14 +164,14 @@ double largest_first_step_change(Stage stage, const Config& cfg) {
 }
 
 TEST(StageStep, FinetuneLrSetsTheRateOfFineTuningOnly) {
-  const Config own = small_config({{"lr", "0.001"}, {"finetune.lr", "0.0002"}});
+  const Settings own = small_config({{"lr", "0.001"}, {"finetune.lr", "0.0002"}});
   EXPECT_NEAR(largest_first_step_change(Stage::Finetune, own), 0.0002, 1e-5);
   EXPECT_NEAR(largest_first_step_change(Stage::Global, own), 0.001, 5e-5);
   EXPECT_NEAR(largest_first_step_change(Stage::Finetune, small_config({{"lr", "0.001"}})), 0.001, 5e-5);
 }
 
 TEST(StageStep, FineTuningNeedsLabelledStacks) {
-  const Config cfg = small_config({});
+  const Settings cfg = small_config({});
   auto model = make_model(cfg, Stage::Finetune, Device::CPU);
   std::vector<SliceStack> unlabelled(2, SliceStack(4, 64, 64, false));
   EXPECT_THROW(make_stage_step(Stage::Finetune, cfg, *model, unlabelled), std::invalid_argument);
@@ -203,6 +205,86 @@ TEST(StageStep, EstimatedBnStatisticsAreTheMeanOverTheBatches) {
   EXPECT_NE(values(ps.buffer(mean)), one);  // step 7 alone differs from the mean of three
   Built global = build(Stage::Global, small_config({}));
   EXPECT_THROW(estimate_bn_statistics(*global.step, 3, 2), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace cs
+
+namespace cs {
+namespace {
+
+// The ops that read the compute precision (autograd/precision.h): convolutions and dense layers.
+bool takes_precision(const char* op) { return std::string(op) == "conv2d" || std::string(op) == "linear"; }
+
+// Hears every op of a step and keeps the precision each convolution and dense layer ran its
+// forward pass in (their tape nodes keep it for the backward).
+struct PrecisionLog : OpObserver {
+  std::vector<Precision> seen;
+  void begin(const OpEvent& e) override {
+    if (!e.backward && takes_precision(e.name)) seen.push_back(compute_precision());
+  }
+  void end(const OpEvent&) override {}
+};
+
+// Installs an op observer for its lifetime.
+struct ObserverScope {
+  explicit ObserverScope(OpObserver* o) { set_op_observer(o); }
+  ~ObserverScope() { set_op_observer(nullptr); }
+  ObserverScope(const ObserverScope&) = delete;
+  ObserverScope& operator=(const ObserverScope&) = delete;
+};
+
+// Every weight of the model, in the store's order.
+std::vector<std::vector<float>> all_weights(UNet& model) {
+  std::vector<std::vector<float>> w;
+  for (const auto& n : model.params().param_names()) w.push_back(values(model.params().param(n)));
+  return w;
+}
+
+struct TrainedStep {
+  std::vector<Precision> precisions;  // of the convolutions and dense layers, in order
+  double loss = 0;
+  std::vector<std::vector<float>> weights;  // after the step
+};
+
+// One step of `stage` in `precision`, from the settings' initialisation and on the batch of step 0.
+TrainedStep train_once(Stage stage, const char* precision) {
+  Built b = build(stage, small_config({{"precision", precision}}));
+  const StepBatch batch = b.step->sample(0);
+  PrecisionLog log;
+  TrainedStep t;
+  {
+    const ObserverScope hear(&log);
+    t.loss = b.step->train(batch);
+  }
+  t.precisions = log.seen;
+  t.weights = all_weights(*b.model);
+  return t;
+}
+
+// A step in bf16 runs its convolutions and dense layers in bf16, which the weights show: from the
+// same initialisation and batch, two fp32 steps agree to the bit and a bf16 step does not.
+TEST(StageStep, TheConfiguredPrecisionIsThePrecisionTheStepTrainsIn) {
+  for (Stage stage : {Stage::Global, Stage::Local, Stage::Finetune}) {
+    SCOPED_TRACE(stage_name(stage));
+    const TrainedStep fp32 = train_once(stage, "fp32"), again = train_once(stage, "fp32"),
+                      bf16 = train_once(stage, "bf16");
+    ASSERT_FALSE(fp32.precisions.empty()) << "the step ran no convolution or dense layer";
+    ASSERT_EQ(bf16.precisions.size(), fp32.precisions.size());
+    auto ran_in = [](const std::vector<Precision>& v, Precision p) { return std::count(v.begin(), v.end(), p); };
+    EXPECT_EQ(ran_in(fp32.precisions, Precision::FP32), static_cast<std::ptrdiff_t>(fp32.precisions.size()))
+        << "convolutions and dense layers of the fp32 step that ran in fp32, of " << fp32.precisions.size();
+    EXPECT_EQ(ran_in(bf16.precisions, Precision::BF16), static_cast<std::ptrdiff_t>(bf16.precisions.size()))
+        << "convolutions and dense layers of the bf16 step that ran in bf16, of " << bf16.precisions.size();
+    EXPECT_EQ(compute_precision(), Precision::FP32) << "the step left its precision behind";
+    // fp32 is deterministic here, so any difference below comes from the precision.
+    EXPECT_EQ(again.loss, fp32.loss);
+    EXPECT_TRUE(again.weights == fp32.weights) << "two fp32 steps from the same start differ";
+    EXPECT_NE(bf16.loss, fp32.loss) << "the bf16 loss is the fp32 loss to the bit";
+    EXPECT_TRUE(bf16.weights != fp32.weights) << "the bf16 step left the weights of the fp32 step to the bit";
+    // ... and the two losses stay close: bf16 operands, fp32 accumulation and loss.
+    EXPECT_NEAR(bf16.loss, fp32.loss, 5e-2 * std::fabs(fp32.loss));
+  }
 }
 
 }  // namespace

@@ -1,10 +1,9 @@
 // Augmentation invariants (docs/method.md §2.8, §3.2, §4.4): identities, bounds, mode coupling, soft labels.
+// Rendering a contrastive batch from these primitives: tests/experiments/test_batches.cpp.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
-#include <set>
 
 #include "io/augmentation/augment.h"
 
@@ -100,75 +99,6 @@ TEST(Augment, CropWindowsStayInsideAndClipPastTheBorder) {
   EXPECT_THROW(draw_crop(50, 50, rng), std::invalid_argument);
   std::vector<float> img(100), out(100);
   EXPECT_THROW(crop_resize(img.data(), 10, 10, CropWindow{5, 5, 6, 2}, out.data()), std::invalid_argument);
-}
-
-std::vector<SliceStack> stacks_for_test(int n, int z, int h, int w, Rng& rng) {
-  std::vector<SliceStack> s;
-  for (int v = 0; v < n; ++v) {
-    SliceStack st(z, h, w, true);
-    for (auto& x : st.image) x = static_cast<float>(rng.uniform(-0.5, 2.0));
-    for (auto& l : st.label) l = static_cast<uint8_t>(rng.uniform_int(0, 3));
-    s.push_back(std::move(st));
-  }
-  return s;
-}
-
-TEST(Augment, RenderedViewsRespectModesClipAndZeroSlots) {
-  Rng rng(3);
-  const int h = 96, w = 96;
-  auto stacks = stacks_for_test(6, 9, h, w, rng);
-  CropConfig crop{50, 5, 35};
-  const size_t n = static_cast<size_t>(h) * w;
-  for (Compat mode : {Compat::Reference, Compat::Paper}) {
-    BatchLayout L = layout_gd_reference(slice_counts(stacks), rng);
-    std::vector<float> out(L.size() * n);
-    std::vector<ViewRecord> rec;
-    render_views(L, stacks, mode, rng, out.data(), &rec, crop);
-    std::set<float> deltas[2];
-    for (size_t i = 0; i < L.size(); ++i) {
-      const BatchSlot& s = L.slots[i];
-      const float* o = out.data() + i * n;
-      if (s.is_zero()) {
-        EXPECT_TRUE(std::all_of(o, o + n, [](float v) { return v == 0.f; })) << i;
-        continue;
-      }
-      if (s.aug == ViewAug::None) {
-        const float* src = stacks[s.volume].slice(s.slice);
-        EXPECT_TRUE(std::equal(o, o + n, src)) << i;
-        continue;
-      }
-      EXPECT_TRUE(rec[i].cropped);
-      EXPECT_GE(*std::min_element(o, o + n), 0.f);
-      EXPECT_LE(*std::max_element(o, o + n), 1.5f);
-      const Intensity& t = rec[i].params;
-      EXPECT_GE(t.delta, -0.3f);
-      EXPECT_LE(t.delta, 0.3f);
-      EXPECT_GE(t.factor, 0.7f);
-      EXPECT_LE(t.factor, 1.3f);
-      if (mode == Compat::Reference) {
-        EXPECT_NEAR(t.factor, 1.f + t.delta, 1e-6);
-      }
-      deltas[s.group].insert(t.delta);
-    }
-    if (mode == Compat::Reference) {
-      EXPECT_EQ(deltas[0].size(), 1u);  // one draw per sub-batch
-      EXPECT_EQ(deltas[1].size(), 1u);
-    } else {
-      EXPECT_EQ(deltas[0].size(), 8u);  // a draw per image
-    }
-  }
-  // Local views: intensity only, so pixel positions correspond (same ordering of values).
-  BatchLayout lr = layout_lr(slice_counts(stacks), 3, rng);
-  std::vector<float> out(lr.size() * n);
-  std::vector<ViewRecord> rec;
-  render_views(lr, stacks, Compat::Paper, rng, out.data(), &rec, crop);
-  for (size_t i = 0; i < lr.size(); ++i) {
-    EXPECT_FALSE(rec[i].cropped);
-    std::vector<float> expect(stacks[lr.slots[i].volume].slice(lr.slots[i].slice),
-                              stacks[lr.slots[i].volume].slice(lr.slots[i].slice) + n);
-    apply_intensity(expect.data(), static_cast<int>(n), rec[i].params);
-    EXPECT_LT(max_diff(std::vector<float>(out.begin() + i * n, out.begin() + (i + 1) * n), expect), 1e-6);
-  }
 }
 
 TEST(Augment, FinetuneSoftLabelsSumToOneAndKeepTheFirstImagesOneHot) {

@@ -1,4 +1,5 @@
-// Slice samplers and batch layouts (docs/method.md §2.2-2.7, §3.2, §4.3) and the Rng they draw from.
+// Slice samplers (docs/method.md §2.2, §2.5, §4.3) and the Rng they draw from; the batches built
+// from them are tested in tests/experiments/test_batches.cpp.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -109,117 +110,6 @@ TEST(Sampler, UniformSlicesWeightEverySliceEqually) {
     v1 += r.volume == 1;
   }
   EXPECT_NEAR(v1 / 8000.0, 0.75, 0.03);  // 3 of the 4 slices are in volume 1
-}
-
-TEST(Sampler, SameSeedSameLayout) {
-  const std::vector<int> counts = {10, 11, 9, 13, 8, 12};
-  Rng a(9), b(9), c(10);
-  EXPECT_EQ(layout_gd_reference(counts, a).describe(), layout_gd_reference(counts, b).describe());
-  Rng a2(9);
-  EXPECT_NE(layout_gd_reference(counts, a2).describe(), layout_gd_reference(counts, c).describe());
-}
-
-TEST(Sampler, ReferenceGdHas48SlotsWithZeroBlockAt32) {
-  const std::vector<int> counts = {10, 11, 9, 13, 8, 12, 10};
-  Rng rng(11);
-  for (int it = 0; it < 50; ++it) {
-    BatchLayout L = layout_gd_reference(counts, rng);
-    ASSERT_EQ(L.size(), 48u);
-    for (int i = 0; i < 48; ++i) {
-      const BatchSlot& s = L.slots[i];
-      EXPECT_EQ(s.is_zero(), i >= 32) << i;
-      EXPECT_EQ(s.partition, i % 4) << i;  // index mod 4 is the partition, zero slots included
-      if (i >= 32) continue;
-      const bool augmented = (i % 8) >= 4;
-      EXPECT_EQ(s.aug, augmented ? ViewAug::CropIntensity : ViewAug::None) << i;
-      if (augmented) {
-        EXPECT_EQ(s.copy_of, i - 4);
-        EXPECT_EQ(s.volume, L.slots[i - 4].volume);
-        EXPECT_EQ(s.slice, L.slots[i - 4].slice);
-        EXPECT_EQ(s.group, (i % 16) < 8 ? 0 : 1);  // set-1 copies, set-2 copies
-      } else {
-        EXPECT_EQ(s.copy_of, -1);
-      }
-      // Each group of 4 originals is one volume's p0..p3.
-      EXPECT_EQ(s.volume, L.slots[i - i % 4].volume);
-    }
-    // Within a set the two volumes are distinct (set 1: slots 0 and 16; set 2: 8 and 24).
-    EXPECT_NE(L.slots[0].volume, L.slots[16].volume);
-    EXPECT_NE(L.slots[8].volume, L.slots[24].volume);
-  }
-}
-
-TEST(Sampler, ReferenceGdMinusIs36SlotsOfThreeVolumes) {
-  const std::vector<int> counts = {10, 11, 9, 13};
-  Rng rng(12);
-  BatchLayout L = layout_gd_minus_reference(counts, rng);
-  ASSERT_EQ(L.size(), 36u);
-  std::set<int> vols;
-  for (int i = 0; i < 12; ++i) {
-    vols.insert(L.slots[i].volume);
-    EXPECT_EQ(L.slots[i].partition, i % 4);
-    EXPECT_EQ(L.slots[i].aug, ViewAug::None);
-    for (int v = 1; v <= 2; ++v) {
-      const BatchSlot& s = L.slots[12 * v + i];
-      EXPECT_EQ(s.copy_of, i);
-      EXPECT_EQ(s.slice, L.slots[i].slice);
-      EXPECT_EQ(s.view, v);
-      EXPECT_EQ(s.group, v - 1);
-      EXPECT_EQ(s.aug, ViewAug::CropIntensity);
-    }
-  }
-  EXPECT_EQ(vols.size(), 3u);
-}
-
-TEST(Sampler, PaperGlobalLayoutIsVolumesTimesPartitionsTimesTwoViews) {
-  const std::vector<int> counts = {10, 11, 9, 13, 8, 12, 10};
-  Rng rng(13);
-  BatchLayout L = layout_global_paper(counts, 6, 4, rng);
-  ASSERT_EQ(L.size(), 48u);
-  for (int i = 0; i < 48; ++i) {
-    const BatchSlot& s = L.slots[i];
-    EXPECT_FALSE(s.is_zero());
-    // row ((v * S) + s) * 2 + view, the loss's order
-    EXPECT_EQ(s.partition, i / 2 % 4);
-    EXPECT_EQ(s.view, i % 2);
-    EXPECT_EQ(s.volume, L.slots[i / 8 * 8].volume);
-    if (i % 2 == 1) {
-      EXPECT_EQ(s.copy_of, i - 1);
-      EXPECT_EQ(s.draw, L.slots[i - 1].draw);
-      EXPECT_EQ(s.aug, ViewAug::CropIntensity);
-    } else {
-      EXPECT_EQ(s.aug, ViewAug::None);
-    }
-  }
-  std::set<int> vols;
-  for (int v = 0; v < 6; ++v) vols.insert(L.slots[8 * v].volume);
-  EXPECT_EQ(vols.size(), 6u);
-}
-
-TEST(Sampler, TwoViewLayoutsPairTheRightSlots) {
-  const std::vector<int> counts = {10, 11, 9, 13};
-  Rng rng(14);
-  BatchLayout lr = layout_lr(counts, 10, rng);
-  ASSERT_EQ(lr.size(), 20u);
-  for (int k = 0; k < 10; ++k) {
-    EXPECT_EQ(lr.slots[2 * k].draw, k);
-    EXPECT_EQ(lr.slots[2 * k + 1].draw, k);
-    EXPECT_EQ(lr.slots[2 * k].aug, ViewAug::Intensity);
-    EXPECT_EQ(lr.slots[2 * k].group, 0);
-    EXPECT_EQ(lr.slots[2 * k + 1].group, 1);
-  }
-  BatchLayout gr = layout_gr(counts, 6, rng);
-  ASSERT_EQ(gr.size(), 12u);
-  for (const BatchSlot& s : gr.slots) EXPECT_EQ(s.aug, ViewAug::CropIntensity);
-  BatchLayout ld = layout_ld(counts, rng);
-  ASSERT_EQ(ld.size(), 24u);
-  for (int i = 0; i < 12; ++i) {
-    EXPECT_EQ(ld.slots[i].slice, ld.slots[12 + i].slice);
-    EXPECT_EQ(ld.slots[i].volume, ld.slots[12 + i].volume);
-    EXPECT_EQ(ld.slots[i].partition, i % 4);
-    EXPECT_EQ(ld.slots[i].view, 1);
-    EXPECT_EQ(ld.slots[12 + i].view, 2);
-  }
 }
 
 }  // namespace

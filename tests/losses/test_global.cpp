@@ -10,7 +10,6 @@
 #include <utility>
 
 #include "autograd/tape.h"
-#include "io/augmentation/sampler.h"
 #include "losses/global.h"
 #include "losses/loss_reference.h"
 #include "support/gradcheck.h"
@@ -105,7 +104,7 @@ double op_loss(const GlobalContrastiveLoss& loss, const Tensor& z) {
 TEST(GlobalReference, GDPairListStructure) {
   const SlotLayout layout = reference_gd_layout();
   ASSERT_EQ(layout.size(), 48u);
-  EXPECT_EQ(std::count_if(layout.begin(), layout.end(), [](const SlotInfo& s) { return s.is_zero; }), 16);
+  EXPECT_EQ(std::count_if(layout.slots.begin(), layout.slots.end(), [](const Slot& s) { return s.is_zero(); }), 16);
   const ContrastSpec s = global_contrast_spec(GlobalLossKind::GD, Compat::Reference, layout);
   EXPECT_EQ(s.rule, NegativeRule::OtherGroups);
   ASSERT_EQ(s.terms.size(), 192u);
@@ -129,14 +128,14 @@ TEST(GlobalReference, GDPairListStructure) {
   const ContrastSpec m = s.merged();
   ASSERT_EQ(m.terms.size(), 144u);
   for (const auto& x : m.terms) {
-    const SlotInfo &a = layout[x.anchor], &p = layout[x.positive];
+    const Slot &a = layout.slots[x.anchor], &p = layout.slots[x.positive];
     const bool same_slice_other_view = a.volume == p.volume && a.view != p.view;  // zero slots: volume -1
     const int mult = static_cast<int>(std::lround(x.weight * 48.0f));
     EXPECT_EQ(mult, same_slice_other_view ? 2 : 1) << "pair " << x.anchor << " -> " << x.positive;
   }
   // The wrap-around: volume 4 pairs with the zero block and the zero block with volume 1.
   EXPECT_TRUE(directed.count({40, 0}) && directed.count({0, 40}));
-  EXPECT_TRUE(directed.count({32, 36}) && layout[32].is_zero);
+  EXPECT_TRUE(directed.count({32, 36}) && layout.slots[32].is_zero());
 }
 
 TEST(GlobalReference, GDMinusPairListStructure) {
@@ -156,9 +155,10 @@ TEST(GlobalReference, GDMinusPairListStructure) {
 }
 
 TEST(GlobalPaper, PairListStructure) {
-  const SlotLayout l = paper_partition_layout(6, 4);
+  const SlotLayout layout = paper_partition_layout(6, 4);
+  const std::vector<Slot>& l = layout.slots;
   ASSERT_EQ(l.size(), 48u);
-  const ContrastSpec gd = global_contrast_spec(GlobalLossKind::GD, Compat::Paper, l);
+  const ContrastSpec gd = global_contrast_spec(GlobalLossKind::GD, Compat::Paper, layout);
   EXPECT_EQ(gd.terms.size(), 48u * 11u);  // other view + 2 views x 5 other volumes
   for (size_t t = 0; t < gd.terms.size(); ++t) {
     const auto& x = gd.terms[t];
@@ -167,7 +167,7 @@ TEST(GlobalPaper, PairListStructure) {
     EXPECT_EQ(negs.size(), 36u);
     for (int j : negs) EXPECT_NE(l[j].partition, l[x.anchor].partition);
   }
-  const ContrastSpec gdm = global_contrast_spec(GlobalLossKind::GDMinus, Compat::Paper, l);
+  const ContrastSpec gdm = global_contrast_spec(GlobalLossKind::GDMinus, Compat::Paper, layout);
   EXPECT_EQ(gdm.terms.size(), 48u);
   for (const auto& x : gdm.terms) {
     EXPECT_EQ(l[x.anchor].volume, l[x.positive].volume);
@@ -183,51 +183,16 @@ TEST(GlobalPaper, PairListStructure) {
   }
 }
 
-// The sampler emits its slots in the rows the loss expects (no reordering in between): where the
-// loss sees two views of one slice, the sampler drew one slice, and partitions agree.
-TEST(GlobalLoss, SamplerSlotsAreTheLossRows) {
-  const std::vector<int> counts = {9, 10, 11, 12, 9, 10, 11, 12};
-  struct Case {
-    const char* name;
-    SlotLayout loss;
-    std::function<BatchLayout(Rng&)> sample;
-  };
-  const std::vector<Case> cases = {
-      {"paper G^D", paper_partition_layout(5, 4), [&](Rng& r) { return layout_global_paper(counts, 5, 4, r); }},
-      {"G^R", random_pairs_layout(6), [&](Rng& r) { return layout_gr(counts, 6, r); }},
-      {"reference G^D-", reference_gd_minus_layout(), [&](Rng& r) { return layout_gd_minus_reference(counts, r); }},
-      {"reference G^D", reference_gd_layout(), [&](Rng& r) { return layout_gd_reference(counts, r); }},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.name);
-    Rng rng(21);
-    const BatchLayout b = c.sample(rng);
-    ASSERT_EQ(b.size(), c.loss.size());
-    for (size_t i = 0; i < b.size(); ++i) {
-      EXPECT_EQ(b.slots[i].is_zero(), c.loss[i].is_zero) << i;
-      if (c.loss[i].partition >= 0 && !c.loss[i].is_zero) {
-        EXPECT_EQ(b.slots[i].partition, c.loss[i].partition) << i;
-      }
-      for (size_t j = 0; j < b.size(); ++j) {
-        if (c.loss[i].is_zero || c.loss[j].is_zero) continue;
-        const bool loss_same_slice =
-            c.loss[i].volume == c.loss[j].volume && c.loss[i].partition == c.loss[j].partition;
-        EXPECT_EQ(b.slots[i].draw == b.slots[j].draw, loss_same_slice) << i << " " << j;
-      }
-    }
-  }
-}
-
 TEST(GlobalLoss, RejectsLayoutsThatDoNotFit) {
   SlotLayout l = paper_partition_layout(2, 4);
-  l[3].is_zero = true;
+  l.slots[3].volume = -1;  // a zero slot
   EXPECT_THROW(global_contrast_spec(GlobalLossKind::GD, Compat::Paper, l), std::invalid_argument);
   EXPECT_THROW(global_contrast_spec(GlobalLossKind::GD, Compat::Reference, paper_partition_layout(6, 4)),
                std::invalid_argument);
   EXPECT_THROW(global_contrast_spec(GlobalLossKind::GDMinus, Compat::Reference, reference_gd_layout()),
                std::invalid_argument);
   SlotLayout odd = random_pairs_layout(3);
-  odd.pop_back();
+  odd.slots.pop_back();
   EXPECT_THROW(global_contrast_spec(GlobalLossKind::GR, Compat::Paper, odd), std::invalid_argument);
   EXPECT_THROW(parse_compat("papers"), std::invalid_argument);
   EXPECT_EQ(parse_global_loss("2"), GlobalLossKind::GD);

@@ -377,6 +377,13 @@ TEST_F(UNetFixture, DiceAdamTrajectory) {
 // few float32 ulps into 3e-2 (see the header), and bf16's rounding, 2^16 times larger, into
 // order-1 gradient changes; the trajectory below covers training mode.
 
+//
+// Close is not enough: a bf16 that changed nothing would pass. So the bf16 logits must also differ
+// from those of the same pass in fp32 by at least the unit roundoff of bf16 (2^-9, 8 significant
+// bits; relative to max |fp32|): rounding every operand of 19 convolutions moves them by more
+// (measured 2e-2), while the fp32 pass, repeated, gives the same logits to the bit.
+constexpr double kBf16Roundoff = 1.0 / 512;
+
 TEST_F(UNetFixture, DiceInferenceModePassInBf16) {
   const PassCheck c{"dice", "eval", true, 3.5e-1, 2e-3, 5e-2};
   auto net = make_net(dice_config(), true);
@@ -391,6 +398,22 @@ TEST_F(UNetFixture, DiceInferenceModePassInBf16) {
   const double out = check_output(logits, c), grad = check_gradients(net->params(), c);
   std::printf("[fixture] bf16 dice.eval: output err %.2e, worst gradient err %.2e (bounds %.0e, %.1e)\n", out, grad,
               c.out_tol, c.grad_tol);
+
+  NoGradGuard no_tape;  // the same forward pass in fp32, twice
+  const auto fp32_net = make_net(dice_config(), true);
+  const std::vector<float> fp32 = fp32_net->forward(read("dice.input"), RunMode::inference()).to_vector();
+  ASSERT_EQ(fp32_net->forward(read("dice.input"), RunMode::inference()).to_vector(), fp32);
+  const std::vector<float> got = logits.to_vector();
+  ASSERT_EQ(got.size(), fp32.size());
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    diff = std::max(diff, std::fabs(static_cast<double>(got[i]) - fp32[i]));
+    scale = std::max(scale, std::fabs(static_cast<double>(fp32[i])));
+  }
+  EXPECT_GE(diff / scale, kBf16Roundoff) << "bf16 logits within " << diff / scale
+                                         << " of fp32's: the pass did not run in bf16";
+  std::printf("[fixture] bf16 dice.eval: logits differ from fp32 by %.2e of max |fp32| (at least %.1e)\n",
+              diff / scale, kBf16Roundoff);
 }
 
 // 10 Adam steps in training mode, in bf16 against fp32 from the same start. Measured: 2.3e-2
@@ -424,6 +447,8 @@ TEST_F(UNetFixture, DiceAdamTrajectoryInBf16) {
     worst_ref = std::max(worst_ref, std::fabs(bf16 - ref[t]) / ref[t]);
   }
   EXPECT_LT(losses[1].back(), losses[1].front() - 0.05);  // bf16 learns as well
+  // ... and in bf16: its losses are not fp32's (the bound of DiceInferenceModePassInBf16).
+  EXPECT_GE(worst, kBf16Roundoff) << "bf16 losses within " << worst << " of fp32's: the steps did not run in bf16";
   std::printf("[fixture] bf16 dice trajectory %.6f -> %.6f: worst relative difference %.2e from fp32 (bound %.0e), "
               "%.2e from the reference\n",
               losses[1].front(), losses[1].back(), worst, kBf16TrajectoryTol, worst_ref);

@@ -7,6 +7,7 @@
 
 #include "autograd/tape.h"
 #include "ops/ops.h"
+#include "parity_table.h"
 #ifdef CONTRASEG_CUDA
 #include "ops/cuda/conv_plan.h"
 #endif
@@ -53,6 +54,10 @@ Tensor weighted_sum(const Tensor& y, uint64_t seed, Device d) {
   return sum(mul(y, dy));
 }
 
+void backward_if_any(Tensor& loss) {  // a forward-only case has nothing to differentiate
+  if (loss.requires_grad()) backward(loss);
+}
+
 }  // namespace
 
 Outcome run_op(const OpFn& f, const std::vector<Input>& inputs, Device d, GradMode mode, uint64_t dy_seed) {
@@ -64,7 +69,7 @@ Outcome run_op(const OpFn& f, const std::vector<Input>& inputs, Device d, GradMo
   Tensor y = f(ts);
   Tensor loss = weighted_sum(y, dy_seed, d);
   if (mode == GradMode::Twice) loss = add(loss, weighted_sum(f(ts), dy_seed + 1, d));
-  backward(loss);
+  backward_if_any(loss);
 
   if (mode == GradMode::Overwrite) {
     // Garbage in every gradient buffer, then "zeroed": the next backward must write, not add.
@@ -75,7 +80,7 @@ Outcome run_op(const OpFn& f, const std::vector<Input>& inputs, Device d, GradMo
       }
     y = f(ts);
     Tensor again = weighted_sum(y, dy_seed, d);
-    backward(again);
+    backward_if_any(again);
   }
 
   Outcome out;
@@ -87,22 +92,50 @@ Outcome run_op(const OpFn& f, const std::vector<Input>& inputs, Device d, GradMo
   return out;
 }
 
-void expect_parity(const std::string& what, const OpFn& f, const std::vector<Input>& inputs, double bound,
-                   uint64_t dy_seed) {
+void expect_parity(const ParityCase& c, uint64_t dy_seed) {
+  const double forward_bound = c.forward_bound > 0 ? c.forward_bound : c.bound;
   for (GradMode mode : {GradMode::Once, GradMode::Twice, GradMode::Overwrite}) {
     const char* mname = mode == GradMode::Once ? "once" : mode == GradMode::Twice ? "twice" : "overwrite";
-    SCOPED_TRACE(what + " [" + mname + "]");
-    const Outcome want = run_op(f, inputs, Device::CPU, mode, dy_seed);
-    const Outcome got = run_op(f, inputs, Device::CUDA, mode, dy_seed);
-    EXPECT_LT(normalized_error(got.y, want.y), bound) << "forward";
-    ASSERT_EQ(got.grads.size(), inputs.size());
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      EXPECT_EQ(got.has_grad[i], inputs[i].requires_grad) << "input " << i << " gradient presence (cuda)";
-      EXPECT_EQ(want.has_grad[i], inputs[i].requires_grad) << "input " << i << " gradient presence (cpu)";
-      if (!inputs[i].requires_grad) continue;
-      EXPECT_LT(normalized_error(got.grads[i], want.grads[i]), bound) << "gradient of input " << i;
+    SCOPED_TRACE(c.what + " [" + mname + "]");
+    const Outcome want = run_op(c.f, c.inputs, Device::CPU, mode, dy_seed);
+#ifdef CONTRASEG_CUDA
+    cuda::set_conv_tf32(c.tf32);
+#endif
+    const Outcome got = run_op(c.f, c.inputs, Device::CUDA, mode, dy_seed);
+#ifdef CONTRASEG_CUDA
+    cuda::set_conv_tf32(false);
+#endif
+    EXPECT_LE(normalized_error(got.y, want.y), forward_bound) << "forward";
+    ASSERT_EQ(got.grads.size(), c.inputs.size());
+    for (size_t i = 0; i < c.inputs.size(); ++i) {
+      EXPECT_EQ(got.has_grad[i], c.inputs[i].requires_grad) << "input " << i << " gradient presence (cuda)";
+      EXPECT_EQ(want.has_grad[i], c.inputs[i].requires_grad) << "input " << i << " gradient presence (cpu)";
+      if (!c.inputs[i].requires_grad) continue;
+      EXPECT_LE(normalized_error(got.grads[i], want.grads[i]), c.bound) << "gradient of input " << i;
     }
   }
 }
 
+namespace {
+
+class ParityRowTest : public Cuda {
+ public:
+  explicit ParityRowTest(const ParityRow& row) : row_(row) {}
+  void TestBody() override {
+    for (const ParityCase& c : row_.cases()) expect_parity(c);
+  }
+
+ private:
+  const ParityRow& row_;
+};
+
+// Each row of the table is the test <suite>.<name>, on the Cuda fixture (it skips without a GPU).
+const bool registered = [] {
+  for (const ParityRow& row : parity_table())
+    ::testing::RegisterTest(row.suite, row.name, nullptr, nullptr, __FILE__, __LINE__,
+                            [&row]() -> Cuda* { return new ParityRowTest(row); });
+  return true;
+}();
+
+}  // namespace
 }  // namespace cs::cudatest

@@ -9,7 +9,7 @@
 #include "op_check.h"
 #include "ops/batch_norm.h"
 #include "ops/ops.h"
-#include "parity.h"
+#include "parity_table.h"
 
 namespace cs::test {
 namespace {
@@ -237,9 +237,9 @@ TEST(BatchNorm, BadShapesThrow) {
 }  // namespace
 }  // namespace cs::test
 
-// CUDA batch norm parity with the CPU op: training (batch statistics, gradients through them,
-// running-statistics update) and inference (running statistics), over channel counts that hit
-// the different block shapes of the per-channel reduction (C = 1, 3, 16, 40, 64).
+// CUDA batch norm parity cases (parity_table.h): training (batch statistics, gradients through
+// them, running-statistics update) and inference (running statistics), over channel counts that
+// hit the different block shapes of the per-channel reduction (C = 1, 3, 16, 40, 64).
 namespace cs::cudatest {
 namespace {
 
@@ -270,72 +270,73 @@ std::vector<Input> bn_inputs(const Shape& xs, uint64_t seed, float lo = -2.0f, f
   return {input(xs, seed, lo, hi), input({C}, seed + 1, 0.5f, 1.5f), input({C}, seed + 2)};
 }
 
-TEST_F(Cuda, BatchNormTrainParity) {
-  expect_parity("train [2,5,6,3]", bn_train(3), bn_inputs({2, 5, 6, 3}, 1));
-  expect_parity("train [7,40]", bn_train(40), bn_inputs({7, 40}, 4));
-  expect_parity("train [3,4,4,64]", bn_train(64), bn_inputs({3, 4, 4, 64}, 7));
-  expect_parity("train [5,3,3,1]", bn_train(1), bn_inputs({5, 3, 3, 1}, 10));
-  // Many rows (several blocks of partial sums) and a mean far from zero.
-  expect_parity("train [4,32,32,16], mean ~ 3", bn_train(16), bn_inputs({4, 32, 32, 16}, 13, 2.0f, 4.0f));
-  // Mean ~ 1000 against a spread of 0.5: moments taken in one float32 pass (E[x^2] - E[x]^2)
-  // would lose the variance altogether.
-  expect_parity("train [4,32,32,16], mean ~ 1000", bn_train(16),
-                bn_inputs({4, 32, 32, 16}, 46, 999.75f, 1000.25f));
-  expect_parity("train [7,40], mean ~ -1000", bn_train(40), bn_inputs({7, 40}, 49, -1000.25f, -999.75f));
-}
-
-TEST_F(Cuda, BatchNormReluParity) {
-  expect_parity("relu train [3,4,4,64]", bn_relu(64, true), bn_inputs({3, 4, 4, 64}, 51));
-  expect_parity("relu train [4,32,32,16]", bn_relu(16, true), bn_inputs({4, 32, 32, 16}, 54));
-  expect_parity("relu infer [2,5,6,3]", bn_relu(3, false), bn_inputs({2, 5, 6, 3}, 57));
-}
-
-TEST_F(Cuda, BatchNormTrainPartialGradients) {
-  std::vector<Input> in = bn_inputs({2, 4, 4, 8}, 16);
-  in[1].requires_grad = false;
-  in[2].requires_grad = false;
-  expect_parity("train, x only", bn_train(8), in);
-  in = bn_inputs({2, 4, 4, 8}, 19);
-  in[0].requires_grad = false;
-  expect_parity("train, gamma and beta only", bn_train(8), in);
-}
-
-TEST_F(Cuda, BatchNormInferParity) {
-  expect_parity("infer [2,5,6,3]", bn_infer(3, 22), bn_inputs({2, 5, 6, 3}, 24));
-  expect_parity("infer [3,4,4,64]", bn_infer(64, 27), bn_inputs({3, 4, 4, 64}, 29));
-  std::vector<Input> in = bn_inputs({2, 3, 3, 40}, 32);
-  in[0].requires_grad = false;
-  expect_parity("infer, gamma and beta only", bn_infer(40, 35), in);
-  in = bn_inputs({2, 3, 3, 40}, 37);
-  in[1].requires_grad = false;
-  in[2].requires_grad = false;
-  expect_parity("infer, x only", bn_infer(40, 40), in);
-}
-
-// r <- decay*r + (1-decay)*batch (unbiased variance for r_var), over two steps from random
-// starting values; inference leaves the statistics alone.
-TEST_F(Cuda, BatchNormRunningStatistics) {
-  const int64_t C = 24;
-  const Shape xs{3, 5, 4, C};
-  const std::vector<float> x1 = uniform(shape_numel(xs), 42, -1.0f, 3.0f), x2 = uniform(shape_numel(xs), 43);
-  const std::vector<float> g = uniform(C, 44, 0.5f, 1.5f), b = uniform(C, 45);
-  const std::vector<float> rm0 = uniform(C, 46), rv0 = uniform(C, 47, 0.5f, 1.5f);
-  std::vector<float> stats[2][2];
-  for (int dev = 0; dev < 2; ++dev) {
-    const Device d = dev == 0 ? Device::CPU : Device::CUDA;
-    Tensor gamma = Tensor::from_vector({C}, g, d), beta = Tensor::from_vector({C}, b, d);
-    Tensor rm = Tensor::from_vector({C}, rm0, d), rv = Tensor::from_vector({C}, rv0, d);
-    batch_norm(Tensor::from_vector(xs, x1, d), gamma, beta, rm, rv, true, 0.9f);
-    batch_norm(Tensor::from_vector(xs, x2, d), gamma, beta, rm, rv, true, 0.9f);
-    batch_norm(Tensor::from_vector(xs, x2, d), gamma, beta, rm, rv, false);
-    stats[dev][0] = rm.to_vector();
-    stats[dev][1] = rv.to_vector();
-  }
-  EXPECT_LT(normalized_error(stats[1][0], stats[0][0]), 1e-5) << "running mean";
-  EXPECT_LT(normalized_error(stats[1][1], stats[0][1]), 1e-5) << "running variance";
-  // The statistics moved (a test that passes with untouched buffers would prove nothing).
-  EXPECT_GT(normalized_error(stats[1][0], rm0), 1e-3);
+std::vector<Input> frozen(std::vector<Input> in, std::initializer_list<size_t> which) {
+  for (size_t i : which) in[i].requires_grad = false;
+  return in;
 }
 
 }  // namespace
+
+Cases bn_train_cases() {
+  return {
+      {"train [2,5,6,3]", bn_train(3), bn_inputs({2, 5, 6, 3}, 1)},
+      {"train [7,40]", bn_train(40), bn_inputs({7, 40}, 4)},
+      {"train [3,4,4,64]", bn_train(64), bn_inputs({3, 4, 4, 64}, 7)},
+      {"train [5,3,3,1]", bn_train(1), bn_inputs({5, 3, 3, 1}, 10)},
+      // Many rows (several blocks of partial sums) and a mean far from zero.
+      {"train [4,32,32,16], mean ~ 3", bn_train(16), bn_inputs({4, 32, 32, 16}, 13, 2.0f, 4.0f)},
+      // Mean ~ 1000 against a spread of 0.5: moments taken in one float32 pass (E[x^2] - E[x]^2)
+      // would lose the variance altogether.
+      {"train [4,32,32,16], mean ~ 1000", bn_train(16), bn_inputs({4, 32, 32, 16}, 46, 999.75f, 1000.25f)},
+      {"train [7,40], mean ~ -1000", bn_train(40), bn_inputs({7, 40}, 49, -1000.25f, -999.75f)},
+  };
+}
+
+Cases bn_relu_cases() {
+  return {
+      {"relu train [3,4,4,64]", bn_relu(64, true), bn_inputs({3, 4, 4, 64}, 51)},
+      {"relu train [4,32,32,16]", bn_relu(16, true), bn_inputs({4, 32, 32, 16}, 54)},
+      {"relu infer [2,5,6,3]", bn_relu(3, false), bn_inputs({2, 5, 6, 3}, 57)},
+  };
+}
+
+Cases bn_train_partial_cases() {
+  return {
+      {"train, x only", bn_train(8), frozen(bn_inputs({2, 4, 4, 8}, 16), {1, 2})},
+      {"train, gamma and beta only", bn_train(8), frozen(bn_inputs({2, 4, 4, 8}, 19), {0})},
+  };
+}
+
+Cases bn_infer_cases() {
+  return {
+      {"infer [2,5,6,3]", bn_infer(3, 22), bn_inputs({2, 5, 6, 3}, 24)},
+      {"infer [3,4,4,64]", bn_infer(64, 27), bn_inputs({3, 4, 4, 64}, 29)},
+      {"infer, gamma and beta only", bn_infer(40, 35), frozen(bn_inputs({2, 3, 3, 40}, 32), {0})},
+      {"infer, x only", bn_infer(40, 40), frozen(bn_inputs({2, 3, 3, 40}, 37), {1, 2})},
+  };
+}
+
+Cases bn_running_statistics_cases() {
+  // r <- decay*r + (1-decay)*batch (unbiased variance for r_var), over two steps from random
+  // starting values; inference leaves the statistics alone. Inputs: x1, x2, gamma, beta and the
+  // starting statistics, none taking a gradient; the output is one of the final statistics.
+  const int64_t C = 24;
+  const Shape xs{3, 5, 4, C};
+  const std::vector<Input> in = {input(xs, 42, -1.0f, 3.0f, false), input(xs, 43, -1, 1, false),
+                                 input({C}, 44, 0.5f, 1.5f, false), input({C}, 45, -1, 1, false),
+                                 input({C}, 46, -1, 1, false),      input({C}, 47, 0.5f, 1.5f, false)};
+  const auto statistic = [](bool variance) -> OpFn {
+    return [variance](const std::vector<Tensor>& t) {
+      Tensor rm = t[4].clone(), rv = t[5].clone();
+      batch_norm(t[0], t[2], t[3], rm, rv, true, 0.9f);
+      batch_norm(t[1], t[2], t[3], rm, rv, true, 0.9f);
+      batch_norm(t[1], t[2], t[3], rm, rv, false);
+      // The statistics moved (a test that passes with untouched buffers would prove nothing).
+      EXPECT_GT(normalized_error(rm.to_vector(), t[4].to_vector()), 1e-3) << device_name(t[0].device());
+      return variance ? rv : rm;
+    };
+  };
+  return {{"running mean", statistic(false), in, 1e-5}, {"running variance", statistic(true), in, 1e-5}};
+}
+
 }  // namespace cs::cudatest

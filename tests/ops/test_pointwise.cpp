@@ -8,7 +8,8 @@
 #include "op_check.h"
 #include "ops/pointwise.h"
 #include "ops/ops.h"
-#include "parity.h"
+#include "ops/dispatch.h"
+#include "parity_table.h"
 
 namespace cs::test {
 namespace {
@@ -148,62 +149,63 @@ TEST(Pointwise, KernelsSkipNullAndHonourBeta) {
 }  // namespace
 }  // namespace cs::test
 
-// CUDA parity of the elementwise ops and reductions: add, mul, scale, sum, mean, relu, reshape,
-// plus the raw kernels that no wrapper reaches alone (axpby's beta).
+// CUDA parity cases (parity_table.h) of the elementwise ops and reductions: add, mul, scale, sum,
+// mean, relu, reshape, plus the raw kernels that no wrapper reaches alone (axpby's beta).
 namespace cs::cudatest {
-namespace {
 
-TEST_F(Cuda, AddMulScaleParity) {
+Cases add_mul_scale_cases() {
   const Shape s{3, 5, 7, 4};
-  expect_parity("add", [](const std::vector<Tensor>& t) { return add(t[0], t[1]); },
-                {input(s, 1), input(s, 2)});
-  expect_parity("add, only b requires grad", [](const std::vector<Tensor>& t) { return add(t[0], t[1]); },
-                {input(s, 3, -1, 1, false), input(s, 4)});
-  expect_parity("mul", [](const std::vector<Tensor>& t) { return mul(t[0], t[1]); },
-                {input(s, 5), input(s, 6)});
-  expect_parity("mul, only a requires grad", [](const std::vector<Tensor>& t) { return mul(t[0], t[1]); },
-                {input(s, 7), input(s, 8, -2, 2, false)});
-  expect_parity("scale", [](const std::vector<Tensor>& t) { return scale(t[0], -2.5f); }, {input(s, 9)});
+  const OpFn add2 = [](const std::vector<Tensor>& t) { return add(t[0], t[1]); };
+  const OpFn mul2 = [](const std::vector<Tensor>& t) { return mul(t[0], t[1]); };
+  return {
+      {"add", add2, {input(s, 1), input(s, 2)}},
+      {"add, only b requires grad", add2, {input(s, 3, -1, 1, false), input(s, 4)}},
+      {"mul", mul2, {input(s, 5), input(s, 6)}},
+      {"mul, only a requires grad", mul2, {input(s, 7), input(s, 8, -2, 2, false)}},
+      {"scale", [](const std::vector<Tensor>& t) { return scale(t[0], -2.5f); }, {input(s, 9)}},
+  };
 }
 
-TEST_F(Cuda, SumMeanParity) {
+Cases sum_mean_cases() {
   // Large enough for many blocks of partial sums; values offset from zero so that a lost partial
   // would show.
-  const Shape big{70001};
-  expect_parity("sum", [](const std::vector<Tensor>& t) { return sum(t[0]); }, {input(big, 10, 0.5f, 1.5f)});
-  expect_parity("mean", [](const std::vector<Tensor>& t) { return mean(t[0]); }, {input({4, 9, 9, 3}, 11)});
-  expect_parity("sum of one element", [](const std::vector<Tensor>& t) { return sum(t[0]); },
-                {input({1}, 12)});
+  const OpFn sum1 = [](const std::vector<Tensor>& t) { return sum(t[0]); };
+  return {
+      {"sum", sum1, {input({70001}, 10, 0.5f, 1.5f)}},
+      {"mean", [](const std::vector<Tensor>& t) { return mean(t[0]); }, {input({4, 9, 9, 3}, 11)}},
+      {"sum of one element", sum1, {input({1}, 12)}},
+  };
 }
 
-TEST_F(Cuda, ReluReshapeParity) {
-  expect_parity("relu", [](const std::vector<Tensor>& t) { return relu(t[0]); }, {input({2, 6, 5, 3}, 13)});
-  expect_parity("relu after reshape",
-                [](const std::vector<Tensor>& t) {
-                  return relu(reshape(t[0], {6, 15}));
-                },
-                {input({2, 3, 5, 3}, 14)});
-  expect_parity("flatten", [](const std::vector<Tensor>& t) { return scale(flatten(t[0]), 3.0f); },
-                {input({2, 3, 4, 5}, 15)});
+Cases relu_reshape_cases() {
+  return {
+      {"relu", [](const std::vector<Tensor>& t) { return relu(t[0]); }, {input({2, 6, 5, 3}, 13)}},
+      {"relu after reshape", [](const std::vector<Tensor>& t) { return relu(reshape(t[0], {6, 15})); },
+       {input({2, 3, 5, 3}, 14)}},
+      {"flatten", [](const std::vector<Tensor>& t) { return scale(flatten(t[0]), 3.0f); }, {input({2, 3, 4, 5}, 15)}},
+  };
 }
 
-#ifdef CONTRASEG_CUDA
-TEST_F(Cuda, AxpbyAndBroadcastKernels) {
-  // beta 0 must not read y (NaN there would survive 0*NaN); beta 1 accumulates.
-  const std::vector<float> xv = uniform(1000, 16);
-  Tensor x = Tensor::from_vector({1000}, xv, Device::CUDA);
-  Tensor out = Tensor::full({1000}, std::numeric_limits<float>::quiet_NaN(), Device::CUDA);
-  cuda::axpby(x, 2.0f, out.data(), 0.0f);
-  cuda::axpby(x, -0.5f, out.data(), 1.0f);
-  const std::vector<float> ov = out.to_vector();
-  for (size_t i = 0; i < ov.size(); ++i) ASSERT_FLOAT_EQ(ov[i], 1.5f * xv[i]) << "element " << i;
-
-  // dx = beta*dx + scale*dy[0], over a NaN buffer with beta 0.
-  Tensor dy = Tensor::from_vector({1}, {4.0f}, Device::CUDA);
-  cuda::broadcast_scalar_backward(dy, 0.25f, out.data(), 0.0f, out.numel());
-  for (float v : out.to_vector()) ASSERT_EQ(v, 1.0f);
+Cases axpby_broadcast_cases() {
+  // Forward only, on buffers full of NaN: beta 0 must not read them (NaN would survive 0*NaN);
+  // beta 1 accumulates.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const OpFn axpby_twice = [nan](const std::vector<Tensor>& t) {
+    Tensor out = Tensor::full(t[0].shape(), nan, t[0].device());
+    CS_DISPATCH(t[0].device(), axpby, t[0], 2.0f, out.data(), 0.0f);
+    CS_DISPATCH(t[0].device(), axpby, t[0], -0.5f, out.data(), 1.0f);
+    return out;
+  };
+  // dx = beta*dx + scale*dy[0].
+  const OpFn broadcast = [nan](const std::vector<Tensor>& t) {
+    Tensor out = Tensor::full({1000}, nan, t[0].device());
+    CS_DISPATCH(t[0].device(), broadcast_scalar_backward, t[0], 0.25f, out.data(), 0.0f, out.numel());
+    return out;
+  };
+  return {
+      {"axpby, beta 0 then beta 1", axpby_twice, {input({1000}, 16, -1, 1, false)}, 1e-6},
+      {"broadcast_scalar_backward, beta 0", broadcast, {input({1}, 17, -1, 1, false)}, 1e-6},
+  };
 }
-#endif
 
-}  // namespace
 }  // namespace cs::cudatest

@@ -16,7 +16,7 @@
 #include "ops/dense.h"
 #include "ops/ops.h"
 #include "ops/precision.h"
-#include "parity.h"
+#include "parity_table.h"
 
 namespace cs::test {
 namespace {
@@ -167,24 +167,20 @@ TEST(Bf16, DescribesWhatRuns) {
 }  // namespace
 }  // namespace cs::test
 
-// CUDA: the rounding and a bf16 conv against the CPU.
+// CUDA parity cases (parity_table.h): the rounding and a bf16 conv against the CPU.
 namespace cs::cudatest {
-namespace {
 
-TEST_F(Cuda, Bf16RoundingParity) {
-  const std::vector<float> v = uniform(4096, 3, -100.0f, 100.0f);
-  const Tensor c = bf16_rounded(Tensor::from_vector({4096}, v));
-  const Tensor g = bf16_rounded(Tensor::from_vector({4096}, v, Device::CUDA));
-  EXPECT_EQ(g.to_vector(), c.to_vector());
+Cases bf16_rounding_cases() {
+  return {{"bf16_rounded", [](const std::vector<Tensor>& t) { return bf16_rounded(t[0]); },
+           {input({4096}, 3, -100.0f, 100.0f, false)}, 0.0}};  // exact
 }
 
-TEST_F(Cuda, Bf16Conv2dParity) {
-  const auto conv = [](const std::vector<Tensor>& t) {
+Cases bf16_conv2d_cases() {
+  const OpFn conv = [](const std::vector<Tensor>& t) {
     const PrecisionScope bf16(Precision::BF16);
     return conv2d(t[0], t[1], t[2]);
   };
-  expect_parity("bf16 conv [2,9,7,16] * [8,3,3,16]", conv, {input({2, 9, 7, 16}, 1), input({8, 3, 3, 16}, 2), input({8}, 3)});
+  return {{"bf16 conv [2,9,7,16] * [8,3,3,16]", conv, {input({2, 9, 7, 16}, 1), input({8, 3, 3, 16}, 2), input({8}, 3)}}};
 }
 
-}  // namespace
 }  // namespace cs::cudatest

@@ -3,13 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <random>
 #include <set>
 #include <tuple>
 
 #include "ops/ops.h"
 #include "ops/similarity.h"
-#include "parity.h"
+#include "parity_table.h"
 #include "support/gradcheck.h"
 #include "support/similarity_reference.h"
 
@@ -220,50 +221,63 @@ TEST(ExtractRegions, OverlappingPatchesAndGradients) {
 }  // namespace
 }  // namespace cs::test
 
-// CUDA parity of the similarity kernels with the CPU ones (checked above against the double
-// references), on each path a kernel takes by size.
+// CUDA parity cases (parity_table.h) of the similarity kernels against the CPU ones (checked
+// above against the double references), on each path a kernel takes by size.
 namespace cs::cudatest {
-namespace {
 
-// The similarity kernels have a fixture of their own: scripts/gpu-check.sh runs the sanitizers
-// over Cuda.* only.
-class CudaSimilarity : public Cuda {};
-
-// ntxent_loss and ntxent_terms of one term list on z [rows, d].
-void ntxent_parity(const ContrastSpec& spec, int d, float tau, const std::string& what) {
-  const ContrastPlan cpu(spec, Device::CPU), gpu(spec, Device::CUDA);
+Cases ntxent_cases(const ContrastSpec& spec, int d, float tau, const std::string& what) {
+  // One plan per device, held by the cases: a plan must outlive the backward pass.
+  const auto cpu = std::make_shared<const ContrastPlan>(spec, Device::CPU);
+  const auto gpu = std::make_shared<const ContrastPlan>(spec, Device::CUDA);
+  Cases cases;
   for (bool per_term : {false, true}) {
-    const OpFn f = [&, per_term](const std::vector<Tensor>& t) {
-      const ContrastPlan& plan = t[0].is_cuda() ? gpu : cpu;
+    const OpFn f = [cpu, gpu, per_term, tau](const std::vector<Tensor>& t) {
+      const ContrastPlan& plan = t[0].is_cuda() ? *gpu : *cpu;
       return per_term ? ntxent_terms(t[0], plan, tau) : ntxent_loss(t[0], plan, tau);
     };
-    expect_parity(what + (per_term ? " (per term)" : " (loss)"), f, {input({spec.rows, d}, 1234)});
+    cases.push_back({what + (per_term ? " (per term)" : " (loss)"), f, {input({spec.rows, d}, 1234)}});
   }
+  return cases;
 }
 
-TEST_F(CudaSimilarity, NtXentAllPaths) {
-  // Fused one-block forward (rows <= 64).
-  ntxent_parity(test::random_contrast_spec(NegativeRule::OtherGroups, 48, 150, 4), 128, 0.1f, "other-groups fused");
-  // Tiled forward: rows and units not multiples of 64, depth not a multiple of 32.
-  ntxent_parity(test::random_contrast_spec(NegativeRule::OtherGroups, 300, 700, 5), 130, 0.1f, "other-groups tiled");
-  ntxent_parity(test::random_contrast_spec(NegativeRule::AllOthers, 50, 120, 6), 20, 0.3f, "all-others small");
-  // Explicit: fused (local loss sizes) and multi-launch (many terms).
-  ntxent_parity(test::random_contrast_spec(NegativeRule::Explicit, 340, 260, 7), 128, 0.1f, "explicit fused");
-  ntxent_parity(test::random_contrast_spec(NegativeRule::Explicit, 400, 5000, 8), 64, 0.1f, "explicit multi-launch");
+namespace {
+Cases joined(std::initializer_list<Cases> parts) {
+  Cases all;
+  for (const Cases& p : parts) all.insert(all.end(), p.begin(), p.end());
+  return all;
 }
-
-TEST_F(CudaSimilarity, TinyTemperature) {
-  ntxent_parity(test::random_contrast_spec(NegativeRule::OtherGroups, 48, 150, 4), 128, 0.005f, "fused, tau 0.005");
-  ntxent_parity(test::random_contrast_spec(NegativeRule::OtherGroups, 200, 400, 9), 128, 0.005f, "tiled, tau 0.005");
-}
-
-TEST_F(CudaSimilarity, CosineSimilarityAndRegions) {
-  expect_parity("cosine_similarity", [](const std::vector<Tensor>& t) { return cosine_similarity(t[0], 0.2f); },
-                {input({70, 33}, 5)}, 1e-5);
-  const std::vector<RegionPos> pos = {{0, 0}, {1, 1}, {4, 3}, {0, 0}};
-  expect_parity("extract_regions", [&](const std::vector<Tensor>& t) { return extract_regions(t[0], pos, 3); },
-                {input({3, 8, 7, 5}, 6)}, 1e-6);
-}
-
 }  // namespace
+
+Cases ntxent_all_paths_cases() {
+  using test::random_contrast_spec;
+  return joined({
+      // Fused one-block forward (rows <= 64).
+      ntxent_cases(random_contrast_spec(NegativeRule::OtherGroups, 48, 150, 4), 128, 0.1f, "other-groups fused"),
+      // Tiled forward: rows and units not multiples of 64, depth not a multiple of 32.
+      ntxent_cases(random_contrast_spec(NegativeRule::OtherGroups, 300, 700, 5), 130, 0.1f, "other-groups tiled"),
+      ntxent_cases(random_contrast_spec(NegativeRule::AllOthers, 50, 120, 6), 20, 0.3f, "all-others small"),
+      // Explicit: fused (local loss sizes) and multi-launch (many terms).
+      ntxent_cases(random_contrast_spec(NegativeRule::Explicit, 340, 260, 7), 128, 0.1f, "explicit fused"),
+      ntxent_cases(random_contrast_spec(NegativeRule::Explicit, 400, 5000, 8), 64, 0.1f, "explicit multi-launch"),
+  });
+}
+
+Cases ntxent_tiny_tau_cases() {
+  using test::random_contrast_spec;
+  return joined({
+      ntxent_cases(random_contrast_spec(NegativeRule::OtherGroups, 48, 150, 4), 128, 0.005f, "fused, tau 0.005"),
+      ntxent_cases(random_contrast_spec(NegativeRule::OtherGroups, 200, 400, 9), 128, 0.005f, "tiled, tau 0.005"),
+  });
+}
+
+Cases cosine_and_regions_cases() {
+  const std::vector<RegionPos> pos = {{0, 0}, {1, 1}, {4, 3}, {0, 0}};
+  return {
+      {"cosine_similarity", [](const std::vector<Tensor>& t) { return cosine_similarity(t[0], 0.2f); },
+       {input({70, 33}, 5)}, 1e-5},
+      {"extract_regions", [pos](const std::vector<Tensor>& t) { return extract_regions(t[0], pos, 3); },
+       {input({3, 8, 7, 5}, 6)}, 1e-6},
+  };
+}
+
 }  // namespace cs::cudatest

@@ -1,83 +1,135 @@
-// After a first training step, an identical step must not call cudaMalloc: every temporary
-// (activations, gradients, scratch of the reductions, cuDNN workspaces) comes from the caching
-// allocator's free lists.
+// After a first training step, the next steps must not ask the system for memory (malloc on the
+// CPU, cudaMalloc on the GPU): every temporary (the batch, activations, gradients, scratch of the
+// reductions, cuDNN workspaces, bf16 operands) comes from the caching allocator's free lists.
+// The steps are the stage steps that training runs (experiments/pipeline/stage_step.h), in every
+// loss and precision below, so every op the method trains with takes part: the U-Net's
+// convolutions, fused batch norm + ReLU, pooling and upsampling, the projection heads, the
+// regions of stage 2, the contrastive and segmentation losses, and Adam.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "autograd/allocator.h"
-#include "autograd/cuda_runtime_api.h"
+#include "autograd/record_op.h"
 #include "autograd/tape.h"
-#include "ops/ops.h"
-#include "ops/similarity.h"
+#include "experiments/config.h"
+#include "experiments/pipeline/stage_step.h"
+#include "experiments/settings.h"
 #include "parity.h"
+
+namespace cs {
+namespace {
+
+struct StepConfig {
+  Stage stage;
+  std::vector<std::pair<std::string, std::string>> keys;
+};
+
+// Every loss of each stage (paper and reference layouts) in fp32, and each stage in bf16 (whose
+// convolutions and dense layers take bf16 operands or tensors).
+std::vector<StepConfig> step_configs() {
+  return {
+      {Stage::Global, {{"global.loss", "gd"}}},
+      {Stage::Global, {{"global.loss", "gr"}, {"compat", "reference"}}},
+      {Stage::Local, {{"local.loss", "lr"}}},
+      {Stage::Local, {{"local.loss", "ld"}, {"local.region", "1"}, {"compat", "reference"}}},
+      {Stage::Finetune, {{"finetune.loss", "dice"}}},
+      {Stage::Finetune, {{"finetune.loss", "wce"}}},
+      {Stage::Global, {{"global.loss", "gd"}, {"precision", "bf16"}}},
+      {Stage::Local, {{"local.loss", "lr"}, {"precision", "bf16"}}},
+      {Stage::Finetune, {{"finetune.loss", "dice"}, {"precision", "bf16"}}},
+  };
+}
+
+std::string name_of(const StepConfig& c) {
+  std::string n = stage_name(c.stage);
+  for (const auto& [k, v] : c.keys) n += " " + k + "=" + v;
+  return n;
+}
+
+// Small settings: 64x64 inputs, small batches.
+Settings small_settings(const StepConfig& c) {
+  Config cfg;
+  cfg.set("image_size", "64");
+  cfg.set("global.volumes", "3");
+  cfg.set("global.batch", "4");
+  cfg.set("local.batch", "3");
+  cfg.set("finetune.batch", "4");
+  for (const auto& [k, v] : c.keys) cfg.set(k, v);
+  cfg.validate();
+  return resolve_settings(cfg);
+}
+
+// The names of the ops a step runs.
+struct OpNames : OpObserver {
+  std::set<std::string> names;
+  void begin(const OpEvent& e) override { names.insert(e.name); }
+  void end(const OpEvent&) override {}
+};
+
+struct ObserverScope {
+  explicit ObserverScope(OpObserver* o) { set_op_observer(o); }
+  ~ObserverScope() { set_op_observer(nullptr); }
+  ObserverScope(const ObserverScope&) = delete;
+  ObserverScope& operator=(const ObserverScope&) = delete;
+};
+
+// Three steps of each configuration on device d: the second and the third take every block from
+// the cache, and hold no more memory than the one before. Returns the names of the ops they ran.
+std::set<std::string> expect_steady_state(Device d) {
+  std::set<std::string> all_ops;
+  for (const StepConfig& c : step_configs()) {
+    SCOPED_TRACE(name_of(c));
+    const Settings settings = small_settings(c);
+    auto model = make_model(settings, c.stage, d);
+    const auto stacks = random_stacks(6, 8, 64, model->config().num_classes, 5);
+    const auto step = make_stage_step(c.stage, settings, *model, stacks);
+    OpNames ops[3];
+    AllocatorStats after[3];
+    for (int s = 0; s < 3; ++s) {
+      const ObserverScope hear(&ops[s]);
+      EXPECT_TRUE(std::isfinite(step->run(s))) << "step " << s;
+      device_synchronize(d);
+      after[s] = allocator_stats(d);
+    }
+    EXPECT_EQ(Tape::get().size(), 0u);
+    EXPECT_GT(after[1].requests, after[0].requests) << "the step allocated nothing at all: the test measures nothing";
+    EXPECT_EQ(after[1].device_allocs, after[0].device_allocs) << "the system allocator called in the second step";
+    EXPECT_EQ(after[2].device_allocs, after[0].device_allocs) << "the system allocator called in the third step";
+    EXPECT_EQ(after[2].bytes_in_use, after[1].bytes_in_use) << "memory held grows from step to step";
+    EXPECT_EQ(ops[1].names, ops[0].names);  // the steps compared are alike
+    EXPECT_EQ(ops[2].names, ops[0].names);
+    all_ops.insert(ops[0].names.begin(), ops[0].names.end());
+  }
+  return all_ops;
+}
+
+// The ops only whole stage steps run, beside those of any network (convolutions, dense layers).
+void expect_every_stage_op(const std::set<std::string>& ops) {
+  for (const char* op : {"conv2d", "batch_norm_relu", "maxpool2x2", "upsample2x", "concat", "linear",
+                         "extract_regions", "dice_loss", "weighted_cross_entropy"})
+    EXPECT_EQ(ops.count(op), 1u) << op << " never ran";
+  int contrastive = 0;
+  for (const auto& op : ops) contrastive += op.rfind("ntxent_", 0) == 0;
+  EXPECT_GE(contrastive, 4) << "a G^D, G^R, L^R and L^D loss op each";
+}
+
+TEST(SteadyState, StageStepsOnTheCpuAllocateOnlyInTheirFirstStep) {
+  expect_every_stage_op(expect_steady_state(Device::CPU));
+}
+
+}  // namespace
+}  // namespace cs
 
 #ifdef CONTRASEG_CUDA
 namespace cs::cudatest {
 namespace {
 
-struct Params {
-  Tensor w1, b1, gamma, beta, rm, rv, w_up, b_up, w2, w_lin;
-  std::vector<Tensor*> trainable() { return {&w1, &b1, &gamma, &beta, &w_up, &b_up, &w2, &w_lin}; }
-};
-
-Tensor on_gpu(const Shape& s, uint64_t seed, float lo = -0.5f, float hi = 0.5f) {
-  return Tensor::from_vector(s, uniform(shape_numel(s), seed, lo, hi), Device::CUDA).set_requires_grad(true);
-}
-
-// One small UNet-like step touching every op: conv (3x3, 2x2, 1x1), batch norm, relu, pool,
-// upsample, concat, softmax, a projection head (linear) into the NT-Xent loss of the global
-// stage, add/mul/mean/sum/scale.
-void step(Params& p, const Tensor& x, const Tensor& target, const ContrastPlan& plan) {
-  for (Tensor* t : p.trainable()) t->zero_grad();
-  Tensor h = relu(batch_norm(conv2d(x, p.w1, p.b1), p.gamma, p.beta, p.rm, p.rv, true));
-  Tensor u = conv2d(upsample2x(maxpool2x2(h)), p.w_up, p.b_up);
-  Tensor c = concat_channels(h, u);
-  Tensor seg = softmax(conv2d(c, p.w2));
-  Tensor z = linear(flatten(c), p.w_lin);
-  Tensor loss = add(mean(mul(seg, target)), scale(add(ntxent_loss(z, plan, 0.1f), sum(mul(z, z))), 0.01f));
-  backward(loss);
-}
-
-TEST_F(Cuda, SteadyStateStepDoesNotAllocate) {
-  const int64_t N = 4, H = 8, W = 8, C = 4, K = 3;
-  Params p;
-  p.w1 = on_gpu({C, 3, 3, 1}, 1);
-  p.b1 = on_gpu({C}, 2);
-  p.gamma = on_gpu({C}, 3, 0.5f, 1.5f);
-  p.beta = on_gpu({C}, 4);
-  p.rm = Tensor::zeros({C}, Device::CUDA);
-  p.rv = Tensor::zeros({C}, Device::CUDA);
-  p.w_up = on_gpu({C, 2, 2, C}, 5);
-  p.b_up = on_gpu({C}, 6);
-  p.w2 = on_gpu({K, 1, 1, 2 * C}, 7);
-  p.w_lin = on_gpu({16, H * W * 2 * C}, 8, -0.05f, 0.05f);
-  const Tensor x = Tensor::from_vector({N, H, W, 1}, uniform(N * H * W, 9), Device::CUDA);
-  const Tensor target =
-      Tensor::from_vector({N, H, W, K}, uniform(N * H * W * K, 10, 0.0f, 1.0f), Device::CUDA);
-
-  // Two images of each volume: positives within a group, negatives across (as the G^D layout).
-  ContrastSpec spec;
-  spec.rows = N;
-  spec.group = {0, 0, 1, 1};
-  spec.terms = {{0, 1, 0, 0.25f}, {1, 0, 1, 0.25f}, {2, 3, 2, 0.25f}, {3, 2, 3, 0.25f}};
-  const ContrastPlan plan(spec, Device::CUDA);  // built once per layout, outside the steps
-
-  step(p, x, target, plan);
-  cuda_synchronize();
-  const AllocatorStats first = allocator_stats(Device::CUDA);
-  step(p, x, target, plan);
-  cuda_synchronize();
-  const AllocatorStats second = allocator_stats(Device::CUDA);
-  step(p, x, target, plan);
-  cuda_synchronize();
-  const AllocatorStats third = allocator_stats(Device::CUDA);
-
-  EXPECT_GT(second.requests, first.requests)
-      << "the step allocated nothing at all: the test measures nothing";
-  EXPECT_EQ(second.device_allocs, first.device_allocs) << "cudaMalloc in the second identical step";
-  EXPECT_EQ(third.device_allocs, first.device_allocs) << "cudaMalloc in the third identical step";
-  EXPECT_EQ(third.bytes_in_use, second.bytes_in_use) << "memory held grows from step to step";
-  for (Tensor* t : p.trainable()) EXPECT_TRUE(t->has_grad());
-}
+TEST_F(Cuda, SteadyStateStepDoesNotAllocate) { expect_every_stage_op(expect_steady_state(Device::CUDA)); }
 
 }  // namespace
 }  // namespace cs::cudatest

@@ -86,12 +86,13 @@ struct RunResult {
   std::string out, err;  // stdout, stderr
 };
 
-// Runs `contraseg ARGS` (ARGS already shell-quoted) capturing stdout and stderr.
-inline RunResult run_contraseg(const std::string& args) {
+// Runs `contraseg ARGS` (ARGS already shell-quoted) capturing stdout and stderr; `binary`: the
+// command to run instead (tests/tools).
+inline RunResult run_contraseg(const std::string& args, const std::string& binary = CONTRASEG_BINARY) {
   RunResult r;
   TempDir tmp;
   const std::string err = tmp / "stderr.txt";
-  const std::string cmd = std::string("\"") + CONTRASEG_BINARY + "\" " + args + " 2>\"" + err + "\"";
+  const std::string cmd = "\"" + binary + "\" " + args + " 2>\"" + err + "\"";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
   char buf[4096];

@@ -1,0 +1,118 @@
+// The one place that reads config keys by name (settings.h).
+#include "experiments/settings.h"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace cs {
+
+Stage parse_stage(const std::string& name) {
+  if (name == "pretrain-global") return Stage::Global;
+  if (name == "pretrain-local") return Stage::Local;
+  if (name == "finetune") return Stage::Finetune;
+  throw std::invalid_argument("stage '" + name + "': expected pretrain-global, pretrain-local or finetune");
+}
+
+const char* stage_name(Stage s) {
+  return s == Stage::Global ? "pretrain-global" : s == Stage::Local ? "pretrain-local" : "finetune";
+}
+
+const char* finetune_loss_name(FinetuneLoss l) {
+  return l == FinetuneLoss::Dice ? "dice" : l == FinetuneLoss::DiceForeground ? "dice_fg" : "wce";
+}
+
+namespace {
+
+FinetuneLoss parse_finetune_loss(const std::string& s) {
+  for (FinetuneLoss l : {FinetuneLoss::Dice, FinetuneLoss::DiceForeground, FinetuneLoss::WeightedCrossEntropy})
+    if (s == finetune_loss_name(l)) return l;
+  throw std::invalid_argument("finetune.loss '" + s + "': expected dice, dice_fg or wce");
+}
+
+// The dataset's preprocessing constants (docs/method.md §6.1), with image_size, target_res and
+// num_classes applied where they are set (0 = the dataset's).
+PreprocessParams preprocess_params(const Config& cfg) {
+  PreprocessParams p = dataset_params(cfg.str("dataset"));
+  if (cfg.integer("image_size")) p.out_h = p.out_w = cfg.integer("image_size");
+  if (p.out_h % 32 != 0)
+    throw std::invalid_argument("image_size " + std::to_string(p.out_h) + " is not a multiple of 32");
+  if (cfg.real("target_res") > 0) p.target_dx = p.target_dy = cfg.real("target_res");
+  if (cfg.integer("num_classes")) p.num_classes = cfg.integer("num_classes");
+  return p;
+}
+
+}  // namespace
+
+Settings resolve_settings(const Config& cfg) {
+  Settings s;
+  s.config = cfg;
+  s.data = {cfg.str("dataset"), cfg.str("data"), cfg.str("splits"), cfg.str("layout"), preprocess_params(cfg)};
+  s.run = {parse_compat(cfg.str("compat")), parse_device(cfg.str("device")), parse_precision(cfg.str("precision")),
+           cfg.integer("seed"),             cfg.integer("threads"),           cfg.real("lr"),
+           cfg.integer("log_every"),        cfg.integer("checkpoint_every")};
+  s.global = {parse_global_loss(cfg.str("global.loss")), cfg.integer("global.iterations"), cfg.real("global.tau"),
+              cfg.integer("global.partitions"), cfg.integer("global.volumes"), cfg.integer("global.batch"),
+              cfg.integer("global.knn_every")};
+  s.local = {parse_local_loss(cfg.str("local.loss")), cfg.integer("local.iterations"), cfg.real("local.tau"),
+             cfg.integer("local.blocks"), cfg.integer("local.region"), cfg.integer("local.batch"),
+             cfg.integer("local.retrieval_every")};
+  const double own_lr = cfg.real("finetune.lr");  // 0: the shared lr
+  s.finetune = {parse_finetune_loss(cfg.str("finetune.loss")), cfg.integer("finetune.iterations"),
+                cfg.integer("finetune.batch"), own_lr > 0 ? own_lr : s.run.lr, cfg.integer("finetune.val_every"),
+                cfg.str("finetune.labeled"), cfg.str("finetune.comb"), cfg.boolean("finetune.augment"),
+                cfg.integer("finetune.bn_batches")};
+  s.reproduce = {cfg.list("reproduce.labeled"), cfg.list("reproduce.combs"), cfg.integer("reproduce.workers")};
+  return s;
+}
+
+Settings Settings::with_data(const std::string& root, const std::string& split_file, const std::string& origin) const {
+  Config c = config;
+  c.set("data", root, origin);
+  c.set("splits", split_file, origin);
+  return resolve_settings(c);
+}
+
+Settings Settings::with_labeled_set(const std::string& set, const std::string& combination,
+                                    const std::string& origin) const {
+  Config c = config;
+  c.set("finetune.labeled", set, origin);
+  c.set("finetune.comb", combination, origin);
+  return resolve_settings(c);
+}
+
+Settings Settings::with_threads(int n, const std::string& origin) const {
+  Config c = config;
+  c.set("threads", std::to_string(n), origin);
+  return resolve_settings(c);
+}
+
+Settings Settings::with_device(Device d, const std::string& origin) const {
+  Config c = config;
+  c.set("device", device_name(d), origin);
+  return resolve_settings(c);
+}
+
+std::vector<std::string> weight_keys(Stage stage) {
+  // Keys of one stage carry its prefix; the unprefixed ones are shared by every stage.
+  const std::string own = stage == Stage::Global ? "global." : stage == Stage::Local ? "local." : "finetune.";
+  std::vector<std::string> keys;
+  for (const auto& s : config_schema()) {
+    const bool shared = s.key.find('.') == std::string::npos;
+    // What only logs or paces a run does not change its weights.
+    if (s.key == "log_every" || s.key == "checkpoint_every" || s.key == "threads" || s.key == "global.knn_every" ||
+        s.key == "local.retrieval_every")
+      continue;
+    if (shared || s.key.compare(0, own.size(), own) == 0) keys.push_back(s.key);
+  }
+  return keys;
+}
+
+void check_init_matches(const Settings& init, const Settings& now, const std::string& init_dir) {
+  for (const char* key : {"dataset", "image_size", "target_res"})
+    if (init.config.str(key) != now.config.str(key))
+      throw std::invalid_argument(fmt::format("--init {}: its {} is '{}', this run's is '{}'", init_dir, key,
+                                              init.config.str(key), now.config.str(key)));
+}
+
+}  // namespace cs

@@ -1,0 +1,110 @@
+#pragma once
+// The resolved configuration as types. experiments/config.h holds the keys (one table: type,
+// default, range, help) and checks every value as it comes in; resolve_settings reads each key
+// once, here and nowhere else, into the structs below, with enums for the switches. The rest of the
+// program reads fields, so a misspelt setting is a compile error. `Settings::config` stays the
+// record: what a run folder saves, prints and hashes.
+#include <string>
+#include <vector>
+
+#include "autograd/compat.h"
+#include "autograd/device.h"
+#include "autograd/precision.h"
+#include "experiments/config.h"
+#include "io/datasets/preprocess.h"
+#include "losses/global.h"
+#include "losses/local.h"
+
+namespace cs {
+
+// The three training stages; the values seed the initialisation (kept as first cut).
+enum class Stage { Global = 0, Local = 1, Finetune = 2 };
+Stage parse_stage(const std::string& name);  // "pretrain-global" | "pretrain-local" | "finetune"
+const char* stage_name(Stage s);             // the run folder's stage name, as above
+
+enum class FinetuneLoss { Dice, DiceForeground, WeightedCrossEntropy };
+const char* finetune_loss_name(FinetuneLoss l);  // the key's value: "dice" | "dice_fg" | "wce"
+
+// resolve_settings fills each struct in the order of its fields: a new field goes there too.
+
+// Where the cases come from and how they are preprocessed.
+struct DataSettings {
+  std::string dataset;        // acdc | prostate | mmwhs
+  std::string root;           // `data`: the dataset folder ("" = not given)
+  std::string splits;         // the split file ("" = the folder's or the dataset's)
+  std::string layout;         // auto (the dataset's) | acdc | msd | mmwhs | nnunet
+  PreprocessParams params;    // the dataset's constants with image_size, target_res, num_classes applied
+};
+
+// What every stage shares.
+struct RunSettings {
+  Compat compat = Compat::Paper;
+  Device device = Device::CPU;
+  Precision precision = Precision::FP32;
+  int seed = 0;
+  int threads = 0;  // 0: OpenMP's default
+  double lr = 0;
+  int log_every = 0, checkpoint_every = 0;
+};
+
+struct GlobalSettings {
+  GlobalLossKind loss = GlobalLossKind::GD;
+  int iterations = 0;
+  double tau = 0;
+  int partitions = 0, volumes = 0, batch = 0;
+  int knn_every = 0;
+};
+
+struct LocalSettings {
+  LocalLossKind loss = LocalLossKind::LR;
+  int iterations = 0;
+  double tau = 0;
+  int blocks = 0, region = 0, batch = 0;
+  int retrieval_every = 0;
+};
+
+struct FinetuneSettings {
+  FinetuneLoss loss = FinetuneLoss::Dice;
+  int iterations = 0, batch = 0;
+  double lr = 0;  // the stage's Adam rate: finetune.lr where set, else lr
+  int val_every = 0;
+  std::string labeled, comb;
+  bool augment = true;
+  int bn_batches = 0;
+};
+
+struct ReproduceSettings {
+  std::vector<std::string> labeled, combs;
+  int workers = 0;
+};
+
+struct Settings {
+  DataSettings data;
+  RunSettings run;
+  GlobalSettings global;
+  LocalSettings local;
+  FinetuneSettings finetune;
+  ReproduceSettings reproduce;
+  Config config;  // the same values as keys: the record of a run
+
+  // The Adam learning rate of a stage.
+  double learning_rate(Stage s) const { return s == Stage::Finetune ? finetune.lr : run.lr; }
+  // The same settings with these values (the config record follows).
+  Settings with_data(const std::string& root, const std::string& splits, const std::string& origin) const;
+  Settings with_labeled_set(const std::string& labeled, const std::string& comb, const std::string& origin) const;
+  Settings with_threads(int threads, const std::string& origin) const;
+  Settings with_device(Device d, const std::string& origin) const;
+};
+
+// Reads every key of a checked config (Config::validate has run) into Settings.
+Settings resolve_settings(const Config& cfg);
+
+// The keys that can change the weights of `stage`: its own section and the shared keys, less those
+// that only log or pace a run.
+std::vector<std::string> weight_keys(Stage stage);
+
+// An init run must have been trained on the same dataset, image size and resolution; throws naming
+// the key, both values and the init folder.
+void check_init_matches(const Settings& init, const Settings& now, const std::string& init_dir);
+
+}  // namespace cs
