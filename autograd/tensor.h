@@ -53,7 +53,8 @@ class Tensor {
   static Tensor full(const Shape& shape, float value, Device d = Device::CPU);
   static Tensor from_vector(const Shape& shape, const std::vector<float>& values,
                             Device d = Device::CPU);
-  // A tensor over memory someone else owns (e.g. a parameter arena); `keep_alive` is held.
+  // A tensor over part of a storage that others share (e.g. a parameter arena), from float
+  // offset_floats on; it holds a reference to the storage, so the memory outlives it.
   static Tensor view_of(std::shared_ptr<Storage> storage, size_t offset_floats, const Shape& shape);
 
   bool defined() const { return impl_ != nullptr; }

@@ -1,6 +1,6 @@
 // End-to-end training-step throughput of the three stages (ACDC geometry: 192x192, 4 classes),
 // on the CPU and, when a GPU is visible, on CUDA. Each benchmark runs the stage's StageStep
-// (experiments/pipeline/stage_step.h), the same step that training and `contraseg profile` run,
+// (experiments/methods/stage_step.h), the same step that training and `contraseg profile` run,
 // built from the default config with the keys below. One batch is sampled from random slice
 // stacks before timing; the timed part is zero_grad, forward, loss, backward and Adam.
 //
@@ -34,7 +34,7 @@
 
 #include "autograd/cuda_runtime_api.h"
 #include "autograd/device.h"
-#include "experiments/pipeline/stage_step.h"
+#include "experiments/methods/stage_step.h"
 #include "losses/local.h"
 #include "nn/summary.h"
 #include "ops/precision.h"

@@ -66,6 +66,13 @@ Settings resolve_settings(const Config& cfg) {
   return s;
 }
 
+std::string Settings::method(Stage stage) const {
+  if (stage == Stage::Global)
+    return global.loss == GlobalLossKind::GR ? "gr" : global.loss == GlobalLossKind::GDMinus ? "gd-" : "gd";
+  if (stage == Stage::Local) return local.loss == LocalLossKind::LR ? "lr" : "ld";
+  return finetune_loss_name(finetune.loss);
+}
+
 Settings Settings::with_data(const std::string& root, const std::string& split_file, const std::string& origin) const {
   Config c = config;
   c.set("data", root, origin);

@@ -87,6 +87,9 @@ struct Settings {
   ReproduceSettings reproduce;
   Config config;  // the same values as keys: the record of a run
 
+  // The value of the stage's method key (global.loss, local.loss, finetune.loss): the name of its
+  // entry in experiments/methods/registry.h.
+  std::string method(Stage s) const;
   // The Adam learning rate of a stage.
   double learning_rate(Stage s) const { return s == Stage::Finetune ? finetune.lr : run.lr; }
   // The same settings with these values (the config record follows).

@@ -28,6 +28,15 @@ OptionSpec choice(const std::string& name, const std::vector<std::string>& choic
   return {name, value, help, choices, false};
 }
 
+OptionSpec config_option(const std::string& help) { return option("config", "FILE", help); }
+OptionSpec set_option(const std::string& help) { return repeatable("set", "KEY=VALUE", help); }
+OptionSpec data_option(const std::string& help) { return option("data", "DIR", help); }
+OptionSpec device_option(const std::string& help) { return choice("device", config_choices("device"), help); }
+OptionSpec dataset_option(const std::string& help) { return option("dataset", "acdc|prostate|mmwhs", help); }
+OptionSpec verbose_option() {
+  return flag("verbose", "per-step lines on the terminal (always in each run's log.txt)");
+}
+
 namespace {
 
 const OptionSpec* find_option(const CommandSpec& spec, const std::string& name) {

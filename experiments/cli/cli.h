@@ -27,6 +27,17 @@ OptionSpec flag(const std::string& name, const std::string& help);
 OptionSpec repeatable(const std::string& name, const std::string& value, const std::string& help);
 OptionSpec choice(const std::string& name, const std::vector<std::string>& choices, const std::string& help);
 
+// The options that resolve_config reads (--config, --set, --data, --device), with the help most
+// commands give them; a command whose option means something narrower passes its own help.
+OptionSpec config_option(const std::string& help = "JSON config (experiments/configs/*.json); defaults otherwise");
+OptionSpec set_option(const std::string& help = "override one config key; `contraseg config` lists the keys");
+OptionSpec data_option(const std::string& help = "dataset root (same as --set data=DIR)");
+OptionSpec device_option(const std::string& help = "same as --set device=...");
+// --dataset acdc|prostate|mmwhs, for the commands that name a dataset rather than a config.
+OptionSpec dataset_option(const std::string& help);
+// --verbose of the commands that run several stages (per-step lines on the terminal).
+OptionSpec verbose_option();
+
 // What a command accepts and how it is described.
 struct CommandSpec {
   std::string name, summary;

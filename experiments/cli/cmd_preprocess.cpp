@@ -23,8 +23,7 @@ CommandSpec preprocess_spec() {
           "Normalises each volume by its 1st/99th percentiles, resamples every slice in-plane to the\n"
           "dataset's target resolution and centre-crops or pads it to the network input size.\n"
           "Writes OUT/<id>/img_cropped.nii.gz and, for labelled cases, OUT/<id>/mask_cropped.nii.gz.\n",
-          {option("dataset", "acdc|prostate|mmwhs", "the dataset (its layout, resolution and size)"),
-           option("data", "DIR", "dataset root"),
+          {dataset_option("the dataset (its layout, resolution and size)"), data_option("dataset root"),
            option("out", "DIR", "folder to write"),
            option("phase", "frame01|ED|ES", "ACDC frame to use (default frame01, as the reference)"),
            option("ids", "A,B,...", "only these case ids"),

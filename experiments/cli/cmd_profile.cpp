@@ -11,7 +11,7 @@
 #include "experiments/pipeline/stage_checks.h"
 #include "experiments/profile/profiler.h"
 #include "experiments/pipeline/training.h"
-#include "experiments/pipeline/stage_step.h"
+#include "experiments/methods/stage_step.h"
 #include "ops/precision.h"
 
 namespace cs {
@@ -28,14 +28,12 @@ CommandSpec profile_spec() {
           "On the GPU each op is timed alone (the stream is synchronised around it) and carries an NVTX\n"
           "range of its name. --trace writes every op, phase and step of the timed steps as a Chrome\n"
           "trace-event file that Perfetto (ui.perfetto.dev) and chrome://tracing open.\n",
-          {option("config", "FILE", "JSON config (experiments/configs/*.json); defaults otherwise"),
-           repeatable("set", "KEY=VALUE", "override one config key; `contraseg config` lists the keys"),
+          {config_option(), set_option(),
            choice("stage", {"pretrain-global", "pretrain-local", "finetune"}, "the stage (default finetune)"),
            option("steps", "N", "timed steps (default 5)"),
            option("warmup", "N", "untimed steps first (default 1)"),
            option("trace", "FILE.json", "write a Chrome trace-event file of the timed steps"),
-           flag("overwrite", "replace an existing --trace file"),
-           choice("device", config_choices("device"), "same as --set device=...")}};
+           flag("overwrite", "replace an existing --trace file"), device_option()}};
 }
 
 int cmd_profile(const Args& a) {

@@ -23,12 +23,8 @@ CommandSpec reproduce_spec() {
           "and from stage 2 (global + local) for every labelled set and combination in reproduce.labeled /\n"
           "reproduce.combs, each evaluated on the test cases; writes DIR/results.md and DIR/results.csv.\n"
           "Re-running on the same DIR skips finished parts and resumes a killed one.\n",
-          {option("config", "FILE", "JSON config (experiments/configs/*.json)"),
-           repeatable("set", "KEY=VALUE", "override one config key; `contraseg config` lists the keys"),
-           option("data", "DIR", "dataset root (same as --set data=DIR)"),
-           option("out", "DIR", "folder of the runs and the table"),
-           choice("device", config_choices("device"), "same as --set device=..."),
-           flag("verbose", "per-step lines on the terminal (always in each run's log.txt)")}};
+          {config_option("JSON config (experiments/configs/*.json)"), set_option(), data_option(),
+           option("out", "DIR", "folder of the runs and the table"), device_option(), verbose_option()}};
 }
 
 int cmd_reproduce(const Args& a) {
@@ -49,12 +45,10 @@ CommandSpec demo_spec() {
           "and its split into OUT/data (as contraseg synth); with --data it uses your ACDC-layout folder\n"
           "and its splits.json, or, when it has none, a split derived from its cases (OUT/splits.json,\n"
           "as contraseg split).\n",
-          {option("data", "DIR", "an ACDC-layout dataset (default: synthesise one)"),
+          {data_option("an ACDC-layout dataset (default: synthesise one)"),
            option("out", "DIR", "folder of the runs and the table (default runs/demo)"),
            option("patients", "N", "phantom patients to synthesise (default 20)"),
-           repeatable("set", "KEY=VALUE", "override one key of the demo's config"),
-           choice("device", config_choices("device"), "same as --set device=..."),
-           flag("verbose", "per-step lines on the terminal (always in each run's log.txt)")}};
+           set_option("override one key of the demo's config"), device_option(), verbose_option()}};
 }
 
 int cmd_demo(const Args& a) {

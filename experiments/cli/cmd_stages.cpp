@@ -26,11 +26,7 @@ namespace {
 // The options every training stage takes; `extra` are the stage's own.
 std::vector<OptionSpec> stage_options(std::vector<OptionSpec> extra) {
   std::vector<OptionSpec> o = {
-      option("config", "FILE", "JSON config (experiments/configs/*.json); defaults otherwise"),
-      repeatable("set", "KEY=VALUE", "override one config key; `contraseg config` lists the keys"),
-      option("data", "DIR", "dataset root (same as --set data=DIR)"),
-      option("out", "RUN", "run folder to create"),
-      choice("device", config_choices("device"), "same as --set device=..."),
+      config_option(), set_option(), data_option(), option("out", "RUN", "run folder to create"), device_option(),
       flag("resume", "continue the run in RUN from its latest checkpoint (nothing to do if it finished)"),
       flag("overwrite", "discard the run in RUN and start again"),
       flag("quiet", "only errors and the result on the terminal (every line is in the run's log.txt)")};
@@ -38,23 +34,21 @@ std::vector<OptionSpec> stage_options(std::vector<OptionSpec> extra) {
   return o;
 }
 
-// What a stage command runs with: its resolved settings (printed) and its options.
-struct StageCall {
-  Settings settings;
+// A stage command: resolves its settings (printed) and options, then runs the stage with them.
+int run_stage_command(const Args& a, void (*run_stage)(const Settings&, const StageOptions&)) {
+  const Settings settings = resolve_settings(resolve_config(a));
   StageOptions opt;
-};
-StageCall stage_call(const Args& a, const char* name) {
-  StageCall c{resolve_settings(resolve_config(a)), {}};
-  c.opt.out = a.require("out");
-  c.opt.init = a.get("init", "");
+  opt.out = a.require("out");
+  opt.init = a.get("init", "");
   if (a.flag("resume") && a.flag("overwrite")) throw UsageError("--resume and --overwrite exclude each other");
-  c.opt.existing = a.flag("resume") ? Existing::Resume : a.flag("overwrite") ? Existing::Overwrite : Existing::Refuse;
-  c.opt.quiet = a.flag("quiet");
-  set_quiet(c.opt.quiet);
-  c.opt.command_line = a.command_line();
+  opt.existing = a.flag("resume") ? Existing::Resume : a.flag("overwrite") ? Existing::Overwrite : Existing::Refuse;
+  opt.quiet = a.flag("quiet");
+  set_quiet(opt.quiet);
+  opt.command_line = a.command_line();
   // --quiet: only errors and the result on the terminal; the config is in the run's config.json.
-  if (!c.opt.quiet) std::printf("%s: resolved config\n%s", name, c.settings.config.to_text().c_str());
-  return c;
+  if (!opt.quiet) std::printf("%s: resolved config\n%s", a.spec().name.c_str(), settings.config.to_text().c_str());
+  run_stage(settings, opt);
+  return 0;
 }
 
 CommandSpec pretrain_global_spec() {
@@ -63,11 +57,7 @@ CommandSpec pretrain_global_spec() {
           "Stage 1: the encoder and head g1 with the global contrastive loss (global.loss = gr|gd-|gd).\n",
           stage_options({})};
 }
-int cmd_pretrain_global(const Args& a) {
-  const StageCall s = stage_call(a, "pretrain-global");
-  run_pretrain_global(s.settings, s.opt);
-  return 0;
-}
+int cmd_pretrain_global(const Args& a) { return run_stage_command(a, run_pretrain_global); }
 
 CommandSpec pretrain_local_spec() {
   return {"pretrain-local", "stage 2: local contrastive pre-training of the decoder",
@@ -76,11 +66,7 @@ CommandSpec pretrain_local_spec() {
           "frozen encoder of a pretrain-global run.\n",
           stage_options({option("init", "RUN", "the pretrain-global run folder")})};
 }
-int cmd_pretrain_local(const Args& a) {
-  const StageCall s = stage_call(a, "pretrain-local");
-  run_pretrain_local(s.settings, s.opt);
-  return 0;
-}
+int cmd_pretrain_local(const Args& a) { return run_stage_command(a, run_pretrain_local); }
 
 CommandSpec finetune_spec() {
   return {"finetune", "stage 3: Dice fine-tuning on a few labelled volumes (+ evaluation)",
@@ -93,11 +79,7 @@ CommandSpec finetune_spec() {
                          choice("labeled", config_choices("finetune.labeled"), "labelled set (finetune.labeled)"),
                          choice("comb", config_choices("finetune.comb"), "its combination (finetune.comb)")})};
 }
-int cmd_finetune(const Args& a) {
-  const StageCall s = stage_call(a, "finetune");
-  run_finetune(s.settings, s.opt);
-  return 0;
-}
+int cmd_finetune(const Args& a) { return run_stage_command(a, run_finetune); }
 
 // A fine-tuned run's checkpoints that evaluate and predict can use (run_folder.h
 // run_checkpoint). "latest" also exists in an unfinished run, the others need a finished one.
@@ -119,11 +101,11 @@ CommandSpec evaluate_spec() {
           "The run's config.json gives the data folder and split (from any directory); --data and --set\n"
           "change them.\n",
           {option("run", "RUN", "the fine-tuned run folder"),
-           option("data", "DIR", "dataset root (default: the run's)"),
+           data_option("dataset root (default: the run's)"),
            option("out", "DIR", "where to write (default RUN/eval)"),
            checkpoint_option(),
-           repeatable("set", "KEY=VALUE", "override one key of the run's config"),
-           choice("device", config_choices("device"), "same as --set device=..."),
+           set_option("override one key of the run's config"),
+           device_option(),
            flag("overwrite", "replace an existing evaluation in --out")}};
 }
 int cmd_evaluate(const Args& a) {
@@ -143,7 +125,7 @@ CommandSpec predict_spec() {
            option("out", "OUT.nii.gz", "the label volume to write (never IN itself)"),
            option("channel", "T", "volume of a 4D image to use (default 0; the 4th dimension, 0..T-1)"),
            checkpoint_option(),
-           choice("device", config_choices("device"), "where to run (default: the run's device)"),
+           device_option("where to run (default: the run's device)"),
            flag("overwrite", "replace OUT when it exists (without it an existing OUT is refused)")}};
 }
 
@@ -213,8 +195,7 @@ CommandSpec config_spec() {
           "contraseg config [--config FILE] [--set KEY=VALUE]...",
           "Prints every key, its resolved value, what it means and what it takes (the allowed values of\n"
           "an enumerated key, else its type).\n",
-          {option("config", "FILE", "JSON config to resolve"),
-           repeatable("set", "KEY=VALUE", "override one config key")}};
+          {config_option("JSON config to resolve"), set_option("override one config key")}};
 }
 int cmd_config(const Args& a) {
   const Config c = resolve_config(a);

@@ -16,7 +16,7 @@ CommandSpec summary_spec() {
           "contraseg summary --dataset acdc|prostate|mmwhs [--size N] [--g2-block L]",
           "The U-Net of a dataset layer by layer (output shape, trainable parameters, forward FLOPs per\n"
           "image), then the heads g1 and g2, and the totals.\n",
-          {option("dataset", "acdc|prostate|mmwhs", "sets the input size and the number of classes"),
+          {dataset_option("sets the input size and the number of classes"),
            option("size", "N", "input height = width, a multiple of 32 (default: the dataset's)"),
            option("g2-block", "L", "decoder block (1..5) under the local head g2 (default 3)")}};
 }

@@ -2,12 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
-#include "io/augmentation/sampler.h"
+#include "experiments/methods/registry.h"
 #include "nn/summary.h"
 
 namespace cs {
@@ -20,19 +21,18 @@ struct PartitionedDraw {
   std::string volumes_key, partitions_key;
 };
 
-PartitionedDraw partitioned_draw(Stage stage, const Settings& settings) {
-  const bool reference = settings.run.compat == Compat::Reference;
-  if (stage == Stage::Global) {
-    const GlobalSettings& g = settings.global;
-    if (g.loss == GlobalLossKind::GR) return {};
-    if (!reference) return {g.volumes, g.partitions, "global.volumes", "global.partitions"};
-    const std::string why = std::string("global.loss = ") + (g.loss == GlobalLossKind::GD ? "gd" : "gd-") +
-                            " in reference mode";
-    return g.loss == GlobalLossKind::GD ? PartitionedDraw{2, 4, why, why} : PartitionedDraw{3, 4, why, why};
-  }
-  if (stage == Stage::Local && settings.local.loss == LocalLossKind::LD)
-    return {kLdVolumes, kLdPartitions, "local.loss = ld", "local.loss = ld"};
-  return {};
+PartitionedDraw partitioned_draw(const StageStep& step, const Settings& settings) {
+  const SlotLayout* layout = step.slot_layout();
+  if (!layout || layout->partitions == 0) return {};
+  int volumes = 0;
+  for (const auto& draw : layout->draws) volumes = std::max(volumes, static_cast<int>(draw.size()));
+  const Stage stage = step.stage();
+  if (stage == Stage::Global && settings.run.compat == Compat::Paper)
+    return {volumes, layout->partitions, "global.volumes", "global.partitions"};
+  // The fixed batches of reference mode and L^D: no key sets their size.
+  const std::string why = std::string(method_key(stage)) + " = " + settings.method(stage) +
+                          (stage == Stage::Global ? " in reference mode" : "");
+  return {volumes, layout->partitions, why, why};
 }
 
 // "1.2 GB", "350 KB": bytes in the unit that keeps the number readable.
@@ -48,9 +48,9 @@ std::string bytes_text(double bytes) {
 
 }  // namespace
 
-void check_pool_fits_batch(Stage stage, const Settings& settings, const std::vector<PreparedCase>& pool,
+void check_pool_fits_batch(const StageStep& step, const Settings& settings, const std::vector<PreparedCase>& pool,
                            const std::string& pool_name) {
-  const PartitionedDraw d = partitioned_draw(stage, settings);
+  const PartitionedDraw d = partitioned_draw(step, settings);
   if (d.volumes == 0) return;
   if (static_cast<int>(pool.size()) < d.volumes) {
     const bool key = d.volumes_key == "global.volumes";
@@ -102,7 +102,7 @@ void check_step_memory(StageStep& step) {
 
 void check_stage_inputs(StageStep& step, const Settings& settings, const std::vector<PreparedCase>& train,
                         const std::string& train_name) {
-  check_pool_fits_batch(step.stage(), settings, train, train_name);
+  check_pool_fits_batch(step, settings, train, train_name);
   check_step_memory(step);
   step.sample(0);
 }

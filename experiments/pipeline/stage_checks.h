@@ -8,12 +8,12 @@
 
 #include "experiments/settings.h"
 #include "experiments/pipeline/data.h"
-#include "experiments/pipeline/stage_step.h"
+#include "experiments/methods/stage_step.h"
 
 namespace cs {
 
-// The pre-training pool against the batch the stage draws from it; `pool_name` names the list.
-void check_pool_fits_batch(Stage stage, const Settings& settings, const std::vector<PreparedCase>& pool,
+// The pre-training pool against the batch the step draws from it; `pool_name` names the list.
+void check_pool_fits_batch(const StageStep& step, const Settings& settings, const std::vector<PreparedCase>& pool,
                            const std::string& pool_name);
 
 // The activations of one step of `step` against this machine's memory: refuses a batch whose

@@ -10,7 +10,7 @@
 
 #include "experiments/pipeline/data.h"
 #include "experiments/pipeline/run_folder.h"
-#include "experiments/pipeline/stage_step.h"
+#include "experiments/methods/stage_step.h"
 #include "experiments/pipeline/stages.h"
 #include "experiments/settings.h"
 

@@ -7,7 +7,7 @@
 
 #include "experiments/settings.h"
 #include "experiments/pipeline/run_folder.h"
-#include "experiments/pipeline/stage_step.h"
+#include "experiments/methods/stage_step.h"
 
 namespace cs {
 

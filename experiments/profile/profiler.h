@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "autograd/record_op.h"
-#include "experiments/pipeline/stage_step.h"
+#include "experiments/methods/stage_step.h"
 #include "experiments/profile/trace.h"
 
 namespace cs {

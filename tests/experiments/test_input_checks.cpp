@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -21,17 +21,7 @@
 namespace cs {
 namespace {
 
-using testing_io::run_contraseg;
-using testing_io::RunResult;
-using testing_io::TempDir;
-using testing_io::write_text;
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
+using namespace testing_io;
 
 // A tiny phantom dataset (8 patients, the split below) and a config that trains in seconds,
 // synthesised once; each test works on its own copy when it changes the data.
@@ -66,6 +56,14 @@ class InputChecks : public ::testing::Test {
     const std::string d = tmp_ / "data";
     std::filesystem::copy(clean_data(), d, std::filesystem::copy_options::recursive);
     return d;
+  }
+  // A copy of the clean dataset whose split is split() changed by `change`.
+  std::string data_with_split(const std::function<void(nlohmann::json&)>& change) {
+    const std::string data = data_copy();
+    nlohmann::json s = split();
+    change(s);
+    write_split(data, s);
+    return data;
   }
   std::string out() const { return tmp_ / "run"; }
 
@@ -118,10 +116,7 @@ TEST_F(InputChecks, ABadTestLabelIsFoundBeforeTraining) {
 
 // Item 4: what a split says is checked.
 TEST_F(InputChecks, ATestCaseInATrainingListIsRefusedInPaperMode) {
-  const std::string data = data_copy();
-  auto s = split();
-  s["labeled"]["tr1"]["c1"]["train"] = {"007"};
-  write_split(data, s);
+  const std::string data = data_with_split([](nlohmann::json& s) { s["labeled"]["tr1"]["c1"]["train"] = {"007"}; });
   const std::string err = refused("finetune", data);
   EXPECT_TRUE(contains(err, data + "/splits.json: test case 007 is also in labeled.tr1.c1.train")) << err;
   // The pre-training stages read the same file and refuse it as well.
@@ -129,37 +124,25 @@ TEST_F(InputChecks, ATestCaseInATrainingListIsRefusedInPaperMode) {
 }
 
 TEST_F(InputChecks, ACaseTwiceInAListIsRefused) {
-  const std::string data = data_copy();
-  auto s = split();
-  s["pretrain"]["train"] = {"001", "002", "002", "003"};
-  write_split(data, s);
+  const std::string data = data_with_split([](nlohmann::json& s) { s["pretrain"]["train"] = {"001", "002", "002", "003"}; });
   const std::string err = refused("pretrain-global", data);
   EXPECT_TRUE(contains(err, "pretrain.train lists case 002 twice")) << err;
 }
 
 TEST_F(InputChecks, AnEmptyValidationListIsRefused) {
-  const std::string data = data_copy();
-  auto s = split();
-  s["labeled"]["tr1"]["c1"]["val"] = nlohmann::json::array();
-  write_split(data, s);
+  const std::string data = data_with_split([](nlohmann::json& s) { s["labeled"]["tr1"]["c1"]["val"] = nlohmann::json::array(); });
   const std::string err = refused("finetune", data);
   EXPECT_TRUE(contains(err, "the validation list of labelled set tr1 c1 is empty")) << err;
 }
 
 TEST_F(InputChecks, TrainingCasesInTheirOwnValidationListAreRefused) {
-  const std::string data = data_copy();
-  auto s = split();
-  s["labeled"]["tr1"]["c1"]["val"] = {"001", "005"};
-  write_split(data, s);
+  const std::string data = data_with_split([](nlohmann::json& s) { s["labeled"]["tr1"]["c1"]["val"] = {"001", "005"}; });
   const std::string err = refused("finetune", data);
   EXPECT_TRUE(contains(err, "001 is in both the training and the validation list of labeled.tr1.c1")) << err;
 }
 
 TEST_F(InputChecks, ACaseTheFolderLacksIsNamedWithItsList) {
-  const std::string data = data_copy();
-  auto s = split();
-  s["labeled"]["tr1"]["c1"]["val"] = {"005", "099"};
-  write_split(data, s);
+  const std::string data = data_with_split([](nlohmann::json& s) { s["labeled"]["tr1"]["c1"]["val"] = {"005", "099"}; });
   const std::string err = refused("finetune", data);
   EXPECT_TRUE(contains(err, "the validation list of labelled set tr1 c1 names case 099, not in " + data)) << err;
 }
@@ -232,7 +215,7 @@ TEST_F(InputChecks, ConfigFileMistakes) {
 TEST_F(InputChecks, AFixedInputStartsCleanly) {
   const std::string data = data_copy();
   const std::string label = data + "/patient001/patient001_frame01_gt.nii.gz";
-  const std::string good = slurp(label);
+  const std::string good = read_text(label);
   set_label_voxel(label, 7);
   refused("finetune", data);
   write_text(label, good);
@@ -248,7 +231,7 @@ TEST(RunFolderErrors, AFailureAfterTheStartIsInTheLog) {
   EXPECT_FALSE(std::filesystem::exists(dir)) << "nothing is created before start()";
   run.start();
   EXPECT_THROW(run.logging_errors([] { throw std::runtime_error("the disk is full"); }), std::runtime_error);
-  EXPECT_TRUE(contains(slurp(dir + "/log.txt"), "error: the disk is full"));
+  EXPECT_TRUE(contains(read_text(dir + "/log.txt"), "error: the disk is full"));
 }
 
 }  // namespace

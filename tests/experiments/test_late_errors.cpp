@@ -14,12 +14,7 @@
 namespace cs {
 namespace {
 
-using testing_io::run_contraseg;
-using testing_io::RunResult;
-using testing_io::TempDir;
-using testing_io::write_text;
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using namespace testing_io;
 
 class ConfigErrors : public ::testing::Test {
  protected:

@@ -24,14 +24,7 @@ namespace cs {
 namespace {
 
 namespace fs = std::filesystem;
-using testing_io::read_bytes;
-using testing_io::run_contraseg;
-using testing_io::RunResult;
-using testing_io::TempDir;
-using testing_io::write_bytes;
-using testing_io::write_text;
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using namespace testing_io;
 
 // A file's size, modification time and bytes: equal before and after means untouched.
 std::string stamp(const std::string& path) {

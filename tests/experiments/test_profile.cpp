@@ -14,7 +14,7 @@
 #include "autograd/precision.h"
 #include "autograd/record_op.h"
 #include "experiments/config.h"
-#include "experiments/pipeline/stage_step.h"
+#include "experiments/methods/stage_step.h"
 #include "experiments/profile/profiler.h"
 #include "experiments/settings.h"
 #include "support/io_test_util.h"

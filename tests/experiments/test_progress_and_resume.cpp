@@ -22,16 +22,11 @@
 namespace {
 
 using cs::testing_io::load_json;
-using cs::testing_io::read_bytes;
+using cs::testing_io::read_text;
 using cs::testing_io::run_contraseg;
 using cs::testing_io::RunResult;
 using cs::testing_io::TempDir;
 namespace fs = std::filesystem;
-
-std::string slurp(const std::string& path) {
-  const auto b = read_bytes(path);
-  return std::string(b.begin(), b.end());
-}
 
 size_t count_of(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -282,7 +277,7 @@ TEST_F(ProgressAndResume, ProgressAUserCanPlanWith) {
   RunResult r = run_contraseg("finetune" + args + " --out " + out);
   ASSERT_EQ(r.status, 0) << r.out << r.err;
   const std::regex step_line(R"(step (\d+)/6 loss [0-9.]+ ms/step [0-9.]+ images/s [0-9.]+ eta \d+s)");
-  const std::string log = slurp(out + "/log.txt");
+  const std::string log = read_text(out + "/log.txt");
   EXPECT_EQ(std::distance(std::sregex_iterator(log.begin(), log.end(), step_line), std::sregex_iterator()), 6) << log;
   EXPECT_NE(log.find("step 6/6 loss "), std::string::npos) << log;
   EXPECT_NE(r.out.find("step 3/6 loss "), std::string::npos) << r.out;

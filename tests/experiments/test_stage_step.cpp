@@ -1,4 +1,4 @@
-// The stage step (experiments/pipeline/stage_step.h): the one step definition that training,
+// The stage step (experiments/methods/stage_step.h): the one step definition that training,
 // `contraseg profile` and the benchmarks run, built from the config.
 #include <gtest/gtest.h>
 
@@ -12,23 +12,18 @@
 
 #include "autograd/record_op.h"
 #include "autograd/tape.h"
-#include "experiments/pipeline/stage_step.h"
+#include "experiments/methods/stage_step.h"
+#include "support/step_test_util.h"
 
 namespace cs {
 namespace {
 
-// Small settings (64x64 inputs) with `keys` set.
-Settings small_config(const std::vector<std::pair<std::string, std::string>>& keys) {
-  Config c;
-  c.set("image_size", "64");
-  c.set("threads", "2");
-  c.set("global.volumes", "3");
-  c.set("global.batch", "4");
-  c.set("local.batch", "3");
-  c.set("finetune.batch", "4");
-  for (const auto& [k, v] : keys) c.set(k, v);
-  c.validate();
-  return resolve_settings(c);
+using testing_step::ObserverScope;
+
+// Small settings (64x64 inputs, 2 threads) with `keys` set.
+Settings small_config(testing_step::ConfigKeys keys) {
+  keys.insert(keys.begin(), {"threads", "2"});
+  return testing_step::small_settings(keys);
 }
 
 std::vector<float> values(const Tensor& t) { return t.to_vector(); }
@@ -224,14 +219,6 @@ struct PrecisionLog : OpObserver {
     if (!e.backward && takes_precision(e.name)) seen.push_back(compute_precision());
   }
   void end(const OpEvent&) override {}
-};
-
-// Installs an op observer for its lifetime.
-struct ObserverScope {
-  explicit ObserverScope(OpObserver* o) { set_op_observer(o); }
-  ~ObserverScope() { set_op_observer(nullptr); }
-  ObserverScope(const ObserverScope&) = delete;
-  ObserverScope& operator=(const ObserverScope&) = delete;
 };
 
 // Every weight of the model, in the store's order.

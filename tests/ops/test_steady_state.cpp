@@ -1,7 +1,7 @@
 // After a first training step, the next steps must not ask the system for memory (malloc on the
 // CPU, cudaMalloc on the GPU): every temporary (the batch, activations, gradients, scratch of the
 // reductions, cuDNN workspaces, bf16 operands) comes from the caching allocator's free lists.
-// The steps are the stage steps that training runs (experiments/pipeline/stage_step.h), in every
+// The steps are the stage steps that training runs (experiments/methods/stage_step.h), in every
 // loss and precision below, so every op the method trains with takes part: the U-Net's
 // convolutions, fused batch norm + ReLU, pooling and upsampling, the projection heads, the
 // regions of stage 2, the contrastive and segmentation losses, and Adam.
@@ -17,9 +17,10 @@
 #include "autograd/record_op.h"
 #include "autograd/tape.h"
 #include "experiments/config.h"
-#include "experiments/pipeline/stage_step.h"
+#include "experiments/methods/stage_step.h"
 #include "experiments/settings.h"
 #include "parity.h"
+#include "support/step_test_util.h"
 
 namespace cs {
 namespace {
@@ -51,31 +52,11 @@ std::string name_of(const StepConfig& c) {
   return n;
 }
 
-// Small settings: 64x64 inputs, small batches.
-Settings small_settings(const StepConfig& c) {
-  Config cfg;
-  cfg.set("image_size", "64");
-  cfg.set("global.volumes", "3");
-  cfg.set("global.batch", "4");
-  cfg.set("local.batch", "3");
-  cfg.set("finetune.batch", "4");
-  for (const auto& [k, v] : c.keys) cfg.set(k, v);
-  cfg.validate();
-  return resolve_settings(cfg);
-}
-
 // The names of the ops a step runs.
 struct OpNames : OpObserver {
   std::set<std::string> names;
   void begin(const OpEvent& e) override { names.insert(e.name); }
   void end(const OpEvent&) override {}
-};
-
-struct ObserverScope {
-  explicit ObserverScope(OpObserver* o) { set_op_observer(o); }
-  ~ObserverScope() { set_op_observer(nullptr); }
-  ObserverScope(const ObserverScope&) = delete;
-  ObserverScope& operator=(const ObserverScope&) = delete;
 };
 
 // Three steps of each configuration on device d: the second and the third take every block from
@@ -84,14 +65,14 @@ std::set<std::string> expect_steady_state(Device d) {
   std::set<std::string> all_ops;
   for (const StepConfig& c : step_configs()) {
     SCOPED_TRACE(name_of(c));
-    const Settings settings = small_settings(c);
+    const Settings settings = testing_step::small_settings(c.keys);
     auto model = make_model(settings, c.stage, d);
     const auto stacks = random_stacks(6, 8, 64, model->config().num_classes, 5);
     const auto step = make_stage_step(c.stage, settings, *model, stacks);
     OpNames ops[3];
     AllocatorStats after[3];
     for (int s = 0; s < 3; ++s) {
-      const ObserverScope hear(&ops[s]);
+      const testing_step::ObserverScope hear(&ops[s]);
       EXPECT_TRUE(std::isfinite(step->run(s))) << "step " << s;
       device_synchronize(d);
       after[s] = allocator_stats(d);

@@ -1,6 +1,6 @@
 #pragma once
 // Helpers shared by the io and experiments tests: fixture paths, a self-cleaning temporary
-// folder, small file writers, and running the contraseg binary.
+// folder, small file readers and writers, and running the contraseg binary.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,6 +60,14 @@ inline std::vector<char> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
+
+// A file's whole text ("" when it cannot be read).
+inline std::string read_text(const std::string& path) {
+  const auto b = read_bytes(path);
+  return std::string(b.begin(), b.end());
+}
+
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 inline void write_bytes(const std::string& path, const std::vector<char>& b) {
   std::ofstream out(path, std::ios::binary);

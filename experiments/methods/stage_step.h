@@ -1,8 +1,9 @@
 #pragma once
 // One training step of a stage, built from the resolved settings: the batch, the forward pass and
-// the loss, backward and Adam. Training (stage_pretrain.cpp, stage_finetune.cpp), `contraseg
-// profile` and the step benchmarks (bench/bench_unet_step.cpp) all run this one definition, so
-// what is profiled or timed is exactly what trains (mode, loss, BN behaviour, batch).
+// the loss, backward and Adam. Each method (registry.h) is a subclass in a file of its own.
+// Training (experiments/pipeline/stage_*.cpp), `contraseg profile` and the step benchmarks
+// (bench/bench_unet_step.cpp) all run these, so what is profiled or timed is exactly what trains
+// (mode, loss, BN behaviour, batch).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -11,9 +12,11 @@
 #include "autograd/precision.h"
 #include "experiments/settings.h"
 #include "autograd/compat.h"
+#include "io/augmentation/augment.h"
 #include "io/rng.h"
 #include "io/datasets/slices.h"
 #include "losses/local.h"
+#include "losses/slot_layout.h"
 #include "nn/adam.h"
 #include "nn/unet.h"
 #include "ops/contrast_plan.h"
@@ -64,6 +67,9 @@ class StageStep {
     const ContrastSpec* spec = nullptr;
   };
   virtual ContrastRows contrast_rows(const StepBatch& batch);
+  // The slot layout its batches are drawn in (losses/slot_layout.h); null for fine-tuning, whose
+  // slices are drawn uniformly.
+  virtual const SlotLayout* slot_layout() const { return nullptr; }
 
   // zero_grad, loss, backward, Adam, with the loss's forward pass in the settings' precision
   // (autograd/precision.h); returns the loss value.
@@ -79,21 +85,30 @@ class StageStep {
   Adam& adam() { return adam_; }
 
  protected:
-  // Builds Adam over the parameters that train (call after freezing).
-  StageStep(Stage stage, const Settings& settings, UNet& model, int images);
+  // Builds Adam over the parameters that train (call after freezing). The step draws its batches
+  // from `stacks`, which must outlive it.
+  StageStep(Stage stage, const Settings& settings, UNet& model, int images, const std::vector<SliceStack>& stacks);
+  // The images [n, s, s, 1] of a contrastive batch: slices drawn in `layout` from the stacks with
+  // rng, then their views rendered (experiments/batches.h).
+  Tensor draw_views(const SlotLayout& layout, Compat mode, Rng& rng, const CropConfig& crop = {});
+
   const Settings settings_;
   UNet& model_;
+  const std::vector<SliceStack>& stacks_;
+  const std::vector<int> counts_;  // slices per stack
 
  private:
   Stage stage_;
   int images_;
   Precision precision_;
   Adam adam_;
+  std::vector<float> rendered_;  // draw_views' pixels, kept between steps
 };
 
-// The step of `stage` for `model` (from make_model, with any initialisation already loaded) over
-// `stacks`, which must outlive it (labelled stacks for fine-tuning). Stage 2 freezes the encoder
-// here, before Adam is built over the rest.
+// The step of the method the settings choose for `stage` (registry.h) for `model` (from
+// make_model, with any initialisation already loaded) over `stacks`, which must outlive it
+// (labelled stacks for fine-tuning). Stage 2 freezes the encoder here, before Adam is built over
+// the rest.
 std::unique_ptr<StageStep> make_stage_step(Stage stage, const Settings& settings, UNet& model,
                                            const std::vector<SliceStack>& stacks);
 
@@ -107,6 +122,9 @@ RunMode local_encoder_mode(Compat mode);
 // training-mode forward passes without a tape. With a decay of 0.99 the moving averages remember
 // about 100 steps, so in a short run the network that validates would not be the one that trains.
 void estimate_bn_statistics(StageStep& step, int last, int batches);
+
+// The images of a batch as the network takes them: [n][h][w] -> [n, h, w, 1] on `d`.
+Tensor image_batch(const std::vector<float>& images, int n, int h, int w, Device d);
 
 // Random slice stacks (uniform intensities, uniform labels) standing in for a dataset: the
 // profile and the benchmarks measure compute, not disk.
