@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -190,19 +191,21 @@ TEST(Config, DescribesWhatEachKeyAllows) {
       if (s.key == key) return describe_values(s);
     return std::string("no such key");
   };
-  EXPECT_EQ(described("finetune.batch"), "integer >= 1");
-  EXPECT_EQ(described("global.volumes"), "integer >= 2");
-  EXPECT_EQ(described("lr"), "number in (0, 1]");
-  EXPECT_EQ(described("global.tau"), "number in [1e-06, 100]");
-  EXPECT_EQ(described("target_res"), "number in [0, 100]");
-  EXPECT_EQ(described("image_size"), "0 or a multiple of 32 in [32, 1024]");
-  EXPECT_EQ(described("num_classes"), "0 or integer in [2, 32]");
-  EXPECT_EQ(described("seed"), "integer in [0, 2147483647]");
-  EXPECT_EQ(described("finetune.iterations"), "integer in [1, 100000000]");
-  EXPECT_EQ(described("local.region"), "1|3");
-  EXPECT_EQ(described("reproduce.combs"), "comma-separated list of c1|c2|c3|c4|c5");
-  EXPECT_EQ(described("dataset"), "acdc|prostate|mmwhs");
-  EXPECT_EQ(described("finetune.augment"), "true|false");
+  const std::map<std::string, std::string> allowed = {
+      {"finetune.batch", "integer >= 1"},
+      {"global.volumes", "integer >= 2"},
+      {"lr", "number in (0, 1]"},
+      {"global.tau", "number in [1e-06, 100]"},
+      {"target_res", "number in [0, 100]"},
+      {"image_size", "0 or a multiple of 32 in [32, 1024]"},
+      {"num_classes", "0 or integer in [2, 32]"},
+      {"seed", "integer in [0, 2147483647]"},
+      {"finetune.iterations", "integer in [1, 100000000]"},
+      {"local.region", "1|3"},
+      {"reproduce.combs", "comma-separated list of c1|c2|c3|c4|c5"},
+      {"dataset", "acdc|prostate|mmwhs"},
+      {"finetune.augment", "true|false"}};
+  for (const auto& [key, values] : allowed) EXPECT_EQ(described(key), values) << key;
 }
 
 TEST(Config, IntegersBeyondTheIntRangeAndMalformedNumbers) {

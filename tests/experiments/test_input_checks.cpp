@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -76,6 +77,13 @@ class InputChecks : public ::testing::Test {
     EXPECT_FALSE(std::filesystem::exists(out())) << command << " " << args << " created its run folder";
     return r.err;
   }
+  // refused() on the clean data, with a message that has each of `says` and none of `not_says`.
+  void expect_refused_saying(const std::string& command, const std::string& args, const std::vector<std::string>& says,
+                             const std::vector<std::string>& not_says = {}) {
+    const std::string err = refused(command, clean_data(), args);
+    for (const std::string& part : says) EXPECT_TRUE(contains(err, part)) << err;
+    for (const std::string& part : not_says) EXPECT_FALSE(contains(err, part)) << err;
+  }
 
   static TempDir* base_;
   TempDir tmp_;
@@ -124,34 +132,40 @@ TEST_F(InputChecks, ATestCaseInATrainingListIsRefusedInPaperMode) {
 }
 
 TEST_F(InputChecks, ACaseTwiceInAListIsRefused) {
-  const std::string data = data_with_split([](nlohmann::json& s) { s["pretrain"]["train"] = {"001", "002", "002", "003"}; });
+  const std::string data = data_with_split([](nlohmann::json& s) {
+    s["pretrain"]["train"] = {"001", "002", "002", "003"};
+  });
   const std::string err = refused("pretrain-global", data);
   EXPECT_TRUE(contains(err, "pretrain.train lists case 002 twice")) << err;
 }
 
 TEST_F(InputChecks, AnEmptyValidationListIsRefused) {
-  const std::string data = data_with_split([](nlohmann::json& s) { s["labeled"]["tr1"]["c1"]["val"] = nlohmann::json::array(); });
+  const std::string data =
+      data_with_split([](nlohmann::json& s) { s["labeled"]["tr1"]["c1"]["val"] = nlohmann::json::array(); });
   const std::string err = refused("finetune", data);
   EXPECT_TRUE(contains(err, "the validation list of labelled set tr1 c1 is empty")) << err;
 }
 
 TEST_F(InputChecks, TrainingCasesInTheirOwnValidationListAreRefused) {
-  const std::string data = data_with_split([](nlohmann::json& s) { s["labeled"]["tr1"]["c1"]["val"] = {"001", "005"}; });
+  const std::string data = data_with_split([](nlohmann::json& s) {
+    s["labeled"]["tr1"]["c1"]["val"] = {"001", "005"};
+  });
   const std::string err = refused("finetune", data);
   EXPECT_TRUE(contains(err, "001 is in both the training and the validation list of labeled.tr1.c1")) << err;
 }
 
 TEST_F(InputChecks, ACaseTheFolderLacksIsNamedWithItsList) {
-  const std::string data = data_with_split([](nlohmann::json& s) { s["labeled"]["tr1"]["c1"]["val"] = {"005", "099"}; });
+  const std::string data = data_with_split([](nlohmann::json& s) {
+    s["labeled"]["tr1"]["c1"]["val"] = {"005", "099"};
+  });
   const std::string err = refused("finetune", data);
   EXPECT_TRUE(contains(err, "the validation list of labelled set tr1 c1 names case 099, not in " + data)) << err;
 }
 
 TEST_F(InputChecks, ReproduceRefusesALabelledSetTheSplitLacks) {
-  const std::string err = refused("reproduce", clean_data(), "--set reproduce.labeled=tr1,tr2 --set reproduce.combs=c1");
-  EXPECT_TRUE(contains(err, "reproduce.labeled: the split " + clean_data() + "/splits.json has no labelled set tr2"))
-      << err;
-  EXPECT_TRUE(contains(err, "leave tr2 out of reproduce.labeled")) << err;
+  expect_refused_saying("reproduce", "--set reproduce.labeled=tr1,tr2 --set reproduce.combs=c1",
+                        {"reproduce.labeled: the split " + clean_data() + "/splits.json has no labelled set tr2",
+                         "leave tr2 out of reproduce.labeled"});
 }
 
 // More fine-tuning runs at once than hardware threads would only take turns on the cores.
@@ -168,28 +182,27 @@ TEST_F(InputChecks, ReproduceWorkersAreCappedAtTheHardwareThreads) {
 
 // Item 7: cross-key sense against the data, and in the user's words.
 TEST_F(InputChecks, MoreVolumesPerBatchThanThePoolHasIsRefused) {
-  const std::string err = refused("pretrain-global", clean_data(), "--set global.volumes=6");
-  EXPECT_TRUE(contains(err, "global.volumes = 6: a batch draws 6 distinct volumes, but the pre-training pool")) << err;
-  EXPECT_TRUE(contains(err, "has 4; set global.volumes=4 or fewer")) << err;
-  EXPECT_FALSE(contains(err, "sample_partitioned")) << err;
+  expect_refused_saying("pretrain-global", "--set global.volumes=6",
+                        {"global.volumes = 6: a batch draws 6 distinct volumes, but the pre-training pool",
+                         "has 4; set global.volumes=4 or fewer"},
+                        {"sample_partitioned"});
 }
 
 TEST_F(InputChecks, MorePartitionsThanSlicesIsRefused) {
-  const std::string err = refused("pretrain-global", clean_data(), "--set global.partitions=64");
-  EXPECT_TRUE(contains(err, "global.partitions = 64: case 00")) << err;
-  EXPECT_FALSE(contains(err, "partition_range")) << err;
+  expect_refused_saying("pretrain-global", "--set global.partitions=64", {"global.partitions = 64: case 00"},
+                        {"partition_range"});
 }
 
 TEST_F(InputChecks, ABatchBeyondMemoryIsRefusedWithAnEstimate) {
-  const std::string err = refused("finetune", clean_data(), "--set finetune.batch=100000000");
-  EXPECT_TRUE(contains(err, "finetune.batch: a step of 100000000 images of 32x32 needs at least")) << err;
-  EXPECT_TRUE(contains(err, "of memory; lower finetune.batch (at most about")) << err;
-  EXPECT_FALSE(contains(err, "bad_alloc")) << err;
+  expect_refused_saying("finetune", "--set finetune.batch=100000000",
+                        {"finetune.batch: a step of 100000000 images of 32x32 needs at least",
+                         "of memory; lower finetune.batch (at most about"},
+                        {"bad_alloc"});
 }
 
 TEST_F(InputChecks, ATemperatureThatRoundsToZeroIsAConfigError) {
-  const std::string err = refused("pretrain-global", clean_data(), "--set global.tau=1e-40");
-  EXPECT_TRUE(contains(err, "--set: global.tau = '1e-40' is out of range; allowed: number in [1e-06, 100]")) << err;
+  expect_refused_saying("pretrain-global", "--set global.tau=1e-40",
+                        {"--set: global.tau = '1e-40' is out of range; allowed: number in [1e-06, 100]"});
 }
 
 TEST_F(InputChecks, ConfigFileMistakes) {

@@ -120,23 +120,17 @@ TEST(PlotTicks, DegenerateRangesStillGiveAnAxis) {
 }
 
 TEST(PlotTicks, LabelsAreCompact) {
-  EXPECT_EQ(format_tick(0, 50), "0");
-  EXPECT_EQ(format_tick(50, 50), "50");
-  EXPECT_EQ(format_tick(100, 50), "100");
-  EXPECT_EQ(format_tick(10000, 2000), "10000");
-  EXPECT_EQ(format_tick(0.2, 0.2), "0.2");
-  EXPECT_EQ(format_tick(0.4, 0.2), "0.4");
-  EXPECT_EQ(format_tick(0.6000000000000001, 0.2), "0.6");
-  EXPECT_EQ(format_tick(1.0, 0.2), "1");
-  EXPECT_EQ(format_tick(0.25, 0.05), "0.25");
-  EXPECT_EQ(format_tick(-1.5, 0.5), "-1.5");
-  EXPECT_EQ(format_tick(-1e-17, 0.1), "0");  // rounding noise is not "-0" or "-1e-17"
-  EXPECT_EQ(format_tick(0.001, 0.001), "0.001");
-  EXPECT_EQ(format_tick(0.001, 5e-4), "1e-3");
-  EXPECT_EQ(format_tick(0.0015, 5e-4), "1.5e-3");
-  EXPECT_EQ(format_tick(2e-4, 2e-4), "2e-4");
-  EXPECT_EQ(format_tick(2e6, 1e6), "2e6");
-  EXPECT_EQ(format_tick(1.5e6, 5e5), "1.5e6");
+  struct Tick {
+    double value, step;
+    const char* label;
+  };
+  // -1e-17 is rounding noise: its label is "0", not "-0" or "-1e-17"
+  const Tick ticks[] = {
+      {0, 50, "0"}, {50, 50, "50"}, {100, 50, "100"}, {10000, 2000, "10000"}, {0.2, 0.2, "0.2"}, {0.4, 0.2, "0.4"},
+      {0.6000000000000001, 0.2, "0.6"}, {1.0, 0.2, "1"}, {0.25, 0.05, "0.25"}, {-1.5, 0.5, "-1.5"},
+      {-1e-17, 0.1, "0"}, {0.001, 0.001, "0.001"}, {0.001, 5e-4, "1e-3"}, {0.0015, 5e-4, "1.5e-3"},
+      {2e-4, 2e-4, "2e-4"}, {2e6, 1e6, "2e6"}, {1.5e6, 5e5, "1.5e6"}};
+  for (const Tick& t : ticks) EXPECT_EQ(format_tick(t.value, t.step), t.label) << t.value << " step " << t.step;
 }
 
 // ---- curve plot

@@ -23,6 +23,7 @@
 #include "experiments/pipeline/folder_lock.h"
 #include "io/formats/nifti.h"
 #include "nn/safetensors.h"
+#include "support/io_test_util.h"
 
 namespace {
 
@@ -58,22 +59,8 @@ std::string slurp(const std::string& p) {
   return s.str();
 }
 
-// Each regular file under `dir` (path -> modification time, size and a hash of its bytes), except
-// the run.lock files that every holder of a folder rewrites.
-std::map<std::string, std::string> files_of(const std::string& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file() || e.path().filename() == "run.lock") continue;
-    struct stat st {};
-    if (::stat(e.path().c_str(), &st) != 0) continue;
-    const std::string bytes = slurp(e.path());
-    files[e.path().string()] = fmt::format("mtime {}.{:09} size {} hash {:x}", st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-                                           bytes.size(), std::hash<std::string>{}(bytes));
-  }
-  return files;
-}
-
-// The paths whose entries differ between two files_of() listings, one per line.
+// The paths whose entries differ between two listings of files (io_test_util.h files_of), one
+// per line.
 std::string changed_files(const std::map<std::string, std::string>& before,
                           const std::map<std::string, std::string>& after) {
   std::map<std::string, std::string> both = before;
@@ -167,19 +154,13 @@ TEST_F(Pipeline, ReproduceWritesTheTableAndEveryRunFolder) {
   EXPECT_TRUE(exists(ft + "/eval/predictions/008.nii.gz"));
   // A second reproduce on the same folder finds everything done and writes nothing into the
   // stage folders: no file is added, removed, rewritten or touched.
-  const auto stage_files = [&] {
-    std::map<std::string, std::string> files;
-    for (const char* stage : {"pretrain-global", "pretrain-local", "finetune"})
-      files.merge(files_of(out + "/" + stage));
-    return files;
-  };
-  const auto before = stage_files();
+  const auto before = cs::testing_io::stage_files_of(out);
   ASSERT_FALSE(before.empty());
   const Result again = run("reproduce --config " + config + " --data " + data + " --out " + out);
   ASSERT_EQ(again.status, 0) << again.output;
   for (const char* what : {"pretrain-global: ", "pretrain-local: ", "finetune: "})
     EXPECT_NE(again.output.find(std::string(what) + out), std::string::npos) << what << again.output;
-  EXPECT_EQ(changed_files(before, stage_files()), "");
+  EXPECT_EQ(changed_files(before, cs::testing_io::stage_files_of(out)), "");
 
   // predict keeps the input's geometry.
   const std::string img = data + "/patient007/patient007_frame01.nii.gz", pred = dir + "/pred.nii.gz";
@@ -360,33 +341,30 @@ TEST_F(Pipeline, ResumeRefusesWhenEveryCheckpointIsDamaged) {
 }
 
 TEST_F(Pipeline, ClearErrorsBeforeTraining) {
+  // `STAGE ARGS` with the test's config and data into dir/OUT fails, naming `what`.
+  const auto expect_refused = [&](const std::string& stage, const std::string& out, const std::string& args,
+                                  const std::string& what) {
+    const Result r = run(stage + " --config " + config + " --data " + data + " --out " + dir + "/" + out + " " + args);
+    EXPECT_NE(r.status, 0) << stage << " " << args;
+    EXPECT_NE(r.output.find(what), std::string::npos) << r.output;
+  };
   // init that is not a run folder
-  Result r = run("pretrain-local --config " + config + " --data " + data + " --out " + dir + "/x1 --init " + dir);
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("not a run folder"), std::string::npos) << r.output;
+  expect_refused("pretrain-local", "x1", "--init " + dir, "not a run folder");
   // unknown key
-  r = run("finetune --config " + config + " --data " + data + " --out " + dir + "/x2 --set finetune.iters=3");
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("finetune.iters"), std::string::npos) << r.output;
+  expect_refused("finetune", "x2", "--set finetune.iters=3", "finetune.iters");
   // a split naming a missing patient
   std::ofstream(dir + "/bad_split.json") << R"({"dataset": "acdc", "test": ["099"],
       "pretrain": {"name": "p", "train": ["001"], "val": ["002"]},
       "labeled": {"tr1": {"c1": {"train": ["042"], "val": ["002"]}}},
       "benchmark": {"name": "trall", "train": ["001"], "val": ["002"]}})";
-  r = run("finetune --config " + config + " --data " + data + " --out " + dir + "/x3 --set splits=" + dir +
-          "/bad_split.json");
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("042"), std::string::npos) << r.output;
+  expect_refused("finetune", "x3", "--set splits=" + dir + "/bad_split.json", "042");
   EXPECT_FALSE(exists(dir + "/x3/checkpoints/final.safetensors"));
   // the k-NN probe of stage 1 with a single test volume
   std::ofstream(dir + "/one_test_split.json") << R"({"dataset": "acdc", "test": ["007"],
       "pretrain": {"name": "p", "train": ["001", "002", "003"], "val": ["005"]},
       "labeled": {"tr1": {"c1": {"train": ["001"], "val": ["005"]}}},
       "benchmark": {"name": "trall", "train": ["001"], "val": ["005"]}})";
-  r = run("pretrain-global --config " + config + " --data " + data + " --out " + dir + "/x4 --set splits=" + dir +
-          "/one_test_split.json");
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("global.knn_every"), std::string::npos) << r.output;
+  expect_refused("pretrain-global", "x4", "--set splits=" + dir + "/one_test_split.json", "global.knn_every");
   EXPECT_EQ(slurp(dir + "/x4/log.txt").find("step 1/"), std::string::npos);  // refused before training
 }
 

@@ -53,32 +53,37 @@ std::map<std::string, double> op_calls(const std::string& report) {
 const std::string kSmall = " --set image_size=64 --set threads=2 --steps 2 --warmup 1";
 
 TEST(Profile, ProfilesTheConfiguredLoss) {
-  int st = 0;
-  // stage 2 of reference mode with L^D on 1x1 regions: no dense layer on the regions
-  const std::string ld = run_contraseg(
-      "profile --stage pretrain-local --set compat=reference --set local.loss=ld --set local.region=1" + kSmall, &st);
-  ASSERT_EQ(st, 0) << ld;
-  EXPECT_NE(ld.find("L^D on decoder blocks 1..3, 1x1 regions, reference mode, reference 1x1 negative table, 24 images"),
-            std::string::npos)
-      << ld;
-  auto calls = op_calls(ld);
-  EXPECT_EQ(calls.count("extract_regions"), 1u) << ld;
-  EXPECT_EQ(calls.count("linear"), 0u) << ld;
-  EXPECT_EQ(calls.count("ntxent_ld1x1_reference"), 1u) << ld;
-  // the paper default of stage 2: L^R on 3x3 regions through the shared dense layer
-  const std::string lr = run_contraseg("profile --stage pretrain-local" + kSmall, &st);
-  ASSERT_EQ(st, 0) << lr;
-  EXPECT_NE(lr.find("L^R on decoder blocks 1..3, 3x3 regions, paper mode"), std::string::npos) << lr;
-  calls = op_calls(lr);
-  EXPECT_EQ(calls.count("linear"), 1u) << lr;
-  EXPECT_EQ(calls.count("ntxent_lr3x3_paper"), 1u) << lr;
-  // stage 1 in reference mode: G^D over the released code's 48 slots
-  const std::string gd = run_contraseg("profile --stage pretrain-global --set compat=reference" + kSmall, &st);
-  ASSERT_EQ(st, 0) << gd;
-  EXPECT_NE(gd.find("G^D, reference mode, tau 0.1, 48 images"), std::string::npos) << gd;
-  calls = op_calls(gd);
-  EXPECT_EQ(calls.count("ntxent_gd_reference"), 1u) << gd;
-  EXPECT_EQ(calls.count("extract_regions"), 0u) << gd;
+  struct Case {
+    std::string args;                      // the stage and config profiled
+    std::string description;               // what the profile says the step is
+    std::vector<std::string> ops, absent;  // ops in its table, ops not in it
+  };
+  const std::vector<Case> cases = {
+      // stage 2 of reference mode with L^D on 1x1 regions: no dense layer on the regions
+      {"--stage pretrain-local --set compat=reference --set local.loss=ld --set local.region=1",
+       "L^D on decoder blocks 1..3, 1x1 regions, reference mode, reference 1x1 negative table, 24 images",
+       {"extract_regions", "ntxent_ld1x1_reference"},
+       {"linear"}},
+      // the paper default of stage 2: L^R on 3x3 regions through the shared dense layer
+      {"--stage pretrain-local",
+       "L^R on decoder blocks 1..3, 3x3 regions, paper mode",
+       {"linear", "ntxent_lr3x3_paper"},
+       {}},
+      // stage 1 in reference mode: G^D over the released code's 48 slots
+      {"--stage pretrain-global --set compat=reference",
+       "G^D, reference mode, tau 0.1, 48 images",
+       {"ntxent_gd_reference"},
+       {"extract_regions"}},
+  };
+  for (const Case& c : cases) {
+    int st = 0;
+    const std::string report = run_contraseg("profile " + c.args + kSmall, &st);
+    ASSERT_EQ(st, 0) << report;
+    EXPECT_NE(report.find(c.description), std::string::npos) << report;
+    const auto calls = op_calls(report);
+    for (const std::string& op : c.ops) EXPECT_EQ(calls.count(op), 1u) << op << "\n" << report;
+    for (const std::string& op : c.absent) EXPECT_EQ(calls.count(op), 0u) << op << "\n" << report;
+  }
 }
 
 // The row of `op` in a profile's table, split into its columns.

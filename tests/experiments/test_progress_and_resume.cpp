@@ -4,7 +4,6 @@
 // error message suggests exists in the command that printed it; step lines say k/N and an ETA.
 #include <gtest/gtest.h>
 #include <sched.h>
-#include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -21,10 +20,12 @@
 
 namespace {
 
+using cs::testing_io::files_of;
 using cs::testing_io::load_json;
 using cs::testing_io::read_text;
 using cs::testing_io::run_contraseg;
 using cs::testing_io::RunResult;
+using cs::testing_io::stage_files_of;
 using cs::testing_io::TempDir;
 namespace fs = std::filesystem;
 
@@ -37,19 +38,6 @@ size_t count_of(const std::string& text, const std::string& what) {
 int hardware_threads() {  // as OpenMP counts them: the CPUs this process may run on
   cpu_set_t set;
   return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-}
-
-// Each regular file under `dir` but run.lock (which every holder rewrites): path -> mtime and size.
-std::map<std::string, std::string> files_of(const std::string& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file() || e.path().filename() == "run.lock") continue;
-    struct stat st {};
-    ::stat(e.path().c_str(), &st);
-    files[fs::relative(e.path(), dir).string()] =
-        fmt::format("{}.{:09} {}", st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_size);
-  }
-  return files;
 }
 
 // The options a command accepts, as `contraseg help --options COMMAND` lists them.
@@ -185,19 +173,13 @@ TEST_F(ProgressAndResume, AMovedReproduceFolderResumes) {
   fs::copy(rep, copy, fs::copy_options::recursive);
   fs::create_directories(*tmp / "elsewhere");
   fs::rename(copy, moved);
-  const auto stage_files = [&] {
-    std::map<std::string, std::string> files;
-    for (const char* stage : {"pretrain-global", "pretrain-local", "finetune"})
-      files.merge(files_of(moved + "/" + stage));
-    return files;
-  };
-  const auto files = stage_files();
+  const auto files = stage_files_of(moved);
   RunResult r = run_contraseg(rep_args + moved);
   ASSERT_EQ(r.status, 0) << r.out << r.err;
   for (const char* stage : {"pretrain-global", "pretrain-local", "finetune"})
     EXPECT_NE(r.out.find(fmt::format("{}: {}/{}", stage, moved, stage)), std::string::npos) << r.out;
   EXPECT_EQ(count_of(r.out, "is finished; nothing to train"), 5u) << r.out;
-  EXPECT_EQ(stage_files(), files);  // nothing trained, nothing rewritten
+  EXPECT_EQ(stage_files_of(moved), files);  // nothing trained, nothing rewritten
   // evaluate reads a moved run's relative paths in its folder.
   r = run_contraseg("evaluate --run " + moved + "/finetune/global/tr1_c1 --out " + *tmp / "moved_eval");
   EXPECT_EQ(r.status, 0) << r.out << r.err;

@@ -6,9 +6,12 @@
 #include <cmath>
 
 #include "io/augmentation/augment.h"
+#include "support/range_test_util.h"
 
 namespace cs {
 namespace {
+
+using testing_range::in_range;
 
 std::vector<float> random_image(int h, int w, Rng& rng, float lo = 0.f, float hi = 1.f) {
   std::vector<float> v(static_cast<size_t>(h) * w);
@@ -82,10 +85,8 @@ TEST(Augment, CropWindowsStayInsideAndClipPastTheBorder) {
   bool clipped = false;
   for (int i = 0; i < 2000; ++i) {
     CropWindow a = draw_crop(192, 192, rng);
-    ASSERT_GE(a.row, 10);
-    ASSERT_LE(a.row, 69);
-    ASSERT_GE(a.col, 10);
-    ASSERT_LE(a.col, 69);
+    ASSERT_TRUE(in_range(a.row, 10, 69));
+    ASSERT_TRUE(in_range(a.col, 10, 69));
     ASSERT_EQ(a.rows, 100);
     ASSERT_EQ(a.cols, 100);
     CropWindow b = draw_crop(160, 160, rng);
@@ -117,8 +118,7 @@ TEST(Augment, FinetuneSoftLabelsSumToOneAndKeepTheFirstImagesOneHot) {
   std::vector<float> oi(b * n), ol(b * n * C);
   FinetuneRecord rec;
   augment_finetune(img.data(), lab.data(), b, h, w, C, Compat::Paper, {}, rng, oi.data(), ol.data(), &rec);
-  ASSERT_GE(rec.first_deformed, 1);
-  ASSERT_LE(rec.first_deformed, b - 2);
+  ASSERT_TRUE(in_range(rec.first_deformed, 1, b - 2));
   EXPECT_EQ(rec.affine_option[5], -1);  // blank image: no affine
   bool soft = false;
   for (int i = 0; i < b; ++i)
@@ -147,8 +147,7 @@ TEST(Augment, FinetuneSoftLabelsSumToOneAndKeepTheFirstImagesOneHot) {
   for (int i = rec.first_deformed; i < b; ++i) {
     if (i < b / 2) {
       EXPECT_EQ(rec.intensity[i].delta, 0.f);
-      EXPECT_GE(rec.intensity[i].factor, 0.8f);
-      EXPECT_LE(rec.intensity[i].factor, 1.2f);
+      EXPECT_TRUE(in_range(rec.intensity[i].factor, 0.8f, 1.2f));
     } else {
       EXPECT_EQ(rec.intensity[i].factor, 1.f);
       EXPECT_NE(rec.intensity[i].delta, 0.f);

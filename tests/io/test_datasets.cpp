@@ -39,6 +39,13 @@ void put_label(const std::string& path, const Volume& v) {
   write_nifti_label(path, v, 4);
 }
 
+// A labelled case: `img` at `image` and, at `label`, a label of its geometry cycling through `values`.
+void put_labelled(const std::string& image, const std::string& label, const Volume& img,
+                  std::initializer_list<float> values) {
+  put_image(image, img);
+  put_label(label, label_volume(img, values));
+}
+
 template <typename Fn>
 void expect_error(Fn fn, const std::string& what1, const std::string& what2 = "") {
   try {
@@ -61,8 +68,7 @@ void acdc_patient(const TempDir& t, const std::string& sub, int n, bool info = t
   const std::string dir = t / (sub + name);
   const Volume img = image_volume(static_cast<float>(n));
   if (frame01) {
-    put_image(dir + "/" + name + "_frame01.nii.gz", img);
-    put_label(dir + "/" + name + "_frame01_gt.nii.gz", label_volume(img, {0, 1, 2, 3}));
+    put_labelled(dir + "/" + name + "_frame01.nii.gz", dir + "/" + name + "_frame01_gt.nii.gz", img, {0, 1, 2, 3});
   }
   put_image(dir + "/" + name + "_frame12.nii.gz", image_volume(1000.f + n));
   put_label(dir + "/" + name + "_frame12_gt.nii.gz", label_volume(img, {3, 2}));
@@ -179,8 +185,7 @@ TEST(Datasets, ProstateMsdUsesChannelZero) {
 TEST(Datasets, ProstateReferenceLayout) {
   TempDir t;
   const Volume img = image_volume();
-  put_image(t / "000/img.nii.gz", img);
-  put_label(t / "000/mask.nii.gz", label_volume(img, {1}));
+  put_labelled(t / "000/img.nii.gz", t / "000/mask.nii.gz", img, {1});
   put_image(t / "013/img.nii.gz", img);
   const auto cases = list_cases("prostate", t.path());
   ASSERT_EQ(cases.size(), 2u);
@@ -197,10 +202,10 @@ TEST(Datasets, ProstateReferenceLayout) {
 TEST(Datasets, MmwhsRemapsLabels) {
   TempDir t;
   const Volume img = image_volume();
-  put_image(t / "mr_train/mr_train_1001_image.nii.gz", img);
-  put_label(t / "mr_train/mr_train_1001_label.nii.gz", label_volume(img, {0, 205, 420, 500, 550, 600, 820, 850, 421}));
-  put_image(t / "mr_train/mr_train_1002_image.nii.gz", img);
-  put_label(t / "mr_train/mr_train_1002_label.nii.gz", label_volume(img, {0, 205, 999}));
+  put_labelled(t / "mr_train/mr_train_1001_image.nii.gz", t / "mr_train/mr_train_1001_label.nii.gz", img,
+               {0, 205, 420, 500, 550, 600, 820, 850, 421});
+  put_labelled(t / "mr_train/mr_train_1002_image.nii.gz", t / "mr_train/mr_train_1002_label.nii.gz", img,
+               {0, 205, 999});
   const auto cases = list_mmwhs(t.path());
   ASSERT_EQ(cases.size(), 2u);
   EXPECT_EQ(cases[0].id, "1001");
@@ -212,8 +217,7 @@ TEST(Datasets, MmwhsRemapsLabels) {
 TEST(Datasets, MmwhsReferenceLayoutKeepsRemappedLabels) {
   TempDir t;
   const Volume img = image_volume();
-  put_image(t / "1003/img.nii.gz", img);
-  put_label(t / "1003/seg.nii.gz", label_volume(img, {0, 1, 7}));
+  put_labelled(t / "1003/img.nii.gz", t / "1003/seg.nii.gz", img, {0, 1, 7});
   const auto cases = list_cases("mmwhs", t.path());
   ASSERT_EQ(cases.size(), 1u);
   EXPECT_EQ(cases[0].id, "1003");
@@ -233,8 +237,7 @@ TEST(Datasets, NnunetRawLayout) {
   put_image(t / "imagesTr/heart_001_0000.nii.gz", img);
   put_image(t / "imagesTr/heart_001_0001.nii.gz", img);  // a second channel: not a case of its own
   put_label(t / "labelsTr/heart_001.nii.gz", label_volume(img, {1}));
-  put_image(t / "imagesTr/heart_002_0000.nii.gz", img);
-  put_label(t / "labelsTr/heart_002.nii.gz", label_volume(img, {0}));
+  put_labelled(t / "imagesTr/heart_002_0000.nii.gz", t / "labelsTr/heart_002.nii.gz", img, {0});
   put_image(t / "imagesTs/heart_100_0000.nii.gz", img);
   const auto cases = list_cases("nnunet", t.path());
   ASSERT_EQ(cases.size(), 3u);

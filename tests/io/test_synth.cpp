@@ -8,17 +8,21 @@
 #include <set>
 #include <map>
 #include <sstream>
+#include <string>
+#include <tuple>
 
 #include <unistd.h>
 
 #include "io/formats/nifti.h"
 #include "io/synth/synth.h"
 #include "support/io_test_util.h"
+#include "support/range_test_util.h"
 
 namespace cs {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_range::in_range;
 
 const PhantomPatient& patient(int id) {
   static std::map<int, PhantomPatient> cache;
@@ -40,12 +44,11 @@ int count_in_slice(const Volume& lab, int k, int value) {
 }
 
 TEST(Synth, GroupsFollowAcdcBlocks) {
-  EXPECT_EQ(phantom_group(1, 100), "DCM");
-  EXPECT_EQ(phantom_group(20, 100), "DCM");
-  EXPECT_EQ(phantom_group(21, 100), "HCM");
-  EXPECT_EQ(phantom_group(61, 100), "NOR");
-  EXPECT_EQ(phantom_group(100, 100), "RV");
-  EXPECT_EQ(phantom_group(3, 5), "MINF");
+  // patient, patients, its group
+  const std::tuple<int, int, std::string> groups[] = {{1, 100, "DCM"},  {20, 100, "DCM"}, {21, 100, "HCM"},
+                                                      {61, 100, "NOR"}, {100, 100, "RV"}, {3, 5, "MINF"}};
+  for (const auto& [id, patients, group] : groups)
+    EXPECT_EQ(phantom_group(id, patients), group) << id << "/" << patients;
   EXPECT_THROW(phantom_group(6, 5), std::invalid_argument);
   EXPECT_EQ(phantom_patient_name(7), "patient007");
 }
@@ -73,8 +76,7 @@ TEST(Synth, EveryPatientHasAllStructuresAndNoRvAtTheApex) {
       }
       for (float v : im.data) {
         ASSERT_EQ(v, std::round(v));
-        ASSERT_GE(v, 0.f);
-        ASSERT_LE(v, 32767.f);
+        ASSERT_TRUE(in_range(v, 0.f, 32767.f));
       }
     }
     const Volume& lb = p.ed.label;
@@ -83,12 +85,9 @@ TEST(Synth, EveryPatientHasAllStructuresAndNoRvAtTheApex) {
     EXPECT_GT(count_in_slice(lb, lb.nz - 1, 2), 0) << "myocardium at the apex, patient " << id;
     // Acquisition ranges.
     const Volume& im = p.ed.image;
-    EXPECT_GE(im.dx, 1.2f);
-    EXPECT_LE(im.dx, 1.9f);
-    EXPECT_GE(im.dz, 5.f);
-    EXPECT_LE(im.dz, 10.f);
-    EXPECT_GE(im.nz, 6);
-    EXPECT_LE(im.nz, 12);
+    EXPECT_TRUE(in_range(im.dx, 1.2f, 1.9f));
+    EXPECT_TRUE(in_range(im.dz, 5.f, 10.f));
+    EXPECT_TRUE(in_range(im.nz, 6, 12));
     EXPECT_GT(p.es_frame, p.ed_frame);
     EXPECT_LE(p.es_frame, p.nb_frames);
   }
@@ -286,12 +285,10 @@ TEST(Synth, CommandHonoursPixelAndSliceRanges) {
   ASSERT_EQ(r.status, 0) << r.err;
   for (const char* p : {"patient001", "patient002"}) {
     const NiftiInfo info = read_nifti_info(dir / (std::string(p) + "/" + p + "_frame01.nii.gz"));
-    EXPECT_GE(info.pixdim[1], 0.7 - 1e-6) << p;
-    EXPECT_LE(info.pixdim[1], 0.9 + 1e-6) << p;
+    EXPECT_TRUE(in_range(info.pixdim[1], 0.7 - 1e-6, 0.9 + 1e-6)) << p;
     EXPECT_GT(info.dim[1], 256) << p;
     EXPECT_GT(info.dim[2], 256) << p;
-    EXPECT_GE(info.dim[3], 14) << p;
-    EXPECT_LE(info.dim[3], 16) << p;
+    EXPECT_TRUE(in_range(info.dim[3], 14, 16)) << p;
   }
 }
 

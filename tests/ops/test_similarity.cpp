@@ -27,33 +27,41 @@ const RuleCase kRules[] = {{NegativeRule::OtherGroups, "other_groups"},
 
 class NtXentRule : public ::testing::TestWithParam<RuleCase> {};
 
+// A random problem of one rule: `terms` random terms over n rows (spec_seed, `groups` groups),
+// its plan, and n random embeddings of dimension d (z_seed).
+struct RandomNtXent {
+  RandomNtXent(NegativeRule rule, int n, int d, int terms, uint64_t spec_seed, uint64_t z_seed, int groups = 4)
+      : spec(random_contrast_spec(rule, n, terms, spec_seed, groups)), plan(spec), z(random_tensor({n, d}, z_seed)) {}
+  ContrastSpec spec;
+  ContrastPlan plan;
+  Tensor z;
+};
+
 TEST_P(NtXentRule, ForwardMatchesDoubleReference) {
-  const int n = 37, d = 19;
+  const int d = 19;
   const float tau = 0.1f;
-  ContrastSpec spec = random_contrast_spec(GetParam().rule, n, 120, 11);
-  ContrastPlan plan(spec);
-  Tensor z = random_tensor({n, d}, 5);
-  const Vec zd = to_double(z);
+  const RandomNtXent p(GetParam().rule, 37, d, 120, 11, 5);
+  const Vec zd = to_double(p.z);
   NoGradGuard ng;
-  const Vec terms = to_double(ntxent_terms(z, plan, tau));
-  EXPECT_TRUE(close_rel(ref_ntxent_terms(zd, d, spec, tau), terms, 1e-4));
-  EXPECT_TRUE(close_rel(ref_ntxent_loss(zd, d, spec, tau), ntxent_loss(z, plan, tau).to_vector()[0], 1e-4));
+  const Vec terms = to_double(ntxent_terms(p.z, p.plan, tau));
+  EXPECT_TRUE(close_rel(ref_ntxent_terms(zd, d, p.spec, tau), terms, 1e-4));
+  EXPECT_TRUE(close_rel(ref_ntxent_loss(zd, d, p.spec, tau), ntxent_loss(p.z, p.plan, tau).to_vector()[0], 1e-4));
 }
 
 TEST_P(NtXentRule, GradientsMatchFiniteDifferences) {
-  const int n = 12, d = 5;
+  const int d = 5;
   const float tau = 0.5f;
-  ContrastSpec spec = random_contrast_spec(GetParam().rule, n, 30, 21);
-  ContrastPlan plan(spec);
-  Tensor z = random_tensor({n, d}, 7);
-  z.set_requires_grad(true);
+  RandomNtXent p(GetParam().rule, 12, d, 30, 21, 7);
+  p.z.set_requires_grad(true);
   for (bool per_term : {false, true}) {
     OpCheck r = check_op(
-        [&](const std::vector<Tensor>& in) { return per_term ? ntxent_terms(in[0], plan, tau) : ntxent_loss(in[0], plan, tau); },
-        [&](const std::vector<Vec>& in) {
-          return per_term ? ref_ntxent_terms(in[0], d, spec, tau) : Vec{ref_ntxent_loss(in[0], d, spec, tau)};
+        [&](const std::vector<Tensor>& in) {
+          return per_term ? ntxent_terms(in[0], p.plan, tau) : ntxent_loss(in[0], p.plan, tau);
         },
-        {z}, 3);
+        [&](const std::vector<Vec>& in) {
+          return per_term ? ref_ntxent_terms(in[0], d, p.spec, tau) : Vec{ref_ntxent_loss(in[0], d, p.spec, tau)};
+        },
+        {p.z}, 3);
     EXPECT_LT(r.forward, 1e-5) << r.report();
     EXPECT_LT(r.grad[0], 1e-4) << (per_term ? "per-term: " : "loss: ") << r.report();
     EXPECT_LT(r.accumulate[0], 1e-6) << r.report();
@@ -73,18 +81,16 @@ TEST(NtXent, SeveralRowBlocksMatchReference) {
   } restore;
   ASSERT_LT(cpu::similarity_block_rows(n), n);
   for (NegativeRule rule : {NegativeRule::OtherGroups, NegativeRule::AllOthers}) {
-    ContrastSpec spec = random_contrast_spec(rule, n, 900, 31, 5);
-    ContrastPlan plan(spec);
-    Tensor z = random_tensor({n, d}, 9);
-    z.set_requires_grad(true);
-    Tensor loss = ntxent_loss(z, plan, 0.2f);
-    const Vec zd = to_double(z);
-    EXPECT_TRUE(close_rel(ref_ntxent_loss(zd, d, spec, 0.2), loss.to_vector()[0], 1e-4)) << negative_rule_name(rule);
+    RandomNtXent p(rule, n, d, 900, 31, 9, 5);
+    p.z.set_requires_grad(true);
+    Tensor loss = ntxent_loss(p.z, p.plan, 0.2f);
+    const Vec zd = to_double(p.z);
+    EXPECT_TRUE(close_rel(ref_ntxent_loss(zd, d, p.spec, 0.2), loss.to_vector()[0], 1e-4)) << negative_rule_name(rule);
     backward(loss);
     // Directional derivative of the double reference along a few random directions.
     const double err = directional_error(
-        [&](const std::vector<Vec>& in) { return Vec{ref_ntxent_loss(in[0], d, spec, 0.2)}; }, {zd}, Vec{1.0}, 0,
-        to_double(z.grad()), 3, 17, 1e-4);
+        [&](const std::vector<Vec>& in) { return Vec{ref_ntxent_loss(in[0], d, p.spec, 0.2)}; }, {zd}, Vec{1.0}, 0,
+        to_double(p.z.grad()), 3, 17, 1e-4);
     EXPECT_LT(err, 1e-3) << negative_rule_name(rule);
   }
 }
@@ -94,18 +100,16 @@ TEST(NtXent, TinyTemperatureStaysFinite) {
   // Naive evaluation overflows float: exp(1/tau) = exp(200).
   ASSERT_TRUE(std::isinf(std::exp(1.0f / tau)));
   for (NegativeRule rule : {NegativeRule::OtherGroups, NegativeRule::AllOthers, NegativeRule::Explicit}) {
-    const int n = 48, d = 128;
-    ContrastSpec spec = random_contrast_spec(rule, n, 150, 41);
-    ContrastPlan plan(spec);
-    Tensor z = random_tensor({n, d}, 13);
-    z.set_requires_grad(true);
-    Tensor loss = ntxent_loss(z, plan, tau);
+    const int d = 128;
+    RandomNtXent p(rule, 48, d, 150, 41, 13);
+    p.z.set_requires_grad(true);
+    Tensor loss = ntxent_loss(p.z, p.plan, tau);
     const float v = loss.to_vector()[0];
     ASSERT_TRUE(std::isfinite(v)) << negative_rule_name(rule);
     // Values of order 1/tau lose absolute precision in float: 1e-3 relative.
-    EXPECT_TRUE(close_rel(ref_ntxent_loss(to_double(z), d, spec, tau), v, 1e-3)) << negative_rule_name(rule);
+    EXPECT_TRUE(close_rel(ref_ntxent_loss(to_double(p.z), d, p.spec, tau), v, 1e-3)) << negative_rule_name(rule);
     backward(loss);
-    for (float g : z.grad().to_vector()) ASSERT_TRUE(std::isfinite(g)) << negative_rule_name(rule);
+    for (float g : p.z.grad().to_vector()) ASSERT_TRUE(std::isfinite(g)) << negative_rule_name(rule);
   }
 }
 

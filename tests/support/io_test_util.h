@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the io and experiments tests: fixture paths, a self-cleaning temporary
 // folder, small file readers and writers, and running the contraseg binary.
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,6 +9,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -65,6 +68,34 @@ inline std::vector<char> read_bytes(const std::string& path) {
 inline std::string read_text(const std::string& path) {
   const auto b = read_bytes(path);
   return std::string(b.begin(), b.end());
+}
+
+// Each regular file under `dir` but the run.lock files (which every holder of a folder rewrites),
+// by path relative to `dir`: its modification time, size and a hash of its bytes. Equal listings
+// before and after a command: it added, removed, rewrote and touched nothing there.
+inline std::map<std::string, std::string> files_of(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file() || e.path().filename() == "run.lock") continue;
+    struct stat st {};
+    if (::stat(e.path().c_str(), &st) != 0) continue;
+    const std::string bytes = read_text(e.path().string());
+    char mtime[48];
+    std::snprintf(mtime, sizeof mtime, "%lld.%09ld", static_cast<long long>(st.st_mtim.tv_sec), st.st_mtim.tv_nsec);
+    files[std::filesystem::relative(e.path(), dir).string()] =
+        "mtime " + std::string(mtime) + " size " + std::to_string(st.st_size) + " hash " +
+        std::to_string(std::hash<std::string>{}(bytes));
+  }
+  return files;
+}
+
+// files_of() of the stage folders of a reproduce or demo folder `out` (pretrain-global,
+// pretrain-local, finetune), by path relative to `out`.
+inline std::map<std::string, std::string> stage_files_of(const std::string& out) {
+  std::map<std::string, std::string> files;
+  for (const std::string stage : {"pretrain-global", "pretrain-local", "finetune"})
+    for (const auto& [path, stamp] : files_of(out + "/" + stage)) files[stage + "/" + path] = stamp;
+  return files;
 }
 
 inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
