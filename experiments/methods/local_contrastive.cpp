@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include "autograd/tape.h"
-#include "experiments/batches.h"
 #include "experiments/methods/steps.h"
 #include "losses/local.h"
 

@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include "autograd/tape.h"
-#include "experiments/batches.h"
 #include "experiments/methods/steps.h"
 #include "io/augmentation/augment.h"
 #include "io/augmentation/sampler.h"
