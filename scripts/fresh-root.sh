@@ -3,14 +3,16 @@
 # CMake, no CUDA) holding a clean clone of this repository's HEAD. Nothing installed by hand on
 # this machine is visible there, so it shows what a new user's machine meets.
 #
-#   scripts/fresh-root.sh [--install "PKG ..."] [--copy DIR]... [--out DIR] [--log FILE]
-#                         [TARGET | -- COMMAND...]
+#   scripts/fresh-root.sh [--install "PKG ..."] [--copy DIR]... [--bind DIR]... [--out DIR]
+#                         [--log FILE] [TARGET | -- COMMAND...]
 #
 #   TARGET             a make target (default: test); runs `make TARGET` in the clone
 #   -- COMMAND...      any command instead, run by bash in the clone's root folder
 #   --install "PKGS"   Debian packages installed in the root before the command (default: make)
 #   --copy DIR         also copy this folder of the checkout (e.g. an ignored deps/ folder) into
 #                      the clone; repeatable
+#   --bind DIR         an absolute folder of this machine seen read-only at the same path inside
+#                      the root (e.g. /usr/local/cuda, as a GPU machine's image has it); repeatable
 #   --out DIR          a folder of this machine, seen as /out inside the root (for results)
 #   --log FILE         the whole log (default: /tmp/contraseg-fresh-root/<sha>.log)
 #
@@ -23,6 +25,7 @@ set -uo pipefail
 
 install="make"
 copies=()
+binds=()
 out=""
 log=""
 cmd=()
@@ -30,6 +33,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --install) install="$2"; shift 2 ;;
     --copy) copies+=("$2"); shift 2 ;;
+    --bind) binds+=("$2"); shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --log) log="$2"; shift 2 ;;
     --) shift; cmd=("$@"); break ;;
@@ -66,12 +70,18 @@ fi
 
 root="$(mktemp -d /tmp/contraseg-fresh-root/root.XXXXXX)" || cannot "mktemp failed"
 log="${log:-/tmp/contraseg-fresh-root/$sha.log}"
+mounts=(out dev proc)
+for d in "${binds[@]+"${binds[@]}"}"; do
+  case "$d" in /*) ;; *) echo "fresh-root: --bind $d: give an absolute folder" >&2; exit 2 ;; esac
+  [ -d "$d" ] || { echo "fresh-root: --bind $d: no such folder" >&2; exit 2; }
+  mounts=("${d#/}" "${mounts[@]}")
+done
 cleanup() {
   local m
-  for m in out dev proc; do
+  for m in "${mounts[@]}"; do
     mountpoint -q "$root/$m" 2>/dev/null && umount "$root/$m"
   done
-  for m in out dev proc; do  # never delete through a mount that is still there
+  for m in "${mounts[@]}"; do  # never delete through a mount that is still there
     if mountpoint -q "$root/$m" 2>/dev/null; then echo "fresh-root: $root/$m still mounted; left $root" >&2; return; fi
   done
   rm -rf --one-file-system "$root"
@@ -85,6 +95,10 @@ for d in "${copies[@]+"${copies[@]}"}"; do
   mkdir -p "$root/src/$(dirname "$d")" && cp -a "$top/$d" "$root/src/$d"
 done
 mount -t proc proc "$root/proc" && mount --bind /dev "$root/dev" || cannot "mounting /proc and /dev failed"
+for d in "${binds[@]+"${binds[@]}"}"; do
+  { mkdir -p "$root$d" && mount --bind "$d" "$root$d" && mount -o remount,bind,ro "$root$d"; } ||
+    cannot "cannot mount $d read-only in the root"
+done
 if [ -n "$out" ]; then
   mkdir -p "$out" "$root/out" && mount --bind "$out" "$root/out" || cannot "cannot mount $out at /out"
 fi

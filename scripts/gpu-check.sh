@@ -1,60 +1,133 @@
 #!/usr/bin/env bash
-# Everything that needs a GPU, in one call that ends with a table, within a time budget (GPU time
-# is scarce: run this first on a GPU machine). Steps, most valuable first, each with a time cap:
+# Everything that needs a GPU, in one call that ends with a summary, within a time budget (GPU time
+# is scarce: run this first on a GPU machine). Steps, in order, each under a time cap:
 #
-#   environment  GPU, nvcc, cuDNN; unpacks the package bundle (deps/gpu-bundle, dpkg -x)
-#   configure    CMake for sm_90 with the CUDA backend (a build without it would skip every GPU test)
-#   build        everything (Ninja when present)
-#   gpu-tests    every test with "Cuda" in its name (CUDA vs CPU parity): they must run, not skip
-#   bench        one training step on the GPU (BM_UNetStep/cuda/batch:20/size:192)
-#   peer         the same step in PyTorch (bench/peer/unet_step.py), when python3 has CUDA torch
-#   memcheck     compute-sanitizer memcheck over the CUDA op tests (Cuda.* of test_ops)
-#   racecheck    compute-sanitizer racecheck over the kernels with shared memory
-#   ctest        every other test (the CPU ones, which CI also runs)
+#   environment  the package bundle (checked before anything else), GPU, nvcc, cuDNN; unpacks the
+#                bundle (dpkg -x) into the build folder and re-points its absolute symlinks there
+#   configure    CMake for sm_90 with CONTRASEG_REQUIRE_CUDA=ON: stops unless the CUDA backend
+#                (nvcc and cuDNN) is built
+#   build        only the test binaries that hold CUDA tests, and contraseg_bench
+#   parity       every test with "Cuda" in its name outside tests/gpu/ (the op kernels against the
+#                CPU); each must run: a skip fails the step
+#   step-parity  tests/gpu/ (test_gpu): whole U-Net and stage steps, CUDA against CPU
+#   memcheck     compute-sanitizer memcheck over the custom kernels (test_ops Cuda*), with cuDNN's
+#                heuristic algorithm choice and the caching allocator bypassed, so that small
+#                overruns are not hidden inside a cached block
+#   racecheck    compute-sanitizer racecheck over the kernels that use shared memory
+#   bench        the stage steps on the GPU (contraseg_bench 'Step/cuda'); a failed one fails
+#   peer         the U-Net step in PyTorch (bench/peer/unet_step.py), fp32 and bf16, when python3
+#                has CUDA torch
 #
-# A step that outlives its cap is killed and marked TIMEOUT; the rest go on. Without a GPU (no
-# working nvidia-smi) it is a rehearsal: a CPU-only build and the CPU tests, the GPU steps SKIP.
-# Exits non-zero if any step failed or timed out.
+# Status of each step: PASS, FAIL, TIMEOUT (killed at its cap), or NOT RUN with the reason. A step
+# that did not run counts as a failure, except where GPU_CHECK_SKIP asked for it (the summary says
+# so) or, without a GPU, the steps that need one: then the run is a rehearsal and exits 3.
+# Exit status: 0 every step ran and passed; 1 a step failed, timed out or did not run; 2 no usable
+# package bundle (said on the first line); 3 a rehearsal (no GPU) that reached the GPU steps.
 #
-# On the GPU machine (offline; the bundle was made beforehand with scripts/gpu-bundle.sh):
+# On the GPU machine (offline; the bundle made beforehand with scripts/gpu-bundle.sh and copied
+# along explicitly, since git ignores deps/):
 #   GPU_CHECK_OUT=$OUT bash scripts/gpu-check.sh
+# Everything it writes lands in GPU_CHECK_OUT: summary.txt (rewritten after every step, so a kill
+# leaves the steps so far), bench.txt (the benchmark and peer lines), and the per-step logs, written
+# as they run under logs/ and packed into gpu-check-logs.tar.gz at the end.
 #
 # Environment (all optional):
-#   CONTRASEG_DEPS_BUNDLE  folder of .deb files to unpack (default deps/gpu-bundle when present)
-#   CONTRASEG_DEPS_PREFIX  ':'-separated folders already holding packages unpacked with dpkg -x
+#   CONTRASEG_DEPS_BUNDLE  folder of .deb files (default deps/gpu-bundle); "none": use the -dev
+#                          packages installed on this machine
 #   CUDNN_ROOT             a cuDNN with include/ and lib/ (else /usr/local/cuda, else the cuDNN
 #                          that python3's PyTorch wheels carry)
 #   CUDA_ARCH              CMAKE_CUDA_ARCHITECTURES (default 90)
 #   BUILD_DIR              build folder (default <repo>/build-gpu)
 #   JOBS                   parallel jobs (default: all cores)
-#   GPU_CHECK_BUDGET       seconds for the whole check (default 480); each cap is cut to what is left
+#   GPU_CHECK_BUDGET       seconds for the whole check (default 540); each cap is cut to what is left
 #   GPU_CHECK_CAP_SCALE    multiplies every step's cap (default 1; the caps are sized for 16 cores)
-#   GPU_CHECK_OUT          a folder that receives summary.txt and a tarball of the logs
+#   GPU_CHECK_SKIP         steps to leave out on purpose, e.g. "peer racecheck"
+#   GPU_CHECK_OUT          the output folder (default <build>/gpu-check-out)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${BUILD_DIR:-$ROOT/build-gpu}"
 ARCH="${CUDA_ARCH:-90}"
 JOBS="${JOBS:-$(nproc 2>/dev/null || echo 4)}"
-BUDGET="${GPU_CHECK_BUDGET:-480}"
+BUDGET="${GPU_CHECK_BUDGET:-540}"
 CAP_SCALE="${GPU_CHECK_CAP_SCALE:-1}"
-LOGS="$BUILD/gpu-check-logs"
-mkdir -p "$LOGS" || { echo "gpu-check: cannot create $LOGS" >&2; exit 2; }
-export ROOT BUILD ARCH JOBS LOGS
+SKIP=" ${GPU_CHECK_SKIP:-} "
 START=$SECONDS
-HAVE_GPU=0
+
+# ---- the bundle, before anything else is done or created
+bundle_check() {  # prints one line; sets BUNDLE ("" for none); returns 1 when it cannot be used
+  BUNDLE="${CONTRASEG_DEPS_BUNDLE:-$ROOT/deps/gpu-bundle}"
+  if [ "$BUNDLE" = none ]; then
+    BUNDLE=""
+    echo "gpu-check: no package bundle (CONTRASEG_DEPS_BUNDLE=none): building from this machine's installed -dev packages"
+    return 0
+  fi
+  local fix="make it with 'scripts/gpu-bundle.sh' on a machine that reaches Debian's registry and copy the folder along with the tree explicitly (git ignores deps/), or set CONTRASEG_DEPS_BUNDLE=none to use installed -dev packages"
+  if [ ! -d "$BUNDLE" ]; then
+    echo "gpu-check: STOP: no package bundle at $BUNDLE: $fix"; return 1
+  fi
+  if [ ! -f "$BUNDLE/PACKAGES" ] || [ ! -f "$BUNDLE/SHA256SUMS" ]; then
+    echo "gpu-check: STOP: the bundle $BUNDLE has no PACKAGES or SHA256SUMS (an old or partial copy): $fix"; return 1
+  fi
+  BUNDLE="$(cd "$BUNDLE" && pwd)"
+  local bad missing=() name
+  bad="$(cd "$BUNDLE" && sha256sum -c --quiet SHA256SUMS 2>&1 | grep -v '^sha256sum: WARNING' | head -n 5)"
+  while IFS= read -r name; do
+    ls "$BUNDLE/${name}_"*.deb >/dev/null 2>&1 || missing+=("$name")
+  done <"$BUNDLE/PACKAGES"
+  if [ -n "$bad" ] || [ ${#missing[@]} -gt 0 ]; then
+    echo "gpu-check: STOP: the bundle $BUNDLE is incomplete:${missing[*]:+ missing ${missing[*]};}${bad:+ damaged: $(echo "$bad" | tr '\n' ' ')} $fix"
+    return 1
+  fi
+  echo "gpu-check: bundle $BUNDLE complete: $(wc -l <"$BUNDLE/PACKAGES") packages, checksums match"
+}
+bundle_check || exit 2
+
+OUT="${GPU_CHECK_OUT:-$BUILD/gpu-check-out}"
+LOGS="$OUT/logs"
+mkdir -p "$LOGS" "$BUILD" || { echo "gpu-check: cannot create $LOGS or $BUILD" >&2; exit 2; }
+OUT="$(cd "$OUT" && pwd)" LOGS="$OUT/logs"
+rm -f "$LOGS"/*.log "$OUT/summary.txt" "$OUT/bench.txt" "$OUT/gpu-check-logs.tar.gz"
+export ROOT BUILD ARCH JOBS OUT LOGS
+HAVE_GPU=0 GPU_NAME="no GPU"
 
 NAMES=() STATUS=() SECS=() NOTES=()
-record() { NAMES+=("$1"); STATUS+=("$2"); SECS+=("$3"); NOTES+=("$4"); }
-skip_step() { echo; echo "=== $1: skipped ($2)"; record "$1" SKIP 0 "$2"; }
+summary() {  # the table so far, into $OUT/summary.txt; with "final", the verdict line too
+  local i failed=0 nogpu=0 requested=() verdict
+  {
+    echo "gpu-check summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $GPU_NAME, $((SECONDS - START))s of ${BUDGET}s)"
+    printf '%-12s %-8s %7s  %s\n' step status seconds note
+    printf '%-12s %-8s %7s  %s\n' ------------ -------- ------- ----
+    for i in "${!NAMES[@]}"; do
+      printf '%-12s %-8s %7s  %s\n' "${NAMES[$i]}" "${STATUS[$i]}" "${SECS[$i]}" "${NOTES[$i]}"
+      case "${STATUS[$i]}:${NOTES[$i]}" in
+        "NOT RUN:skipped on request"*) requested+=("${NAMES[$i]}") ;;
+        "NOT RUN:no GPU"*) nogpu=$((nogpu + 1)) ;;
+        PASS:*) ;;
+        *) failed=$((failed + 1)) ;;
+      esac
+    done
+    if [ "${1:-}" = final ]; then
+      if [ "$failed" -gt 0 ]; then verdict="FAILED: $failed step(s) failed, timed out or did not run"
+      elif [ "$nogpu" -gt 0 ]; then verdict="REHEARSAL: every step up to the GPU passed; $nogpu GPU step(s) did not run (no GPU)"
+      else verdict="PASSED: every step ran and passed"; fi
+      [ ${#requested[@]} -gt 0 ] && verdict+=" (left out on request: ${requested[*]})"
+      echo "gpu-check: $verdict"
+    fi
+  } >"$OUT/summary.txt.part" && mv "$OUT/summary.txt.part" "$OUT/summary.txt"
+  FAILED=$failed NOGPU=$nogpu
+}
+record() { NAMES+=("$1"); STATUS+=("$2"); SECS+=("$3"); NOTES+=("$4"); summary; }
+not_run() { echo; echo "=== $1: not run ($2)"; record "$1" "NOT RUN" 0 "$2"; }
 
 # run_step NAME CAP FUNCTION [ARGS...]: runs a function of this script in a child bash under
-# `timeout` (cut to the budget left), output in $LOGS/NAME.log and on screen.
+# `timeout` (cut to the budget left), its output on screen and in $LOGS/NAME.log as it comes.
 run_step() {
   local name="$1" cap="$2" left t0 rc log="$LOGS/$1.log"
   shift 2
-  left=$((BUDGET - (SECONDS - START) - 10))  # keep 10 s for the summary
-  if [ "$left" -lt 15 ]; then skip_step "$name" "time budget spent"; return 1; fi
+  case "$SKIP" in *" $name "*) not_run "$name" "skipped on request (GPU_CHECK_SKIP)"; return 1 ;; esac
+  left=$((BUDGET - (SECONDS - START) - 10))  # keep 10 s for the summary and the tarball
+  if [ "$left" -lt 15 ]; then not_run "$name" "time budget spent (GPU_CHECK_BUDGET=${BUDGET})"; return 1; fi
   cap=$((cap * CAP_SCALE))
   [ "$cap" -gt "$left" ] && cap=$left
   echo; echo "=== $name (cap ${cap}s): $*"
@@ -64,9 +137,9 @@ run_step() {
   if [ "$rc" -eq 0 ]; then
     record "$name" PASS $((SECONDS - t0)) ""
   elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-    record "$name" TIMEOUT $((SECONDS - t0)) "killed after ${cap}s, log $log"
+    record "$name" TIMEOUT $((SECONDS - t0)) "killed after ${cap}s, log logs/$name.log"
   else
-    record "$name" FAIL $((SECONDS - t0)) "exit $rc, log $log"
+    record "$name" FAIL $((SECONDS - t0)) "exit $rc, log logs/$name.log"
     echo "--- $name failed (exit $rc); last lines:"; tail -n 30 "$log"
   fi
   return "$rc"
@@ -75,6 +148,7 @@ run_step() {
 # ---- environment: runs in this shell, since it exports what the later steps use.
 TRIPLET="$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)"
 CMAKE_PREFIXES=()
+ORIGINAL_LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}"
 
 unpack_deb() {  # deb dir: dpkg -x, or ar + tar where dpkg is missing
   if command -v dpkg >/dev/null; then dpkg -x "$1" "$2"; return; fi
@@ -84,46 +158,57 @@ unpack_deb() {  # deb dir: dpkg -x, or ar + tar where dpkg is missing
     ar p "$1" "$data" | tar -x -C "$2" -"$(case "$data" in *.xz) echo J ;; *.zst) echo -zstd ;; *) echo z ;; esac)" -f -
 }
 
-unpack_bundle() {
-  local bundle="${CONTRASEG_DEPS_BUNDLE:-}"
-  [ -z "$bundle" ] && [ -d "$ROOT/deps/gpu-bundle" ] && bundle="$ROOT/deps/gpu-bundle"
-  [ -n "$bundle" ] || { echo "no package bundle (deps/gpu-bundle): using the system's packages"; return 0; }
-  ls "$bundle"/*.deb >/dev/null 2>&1 || { echo "bundle $bundle holds no .deb"; return 1; }
-  local dest="$BUILD/deps-root" deb n=0
-  rm -rf "$dest"; mkdir -p "$dest"
-  for deb in "$bundle"/*.deb; do unpack_deb "$deb" "$dest" || { echo "cannot unpack $deb"; return 1; }; n=$((n + 1)); done
-  echo "unpacked $n packages from $bundle into $dest"
-  CONTRASEG_DEPS_PREFIX="$dest${CONTRASEG_DEPS_PREFIX:+:$CONTRASEG_DEPS_PREFIX}"
+# Debian's packages hold absolute symlinks (libz.so -> /lib/x86_64-linux-gnu/libz.so.1.2.13) that
+# point nowhere on a machine without those packages: re-point each into the unpack folder. A
+# library or header link whose target the bundle lacks makes the bundle incomplete.
+repoint_links() {  # dest
+  local dest="$1" link target n=0 dangling=()
+  while IFS= read -r link; do
+    target="$(readlink "$link")"
+    if [ -e "$dest$target" ]; then
+      ln -sfn "$dest$target" "$link"; n=$((n + 1))
+    else
+      case "$link" in *.so|*.so.*|*/include/*) dangling+=("${link#"$dest"} -> $target") ;; esac
+    fi
+  done < <(find "$dest" -type l -lname '/*')
+  echo "re-pointed $n absolute symlinks into $dest"
+  if [ ${#dangling[@]} -gt 0 ]; then
+    echo "the bundle is incomplete: these links point outside it (remake it with scripts/gpu-bundle.sh):"
+    printf '  %s\n' "${dangling[@]}"
+    return 1
+  fi
 }
 
-setup_deps_prefix() {
-  [ -n "${CONTRASEG_DEPS_PREFIX:-}" ] || return 0
-  local pcdir="$BUILD/deps-pkgconfig" p pc lib
-  mkdir -p "$pcdir"
-  IFS=: read -r -a prefixes <<<"$CONTRASEG_DEPS_PREFIX"
-  for p in "${prefixes[@]}"; do
-    [ -n "$p" ] || continue
-    p="$(cd "$p" 2>/dev/null && pwd)" || { echo "CONTRASEG_DEPS_PREFIX: '$p' is not a folder"; return 1; }
-    echo "dependencies from $p"
-    CMAKE_PREFIXES+=("$p/usr" "$p")
-    export CPATH="$p/usr/include${CPATH:+:$CPATH}"
-    [ -d "$p/usr/bin" ] && export PATH="$PATH:$p/usr/bin"  # pkg-config, after the system's tools
-    # Library folders, including the variant folders of alternatives (openblas-pthread/): dpkg -x
-    # runs no maintainer scripts, so the /etc/alternatives links it leaves point nowhere.
-    while IFS= read -r lib; do
-      export LIBRARY_PATH="$lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
-      export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    done < <(find "$p/usr/lib" "$p/lib" -name '*.so*' \( -type f -o -type l \) -printf '%h\n' 2>/dev/null | sort -u)
-    # .pc files name /usr: copy them with the prefix rewritten.
-    while IFS= read -r pc; do
-      [ -e "$pc" ] || continue
-      [ -e "$pcdir/$(basename "$pc")" ] && continue
-      sed -e "s|=/usr|=$p/usr|g" -e "s|-I/usr|-I$p/usr|g" -e "s|-L/usr|-L$p/usr|g" "$pc" >"$pcdir/$(basename "$pc")"
-    done < <(find "$p" -name '*.pc' \( -type f -o -type l \) 2>/dev/null)
-  done
-  export PKG_CONFIG_PATH="$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+unpack_bundle() {
+  [ -n "$BUNDLE" ] || return 0
+  local dest="$BUILD/deps-root" deb n=0
+  rm -rf "$dest"; mkdir -p "$dest"
+  for deb in "$BUNDLE"/*.deb; do unpack_deb "$deb" "$dest" || { echo "cannot unpack $deb"; return 1; }; n=$((n + 1)); done
+  echo "unpacked $n packages from $BUNDLE into $dest"
+  repoint_links "$dest" || return 1
+  setup_deps_prefix "$dest"
+}
+
+setup_deps_prefix() {  # prefix: a folder holding packages unpacked with dpkg -x
+  local p="$1" pcdir="$BUILD/deps-pkgconfig" pc lib
+  rm -rf "$pcdir"; mkdir -p "$pcdir"
+  CMAKE_PREFIXES+=("$p/usr" "$p")
+  export CPATH="$p/usr/include${CPATH:+:$CPATH}"
+  [ -d "$p/usr/bin" ] && export PATH="$PATH:$p/usr/bin"  # pkg-config, after the system's tools
+  # Library folders, including the variant folders of alternatives (openblas-pthread/): dpkg -x
+  # runs no maintainer scripts, so the /etc/alternatives links it leaves point nowhere.
+  while IFS= read -r lib; do
+    export LIBRARY_PATH="$lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
+    export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  done < <(find "$p/usr/lib" "$p/lib" -name '*.so*' \( -type f -o -type l \) -printf '%h\n' 2>/dev/null | sort -u)
+  # .pc files name /usr: copy them with the prefix rewritten.
+  while IFS= read -r pc; do
+    [ -e "$pc" ] || continue
+    [ -e "$pcdir/$(basename "$pc")" ] && continue
+    sed -e "s|=/usr|=$p/usr|g" -e "s|-I/usr|-I$p/usr|g" -e "s|-L/usr|-L$p/usr|g" "$pc" >"$pcdir/$(basename "$pc")"
+  done < <(find "$p" -name '*.pc' \( -type f -o -type l \) 2>/dev/null)
   # pkgconf from the bundle looks for its own files under /usr: point it at the system's too.
-  export PKG_CONFIG_PATH="$PKG_CONFIG_PATH:/usr/lib/$TRIPLET/pkgconfig:/usr/share/pkgconfig"
+  export PKG_CONFIG_PATH="$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}:/usr/lib/$TRIPLET/pkgconfig:/usr/share/pkgconfig"
   echo "CMAKE_PREFIX_PATH += ${CMAKE_PREFIXES[*]}"
 }
 
@@ -147,61 +232,102 @@ setup_cudnn() {
 }
 
 environment() {
-  echo "repo: $ROOT; build: $BUILD (CUDA arch $ARCH, $JOBS jobs, budget ${BUDGET}s)"
+  echo "repo: $ROOT; build: $BUILD (CUDA arch $ARCH, $JOBS jobs, budget ${BUDGET}s); output: $OUT"
   cmake --version | head -n 1 || return 1
+  NVCC="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
+  "$NVCC" --version >/dev/null 2>&1 || { echo "nvcc not found (put the CUDA toolkit's bin/ on PATH)"; return 1; }
+  "$NVCC" --version | tail -n 2
+  setup_cudnn || return 1
   if timeout 20 nvidia-smi; then
-    HAVE_GPU=1
-    NVCC="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
-    "$NVCC" --version || { echo "nvcc not found"; return 1; }
-    setup_cudnn || return 1
+    HAVE_GPU=1 GPU_NAME="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)"
   else
-    echo "no working nvidia-smi: a rehearsal without a GPU (CPU-only build, GPU steps skipped)"
+    echo "no working nvidia-smi: a rehearsal without a GPU (the build as on a GPU machine, the GPU steps not run)"
   fi
-  unpack_bundle && setup_deps_prefix
+  unpack_bundle
 }
 
 # ---- steps that run under a cap (child shells: they see exported variables and these functions)
 configure() {
-  local args=(-S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCONTRASEG_TESTS=ON -DCONTRASEG_BENCH=ON)
+  local args=(-S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCONTRASEG_TESTS=ON -DCONTRASEG_BENCH=ON
+              -DCONTRASEG_CUDA=ON -DCONTRASEG_REQUIRE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH"
+              -DCMAKE_CUDA_COMPILER="$NVCC")
   command -v ninja >/dev/null && [ ! -f "$BUILD/Makefile" ] && args+=(-G Ninja)
   [ -n "$PREFIX_PATH" ] && args+=(-DCMAKE_PREFIX_PATH="$PREFIX_PATH")
-  if [ "$HAVE_GPU" = 1 ]; then
-    args+=(-DCONTRASEG_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" -DCMAKE_CUDA_COMPILER="$NVCC" $CUDNN_FLAGS)
-  else
-    args+=(-DCONTRASEG_CUDA=OFF)
-  fi
-  cmake "${args[@]}" || return 1
-  if [ "$HAVE_GPU" = 1 ] && ! grep -q '^CMAKE_CUDA_COMPILER:.*nvcc' "$BUILD/CMakeCache.txt"; then
-    echo "configure: the CUDA backend would be left out (nvcc or cuDNN not found)"; return 1
-  fi
+  # shellcheck disable=SC2086  # CUDNN_FLAGS: zero or two -D arguments without spaces
+  cmake "${args[@]}" $CUDNN_FLAGS
 }
 
-build() { cmake --build "$BUILD" -j "$JOBS"; }
-
-# The CUDA tests must run here: a skip means the process saw no device.
-gpu_tests() {
-  local out rc
-  out="$(ctest --test-dir "$BUILD" -R Cuda --output-on-failure -j 4 --timeout 60 2>&1)"; rc=$?
-  echo "$out"
-  [ "$rc" -eq 0 ] || return "$rc"
-  echo "$out" | grep -q "tests passed" || { echo "no Cuda test found"; return 1; }
-  if echo "$out" | grep -q "Skipped"; then echo "gpu-tests: CUDA tests skipped on a GPU machine"; return 1; fi
+# The test binaries that hold CUDA tests: the folders of tests/ whose sources name one.
+gpu_test_binaries() {
+  grep -l 'Cuda' "$ROOT"/tests/*/*.cpp | sed 's|.*/tests/\([^/]*\)/.*|test_\1|' | sort -u
+}
+build() {
+  local targets
+  targets="$(gpu_test_binaries | tr '\n' ' ') contraseg_bench"
+  echo "targets: $targets"
+  # shellcheck disable=SC2086
+  cmake --build "$BUILD" -j "$JOBS" --target $targets
 }
 
-bench() { "$BUILD/contraseg_bench" --benchmark_filter='UNetStep/cuda/batch:20/size:192' --benchmark_counters_tabular=true; }
-peer() { python3 "$ROOT/bench/peer/unet_step.py" --device cuda --batch 20 --size 192; }
-other_tests() { ctest --test-dir "$BUILD" -E Cuda --output-on-failure -j "$JOBS" --timeout 120; }
+# run_gtests [--prefix CMD...] --binaries BIN... : every *Cuda* test of each binary; each must run
+# (a skip means the process saw no device) and at least one must.
+run_gtests() {
+  local prefix=() bins=() filter='*Cuda*' b out n ran=0 rc=0
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --filter) filter="$2"; shift 2 ;;
+      --) shift; prefix=("$@"); break ;;
+      *) bins+=("$1"); shift ;;
+    esac
+  done
+  for b in "${bins[@]}"; do
+    echo "--- $b --gtest_filter=$filter"
+    out="$LOGS/$b.$$.out"
+    "${prefix[@]+"${prefix[@]}"}" "$BUILD/$b" --gtest_color=no --gtest_filter="$filter" 2>&1 | tee "$out"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+    if grep -q '^\[  SKIPPED \]' "$out"; then echo "$b: CUDA tests skipped on a GPU machine"; rc=1; fi
+    n="$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | head -n 1)"
+    ran=$((ran + ${n:-0}))
+    rm -f "$out"
+  done
+  [ "$ran" -gt 0 ] || { echo "no CUDA test ran"; rc=1; }
+  echo "$ran CUDA tests passed"
+  return "$rc"
+}
+parity() { run_gtests $(gpu_test_binaries | grep -vx test_gpu); }
+step_parity() { run_gtests test_gpu; }
 
-sanitizer() {  # tool [gtest filter]
+# The custom kernels under compute-sanitizer: cuDNN's heuristic choice (a timed search over every
+# algorithm is slow under the tool) and the caching allocator bypassed (CONTRASEG_CUDA_ALLOCATOR).
+sanitizer() {  # tool filter
   local cs
-  cs="$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)"
+  cs="$(command -v compute-sanitizer || echo "$(dirname "$NVCC")/compute-sanitizer")"
   [ -x "$cs" ] || { echo "compute-sanitizer not found"; return 1; }
-  "$cs" --tool "$1" --error-exitcode 1 "$BUILD/test_ops" --gtest_color=no --gtest_filter="${2:-Cuda.*}"
+  CONTRASEG_CONV_ALGO=heuristic CONTRASEG_CUDA_ALLOCATOR=direct \
+    run_gtests --filter "$2" test_ops -- "$cs" --tool "$1" --error-exitcode 1
+}
+# memcheck: every kernel row of the parity table but the U-Net-scale convolutions (cuDNN's, slow
+# under the tool); racecheck: the rows whose kernels use shared memory (similarity, reductions,
+# segmentation losses).
+MEMCHECK_FILTER='Cuda*:-*UNetShape*'
+RACECHECK_FILTER='CudaSimilarity.*:CudaLosses.*:Cuda.SumMean*:Cuda.Softmax*:Cuda.BatchNorm*'
+
+bench() {
+  "$BUILD/contraseg_bench" --benchmark_filter='Step/cuda' --benchmark_counters_tabular=true | tee -a "$OUT/bench.txt"
+  return "${PIPESTATUS[0]}"
+}
+peer() {
+  local rc=0
+  # PyTorch with its own libraries: not the bundle's.
+  export LD_LIBRARY_PATH="$ORIGINAL_LD_LIBRARY_PATH"
+  python3 "$ROOT/bench/peer/unet_step.py" --device cuda --batch 20 --size 192 | tee -a "$OUT/bench.txt" || rc=1
+  python3 "$ROOT/bench/peer/unet_step.py" --device cuda --batch 20 --size 192 --bf16 | tee -a "$OUT/bench.txt" || rc=1
+  return "$rc"
 }
 
 # ---- the run
 cd "$ROOT" || exit 2
-echo "gpu-check: logs in $LOGS"
+echo "gpu-check: output in $OUT"
 t0=$SECONDS
 echo; echo "=== environment"
 environment > >(tee "$LOGS/environment.log") 2>&1  # in this shell: its exports are kept
@@ -209,52 +335,38 @@ env_rc=$?
 wait $! 2>/dev/null || true  # let tee finish the log
 if [ "$env_rc" -eq 0 ]; then
   record environment PASS $((SECONDS - t0)) "$([ "$HAVE_GPU" = 1 ] || echo "no GPU: a rehearsal")"
-  env_ok=1
 else
-  record environment FAIL $((SECONDS - t0)) "log $LOGS/environment.log"
-  env_ok=0
+  record environment FAIL $((SECONDS - t0)) "log logs/environment.log"
 fi
 PREFIX_PATH="$(IFS=';'; echo "${CMAKE_PREFIXES[*]+"${CMAKE_PREFIXES[*]}"}")"
 CUDNN_FLAGS="${CUDNN_ARGS[*]+"${CUDNN_ARGS[*]}"}"
-export HAVE_GPU PREFIX_PATH CUDNN_FLAGS NVCC="${NVCC:-}"
+export HAVE_GPU PREFIX_PATH CUDNN_FLAGS NVCC="${NVCC:-}" ORIGINAL_LD_LIBRARY_PATH MEMCHECK_FILTER RACECHECK_FILTER
 
-gpu_only() { [ "$HAVE_GPU" = 1 ] || { skip_step "$1" "no GPU on this machine"; return 1; }; }
-if [ "$env_ok" = 1 ] && run_step configure 90 configure && run_step build 240 build; then
-  gpu_only gpu-tests && run_step gpu-tests 90 gpu_tests
-  gpu_only bench && run_step bench 60 bench
-  if ! gpu_only peer; then :
-  elif ! python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
-    skip_step peer "python3 has no PyTorch with CUDA"
+GPU_STEPS=(parity step-parity memcheck racecheck bench peer)
+if [ "$env_rc" -eq 0 ] && run_step configure 90 configure && run_step build 300 build; then
+  if [ "$HAVE_GPU" = 1 ]; then
+    run_step parity 120 parity
+    run_step step-parity 120 step_parity
+    run_step memcheck 120 sanitizer memcheck "$MEMCHECK_FILTER"
+    run_step racecheck 90 sanitizer racecheck "$RACECHECK_FILTER"
+    run_step bench 90 bench
+    if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+      run_step peer 90 peer
+    else
+      not_run peer "python3 has no PyTorch with CUDA (GPU_CHECK_SKIP=peer leaves it out)"
+    fi
   else
-    run_step peer 90 peer
+    for s in "${GPU_STEPS[@]}"; do not_run "$s" "no GPU on this machine"; done
   fi
-  gpu_only memcheck && run_step memcheck 90 sanitizer memcheck
-  gpu_only racecheck && run_step racecheck 60 sanitizer racecheck 'Cuda.BatchNorm*:Cuda.SumMean*:Cuda.ConvPartialGradients'
-  run_step ctest 150 other_tests
 else
-  for s in configure build gpu-tests bench peer memcheck racecheck ctest; do
-    printf '%s\n' "${NAMES[@]}" | grep -qx "$s" || skip_step "$s" "earlier step failed"
+  for s in configure build "${GPU_STEPS[@]}"; do
+    printf '%s\n' "${NAMES[@]}" | grep -qx "$s" || not_run "$s" "an earlier step failed"
   done
 fi
 
-# ---- summary
-summary="$LOGS/summary.txt"
-{
-  echo
-  echo "gpu-check summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $( [ "$HAVE_GPU" = 1 ] && nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo "no GPU"), $((SECONDS - START))s of ${BUDGET}s)"
-  printf '%-12s %-7s %7s  %s\n' step status seconds note
-  printf '%-12s %-7s %7s  %s\n' ------------ ------- ------- ----
-  failed=0
-  for i in "${!NAMES[@]}"; do
-    printf '%-12s %-7s %7s  %s\n' "${NAMES[$i]}" "${STATUS[$i]}" "${SECS[$i]}" "${NOTES[$i]}"
-    case "${STATUS[$i]}" in FAIL|TIMEOUT) failed=$((failed + 1)) ;; esac
-  done
-  if [ "$failed" -eq 0 ]; then echo "gpu-check: all steps passed or skipped"; else echo "gpu-check: $failed step(s) FAILED or TIMED OUT"; fi
-} | tee "$summary"
-
-if [ -n "${GPU_CHECK_OUT:-}" ]; then
-  mkdir -p "$GPU_CHECK_OUT" && cp "$summary" "$GPU_CHECK_OUT/" &&
-    tar -czf "$GPU_CHECK_OUT/gpu-check-logs.tar.gz" -C "$BUILD" gpu-check-logs
-fi
-grep -Eq ' (FAIL|TIMEOUT) ' "$summary" && exit 1
+summary final
+echo; cat "$OUT/summary.txt"
+tar -czf "$OUT/gpu-check-logs.tar.gz" -C "$OUT" logs && rm -rf "$LOGS"
+if [ "$FAILED" -gt 0 ]; then exit 1; fi
+if [ "$NOGPU" -gt 0 ]; then exit 3; fi
 exit 0
