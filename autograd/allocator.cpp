@@ -1,5 +1,6 @@
 #include "autograd/allocator.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -20,21 +21,23 @@ size_t round_size(size_t bytes) {
 }
 
 // One cache per device; the system calls are injected so that the same logic serves both.
+// `direct`: no cache, every request its own system allocation of exactly its size (at least 1
+// byte), every free a system free.
 class CachingAllocator {
  public:
   using SysAlloc = void* (*)(size_t);
   using SysFree = void (*)(void*);
-  CachingAllocator(SysAlloc a, SysFree f) : sys_alloc_(a), sys_free_(f) {}
+  CachingAllocator(SysAlloc a, SysFree f, bool direct = false) : sys_alloc_(a), sys_free_(f), direct_(direct) {}
 
   void* alloc(size_t bytes) {
-    const size_t sz = round_size(bytes);
+    const size_t sz = block_size(bytes);
     std::lock_guard<std::mutex> lock(mu_);
     stats_.requests++;
-    auto& list = free_[sz];
     void* p = nullptr;
-    if (!list.empty()) {
-      p = list.back();
-      list.pop_back();
+    auto* list = direct_ ? nullptr : &free_[sz];
+    if (list && !list->empty()) {
+      p = list->back();
+      list->pop_back();
       stats_.bytes_cached -= sz;
     } else {
       p = sys_alloc_(sz);
@@ -52,10 +55,14 @@ class CachingAllocator {
 
   void free(void* p, size_t bytes) {
     if (!p) return;
-    const size_t sz = round_size(bytes);
+    const size_t sz = block_size(bytes);
     std::lock_guard<std::mutex> lock(mu_);
-    free_[sz].push_back(p);
     stats_.bytes_in_use -= sz;
+    if (direct_) {
+      sys_free_(p);
+      return;
+    }
+    free_[sz].push_back(p);
     stats_.bytes_cached += sz;
   }
 
@@ -69,6 +76,7 @@ class CachingAllocator {
   }
 
  private:
+  size_t block_size(size_t bytes) const { return direct_ ? std::max<size_t>(bytes, 1) : round_size(bytes); }
   void release_locked() {
     for (auto& kv : free_)
       for (void* p : kv.second) sys_free_(p);
@@ -77,6 +85,7 @@ class CachingAllocator {
   }
   SysAlloc sys_alloc_;
   SysFree sys_free_;
+  const bool direct_;
   std::mutex mu_;
   std::unordered_map<size_t, std::vector<void*>> free_;
   AllocatorStats stats_;
@@ -101,7 +110,10 @@ void* cuda_sys_alloc(size_t sz) {
 }
 void cuda_sys_free(void* p) { cudaFree(p); }
 CachingAllocator& cuda_cache() {
-  static auto* a = new CachingAllocator(cuda_sys_alloc, cuda_sys_free);
+  static auto* a = [] {
+    const char* v = std::getenv("CONTRASEG_CUDA_ALLOCATOR");
+    return new CachingAllocator(cuda_sys_alloc, cuda_sys_free, v && std::strcmp(v, "direct") == 0);
+  }();
   return *a;
 }
 #endif

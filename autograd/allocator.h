@@ -3,6 +3,12 @@
 // go to size-bucketed free lists and are handed out again: after the first step there is no
 // malloc/cudaMalloc (and no page faults on the CPU). Blocks are rounded up to 64-byte multiples
 // (buckets of 512 bytes above 64 KiB) and 64-byte aligned.
+//
+// CONTRASEG_CUDA_ALLOCATOR=direct (read once, at the first CUDA allocation) turns the CUDA cache
+// off: every request is a cudaMalloc of exactly its size (1 byte for an empty one) and every free
+// a cudaFree, so that compute-sanitizer sees each buffer's true end and a read past it or after
+// its free (which a rounded-up, reused block hides). Slow; for checking only. The CPU side is
+// unchanged.
 #include <cstddef>
 #include <cstdint>
 #include "autograd/device.h"

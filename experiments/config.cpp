@@ -78,6 +78,9 @@ const std::vector<KeySpec>& config_schema() {
        "convolutions and linear layers: fp32, or bf16 operands with fp32 accumulation (bf16 kernels where the CPU has "
        "AVX512-BF16 or AMX, else emulated: docs/performance.md)",
        {"fp32", "bf16"}},
+      {"deterministic", K::Bool, "false",
+       "on a GPU, deterministic cuDNN convolution algorithms only, chosen without timing: runs and resumes on the "
+       "same GPU model and library versions are bit-identical (the CPU always is: docs/performance.md §6)", {}},
       {"image_size", K::Int, "0", "network input side in pixels (0 = the dataset's, docs/method.md §6.1)", {},
        zero_or(multiples_of(kImageSizeStep, between(kImageSizeStep, kMaxImageSize)))},
       {"target_res", K::Float, "0", "in-plane resolution in mm (0 = the dataset's)", {}, between(0, kMaxResolutionMm)},

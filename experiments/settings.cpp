@@ -49,8 +49,8 @@ Settings resolve_settings(const Config& cfg) {
   s.config = cfg;
   s.data = {cfg.str("dataset"), cfg.str("data"), cfg.str("splits"), cfg.str("layout"), preprocess_params(cfg)};
   s.run = {parse_compat(cfg.str("compat")), parse_device(cfg.str("device")), parse_precision(cfg.str("precision")),
-           cfg.integer("seed"),             cfg.integer("threads"),           cfg.real("lr"),
-           cfg.integer("log_every"),        cfg.integer("checkpoint_every")};
+           cfg.boolean("deterministic"),    cfg.integer("seed"),              cfg.integer("threads"),
+           cfg.real("lr"),                  cfg.integer("log_every"),         cfg.integer("checkpoint_every")};
   s.global = {parse_global_loss(cfg.str("global.loss")), cfg.integer("global.iterations"), cfg.real("global.tau"),
               cfg.integer("global.partitions"), cfg.integer("global.volumes"), cfg.integer("global.batch"),
               cfg.integer("global.knn_every")};
@@ -106,9 +106,10 @@ std::vector<std::string> weight_keys(Stage stage) {
   std::vector<std::string> keys;
   for (const auto& s : config_schema()) {
     const bool shared = s.key.find('.') == std::string::npos;
-    // What only logs or paces a run does not change its weights.
-    if (s.key == "log_every" || s.key == "checkpoint_every" || s.key == "threads" || s.key == "global.knn_every" ||
-        s.key == "local.retrieval_every")
+    // What only logs or paces a run does not change its weights; `threads` and `deterministic`
+    // change only how sums are rounded (deterministic: on a GPU; on the CPU nothing).
+    if (s.key == "log_every" || s.key == "checkpoint_every" || s.key == "threads" || s.key == "deterministic" ||
+        s.key == "global.knn_every" || s.key == "local.retrieval_every")
       continue;
     if (shared || s.key.compare(0, own.size(), own) == 0) keys.push_back(s.key);
   }

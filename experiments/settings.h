@@ -41,6 +41,7 @@ struct RunSettings {
   Compat compat = Compat::Paper;
   Device device = Device::CPU;
   Precision precision = Precision::FP32;
+  bool deterministic = false;  // GPU: deterministic cuDNN algorithms, chosen without timing
   int seed = 0;
   int threads = 0;  // 0: OpenMP's default
   double lr = 0;

@@ -180,10 +180,35 @@ ContrastPlan::ContrastPlan(ContrastSpec spec, Device device, std::string op_name
     }
   }
 
+  // Explicit: the inverse index (ContrastIndex::row_pair_off), built in term order.
+  std::vector<int> row_pair_off, row_pair, row_other;
+  if (spec_.rule == NegativeRule::Explicit) {
+    std::vector<std::vector<std::pair<int, int>>> of_row(rows);  // (pair, other row)
+    for (int t = 0; t < T; ++t) {
+      const int a = t_anchor[t], p = t_pos[t];
+      of_row[a].emplace_back(t, p);
+      of_row[p].emplace_back(t, a);
+      for (int e = spec_.neg_offset[t]; e < spec_.neg_offset[t + 1]; ++e) {
+        const int j = spec_.neg_index[e];
+        of_row[a].emplace_back(T + e, j);
+        of_row[j].emplace_back(T + e, a);
+      }
+    }
+    row_pair_off.push_back(0);
+    for (const auto& list : of_row) {
+      for (const auto& [pair, other] : list) {
+        row_pair.push_back(pair);
+        row_other.push_back(other);
+      }
+      row_pair_off.push_back(static_cast<int>(row_pair.size()));
+    }
+  }
+
   // Pack every int array into one buffer (the order is the one index() reads back).
   const std::vector<int>* arrays[kArrays] = {&t_anchor, &t_pos, &t_unit, &u_anchor, &u_key,
                                              &u_term_off, &u_terms, &row_unit_off,
-                                             &spec_.group, &spec_.neg_offset, &spec_.neg_index};
+                                             &spec_.group, &spec_.neg_offset, &spec_.neg_index,
+                                             &row_pair_off, &row_pair, &row_other};
   for (int i = 0; i < kArrays; ++i) {
     off_[i] = ints_.size();
     present_[i] = !arrays[i]->empty();
@@ -213,6 +238,9 @@ ContrastIndex ContrastPlan::index(const int* base, const float* w) const {
   ix.group = at(8);
   ix.neg_off = at(9);
   ix.neg_idx = at(10);
+  ix.row_pair_off = at(11);
+  ix.row_pair = at(12);
+  ix.row_other = at(13);
   ix.t_weight = w;
   return ix;
 }

@@ -60,6 +60,14 @@ struct ContrastIndex {
   const int* group = nullptr;       // [rows] (OtherGroups) or null
   const int* neg_off = nullptr;     // [T+1] (Explicit)
   const int* neg_idx = nullptr;
+  // Explicit: the inverse index, for a backward pass that gathers instead of scattering. Pair t
+  // is term t's (anchor, positive), pair T + e its (anchor, neg_idx[e]); a pair's coefficient c
+  // adds c * zn[other] to the gradient of each of its two rows. Row r's contributions are
+  // row_pair[i], row_other[i] for i in [row_pair_off[r], row_pair_off[r+1]), by term, then
+  // positive before negatives in list order (the order the CPU backward adds them).
+  const int* row_pair_off = nullptr;  // [rows+1]
+  const int* row_pair = nullptr;      // [2 * pairs]
+  const int* row_other = nullptr;     // [2 * pairs]
 };
 
 // A validated spec plus its index arrays, built once per batch layout and reused every step
@@ -80,6 +88,8 @@ class ContrastPlan {
   int64_t num_units() const { return num_units_; }
   int max_units_per_row() const { return max_units_per_row_; }
   int64_t max_negatives() const { return max_negatives_; }  // largest |N_t|
+  // Explicit: the (anchor, other row) pairs of the terms, positives and listed negatives.
+  int64_t num_pairs() const { return num_terms() + static_cast<int64_t>(spec_.neg_index.size()); }
 
   ContrastIndex host() const { return index(ints_.data(), weights_.data()); }
   ContrastIndex on(Device d) const;  // throws if the plan was built for another device
@@ -91,7 +101,7 @@ class ContrastPlan {
   int64_t num_units_ = 0;
   int max_units_per_row_ = 0;
   int64_t max_negatives_ = 0;
-  static constexpr int kArrays = 11;
+  static constexpr int kArrays = 14;
   std::vector<int> ints_;       // all host int arrays, packed
   size_t off_[kArrays] = {};    // where each array starts in ints_
   bool present_[kArrays] = {};  // empty arrays give null pointers

@@ -16,6 +16,9 @@
 #include "experiments/pipeline/data.h"
 #include "nn/checkpoint.h"
 #include "ops/precision.h"
+#ifdef CONTRASEG_CUDA
+#include "ops/cuda/conv_plan.h"
+#endif
 
 namespace cs {
 
@@ -24,6 +27,10 @@ Device checked_device(const Settings& settings) {
   if (d == Device::CUDA && !cuda_available())
     throw std::runtime_error("device = cuda, but " + device_description(Device::CUDA) +
                              "; use --device cpu");
+#ifdef CONTRASEG_CUDA
+  // Set for CPU runs too, where it changes nothing: the CPU kernels sum in a fixed order always.
+  cuda::set_conv_deterministic(settings.run.deterministic);
+#endif
   return d;
 }
 

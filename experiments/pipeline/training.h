@@ -11,7 +11,10 @@
 
 namespace cs {
 
-Device checked_device(const Settings& settings);  // checks that cuda is available when asked
+// The run's device: checks that cuda is available when asked, and applies the device settings
+// (`deterministic`: cuda::set_conv_deterministic; on the CPU it changes nothing). Every entry
+// point that runs ops calls it before the first one.
+Device checked_device(const Settings& settings);
 // The threads a run uses: `threads`, capped at the machine's hardware threads (with one warning
 // on stderr naming the asked and the used value); with threads = 0, OpenMP's default.
 int thread_count(const Settings& settings);

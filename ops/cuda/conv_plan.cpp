@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -24,6 +26,13 @@ bool env_tf32() {
 bool& tf32_flag() {
   static bool allow = env_tf32();
   return allow;
+}
+
+// Atomic: every stage sets it, and fine-tuning runs side by side (CPU runs) open their stages
+// on several threads at once.
+std::atomic<bool>& deterministic_flag() {
+  static std::atomic<bool> on{false};
+  return on;
 }
 
 bool use_find() {
@@ -127,25 +136,68 @@ size_t search_workspace(const std::vector<Perf>& heur) {
   return std::min({need, free_b / 4, size_t(1) << 30});
 }
 
-template <typename Perf>
-const Perf* first_ok(const std::vector<Perf>& r, size_t max_ws = SIZE_MAX) {
-  for (const Perf& p : r)
-    if (p.status == CUDNN_STATUS_SUCCESS && p.memory <= max_ws) return &p;
+template <typename Perf, typename Pred>
+const Perf* first_where(const std::vector<Perf>& r, Pred ok) {
+  for (const Perf& x : r)
+    if (ok(x)) return &x;
   return nullptr;
 }
 
-// The common selection: heuristics first (cheap, always available), then an optional timed
-// search whose fastest successful result wins. `find` returns the results or throws.
+bool tensor_op(cudnnMathType_t m) {
+  return m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+}
+
+std::string math_name(cudnnMathType_t m) {
+  if (tensor_op(m)) return "tensor-op math (TF32)";
+  if (m == CUDNN_FMA_MATH) return "FMA math";
+  int dev = 0, major = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
+    cudaGetLastError();
+  return major >= 8 ? "cuDNN's default math (TF32 possible on this GPU)" : "cuDNN's default math (no TF32 on this GPU)";
+}
+
+// The common selection of one direction, whose descriptor is `desc`: heuristics first (cheap,
+// always available), then an optional timed search whose fastest successful result wins. A
+// deterministic plan takes only deterministic algorithms, by cuDNN's heuristic ranking: a timed
+// search may pick another algorithm on each run, and another algorithm rounds differently.
+// Without TF32 the descriptor asks for FMA math; where cuDNN has no FMA algorithm for this
+// direction, the heuristics are asked again under cuDNN's default math, an algorithm that is not
+// a tensor-op one preferred, and the choice is said on stderr. Leaves desc with the chosen
+// algorithm's math type. `find` returns the results or an empty list.
 template <typename Perf, typename Heur, typename Find>
-Perf select(const char* what, Heur heur_fn, Find find_fn) {
+Perf select(const ConvPlan& p, cudnnConvolutionDescriptor_t desc, const char* what, Heur heur_fn, Find find_fn) {
+  auto ok = [&](const Perf& r) {
+    return r.status == CUDNN_STATUS_SUCCESS && (!p.deterministic || r.determinism == CUDNN_DETERMINISTIC);
+  };
   std::vector<Perf> heur = heur_fn();
-  if (use_find()) {
+  std::vector<Perf> found;
+  const Perf* best = nullptr;
+  if (use_find() && !p.deterministic) {
     const size_t ws = search_workspace(heur);
-    std::vector<Perf> found = find_fn(ws);
-    if (const Perf* p = first_ok(found, ws)) return *p;  // sorted fastest first
+    found = find_fn(ws);
+    best = first_where(found, [&](const Perf& r) { return ok(r) && r.memory <= ws; });  // sorted fastest first
   }
-  if (const Perf* p = first_ok(heur)) return *p;
-  throw std::runtime_error(std::string("conv2d (cuda): cuDNN offers no algorithm for ") + what);
+  if (!best) best = first_where(heur, ok);
+  const bool fallback = !best && !p.tf32;
+  if (fallback) {
+    cudnn_check(cudnnSetConvolutionMathType(desc, CUDNN_DEFAULT_MATH), "cudnnSetConvolutionMathType");
+    heur = heur_fn();
+    best = first_where(heur, [&](const Perf& r) { return ok(r) && !tensor_op(r.mathType); });
+    if (!best) best = first_where(heur, ok);
+  }
+  const std::string shapes = "x " + shape_str({p.N, p.H, p.W, p.Cin}) + " w " + shape_str({p.Cout, p.KH, p.KW, p.Cin});
+  const char* kind = p.deterministic ? "deterministic " : "";
+  if (!best)
+    throw std::runtime_error(std::string("conv2d (cuda): cuDNN offers no ") + kind + "algorithm for " + what + " of " +
+                             shapes);
+  const Perf chosen = *best;
+  const cudnnMathType_t math = math_for(p.tf32 || fallback, chosen.mathType);
+  cudnn_check(cudnnSetConvolutionMathType(desc, math), "cudnnSetConvolutionMathType");
+  if (fallback)
+    std::fprintf(stderr, "conv2d (cuda): no %sFMA-only algorithm for %s of %s: using algorithm %d with %s\n", kind,
+                 what, shapes.c_str(), static_cast<int>(chosen.algo), math_name(math).c_str());
+  return chosen;
 }
 
 size_t bytes_y(const ConvPlan& p) { return sizeof(float) * size_t(p.N) * p.OH * p.OW * p.Cout; }
@@ -156,16 +208,19 @@ size_t bytes_w(const ConvPlan& p) { return sizeof(float) * size_t(p.Cout) * p.KH
 
 void set_conv_tf32(bool allow) { tf32_flag() = allow; }
 bool conv_tf32() { return tf32_flag(); }
+void set_conv_deterministic(bool on) { deterministic_flag() = on; }
+bool conv_deterministic() { return deterministic_flag(); }
 
 ConvPlan& conv_plan(const Tensor& x, const Tensor& w) {
   // Shapes are checked by conv2d (ops/conv2d.cpp); what is left are the limits of cuDNN's API.
   if (x.numel() > INT_MAX)
     throw std::invalid_argument("conv2d (cuda): x " + shape_str(x.shape()) +
                                 " has more elements than cuDNN's legacy API takes");
-  std::array<int, 8> key{};
+  std::array<int, 9> key{};
   for (int i = 0; i < 4; ++i) key[i] = checked_int(x.dim(i), "input dimension", x, w);
   for (int i = 0; i < 3; ++i) key[4 + i] = checked_int(w.dim(i), "weight dimension", x, w);
   key[7] = conv_tf32() ? 1 : 0;
+  key[8] = conv_deterministic() ? 1 : 0;
   if (key[4] == 0 || key[5] == 0 || key[6] == 0 || key[0] == 0 || key[1] == 0 || key[2] == 0 || key[3] == 0)
     throw std::invalid_argument("conv2d (cuda): empty x " + shape_str(x.shape()) + " or w " +
                                 shape_str(w.shape()));
@@ -173,13 +228,13 @@ ConvPlan& conv_plan(const Tensor& x, const Tensor& w) {
   static std::mutex mu;
   // Plans (and their descriptors) are never destroyed: cuDNN may already be torn down when
   // static destructors run.
-  static auto* plans = new std::map<std::array<int, 8>, std::unique_ptr<ConvPlan>>();
+  static auto* plans = new std::map<std::array<int, 9>, std::unique_ptr<ConvPlan>>();
   std::lock_guard<std::mutex> lock(mu);
   auto it = plans->find(key);
   if (it != plans->end()) return *it->second;
   auto p = std::make_unique<ConvPlan>();
   p->N = key[0], p->H = key[1], p->W = key[2], p->Cin = key[3];
-  p->Cout = key[4], p->KH = key[5], p->KW = key[6], p->tf32 = key[7] != 0;
+  p->Cout = key[4], p->KH = key[5], p->KW = key[6], p->tf32 = key[7] != 0, p->deterministic = key[8] != 0;
   build(*p);
   if (static_cast<int64_t>(p->N) * p->OH * p->OW * p->Cout > INT_MAX)
     throw std::invalid_argument("conv2d (cuda): output of x " + shape_str(x.shape()) + " and w " +
@@ -220,9 +275,7 @@ void choose_forward(ConvPlan& p, const float* x, const float* w) {
     r.resize(n);
     return r;
   };
-  const auto best = select<cudnnConvolutionFwdAlgoPerf_t>("the forward pass", heur, find);
-  cudnn_check(cudnnSetConvolutionMathType(p.fwd_desc, math_for(p.tf32, best.mathType)),
-              "cudnnSetConvolutionMathType");
+  const auto best = select<cudnnConvolutionFwdAlgoPerf_t>(p, p.fwd_desc, "the forward pass", heur, find);
   size_t ws = 0;
   cudnn_check(
       cudnnGetConvolutionForwardWorkspaceSize(h, p.x_desc, p.w_desc, p.fwd_desc, p.y_desc, best.algo, &ws),
@@ -263,9 +316,7 @@ void choose_backward_data(ConvPlan& p, const float* w, const float* dy) {
     r.resize(n);
     return r;
   };
-  const auto best = select<cudnnConvolutionBwdDataAlgoPerf_t>("the input gradient", heur, find);
-  cudnn_check(cudnnSetConvolutionMathType(p.bwd_data_desc, math_for(p.tf32, best.mathType)),
-              "cudnnSetConvolutionMathType");
+  const auto best = select<cudnnConvolutionBwdDataAlgoPerf_t>(p, p.bwd_data_desc, "the input gradient", heur, find);
   size_t ws = 0;
   cudnn_check(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w_desc, p.y_desc, p.bwd_data_desc, p.x_desc,
                                                            best.algo, &ws),
@@ -306,9 +357,7 @@ void choose_backward_filter(ConvPlan& p, const float* x, const float* dy) {
     r.resize(n);
     return r;
   };
-  const auto best = select<cudnnConvolutionBwdFilterAlgoPerf_t>("the weight gradient", heur, find);
-  cudnn_check(cudnnSetConvolutionMathType(p.bwd_filter_desc, math_for(p.tf32, best.mathType)),
-              "cudnnSetConvolutionMathType");
+  const auto best = select<cudnnConvolutionBwdFilterAlgoPerf_t>(p, p.bwd_filter_desc, "the weight gradient", heur, find);
   size_t ws = 0;
   cudnn_check(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x_desc, p.y_desc, p.bwd_filter_desc,
                                                              p.w_desc, best.algo, &ws),

@@ -14,7 +14,12 @@
 // Algorithms are chosen once per shape and direction, on first use: by timing every algorithm
 // (cudnnFind*AlgorithmEx) unless CONTRASEG_CONV_ALGO=heuristic asks for cuDNN's heuristic
 // ranking (cudnnGet*Algorithm_v7). TF32 tensor cores are off by default (plain FP32 like the CPU
-// path); CONTRASEG_TF32=1 or set_conv_tf32(true) allows them.
+// path); CONTRASEG_TF32=1 or set_conv_tf32(true) allows them. Where cuDNN offers no FMA-only
+// algorithm for a direction, that direction runs with cuDNN's default math (TF32 possible),
+// an algorithm without tensor ops preferred, and says so once on stderr.
+// set_conv_deterministic(true) (the config key `deterministic`) takes only algorithms cuDNN
+// marks deterministic, by its heuristic ranking and never by timing, so that the same GPU model
+// and library versions choose the same algorithm on every run.
 // Like every op, plans are used from the one host thread that issues work to cuda_stream().
 #include <cstddef>
 
@@ -29,6 +34,7 @@ struct ConvPlan {
   int off_h = 0, off_w = 0;  // rows / columns cropped at the top / left of cuDNN's output
   int OH = 0, OW = 0;        // cuDNN's output size
   bool tf32 = false;
+  bool deterministic = false;  // only CUDNN_DETERMINISTIC algorithms, chosen by the heuristics
   bool cropped() const { return OH != H || OW != W; }
 
   cudnnTensorDescriptor_t x_desc = nullptr;  // [N,H,W,Cin] NHWC
@@ -57,5 +63,10 @@ void choose_backward_filter(ConvPlan& p, const float* x, const float* dy);
 // TF32 for convolutions (default: CONTRASEG_TF32 environment variable, else off).
 void set_conv_tf32(bool allow);
 bool conv_tf32();
+
+// Deterministic convolution algorithms only (default off); plans made before a change are kept
+// under the old value and not reused.
+void set_conv_deterministic(bool on);
+bool conv_deterministic();
 
 }  // namespace cs::cuda

@@ -11,7 +11,10 @@
 // anchor rows), P = dLoss/dS in place, dQ = P Zn and dZn += P^T Q (cuBLAS); panels hold at most
 // kPanelFloats floats, never N x N for large N.
 // Explicit rule: one warp per term (few negatives each); one fused launch when it fits in one
-// block. Its backward scatters with atomicAdd (summation order, hence the last bits, may vary).
+// block. Its backward gathers: one warp per term writes the coefficient of each of its (anchor,
+// other row) pairs, then one warp per row of dzn sums its pairs' contributions in the order of
+// the plan's inverse index (ContrastIndex::row_pair). No atomics: every kernel here reduces in a
+// fixed order, so a run is bit-reproducible on one GPU model.
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -264,33 +267,39 @@ __device__ __forceinline__ float term_grad(ContrastIndex ix, int t, const float*
   return g;
 }
 
-// Explicit backward: one warp per term, scattered with atomics into dzn.
-__global__ void explicit_backward_kernel(const float* zn, int d, float inv_tau, ContrastIndex ix, int T,
-                                         const float* lse, const float* sap, const float* dvalues, const float* dloss,
-                                         float* dzn) {
+// Explicit backward, step 1, one warp per term: coef[t] = -g q / tau for its (anchor, positive),
+// coef[T + e] = g q e^{s_aj - L} / tau for (anchor, neg_idx[e]); 0 for a term without gradient.
+__global__ void explicit_coef_kernel(const float* zn, int d, float inv_tau, ContrastIndex ix, int T, const float* lse,
+                                     const float* sap, const float* dvalues, const float* dloss, float* coef) {
   const int lane = threadIdx.x % 32;
   const int nw = gridDim.x * blockDim.x / 32;
   for (int t = (blockIdx.x * blockDim.x + threadIdx.x) / 32; t < T; t += nw) {
     const float g = term_grad(ix, t, dvalues, dloss);
     const float L = lse[t];
-    if (g == 0.0f || L == -INFINITY) continue;
-    const int a = ix.t_anchor[t], p = ix.t_pos[t];
-    const float* za = zn + int64_t(a) * d;
-    const float* zp = zn + int64_t(p) * d;
-    const float q = sigmoid_d(L - sap[t]);
-    const float c_ap = -g * q * inv_tau;
-    for (int k = lane; k < d; k += 32) {
-      atomicAdd(dzn + int64_t(a) * d + k, c_ap * zp[k]);
-      atomicAdd(dzn + int64_t(p) * d + k, c_ap * za[k]);
-    }
+    const bool live = g != 0.0f && L != -INFINITY;  // the same for the whole warp
+    const float q = live ? sigmoid_d(L - sap[t]) : 0.0f;
+    if (lane == 0) coef[t] = live ? -g * q * inv_tau : 0.0f;
+    const float* za = zn + int64_t(ix.t_anchor[t]) * d;
     for (int e = ix.neg_off[t]; e < ix.neg_off[t + 1]; ++e) {
-      const int j = ix.neg_idx[e];
-      const float* zj = zn + int64_t(j) * d;
-      const float c = g * q * expf(warp_dot(za, zj, d, lane) * inv_tau - L) * inv_tau;
-      for (int k = lane; k < d; k += 32) {
-        atomicAdd(dzn + int64_t(a) * d + k, c * zj[k]);
-        atomicAdd(dzn + int64_t(j) * d + k, c * za[k]);
-      }
+      const float c =
+          live ? g * q * expf(warp_dot(za, zn + int64_t(ix.neg_idx[e]) * d, d, lane) * inv_tau - L) * inv_tau : 0.0f;
+      if (lane == 0) coef[T + e] = c;
+    }
+  }
+}
+
+// Explicit backward, step 2, one warp per row r (lanes over the columns): dzn[r] = the sum of
+// coef[pair] * zn[other] over the row's pairs, in the inverse index's order. Writes every row.
+__global__ void explicit_gather_kernel(const float* zn, int n, int d, ContrastIndex ix, const float* coef,
+                                       float* dzn) {
+  const int lane = threadIdx.x % 32;
+  const int nw = gridDim.x * blockDim.x / 32;
+  for (int r = (blockIdx.x * blockDim.x + threadIdx.x) / 32; r < n; r += nw) {
+    const int b = ix.row_pair_off[r], e = ix.row_pair_off[r + 1];
+    for (int k = lane; k < d; k += 32) {
+      float s = 0.0f;
+      for (int i = b; i < e; ++i) s += coef[ix.row_pair[i]] * zn[int64_t(ix.row_other[i]) * d + k];
+      dzn[int64_t(r) * d + k] = s;
     }
   }
 }
@@ -464,11 +473,15 @@ void ntxent_backward(const ContrastPlan& plan, float tau, const Tensor& zn, cons
   const int T = static_cast<int>(plan.num_terms()), U = static_cast<int>(plan.num_units());
   const float inv_tau = 1.0f / tau;
   cudaStream_t st = cuda_stream();
-  Tensor dzn = Tensor::zeros({n, d}, Device::CUDA);
-  if (plan.rule() == NegativeRule::Explicit) {
-    explicit_backward_kernel<<<warp_grid(T), kThreads, 0, st>>>(zn.data(), d, inv_tau, ix, T, lse.data(), sap.data(),
-                                                                dvalues, dloss, dzn.data());
-    check_launch("explicit_backward_kernel");
+  const bool expl = plan.rule() == NegativeRule::Explicit;
+  Tensor dzn = expl ? Tensor::empty({n, d}, Device::CUDA) : Tensor::zeros({n, d}, Device::CUDA);
+  if (expl) {
+    Tensor coef = Tensor::empty({plan.num_pairs()}, Device::CUDA);
+    explicit_coef_kernel<<<warp_grid(T), kThreads, 0, st>>>(zn.data(), d, inv_tau, ix, T, lse.data(), sap.data(),
+                                                            dvalues, dloss, coef.data());
+    check_launch("explicit_coef_kernel");
+    explicit_gather_kernel<<<warp_grid(n), kThreads, 0, st>>>(zn.data(), n, d, ix, coef.data(), dzn.data());
+    check_launch("explicit_gather_kernel");
   } else {
     const bool all_others = plan.rule() == NegativeRule::AllOthers;
     Tensor c = Tensor::empty({U}, Device::CUDA);

@@ -204,7 +204,8 @@ TEST(Config, DescribesWhatEachKeyAllows) {
       {"local.region", "1|3"},
       {"reproduce.combs", "comma-separated list of c1|c2|c3|c4|c5"},
       {"dataset", "acdc|prostate|mmwhs"},
-      {"finetune.augment", "true|false"}};
+      {"finetune.augment", "true|false"},
+      {"deterministic", "true|false"}};
   for (const auto& [key, values] : allowed) EXPECT_EQ(described(key), values) << key;
 }
 

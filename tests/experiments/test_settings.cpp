@@ -51,7 +51,7 @@ TEST(Settings, EveryNumberLandsInItsField) {
                                     {"finetune.iterations", "17"}, {"finetune.batch", "18"}, {"finetune.val_every", "19"},
                                     {"finetune.bn_batches", "20"}, {"finetune.augment", "false"},
                                     {"finetune.labeled", "tr2"}, {"finetune.comb", "c4"}, {"reproduce.workers", "3"},
-                                    {"layout", "nnunet"}, {"splits", "s.json"}, {"data", "d"}});
+                                    {"layout", "nnunet"}, {"splits", "s.json"}, {"data", "d"}, {"deterministic", "true"}});
   EXPECT_EQ(s.run.seed, 11);
   EXPECT_EQ(s.run.threads, 2);
   EXPECT_EQ(s.run.log_every, 3);
@@ -80,6 +80,8 @@ TEST(Settings, EveryNumberLandsInItsField) {
   EXPECT_EQ(s.data.splits, "s.json");
   EXPECT_EQ(s.data.root, "d");
   EXPECT_EQ(s.data.dataset, "acdc");
+  EXPECT_TRUE(s.run.deterministic);
+  EXPECT_FALSE(settings_with({}).run.deterministic);
 }
 
 TEST(Settings, SizesAndRatesAreResolvedOnce) {
@@ -119,6 +121,7 @@ TEST(Settings, WeightKeysLeaveOutWhatOnlyLogsOrPaces) {
   EXPECT_TRUE(has("seed"));
   EXPECT_FALSE(has("local.tau"));  // another stage's section
   EXPECT_FALSE(has("threads"));
+  EXPECT_FALSE(has("deterministic"));  // like threads, it changes only the rounding (on a GPU)
   EXPECT_FALSE(has("global.knn_every"));
   EXPECT_FALSE(has("log_every"));
 }

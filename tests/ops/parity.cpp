@@ -1,9 +1,6 @@
 #include "parity.h"
 
-#include <algorithm>
-#include <cmath>
 #include <limits>
-#include <random>
 
 #include "autograd/tape.h"
 #include "ops/ops.h"
@@ -14,36 +11,8 @@
 
 namespace cs::cudatest {
 
-void Cuda::SetUp() {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible: CUDA parity test skipped";
-#ifdef CONTRASEG_CUDA
-  cuda::set_conv_tf32(false);
-#endif
-}
-
-std::vector<float> uniform(int64_t n, uint64_t seed, float lo, float hi) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = static_cast<float>(u(rng));
-  return v;
-}
-
 Input input(const Shape& s, uint64_t seed, float lo, float hi, bool requires_grad) {
   return Input{s, uniform(shape_numel(s), seed, lo, hi), requires_grad};
-}
-
-double normalized_error(const std::vector<float>& got, const std::vector<float>& want) {
-  if (got.size() != want.size()) return std::numeric_limits<double>::infinity();
-  double diff = 0.0, scale = 1.0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double g = got[i], w = want[i];
-    if (!std::isfinite(w)) continue;  // the CPU reference itself is not finite here
-    if (!std::isfinite(g)) return std::numeric_limits<double>::infinity();
-    diff = std::max(diff, std::fabs(g - w));
-    scale = std::max(scale, std::fabs(w));
-  }
-  return diff / scale;
 }
 
 namespace {

@@ -12,9 +12,9 @@
 //   Twice      the op used twice in one loss (second write accumulates with beta 1);
 //   Overwrite  gradients filled with NaN and marked zero first: beta 0 must not read them.
 // A case whose inputs take no gradient (a kernel without one) compares the forward only.
-// Tests on the Cuda fixture skip themselves when no CUDA device is visible. Every test that needs a
-// GPU, here or in another binary, has "Cuda" in its name: scripts/gpu-check.sh selects them by it
-// and fails when one of them skips on a GPU machine.
+// Tests on the Cuda fixture (support/cuda_fixture.h) skip themselves when no CUDA device is
+// visible. Every test that needs a GPU, here or in another binary, has "Cuda" in its name:
+// scripts/gpu-check.sh selects them by it and fails when one of them skips on a GPU machine.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -24,15 +24,10 @@
 
 #include "autograd/device.h"
 #include "autograd/tensor.h"
+#include "support/cuda_fixture.h"
+#include "support/parity_values.h"
 
 namespace cs::cudatest {
-
-// Skips the test when no GPU is visible; with one, turns TF32 off so that cuDNN computes in
-// plain FP32 like the CPU path.
-class Cuda : public ::testing::Test {
- protected:
-  void SetUp() override;
-};
 
 struct Input {
   Shape shape;
@@ -40,11 +35,8 @@ struct Input {
   bool requires_grad = true;
 };
 
-// Uniform values in [lo, hi) from a fixed seed.
-std::vector<float> uniform(int64_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+// Inputs of uniform values (support/parity_values.h) in [lo, hi) from a fixed seed.
 Input input(const Shape& s, uint64_t seed, float lo = -1.0f, float hi = 1.0f, bool requires_grad = true);
-
-double normalized_error(const std::vector<float>& got, const std::vector<float>& want);
 
 // The op under test, on tensors of one device (the inputs, in order).
 using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;

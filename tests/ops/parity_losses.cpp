@@ -10,6 +10,7 @@
 #include "losses/segmentation.h"
 #include "nn/adam.h"
 #include "nn/params.h"
+#include "ops/pointwise.h"
 #include "parity_table.h"
 
 namespace cs::cudatest {
@@ -59,6 +60,39 @@ Cases segmentation_loss_cases() {
     c.push_back({"weighted CE, C " + std::to_string(C),
                  [w](const std::vector<Tensor>& t) { return weighted_cross_entropy(t[0], t[1], w); }, in, 1e-4,
                  1e-5});
+  }
+  return c;
+}
+
+// The segmentation losses with 1, 2, 3 and kMaxClasses = 32 classes, over logits [10, 192, 192, C]
+// (368640 pixels, 36864 per image), enough that every thread of losses/cuda/segmentation.cu takes
+// several pixels: Dice's partial sums run 64 blocks of 256 threads per image (16384 threads for
+// 36864 pixels), cross-entropy's 256 blocks of 256 in all (65536 threads for 368640), and the
+// backward kernels a grid of at most 8 blocks of 256 per multiprocessor (270336 threads on a
+// 132-SM H100). The losses are scaled by the pixel count (times C for Dice), so that a gradient
+// element is of order 1 and the normalised error, relative to max(1, largest), is in effect
+// relative; the forward is then a sum of 368640 pixels' terms, bounded at 1e-5 relative.
+Cases segmentation_loss_many_pixels_cases() {
+  const int N = 10, S = 192;
+  const float pixels = static_cast<float>(N * S * S);
+  Cases c;
+  for (int C : {1, 2, 3, kMaxClasses}) {
+    const std::string classes = "C " + std::to_string(C);
+    const std::vector<Input> in = {input({N, S, S, C}, 50 + C, -3.0f, 3.0f),
+                                   input({N, S, S, C}, 90 + C, 0.0f, 1.0f, false)};
+    for (bool bg : {true, false}) {
+      if (!bg && C == 1) continue;  // no foreground class
+      c.push_back({"dice, " + classes + (bg ? "" : ", no background"),
+                   [bg, s = pixels * C](const std::vector<Tensor>& t) { return scale(dice_loss(t[0], t[1], bg), s); },
+                   in, 1e-4, 1e-5});
+    }
+    // The paper's weights for 3 classes; else 0.1 for the background and the rest shared.
+    std::vector<float> w = C == 3 ? default_class_weights(3) : std::vector<float>(C, C == 1 ? 1.0f : 0.9f / (C - 1));
+    if (C == 2 || C == kMaxClasses) w[0] = 0.1f;
+    const OpFn ce = [w, pixels](const std::vector<Tensor>& t) {
+      return scale(weighted_cross_entropy(t[0], t[1], w), pixels);
+    };
+    c.push_back({"weighted CE, " + classes, ce, in, 1e-4, 1e-5});
   }
   return c;
 }

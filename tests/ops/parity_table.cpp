@@ -38,9 +38,11 @@ const std::vector<ParityRow>& parity_table() {
        bn_running_statistics_cases},
       {"Cuda", "Bf16RoundingParity", {"round_to_bf16"}, bf16_rounding_cases},
       {"Cuda", "Bf16Conv2dParity", {"round_to_bf16", "conv2d_forward", "conv2d_backward"}, bf16_conv2d_cases},
+      {"Cuda", "Bf16LinearParity", {"round_to_bf16", "linear_forward", "linear_backward"}, bf16_linear_cases},
       {"Cuda", "AdamStepParity", {"adam_step"}, adam_cases},
       {"CudaSimilarity", "NtXentAllPaths", {"ntxent_forward", "ntxent_backward"}, ntxent_all_paths_cases},
       {"CudaSimilarity", "TinyTemperature", {"ntxent_forward", "ntxent_backward"}, ntxent_tiny_tau_cases},
+      {"CudaSimilarity", "NtXentManyRows", {"ntxent_forward", "ntxent_backward"}, ntxent_many_rows_cases},
       {"CudaSimilarity", "CosineSimilarityAndRegions",
        {"cosine_similarity_forward", "cosine_similarity_backward", "extract_regions_forward",
         "extract_regions_backward"},
@@ -52,6 +54,12 @@ const std::vector<ParityRow>& parity_table() {
        local_loss_cases},
       {"CudaLosses", "SegmentationLosses",
        {"dice_forward", "dice_backward", "weighted_ce_forward", "weighted_ce_backward"}, segmentation_loss_cases},
+      {"CudaLosses", "SegmentationLossesManyPixels",
+       {"dice_forward", "dice_backward", "weighted_ce_forward", "weighted_ce_backward", "axpby"},
+       segmentation_loss_many_pixels_cases},
+      {"CudaUNetShapes", "Conv3x3Encoder", {"conv2d_forward", "conv2d_backward"}, conv3x3_unet_encoder_cases},
+      {"CudaUNetShapes", "Conv3x3Decoder", {"conv2d_forward", "conv2d_backward"}, conv3x3_unet_decoder_cases},
+      {"CudaUNetShapes", "UpConv2x2", {"conv2d_forward", "conv2d_backward"}, upconv2x2_unet_cases},
   };
   return rows;
 }

@@ -15,8 +15,8 @@ using Cases = std::vector<ParityCase>;
 
 struct ParityRow {
   // "Cuda": the op kernels, which scripts/gpu-check.sh also runs under compute-sanitizer
-  // (test_ops, Cuda.*); "CudaSimilarity" and "CudaLosses": large similarity problems, kept out
-  // of the sanitizer runs.
+  // (test_ops, Cuda.*); "CudaSimilarity", "CudaLosses" and "CudaUNetShapes": large problems
+  // (similarity, losses, the U-Net's convolutions at batch 20), kept out of the sanitizer runs.
   const char* suite;
   const char* name;
   std::vector<const char*> kernels;  // the cuda:: kernels its cases run
@@ -43,6 +43,9 @@ Cases conv2x2_cases();
 Cases conv_other_kernels_cases();
 Cases conv_partial_gradients_cases();
 Cases conv_tf32_cases();
+Cases conv3x3_unet_encoder_cases();
+Cases conv3x3_unet_decoder_cases();
+Cases upconv2x2_unet_cases();
 Cases bn_train_cases();
 Cases bn_relu_cases();
 Cases bn_train_partial_cases();
@@ -50,12 +53,15 @@ Cases bn_infer_cases();
 Cases bn_running_statistics_cases();
 Cases bf16_rounding_cases();
 Cases bf16_conv2d_cases();
+Cases bf16_linear_cases();
 Cases ntxent_all_paths_cases();
 Cases ntxent_tiny_tau_cases();
+Cases ntxent_many_rows_cases();
 Cases cosine_and_regions_cases();
 Cases global_loss_cases();
 Cases local_loss_cases();
 Cases segmentation_loss_cases();
+Cases segmentation_loss_many_pixels_cases();
 Cases adam_cases();
 
 // ntxent_loss and ntxent_terms of one term list on z [rows, d]: two cases.

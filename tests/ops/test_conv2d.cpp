@@ -2,7 +2,9 @@
 // beta accumulation, frozen parameters, the asymmetric 2x2 padding, bad shapes; then CUDA parity.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
+#include <string>
 
 #include "op_check.h"
 #include "ops/conv2d.h"
@@ -202,6 +204,45 @@ Cases conv_tf32_cases() {
   };
   for (ParityCase& k : c) k.tf32 = true;
   return c;
+}
+
+// The U-Net's own convolutions at ACDC's training batch (nn/unet.h: 20 x 192 x 192, channels 16,
+// 32, 64, 128, 128, 128 down the encoder), where cuDNN's search picks other algorithms than at the
+// small sizes above (implicit GEMM with split reductions, Winograd, FFT tiling). Weights are
+// He-uniform (+-sqrt(6 / fan_in)), so every output is of order 1 as in the network. kConvBound
+// still holds: the weight gradient sums N*H*W = 737280 products, and FP32 rounding over such a sum
+// grows like sqrt(terms) * 6e-8 = 5e-5 of its magnitude, in any summation order. The CPU side
+// (oneDNN) takes well under a second per case on 16 cores (the largest, 6.8 GFLOP forward).
+namespace {
+
+ParityCase unet_conv(const std::string& layer, int size, int cin, int cout, int k, bool bias, uint64_t seed) {
+  const float a = std::sqrt(6.0f / static_cast<float>(k * k * cin));
+  std::vector<Input> in = {input({20, size, size, cin}, seed), input({cout, k, k, cin}, seed + 1, -a, a)};
+  if (bias) in.push_back(input({cout}, seed + 2));
+  return {layer + ": " + shape_str(in[0].shape) + " * " + shape_str(in[1].shape), bias ? conv_b : conv_nb, in,
+          kConvBound};
+}
+
+}  // namespace
+
+Cases conv3x3_unet_encoder_cases() {
+  return {unet_conv("enc_c1_a", 192, 1, 16, 3, true, 40),   unet_conv("enc_c1_b", 192, 16, 16, 3, true, 43),
+          unet_conv("enc_c2_a", 96, 16, 32, 3, true, 46),    unet_conv("enc_c3_a", 48, 32, 64, 3, true, 49),
+          unet_conv("enc_c4_a", 24, 64, 128, 3, true, 52),   unet_conv("enc_c5_a", 12, 128, 128, 3, true, 55),
+          unet_conv("enc_c6_a", 6, 128, 128, 3, true, 58)};
+}
+
+Cases conv3x3_unet_decoder_cases() {
+  // After each concat [up-conv, skip] (twice the block's channels), and the head's last layer.
+  return {unet_conv("dec_c5_a", 12, 256, 128, 3, true, 61), unet_conv("dec_c3_a", 48, 128, 64, 3, true, 64),
+          unet_conv("dec_c1_a", 192, 32, 16, 3, true, 67), unet_conv("seg_fin_layer", 192, 16, 4, 3, false, 70)};
+}
+
+Cases upconv2x2_unet_cases() {
+  // Each decoder block's 2x2 up-convolution, on the upsampled features.
+  return {unet_conv("dec_dc6", 12, 128, 128, 2, true, 73), unet_conv("dec_dc5", 24, 128, 128, 2, true, 76),
+          unet_conv("dec_dc4", 48, 128, 64, 2, true, 79), unet_conv("dec_dc3", 96, 64, 32, 2, true, 82),
+          unet_conv("dec_dc2", 192, 32, 16, 2, true, 85)};
 }
 
 }  // namespace cs::cudatest

@@ -183,4 +183,19 @@ Cases bf16_conv2d_cases() {
   return {{"bf16 conv [2,9,7,16] * [8,3,3,16]", conv, {input({2, 9, 7, 16}, 1), input({8, 3, 3, 16}, 2), input({8}, 3)}}};
 }
 
+// linear in bf16 (ops/dense.cpp): x, w and, backward, dy rounded to bf16 on either device, then the
+// fp32 GEMMs. The products of bf16 values are exact in fp32, so only the order of the fp32
+// additions differs: the fp32 bound (1e-4). g1 at 192x192 (reg_nn1 [48, 4608] -> 1024, reg_pred
+// 1024 -> 128) and L^R's region layer (g2_pred [rows, 9 * 64] -> 128) on its weight only.
+Cases bf16_linear_cases() {
+  const OpFn lin = [](const std::vector<Tensor>& t) {
+    const PrecisionScope bf16(Precision::BF16);
+    return linear(t[0], t[1]);
+  };
+  return {{"bf16 linear [48,4608] -> 1024", lin, {input({48, 4608}, 4), input({1024, 4608}, 5, -0.033f, 0.033f)}},
+          {"bf16 linear [48,1024] -> 128", lin, {input({48, 1024}, 6), input({128, 1024}, 7, -0.07f, 0.07f)}},
+          {"bf16 linear [520,576] -> 128, w only", lin,
+           {input({520, 576}, 8, -1, 1, false), input({128, 576}, 9, -0.09f, 0.09f)}}};
+}
+
 }  // namespace cs::cudatest

@@ -2,6 +2,7 @@
 // parity.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <random>
@@ -195,6 +196,79 @@ TEST(NtXent, NegativesAndMergedTerms) {
   EXPECT_EQ(ContrastPlan(s).max_units_per_row(), 2);
 }
 
+// The explicit rule's inverse index (ContrastIndex::row_pair_off), which the CUDA backward gathers
+// through: every (term, role) contribution is listed exactly once, under the row it adds to, with
+// the right pair and other row, each row's list in term order. Role 0 is the positive, role 1 + i
+// the term's i-th listed negative; each contributes to the anchor's row and to its own.
+TEST(ContrastPlan, InverseIndexListsEveryContributionOnce) {
+  ContrastSpec hand;  // a negative equal to its anchor, a repeated negative, an untouched row (5)
+  hand.rows = 6;
+  hand.rule = NegativeRule::Explicit;
+  hand.terms = {{0, 1, 0, 1.0f}, {2, 0, 2, 0.5f}, {1, 3, 1, 0.25f}};
+  hand.neg_offset = {0, 2, 2, 5};
+  hand.neg_index = {2, 0, 4, 4, 3};
+  for (const ContrastSpec& spec : {hand, random_contrast_spec(NegativeRule::Explicit, 37, 120, 11),
+                                   random_contrast_spec(NegativeRule::Explicit, 400, 5000, 8)}) {
+    const ContrastPlan plan(spec);
+    const ContrastIndex ix = plan.host();
+    const int T = static_cast<int>(spec.terms.size()), rows = static_cast<int>(spec.rows);
+    ASSERT_EQ(plan.num_pairs(), T + static_cast<int64_t>(spec.neg_index.size()));
+    // (row, term, role, other row): what the index should list, and what it lists.
+    using Entry = std::tuple<int, int, int, int>;
+    std::multiset<Entry> want, got;
+    for (int t = 0; t < T; ++t) {
+      const int a = spec.terms[t].anchor, p = spec.terms[t].positive;
+      want.insert({a, t, 0, p});
+      want.insert({p, t, 0, a});
+      for (int e = spec.neg_offset[t]; e < spec.neg_offset[t + 1]; ++e) {
+        const int role = 1 + e - spec.neg_offset[t], j = spec.neg_index[e];
+        want.insert({a, t, role, j});
+        want.insert({j, t, role, a});
+      }
+    }
+    ASSERT_NE(ix.row_pair_off, nullptr);
+    ASSERT_EQ(ix.row_pair_off[0], 0);
+    ASSERT_EQ(ix.row_pair_off[rows], static_cast<int>(2 * plan.num_pairs()));
+    for (int r = 0; r < rows; ++r) {
+      ASSERT_LE(ix.row_pair_off[r], ix.row_pair_off[r + 1]);
+      int last_term = -1;
+      for (int i = ix.row_pair_off[r]; i < ix.row_pair_off[r + 1]; ++i) {
+        const int pair = ix.row_pair[i];
+        ASSERT_GE(pair, 0);
+        ASSERT_LT(pair, plan.num_pairs());
+        int t = pair, role = 0;
+        if (pair >= T) {  // negative e = pair - T: its term is the one whose list holds e
+          const int e = pair - T;
+          t = static_cast<int>(std::upper_bound(spec.neg_offset.begin(), spec.neg_offset.end(), e) -
+                               spec.neg_offset.begin()) - 1;
+          role = 1 + e - spec.neg_offset[t];
+        }
+        EXPECT_GE(t, last_term) << "row " << r << " is not in term order";
+        last_term = t;
+        got.insert({r, t, role, ix.row_other[i]});
+      }
+    }
+    EXPECT_EQ(got, want);
+  }
+  // The hand-made spec, row by row: (pair, other row).
+  const ContrastPlan plan(hand);
+  const ContrastIndex ix = plan.host();
+  auto row = [&](int r) {
+    std::vector<std::pair<int, int>> v;
+    for (int i = ix.row_pair_off[r]; i < ix.row_pair_off[r + 1]; ++i) v.emplace_back(ix.row_pair[i], ix.row_other[i]);
+    return v;
+  };
+  using L = std::vector<std::pair<int, int>>;  // pairs 0..2: the terms' positives; 3..7: negatives
+  EXPECT_EQ(row(0), (L{{0, 1}, {3, 2}, {4, 0}, {4, 0}, {1, 2}}));  // anchor 0 with itself as its negative
+  EXPECT_EQ(row(1), (L{{0, 0}, {2, 3}, {5, 4}, {6, 4}, {7, 3}}));
+  EXPECT_EQ(row(2), (L{{3, 0}, {1, 0}}));  // term 1 has no negatives
+  EXPECT_EQ(row(3), (L{{2, 1}, {7, 1}}));
+  EXPECT_EQ(row(4), (L{{5, 1}, {6, 1}}));  // listed twice, counted twice
+  EXPECT_EQ(row(5), L{});
+  // The dense rules have no inverse index.
+  EXPECT_EQ(ContrastPlan(random_contrast_spec(NegativeRule::AllOthers, 12, 30, 3)).host().row_pair_off, nullptr);
+}
+
 TEST(CosineSimilarity, MatchesReferenceAndGradients) {
   const int n = 9, d = 6;
   Tensor z = random_tensor({n, d}, 4);
@@ -271,6 +345,28 @@ Cases ntxent_tiny_tau_cases() {
   return joined({
       ntxent_cases(random_contrast_spec(NegativeRule::OtherGroups, 48, 150, 4), 128, 0.005f, "fused, tau 0.005"),
       ntxent_cases(random_contrast_spec(NegativeRule::OtherGroups, 200, 400, 9), 128, 0.005f, "tiled, tau 0.005"),
+  });
+}
+
+// The dense rules over more than kSmallRows = 64 rows (ops/cuda/similarity.cu): row
+// normalisation, the tiled forward (64 units x 64 columns per block, depth in chunks of 32) and
+// the panelled backward. 65 rows: one past the fused kernel; 128: exactly two tiles; 200 with a
+// depth of 130: partial tiles on every axis. 6000 rows of depth 16 with a term per row (3774 units,
+// the distinct anchors, for all-others; 4859 distinct (anchor, key) for other-groups): the
+// backward's panels hold 2^24 / 6000 = 2796 units, so it takes two, the second partial, and the
+// depth is below one chunk. Each case's CPU side takes about a second on 2 cores.
+Cases ntxent_many_rows_cases() {
+  using test::random_contrast_spec;
+  return joined({
+      ntxent_cases(random_contrast_spec(NegativeRule::AllOthers, 65, 130, 10), 128, 0.1f, "all-others 65 rows"),
+      ntxent_cases(random_contrast_spec(NegativeRule::AllOthers, 128, 256, 11), 128, 0.1f, "all-others 128 rows"),
+      ntxent_cases(random_contrast_spec(NegativeRule::AllOthers, 200, 400, 12), 130, 0.1f, "all-others 200 rows"),
+      ntxent_cases(random_contrast_spec(NegativeRule::OtherGroups, 65, 130, 13), 128, 0.1f, "other-groups 65 rows"),
+      ntxent_cases(random_contrast_spec(NegativeRule::OtherGroups, 128, 256, 14), 128, 0.1f, "other-groups 128 rows"),
+      ntxent_cases(random_contrast_spec(NegativeRule::AllOthers, 6000, 6000, 15), 16, 0.1f,
+                   "all-others 6000 rows, two backward panels"),
+      ntxent_cases(random_contrast_spec(NegativeRule::OtherGroups, 6000, 6000, 16, 12), 16, 0.1f,
+                   "other-groups 6000 rows, two backward panels"),
   });
 }
 
