@@ -18,6 +18,7 @@
 #include "experiments/profile/profiler.h"
 #include "experiments/settings.h"
 #include "support/io_test_util.h"
+#include "support/profile_test_util.h"
 
 namespace {
 
@@ -31,22 +32,8 @@ std::string run_contraseg(const std::string& args, int* status) {
 // The op table of a profile: op name -> calls per step.
 std::map<std::string, double> op_calls(const std::string& report) {
   std::map<std::string, double> calls;
-  std::istringstream in(report);
-  std::string line;
-  bool in_table = false;
-  while (std::getline(in, line)) {
-    if (line.rfind("op ", 0) == 0) {
-      in_table = true;
-      continue;
-    }
-    if (!in_table) continue;
-    if (line.empty()) break;
-    std::istringstream row(line);
-    std::string name;
-    double c = 0;
-    row >> name >> c;
-    calls[name] = c;
-  }
+  for (const auto& [name, columns] : cs::testing_profile::op_rows(report))
+    calls[name] = columns.empty() ? 0.0 : std::stod(columns[0]);
   return calls;
 }
 

@@ -6,7 +6,6 @@
 
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,32 +14,12 @@
 #include "nn/unet.h"
 #include "support/cuda_fixture.h"
 #include "support/io_test_util.h"
+#include "support/profile_test_util.h"
 
 namespace cs {
 namespace {
 
 using CudaProfile = cudatest::Cuda;
-
-// The op table of a profile: op name -> its columns (calls/st, fwd ms, bwd ms, share, fwd GF/s,
-// bwd GF/s, fwd GB/s, bwd GB/s).
-std::map<std::string, std::vector<std::string>> op_rows(const std::string& report) {
-  std::map<std::string, std::vector<std::string>> rows;
-  std::istringstream in(report);
-  bool in_table = false;
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("op ", 0) == 0) {
-      in_table = true;
-      continue;
-    }
-    if (!in_table) continue;
-    if (line.empty()) break;
-    std::istringstream row(line);
-    std::string name;
-    row >> name;
-    for (std::string c; row >> c;) rows[name].push_back(c);
-  }
-  return rows;
-}
 
 TEST_F(CudaProfile, ReportsEveryOpOfACudaStep) {
   const testing_io::TempDir dir;
@@ -49,7 +28,7 @@ TEST_F(CudaProfile, ReportsEveryOpOfACudaStep) {
       "profile --set device=cuda --set image_size=64 --set finetune.batch=4 --steps 2 --warmup 1 --trace " + trace);
   ASSERT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("finetune: dice loss"), std::string::npos) << r.out;
-  const auto rows = op_rows(r.out);
+  const auto rows = testing_profile::op_rows(r.out);
   for (const char* op : {"conv2d", "batch_norm_relu", "maxpool2x2", "upsample2x", "concat", "dice_loss"}) {
     ASSERT_EQ(rows.count(op), 1u) << op << "\n" << r.out;
     ASSERT_EQ(rows.at(op).size(), 8u) << op << "\n" << r.out;
