@@ -1,10 +1,13 @@
-// Drawing and rendering contrastive batches (see experiments/batches.h).
+// Drawing and rendering contrastive batches, and making the pretext tasks' batches (see
+// experiments/batches.h).
 #include "experiments/batches.h"
 
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
+
+#include <fmt/format.h>
 
 namespace cs {
 
@@ -134,6 +137,151 @@ std::string describe(const SlotLayout& layout, const DrawnBatch& batch) {
     o << "\n";
   }
   return o.str();
+}
+
+// ---- the pretext tasks (docs/method.md §8)
+
+void rotate_quarter_turns(const float* src, int side, int quarter_turns, float* dst) {
+  if (src == dst) throw std::invalid_argument("rotate_quarter_turns: the output must not be the input");
+  const int k = ((quarter_turns % kRotations) + kRotations) % kRotations;
+  const int last = side - 1;
+  for (int r = 0; r < side; ++r)
+    for (int c = 0; c < side; ++c) {
+      // Where pixel (r, c) of the turned image comes from.
+      int sr = r, sc = c;
+      if (k == 1) sr = c, sc = last - r;
+      if (k == 2) sr = last - r, sc = last - c;
+      if (k == 3) sr = last - c, sc = r;
+      dst[static_cast<size_t>(r) * side + c] = src[static_cast<size_t>(sr) * side + sc];
+    }
+}
+
+PretextBatch rotation_batch(const float* slices, int n, int side) {
+  PretextBatch b;
+  b.images = n * kRotations;
+  b.side = side;
+  const size_t px = static_cast<size_t>(side) * side;
+  b.input.resize(b.images * px);
+  b.turns.resize(b.images);
+  for (int k = 0; k < n; ++k)
+    for (int r = 0; r < kRotations; ++r) {
+      const int i = k * kRotations + r;
+      rotate_quarter_turns(slices + k * px, side, r, b.input.data() + i * px);
+      b.turns[i] = r;
+    }
+  return b;
+}
+
+namespace {
+
+bool overlaps(int r0, int c0, int r1, int c1, int patch) {
+  return r0 < r1 + patch && r1 < r0 + patch && c0 < c1 + patch && c1 < c0 + patch;
+}
+
+}  // namespace
+
+std::vector<PatchSwap> draw_patch_swaps(int side, int patch, int swaps, Rng& rng) {
+  if (patch < 1 || patch > side || swaps < 0)
+    throw std::invalid_argument(fmt::format("draw_patch_swaps: {} swaps of {}x{} patches in a {}x{} slice", swaps,
+                                            patch, patch, side, side));
+  // Rejection from the uniform corner: uniform over the corners that stay clear. A slice filled
+  // up by unlucky corners starts again; within a quarter of the slice that is rare.
+  constexpr int kTries = 1000, kRestarts = 100;
+  const int hi = side - patch;
+  for (int restart = 0; restart < kRestarts; ++restart) {
+    std::vector<std::pair<int, int>> corners;
+    bool full = false;
+    while (!full && static_cast<int>(corners.size()) < 2 * swaps) {
+      full = true;
+      for (int t = 0; t < kTries && full; ++t) {
+        const int r = rng.uniform_int(0, hi), c = rng.uniform_int(0, hi);
+        if (std::none_of(corners.begin(), corners.end(),
+                         [&](const std::pair<int, int>& o) { return overlaps(r, c, o.first, o.second, patch); })) {
+          corners.push_back({r, c});
+          full = false;
+        }
+      }
+    }
+    if (full) continue;
+    std::vector<PatchSwap> out(swaps);
+    for (int k = 0; k < swaps; ++k)
+      out[k] = {corners[2 * k].first, corners[2 * k].second, corners[2 * k + 1].first, corners[2 * k + 1].second};
+    return out;
+  }
+  throw std::invalid_argument(fmt::format("draw_patch_swaps: {} pairs of disjoint {}x{} patches do not fit in a {}x{} "
+                                          "slice; lower pretext.swaps or pretext.patch",
+                                          swaps, patch, patch, side, side));
+}
+
+void apply_patch_swaps(float* image, int side, int patch, const std::vector<PatchSwap>& swaps) {
+  for (const PatchSwap& s : swaps)
+    for (int dr = 0; dr < patch; ++dr)
+      std::swap_ranges(image + static_cast<size_t>(s.row_a + dr) * side + s.col_a,
+                       image + static_cast<size_t>(s.row_a + dr) * side + s.col_a + patch,
+                       image + static_cast<size_t>(s.row_b + dr) * side + s.col_b);
+}
+
+PretextBatch restoration_batch(const float* slices, int n, int side, int patch, int swaps, Rng& rng) {
+  PretextBatch b;
+  b.images = n;
+  b.side = side;
+  const size_t px = static_cast<size_t>(side) * side;
+  b.target.assign(slices, slices + n * px);
+  b.input = b.target;
+  for (int k = 0; k < n; ++k)
+    apply_patch_swaps(b.input.data() + k * px, side, patch, draw_patch_swaps(side, patch, swaps, rng));
+  return b;
+}
+
+MaskSquare draw_mask_square(int side, int mask, Rng& rng) {
+  if (mask < 1 || mask >= side)
+    throw std::invalid_argument(fmt::format("draw_mask_square: a {}x{} mask in a {}x{} slice", mask, mask, side, side));
+  const int row = rng.uniform_int(0, side - mask), col = rng.uniform_int(0, side - mask);
+  return {row, col, mask};
+}
+
+float apply_mask_square(float* image, int side, const MaskSquare& m) {
+  auto inside = [&](int r, int c) { return r >= m.row && r < m.row + m.side && c >= m.col && c < m.col + m.side; };
+  double sum = 0;
+  long visible = 0;
+  for (int r = 0; r < side; ++r)
+    for (int c = 0; c < side; ++c)
+      if (!inside(r, c)) {
+        sum += image[static_cast<size_t>(r) * side + c];
+        ++visible;
+      }
+  const float fill = visible ? static_cast<float>(sum / visible) : 0.f;
+  for (int r = m.row; r < m.row + m.side; ++r)
+    for (int c = m.col; c < m.col + m.side; ++c) image[static_cast<size_t>(r) * side + c] = fill;
+  return fill;
+}
+
+PretextBatch inpainting_batch(const float* slices, int n, int side, int mask, Rng& rng) {
+  PretextBatch b;
+  b.images = n;
+  b.side = side;
+  const size_t px = static_cast<size_t>(side) * side;
+  b.target.assign(slices, slices + n * px);
+  b.input = b.target;
+  b.mask.assign(n * px, 0.f);
+  for (int k = 0; k < n; ++k) {
+    const MaskSquare m = draw_mask_square(side, mask, rng);
+    apply_mask_square(b.input.data() + k * px, side, m);
+    for (int r = m.row; r < m.row + m.side; ++r)
+      for (int c = m.col; c < m.col + m.side; ++c) b.mask[k * px + static_cast<size_t>(r) * side + c] = 1.f;
+  }
+  return b;
+}
+
+int pretext_slices(PretextTask task, int images) { return task == PretextTask::Rotation ? images / kRotations : images; }
+
+PretextBatch make_pretext_batch(const PretextSettings& p, const float* slices, int n, int side, Rng& rng) {
+  switch (p.task) {
+    case PretextTask::Rotation: return rotation_batch(slices, n, side);
+    case PretextTask::Restoration: return restoration_batch(slices, n, side, p.patch, p.swaps, rng);
+    case PretextTask::Inpainting: return inpainting_batch(slices, n, side, p.mask, rng);
+  }
+  throw std::logic_error("make_pretext_batch: unknown task");
 }
 
 }  // namespace cs

@@ -37,6 +37,7 @@ constexpr double kMaxResolutionMm = 100;
 constexpr double kMaxImageSize = 1024;
 constexpr int kImageSizeStep = 32;  // five 2x2 poolings in the UNet's encoder
 constexpr int kDecoderBlocks = 5;  // nn/unet.h: decoder blocks 1..5
+constexpr int kRotationTurns = 4;  // the rotation pretext task's 0, 90, 180 and 270 degrees
 
 NumericRange between(double lo, double hi) {
   NumericRange r;
@@ -123,6 +124,24 @@ const std::vector<KeySpec>& config_schema() {
       {"finetune.bn_batches", K::Int, "0",
        "before each validation, set the BN moving statistics to the mean batch statistics of this many "
        "latest training batches (0: keep the moving averages, as the method does)", {}, between(0, 100)},
+      // pretext-task pre-training (docs/method.md §8)
+      {"pretext.task", K::String, "rotation",
+       "pretext task: rotation (predict a slice's turn; trains the encoder), restoration (undo swapped patches) "
+       "or inpainting (fill a masked square; both train encoder and decoder)",
+       {"rotation", "restoration", "inpainting"}},
+      {"pretext.iterations", K::Int, "10001", "pretext pre-training iterations", {}, between(1, kMaxIterations)},
+      {"pretext.batch", K::Int, "20",
+       "images per step (rotation: batch / 4 slices, each in its 4 turns, so a multiple of 4)", {}, at_least(1)},
+      {"pretext.patch", K::Int, "0",
+       "restoration: side of the swapped patches in pixels (0 = image side / 12: 16 at 192)", {},
+       between(0, kMaxImageSize)},
+      {"pretext.swaps", K::Int, "10", "restoration: patch pairs swapped per slice (T)", {}, between(1, 1000)},
+      {"pretext.mask_side", K::Float, "0.5",
+       "inpainting: side of the masked square as a fraction of the slice side (0.5: a quarter of its area)", {},
+       above_up_to(0, 0.9)},
+      {"pretext.probe_every", K::Int, "0",
+       "steps between held-out probe readings in the log (0: none): rotation accuracy, or the reconstruction "
+       "error against the corrupted input's", {}, between(0, kMaxIterations)},
       // reproduce
       {"reproduce.labeled", K::String, "tr1,tr2,tr8", "labelled sets of the table", labeled_sets, {}, true},
       {"reproduce.combs", K::String, "c1,c2,c3", "combinations averaged per cell", combinations, {}, true},
@@ -364,6 +383,14 @@ bool has_class_weights(int classes) {
 
 }  // namespace
 
+int default_restoration_patch(int image_side) {
+  return std::max(1, static_cast<int>(std::lround(image_side / 12.0)));
+}
+
+int pretext_mask_pixels(double fraction, int image_side) {
+  return std::max(1, static_cast<int>(std::lround(fraction * image_side)));
+}
+
 void Config::set(const std::string& key, const std::string& value, const std::string& origin) {
   const KeySpec* s = nullptr;
   try {
@@ -391,6 +418,35 @@ void Config::validate() const {
                                   side, size, region),
                       fmt::format("local.blocks in [{}, {}] for this image size, or local.region 1", lowest,
                                   kDecoderBlocks));
+  }
+
+  // The pretext task's batch and corruption against the image size (docs/method.md §8).
+  const std::string task = str("pretext.task");
+  if (task == "rotation" && integer("pretext.batch") % kRotationTurns != 0) {
+    const int batch = integer("pretext.batch"), up = (batch + kRotationTurns - 1) / kRotationTurns * kRotationTurns;
+    throw value_error(origins_.at("pretext.batch"), "pretext.batch", str("pretext.batch"),
+                      fmt::format("is not a multiple of {0}: pretext.task = rotation shows each slice in its {0} "
+                                  "turns in the same batch",
+                                  kRotationTurns),
+                      fmt::format("a multiple of {} (e.g. pretext.batch={})", kRotationTurns, std::max(up, 4)));
+  }
+  if (task == "restoration") {
+    const int patch = integer("pretext.patch") ? integer("pretext.patch") : default_restoration_patch(size);
+    const int swaps = integer("pretext.swaps");
+    if (patch > size / 4)
+      throw value_error(origins_.at("pretext.patch"), "pretext.patch", str("pretext.patch"),
+                        fmt::format("gives {0}x{0} patches, more than a quarter of the side of a {1}x{1} slice",
+                                    patch, size),
+                        fmt::format("pretext.patch in [1, {}] for this image size (0: {})", size / 4,
+                                    default_restoration_patch(size)));
+    // The 2 x swaps patches are disjoint (docs/method.md §8.2): they may cover a quarter of the slice.
+    const int most = size * size / 4 / (2 * patch * patch);
+    if (swaps > most)
+      throw value_error(origins_.at("pretext.swaps"), "pretext.swaps", str("pretext.swaps"),
+                        fmt::format("swaps 2 x {0} disjoint {1}x{1} patches, more than a quarter of a {2}x{2} slice",
+                                    swaps, patch, size),
+                        fmt::format("pretext.swaps in [1, {}] with {}x{} patches (pretext.patch), or smaller patches",
+                                    std::max(most, 1), patch, patch));
   }
 
   if (str("finetune.loss") == "wce" && !has_class_weights(classes)) {

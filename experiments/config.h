@@ -47,6 +47,13 @@ const std::vector<std::string>& config_choices(const std::string& key);
 // "path", "text".
 std::string describe_values(const KeySpec& spec);
 
+// The sizes of the pretext tasks' corruptions in pixels, for an image side (docs/method.md §8): the
+// default side of context restoration's swapped patches, pretext.patch = 0 (side / 12, rounded, at
+// least 1: 16 pixels at 192), and the side of inpainting's masked square for pretext.mask_side
+// (fraction x side, rounded, at least 1).
+int default_restoration_patch(int image_side);
+int pretext_mask_pixels(double fraction, int image_side);
+
 // The non-empty items of a comma-separated list ("tr1,tr2" -> {"tr1", "tr2"}).
 std::vector<std::string> split_list(const std::string& s);
 

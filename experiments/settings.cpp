@@ -7,22 +7,43 @@
 
 namespace cs {
 
+const std::vector<Stage>& all_stages() {
+  static const std::vector<Stage> stages = {Stage::Global, Stage::Local, Stage::Pretext, Stage::Finetune};
+  return stages;
+}
+
 Stage parse_stage(const std::string& name) {
-  if (name == "pretrain-global") return Stage::Global;
-  if (name == "pretrain-local") return Stage::Local;
-  if (name == "finetune") return Stage::Finetune;
-  throw std::invalid_argument("stage '" + name + "': expected pretrain-global, pretrain-local or finetune");
+  for (Stage s : all_stages())
+    if (name == stage_name(s)) return s;
+  throw std::invalid_argument("stage '" + name +
+                              "': expected pretrain-global, pretrain-local, pretrain-pretext or finetune");
 }
 
 const char* stage_name(Stage s) {
-  return s == Stage::Global ? "pretrain-global" : s == Stage::Local ? "pretrain-local" : "finetune";
+  switch (s) {
+    case Stage::Global: return "pretrain-global";
+    case Stage::Local: return "pretrain-local";
+    case Stage::Finetune: return "finetune";
+    case Stage::Pretext: return "pretrain-pretext";
+  }
+  return "?";
 }
 
 const char* finetune_loss_name(FinetuneLoss l) {
   return l == FinetuneLoss::Dice ? "dice" : l == FinetuneLoss::DiceForeground ? "dice_fg" : "wce";
 }
 
+const char* pretext_task_name(PretextTask t) {
+  return t == PretextTask::Rotation ? "rotation" : t == PretextTask::Restoration ? "restoration" : "inpainting";
+}
+
 namespace {
+
+PretextTask parse_pretext_task(const std::string& s) {
+  for (PretextTask t : {PretextTask::Rotation, PretextTask::Restoration, PretextTask::Inpainting})
+    if (s == pretext_task_name(t)) return t;
+  throw std::invalid_argument("pretext.task '" + s + "': expected rotation, restoration or inpainting");
+}
 
 FinetuneLoss parse_finetune_loss(const std::string& s) {
   for (FinetuneLoss l : {FinetuneLoss::Dice, FinetuneLoss::DiceForeground, FinetuneLoss::WeightedCrossEntropy})
@@ -62,6 +83,11 @@ Settings resolve_settings(const Config& cfg) {
                 cfg.integer("finetune.batch"), own_lr > 0 ? own_lr : s.run.lr, cfg.integer("finetune.val_every"),
                 cfg.str("finetune.labeled"), cfg.str("finetune.comb"), cfg.boolean("finetune.augment"),
                 cfg.integer("finetune.bn_batches")};
+  const int side = s.data.params.out_h, patch = cfg.integer("pretext.patch");  // patch 0: the image size's
+  s.pretext = {parse_pretext_task(cfg.str("pretext.task")), cfg.integer("pretext.iterations"),
+               cfg.integer("pretext.batch"), patch > 0 ? patch : default_restoration_patch(side),
+               cfg.integer("pretext.swaps"), pretext_mask_pixels(cfg.real("pretext.mask_side"), side),
+               cfg.integer("pretext.probe_every")};
   s.reproduce = {cfg.list("reproduce.labeled"), cfg.list("reproduce.combs"), cfg.integer("reproduce.workers")};
   return s;
 }
@@ -70,6 +96,7 @@ std::string Settings::method(Stage stage) const {
   if (stage == Stage::Global)
     return global.loss == GlobalLossKind::GR ? "gr" : global.loss == GlobalLossKind::GDMinus ? "gd-" : "gd";
   if (stage == Stage::Local) return local.loss == LocalLossKind::LR ? "lr" : "ld";
+  if (stage == Stage::Pretext) return pretext_task_name(pretext.task);
   return finetune_loss_name(finetune.loss);
 }
 
@@ -102,14 +129,17 @@ Settings Settings::with_device(Device d, const std::string& origin) const {
 
 std::vector<std::string> weight_keys(Stage stage) {
   // Keys of one stage carry its prefix; the unprefixed ones are shared by every stage.
-  const std::string own = stage == Stage::Global ? "global." : stage == Stage::Local ? "local." : "finetune.";
+  const std::string own = stage == Stage::Global  ? "global."
+                          : stage == Stage::Local  ? "local."
+                          : stage == Stage::Pretext ? "pretext."
+                                                    : "finetune.";
   std::vector<std::string> keys;
   for (const auto& s : config_schema()) {
     const bool shared = s.key.find('.') == std::string::npos;
     // What only logs or paces a run does not change its weights; `threads` and `deterministic`
     // change only how sums are rounded (deterministic: on a GPU; on the CPU nothing).
     if (s.key == "log_every" || s.key == "checkpoint_every" || s.key == "threads" || s.key == "deterministic" ||
-        s.key == "global.knn_every" || s.key == "local.retrieval_every")
+        s.key == "global.knn_every" || s.key == "local.retrieval_every" || s.key == "pretext.probe_every")
       continue;
     if (shared || s.key.compare(0, own.size(), own) == 0) keys.push_back(s.key);
   }

@@ -17,13 +17,23 @@
 
 namespace cs {
 
-// The three training stages; the values seed the initialisation (kept as first cut).
-enum class Stage { Global = 0, Local = 1, Finetune = 2 };
-Stage parse_stage(const std::string& name);  // "pretrain-global" | "pretrain-local" | "finetune"
-const char* stage_name(Stage s);             // the run folder's stage name, as above
+// The training stages: the method's three (docs/method.md §2-4) and the pretext-task pre-training
+// it is compared with (§8). The values of the first three seed their initialisation (kept as
+// first cut).
+enum class Stage { Global = 0, Local = 1, Finetune = 2, Pretext = 3 };
+// "pretrain-global" | "pretrain-local" | "finetune" | "pretrain-pretext"
+Stage parse_stage(const std::string& name);
+const char* stage_name(Stage s);  // the run folder's stage name, as above
+// Every stage, the pre-training stages first (global, local, pretext), then fine-tuning: the
+// order of listings (`contraseg methods`) and of the tests that go over every stage.
+const std::vector<Stage>& all_stages();
 
 enum class FinetuneLoss { Dice, DiceForeground, WeightedCrossEntropy };
 const char* finetune_loss_name(FinetuneLoss l);  // the key's value: "dice" | "dice_fg" | "wce"
+
+// The pretext tasks of stage pretrain-pretext (docs/method.md §8).
+enum class PretextTask { Rotation, Restoration, Inpainting };
+const char* pretext_task_name(PretextTask t);  // the key's value: "rotation" | "restoration" | "inpainting"
 
 // resolve_settings fills each struct in the order of its fields: a new field goes there too.
 
@@ -74,6 +84,16 @@ struct FinetuneSettings {
   int bn_batches = 0;
 };
 
+struct PretextSettings {
+  PretextTask task = PretextTask::Rotation;
+  int iterations = 0;
+  int batch = 0;       // images per step (rotation: batch / 4 slices, each in its 4 turns)
+  int patch = 0;       // restoration: patch side in pixels (pretext.patch, or default_restoration_patch)
+  int swaps = 0;       // restoration: patch pairs swapped per slice
+  int mask = 0;        // inpainting: side of the masked square in pixels (pretext_mask_pixels)
+  int probe_every = 0;
+};
+
 struct ReproduceSettings {
   std::vector<std::string> labeled, combs;
   int workers = 0;
@@ -85,11 +105,12 @@ struct Settings {
   GlobalSettings global;
   LocalSettings local;
   FinetuneSettings finetune;
+  PretextSettings pretext;
   ReproduceSettings reproduce;
   Config config;  // the same values as keys: the record of a run
 
-  // The value of the stage's method key (global.loss, local.loss, finetune.loss): the name of its
-  // entry in experiments/methods/registry.h.
+  // The value of the stage's method key (global.loss, local.loss, finetune.loss, pretext.task): the
+  // name of its entry in experiments/methods/registry.h.
   std::string method(Stage s) const;
   // The Adam learning rate of a stage.
   double learning_rate(Stage s) const { return s == Stage::Finetune ? finetune.lr : run.lr; }

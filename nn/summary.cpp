@@ -50,6 +50,8 @@ ModelSummary summarize_model(UNetConfig cfg, int g2_block) {
     net.g1(enc.bottleneck, m);
     net.g2(net.decoder_blocks(enc, g2_block, m), m);
     net.seg_head(net.decoder_blocks(enc, 5, m), m);
+    if (cfg.rotation_head) net.rotation_logits(enc.bottleneck, m);  // the pretext heads, where built
+    if (cfg.image_head) net.image_output(net.decoder_blocks(enc, 5, m), m);
   }
 
   ModelSummary s;

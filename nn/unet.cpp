@@ -10,6 +10,7 @@ constexpr float kBnEps = 1e-3f;
 constexpr int kEncChannels[6] = {16, 32, 64, 128, 128, 128};
 constexpr int kDecChannels[5] = {128, 128, 64, 32, 16};
 constexpr int kG1Hidden = 1024, kEmbedding = 128;
+constexpr int kRotations = 4;  // rot_pred's classes: 0, 90, 180, 270 degrees
 
 // The type of the activations inside the network: bf16 where the ops run in bf16 on a device
 // whose kernels take bf16 (ops/precision.h), so that the memory-bound layers and the
@@ -63,6 +64,21 @@ UNetConfig UNetConfig::stage2(const std::string& name, int l, bool dense) {
   return c;
 }
 
+UNetConfig UNetConfig::rotation(const std::string& name) {
+  UNetConfig c = for_dataset(name);
+  c.decoder_blocks = 0;
+  c.seg_head = false;
+  c.rotation_head = true;
+  return c;
+}
+
+UNetConfig UNetConfig::restoration(const std::string& name) {
+  UNetConfig c = for_dataset(name);
+  c.seg_head = false;
+  c.image_head = true;
+  return c;
+}
+
 void UNetConfig::validate() const {
   auto fail = [](const std::string& m) { throw std::invalid_argument("UNetConfig: " + m); };
   if (image_size <= 0 || image_size % 32 != 0)
@@ -73,6 +89,7 @@ void UNetConfig::validate() const {
   if (seg_head && num_classes < 2) fail("num_classes must be >= 2");
   if (g2_block < 0 || g2_block > 5) fail("g2_block must be in 0..5");
   if (g2_block > decoder_blocks) fail("g2 on block " + std::to_string(g2_block) + " needs decoder_blocks >= it");
+  if (image_head && decoder_blocks != 5) fail("the image head needs all 5 decoder blocks");
 }
 
 void UNet::add_conv(const std::string& name, const std::string& section, int k, int cin, int cout,
@@ -128,8 +145,20 @@ UNet::UNet(const UNetConfig& cfg, Device d, const InitOptions& init) : cfg_(cfg)
     if (cfg_.g2_dense) add_dense("g2_pred", "g2", 9 * c, kEmbedding, false);
   }
 
+  if (cfg_.rotation_head) add_dense("rot_pred", "rotation_head", kEncChannels[5], kRotations, false);
+  if (cfg_.image_head) add_conv("rec_fin_layer", "image_head", 3, 16, 1, true, false, false);
+
   store_.allocate(d);
   init_params(store_, init);
+  if (cfg_.rotation_head) {
+    // Global average pooling as a product: row c of this matrix picks channel c at every position
+    // of the flattened (row, column, channel) bottleneck, so x_flat w^T sums each channel.
+    const int c = kEncChannels[5], positions = (cfg_.image_size / 32) * (cfg_.image_size / 32);
+    std::vector<float> w(static_cast<size_t>(c) * positions * c, 0.f);
+    for (int ch = 0; ch < c; ++ch)
+      for (int p = 0; p < positions; ++p) w[(static_cast<size_t>(ch) * positions + p) * c + ch] = 1.f;
+    position_sum_ = Tensor::from_vector({c, static_cast<int64_t>(positions) * c}, w, d);
+  }
   for (const LayerSpec& s : specs_) {
     Layer L{s, store_.param(s.name + ".w"), {}, {}, {}, {}, {}};
     if (s.bias) L.b = store_.param(s.name + ".b");
@@ -229,6 +258,23 @@ Tensor UNet::g2(const Tensor& block_l, const RunMode& m) {
   if (cfg_.g2_block == 0) throw std::invalid_argument("UNet::g2: this model has no g2 head");
   Tensor h = run("g2_c1_a", block_l, m.train, m.bn_decay);
   return cast(run("g2_c1_b", h, m.train, m.bn_decay), DType::F32);
+}
+
+Tensor UNet::rotation_logits(const Tensor& bottleneck, const RunMode& m) {
+  if (!cfg_.rotation_head) throw std::invalid_argument("UNet::rotation_logits: this model has no rotation head");
+  const int64_t s = cfg_.image_size / 32;
+  check_ndim(bottleneck, 4, "UNet::rotation_logits", "bottleneck [N,S/32,S/32,128]");
+  if (bottleneck.dim(1) != s || bottleneck.dim(2) != s || bottleneck.dim(3) != kEncChannels[5])
+    throw std::invalid_argument("UNet::rotation_logits: bottleneck " + shape_str(bottleneck.shape()) +
+                                " does not match image_size " + std::to_string(cfg_.image_size));
+  // The sum over positions has weights 1, exact in bf16 too; the mean's 1/positions is fp32.
+  const Tensor pooled = scale(linear(flatten(cast(bottleneck, DType::F32)), position_sum_), 1.f / float(s * s));
+  return run("rot_pred", pooled, m.train, m.bn_decay);
+}
+
+Tensor UNet::image_output(const Tensor& block5, const RunMode& m) {
+  if (!cfg_.image_head) throw std::invalid_argument("UNet::image_output: this model has no image head");
+  return cast(run("rec_fin_layer", block5, m.train, m.bn_decay), DType::F32);
 }
 
 Tensor& UNet::g2_pred_weight() {

@@ -29,6 +29,11 @@
 //   row-major over the 3x3 window, channels last) and applies the shared dense weight
 //   g2_pred.w [128, 9C] (no bias). The reference code calls these seg_c1_a/seg_c1_b/seg_pred;
 //   they are renamed so they never collide with the segmentation head.
+// Pretext-task heads (docs/method.md §8), for stage pretrain-pretext:
+//   rot_pred (rotation): the bottleneck averaged over its positions (global average pooling,
+//   [N, 128]) -> dense to 4 logits, no bias, linear. rec_fin_layer (restoration, inpainting): a
+//   3x3 convolution of decoder block 5's features to one channel, with bias, no BN, linear: the
+//   restored image.
 #include <functional>
 #include <memory>
 #include <string>
@@ -57,10 +62,14 @@ struct UNetConfig {
   bool g1 = false;          // reg_nn1, reg_pred
   int g2_block = 0;         // 1..5: g2 on top of decoder block l; 0: no g2
   bool g2_dense = true;     // g2_pred.w for 3x3 regions (false for 1x1 regions)
+  bool rotation_head = false;  // rot_pred on the pooled bottleneck
+  bool image_head = false;     // rec_fin_layer on decoder block 5 (needs decoder_blocks == 5)
 
   static UNetConfig for_dataset(const std::string& name);  // the full U-Net (stage 3)
   static UNetConfig stage1(const std::string& name);       // encoder + g1
   static UNetConfig stage2(const std::string& name, int l, bool dense = true);  // enc + blocks 1..l + g2
+  static UNetConfig rotation(const std::string& name);   // encoder + rot_pred
+  static UNetConfig restoration(const std::string& name);  // encoder + blocks 1..5 + rec_fin_layer
   void validate() const;  // throws std::invalid_argument on an inconsistent config
 };
 
@@ -120,6 +129,10 @@ class UNet {
   Tensor g2(const Tensor& block_l, const RunMode& m);
   // The shared region dense weight [128, 9C] (3x3 regions).
   Tensor& g2_pred_weight();
+  // The rotation head: bottleneck [N, S/32, S/32, 128] -> logits [N, 4] (fp32).
+  Tensor rotation_logits(const Tensor& bottleneck, const RunMode& m);
+  // The image head: block-5 features [N, H, W, 16] -> the restored image [N, H, W, 1] (fp32).
+  Tensor image_output(const Tensor& block5, const RunMode& m);
 
   void set_layer_observer(LayerObserver f) { observer_ = std::move(f); }
 
@@ -138,6 +151,7 @@ class UNet {
   ParamStore store_;
   std::vector<LayerSpec> specs_;
   std::vector<Layer> layers_;
+  Tensor position_sum_;  // [128, positions * 128]: sums the bottleneck over its positions (rotation head)
   LayerObserver observer_;
 };
 

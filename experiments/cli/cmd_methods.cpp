@@ -1,6 +1,8 @@
 // `contraseg methods`: the methods each stage can train with (experiments/methods/registry.h), the
 // key and value that choose each, and what its step trains.
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "experiments/cli/cli.h"
@@ -18,12 +20,18 @@ CommandSpec methods_spec() {
 }
 
 int cmd_methods(const Args&) {
-  for (Stage stage : {Stage::Global, Stage::Local, Stage::Finetune}) {
+  // The columns as wide as their longest entry.
+  int setting = 0, trains = 0;
+  for (const Method& m : methods()) {
+    setting = std::max(setting, static_cast<int>(std::string(method_key(m.stage)).size() + 1 + std::strlen(m.name)));
+    trains = std::max(trains, static_cast<int>(std::strlen(m.trains)));
+  }
+  for (Stage stage : all_stages()) {
     std::printf("%s:\n", stage_name(stage));
     for (const Method& m : methods())
       if (m.stage == stage)
-        std::printf("  %-22s trains %-26s %s\n", (std::string(method_key(stage)) + "=" + m.name).c_str(), m.trains,
-                    m.summary);
+        std::printf("  %-*s trains %-*s %s\n", setting, (std::string(method_key(stage)) + "=" + m.name).c_str(), trains,
+                    m.trains, m.summary);
   }
   return 0;
 }

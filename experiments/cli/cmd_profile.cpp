@@ -19,7 +19,8 @@ namespace {
 
 CommandSpec profile_spec() {
   return {"profile", "time a stage's training step per op and per phase",
-          "contraseg profile [--config CFG] [--stage pretrain-global|pretrain-local|finetune] [--steps N] "
+          "contraseg profile [--config CFG] [--stage pretrain-global|pretrain-local|pretrain-pretext|finetune] "
+          "[--steps N] "
           "[--trace FILE.json]",
           "Runs N training steps of a stage exactly as training runs them (the configured loss, mode, BN\n"
           "behaviour and batch: change them with --config / --set) on random data of the configured size,\n"
@@ -29,7 +30,8 @@ CommandSpec profile_spec() {
           "range of its name. --trace writes every op, phase and step of the timed steps as a Chrome\n"
           "trace-event file that Perfetto (ui.perfetto.dev) and chrome://tracing open.\n",
           {config_option(), set_option(),
-           choice("stage", {"pretrain-global", "pretrain-local", "finetune"}, "the stage (default finetune)"),
+           choice("stage", {"pretrain-global", "pretrain-local", "pretrain-pretext", "finetune"},
+                  "the stage (default finetune)"),
            option("steps", "N", "timed steps (default 5)"),
            option("warmup", "N", "untimed steps first (default 1)"),
            option("trace", "FILE.json", "write a Chrome trace-event file of the timed steps"),

@@ -1,4 +1,4 @@
-// Subcommands pretrain-global, pretrain-local, finetune, evaluate, predict and config.
+// Subcommands pretrain-global, pretrain-local, pretrain-pretext, finetune, evaluate, predict and config.
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -68,14 +68,27 @@ CommandSpec pretrain_local_spec() {
 }
 int cmd_pretrain_local(const Args& a) { return run_stage_command(a, run_pretrain_local); }
 
+CommandSpec pretrain_pretext_spec() {
+  return {"pretrain-pretext", "pretext-task pre-training (rotation, restoration, inpainting), a baseline",
+          "contraseg pretrain-pretext --data DIR --out RUN [--set pretext.task=rotation|restoration|inpainting]",
+          "Pre-training with a pretext task instead of the contrastive losses, the baselines of the comparison\n"
+          "(docs/method.md §8): rotation (the encoder predicts a slice's turn), restoration (the U-Net undoes\n"
+          "swapped patches) or inpainting (the U-Net fills a masked square), from random initialisation on\n"
+          "the pre-training pool. finetune --init RUN then starts from its encoder (rotation) or its\n"
+          "encoder and decoder (restoration, inpainting).\n",
+          stage_options({})};
+}
+int cmd_pretrain_pretext(const Args& a) { return run_stage_command(a, run_pretrain_pretext); }
+
 CommandSpec finetune_spec() {
   return {"finetune", "stage 3: Dice fine-tuning on a few labelled volumes (+ evaluation)",
           "contraseg finetune --data DIR --out RUN [--init RUN] [--labeled tr1|tr2|tr8 --comb c1..c5]",
           "Stage 3: the whole UNet with the Dice loss on a few labelled volumes, then evaluation of\n"
           "the best checkpoint on the test cases (RUN/eval).\n",
           stage_options({option("init", "RUN",
-                                "a pretrain-local run (encoder + blocks 1..l) or pretrain-global run (encoder); "
-                                "without it, random initialisation (the baseline)"),
+                                "a pretrain-local run (encoder + blocks 1..l), a pretrain-global run (encoder) or a "
+                                "pretrain-pretext run (rotation: encoder; restoration, inpainting: encoder + blocks "
+                                "1..5); without it, random initialisation (the baseline)"),
                          choice("labeled", config_choices("finetune.labeled"), "labelled set (finetune.labeled)"),
                          choice("comb", config_choices("finetune.comb"), "its combination (finetune.comb)")})};
 }
@@ -209,6 +222,7 @@ int cmd_config(const Args& a) {
 
 CS_COMMAND(pretrain_global_spec(), cmd_pretrain_global);
 CS_COMMAND(pretrain_local_spec(), cmd_pretrain_local);
+CS_COMMAND(pretrain_pretext_spec(), cmd_pretrain_pretext);
 CS_COMMAND(finetune_spec(), cmd_finetune);
 CS_COMMAND(evaluate_spec(), cmd_evaluate);
 CS_COMMAND(predict_spec(), cmd_predict);

@@ -78,7 +78,7 @@ int run_command(const cs::CommandInfo& c, int argc, char** argv) {
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr,
                  "contraseg %s: error: out of memory; lower the batch (finetune.batch, global.batch, "
-                 "global.volumes, local.batch) or image_size, or use a machine with more memory\n",
+                 "global.volumes, local.batch, pretext.batch) or image_size, or use a machine with more memory\n",
                  argv[0]);
     return 1;
   } catch (const std::exception& e) {

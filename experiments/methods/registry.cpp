@@ -19,6 +19,12 @@ const std::vector<Method>& methods() {
        "decoder blocks 1..l + g2", make_local_contrastive_step},
       {"ld", Stage::Local, "L^D: regions of same-partition slices of other volumes are positives too (§3.7)",
        "decoder blocks 1..l + g2", make_local_contrastive_step},
+      {"rotation", Stage::Pretext, "predict a slice's turn, 0/90/180/270 degrees, with cross-entropy (§8.1)",
+       "encoder + rot_pred", make_rotation_step},
+      {"restoration", Stage::Pretext, "context restoration: undo swapped patch pairs, mean squared error (§8.2)",
+       "encoder + decoder + rec_fin_layer", make_context_restoration_step},
+      {"inpainting", Stage::Pretext, "fill a masked square, mean squared error inside it (§8.3)",
+       "encoder + decoder + rec_fin_layer", make_inpainting_step},
       {"dice", Stage::Finetune, "Dice loss over all classes, background included (§4.2)", "the whole UNet",
        make_segmentation_step},
       {"dice_fg", Stage::Finetune, "Dice loss over the foreground classes (§4.2)", "the whole UNet", make_segmentation_step},
@@ -28,7 +34,13 @@ const std::vector<Method>& methods() {
 }
 
 const char* method_key(Stage stage) {
-  return stage == Stage::Global ? "global.loss" : stage == Stage::Local ? "local.loss" : "finetune.loss";
+  switch (stage) {
+    case Stage::Global: return "global.loss";
+    case Stage::Local: return "local.loss";
+    case Stage::Finetune: return "finetune.loss";
+    case Stage::Pretext: return "pretext.task";
+  }
+  return "?";
 }
 
 const Method& selected_method(Stage stage, const Settings& settings) {

@@ -1,7 +1,7 @@
 #pragma once
-// The methods a stage can train with, one entry each: the pre-training losses of stages 1 and 2
-// and the fine-tuning losses of stage 3. The setting of a stage's key (global.loss, local.loss,
-// finetune.loss) names its entry; make_stage_step builds that entry's step. A new method is one
+// The methods a stage can train with, one entry each: the pre-training losses of stages 1 and 2,
+// the pretext tasks of the pretext stage and the fine-tuning losses of stage 3. The setting of a
+// stage's key (global.loss, local.loss, pretext.task, finetune.loss) names its entry; make_stage_step builds that entry's step. A new method is one
 // file with its step and one line in registry.cpp (docs/adding-a-method.md).
 #include <memory>
 #include <vector>

@@ -15,8 +15,26 @@ namespace cs {
 
 namespace {
 
-// The name of a stage's initialisation and sampling streams (kept as the seeds were first cut).
-const char* stream_name(Stage s) { return s == Stage::Global ? "global" : s == Stage::Local ? "local" : "finetune"; }
+// The name of a stage's sampling stream (kept as the seeds were first cut).
+const char* stream_name(Stage s) {
+  switch (s) {
+    case Stage::Global: return "global";
+    case Stage::Local: return "local";
+    case Stage::Finetune: return "finetune";
+    case Stage::Pretext: return "pretext";
+  }
+  return "?";
+}
+
+// The seed of a stage's initial weights. The method's three stages keep the seeds they were first
+// cut with (seed * 3 + stage); the pretext stage draws its own from the seed and its name, so that
+// its weights never start as another stage's do under another seed (seed * 3 + 3 would be stage 1's
+// of seed + 1).
+uint64_t init_seed(const Settings& settings, Stage s) {
+  const uint64_t seed = static_cast<uint64_t>(settings.run.seed);
+  if (s == Stage::Pretext) return Rng(seed).split("pretext-init").next_u64();
+  return mix64(seed * 3 + static_cast<uint64_t>(s));
+}
 
 }  // namespace
 
@@ -28,12 +46,15 @@ UNetConfig unet_config(const Settings& settings, Stage s) {
   const PreprocessParams& p = settings.data.params;
   const std::string& dataset = settings.data.dataset;
   UNetConfig u;
-  if (s == Stage::Global)
-    u = UNetConfig::stage1(dataset);
-  else if (s == Stage::Local)
-    u = UNetConfig::stage2(dataset, settings.local.blocks, settings.local.region == 3);
-  else
-    u = UNetConfig::for_dataset(dataset);
+  switch (s) {
+    case Stage::Global: u = UNetConfig::stage1(dataset); break;
+    case Stage::Local: u = UNetConfig::stage2(dataset, settings.local.blocks, settings.local.region == 3); break;
+    case Stage::Finetune: u = UNetConfig::for_dataset(dataset); break;
+    case Stage::Pretext:  // rotation trains the encoder alone; the reconstructions the whole U-Net
+      u = settings.pretext.task == PretextTask::Rotation ? UNetConfig::rotation(dataset)
+                                                         : UNetConfig::restoration(dataset);
+      break;
+  }
   u.image_size = p.out_h;
   u.num_classes = p.num_classes;
   u.validate();
@@ -42,7 +63,7 @@ UNetConfig unet_config(const Settings& settings, Stage s) {
 
 std::unique_ptr<UNet> make_model(const Settings& settings, Stage s, Device d) {
   InitOptions init;
-  init.seed = mix64(static_cast<uint64_t>(settings.run.seed) * 3 + static_cast<uint64_t>(s));
+  init.seed = init_seed(settings, s);
   init.same_init_for_same_shape = settings.run.compat == Compat::Reference;
   return std::make_unique<UNet>(unet_config(settings, s), d, init);
 }

@@ -24,7 +24,9 @@
 namespace cs {
 
 // The network of a stage: stage 1 is the encoder + g1, stage 2 the encoder, decoder blocks 1..l
-// and g2, fine-tuning the whole UNet; sized by the settings (image size, classes).
+// and g2, fine-tuning the whole UNet; the pretext stage the encoder + rot_pred (rotation) or the
+// encoder, the 5 decoder blocks and rec_fin_layer (restoration, inpainting); sized by the settings
+// (image size, classes).
 UNetConfig unet_config(const Settings& settings, Stage s);
 // Initialised from the settings' seed, one stream per stage.
 std::unique_ptr<UNet> make_model(const Settings& settings, Stage s, Device d);
@@ -34,10 +36,14 @@ std::unique_ptr<UNet> make_model(const Settings& settings, Stage s, Device d);
 Rng step_rng(const Settings& settings, Stage s, int step);
 
 // The inputs of one step: images [n, h, w, 1]; labels [n, h, w, C] for fine-tuning (soft labels
-// after augmentation, else one-hot), undefined for the pre-training stages.
+// after augmentation, else one-hot), the pretext task's target for the pretext stage (rotation:
+// one-hot turns [n, 1, 1, 4]; restoration, inpainting: the original slices [n, h, w, 1]), undefined
+// for the contrastive stages; mask [n, h, w, 1]: the pixels an inpainting loss counts (1) and
+// ignores (0), undefined otherwise.
 struct StepBatch {
   Tensor images;
   Tensor labels;
+  Tensor mask = {};
 };
 
 // Hooks around the phases of a step: "data", "forward" (forward pass and loss), "backward",

@@ -12,6 +12,12 @@ std::unique_ptr<StageStep> make_global_contrastive_step(const Settings& settings
                                                         const std::vector<SliceStack>& stacks);
 std::unique_ptr<StageStep> make_local_contrastive_step(const Settings& settings, UNet& model,
                                                        const std::vector<SliceStack>& stacks);
+std::unique_ptr<StageStep> make_rotation_step(const Settings& settings, UNet& model,
+                                              const std::vector<SliceStack>& stacks);
+std::unique_ptr<StageStep> make_context_restoration_step(const Settings& settings, UNet& model,
+                                                         const std::vector<SliceStack>& stacks);
+std::unique_ptr<StageStep> make_inpainting_step(const Settings& settings, UNet& model,
+                                                const std::vector<SliceStack>& stacks);
 std::unique_ptr<StageStep> make_segmentation_step(const Settings& settings, UNet& model,
                                                   const std::vector<SliceStack>& stacks);
 

@@ -90,9 +90,10 @@ void check_step_memory(StageStep& step) {
   const double need = per_image * step.images_per_step();
   const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
   if (need <= memory) return;
-  const std::string key = step.stage() == Stage::Global   ? "global.batch / global.volumes"
-                          : step.stage() == Stage::Local ? "local.batch"
-                                                          : "finetune.batch";
+  const std::string key = step.stage() == Stage::Global    ? "global.batch / global.volumes"
+                          : step.stage() == Stage::Local   ? "local.batch"
+                          : step.stage() == Stage::Pretext ? "pretext.batch"
+                                                           : "finetune.batch";
   throw std::invalid_argument(fmt::format(
       "{}: a step of {} images of {}x{} needs at least {} for its activations (about {} an image), more than "
       "this machine's {} of memory; lower {} (at most about {} images a step fit), or image_size",

@@ -14,7 +14,7 @@ namespace cs {
 namespace {
 
 // Which weights come from the previous stage's run, and what that says (docs/method.md §1.8,
-// §3.1, §4.1); checks that the run was trained on the same data geometry.
+// §3.1, §4.1, §8.4); checks that the run was trained on the same data geometry.
 struct Initialisation {
   bool from_run = false;
   CheckpointLoadOptions load;
@@ -24,14 +24,32 @@ struct Initialisation {
 Initialisation initialisation(Stage stage, const Settings& settings, const std::string& init) {
   Initialisation i;
   if (stage == Stage::Global) return i;
+  if (stage == Stage::Pretext) {
+    if (!init.empty())
+      throw std::invalid_argument(fmt::format("pretrain-pretext starts from random initialisation, like "
+                                              "pretrain-global; it takes no init run ({})",
+                                              init));
+    return i;
+  }
   if (init.empty()) {
     if (stage == Stage::Local) throw std::invalid_argument("pretrain-local needs --init <pretrain-global run folder>");
     return i;
   }
+  // Stage 2 trains the decoder on a frozen stage-1 encoder whose statistics it keeps (§3.1): a
+  // pretext run is a baseline to compare with (§8), which fine-tuning starts from directly.
+  if (stage == Stage::Local) {
+    const StoredRun stored = read_stored_run(init);
+    if (stored.stage == stage_name(Stage::Pretext))
+      throw std::invalid_argument(fmt::format(
+          "pretrain-local --init {}: a pretrain-pretext run (pretext.task = {}); pretrain-local trains the decoder "
+          "on the frozen encoder of a pretrain-global run (docs/method.md §3.1). A pretext run initialises "
+          "fine-tuning only: contraseg finetune --init {}",
+          init, resolve_settings(stored.config).method(Stage::Pretext), init));
+  }
   Stage from = Stage::Global;
   const Settings previous =
       stage == Stage::Local ? load_run_settings(init, {Stage::Global})
-                            : load_run_settings(init, {Stage::Global, Stage::Local}, "final", &from);
+                            : load_run_settings(init, {Stage::Global, Stage::Local, Stage::Pretext}, "final", &from);
   check_init_matches(previous, settings, init);
   i.from_run = true;
   i.load.include = {"enc_"};
@@ -42,6 +60,16 @@ Initialisation initialisation(Stage stage, const Settings& settings, const std::
   if (from == Stage::Local) {
     for (const auto& p : decoder_block_prefixes(previous.local.blocks)) i.load.include.push_back(p);
     i.description = fmt::format("encoder + decoder blocks 1..{} from {}", previous.local.blocks, init);
+  }
+  // A pretext run hands on what its task trained of the U-Net (§8.4): the encoder (rotation), or
+  // the encoder and all 5 decoder blocks (restoration, inpainting); never its head.
+  if (from == Stage::Pretext) {
+    const std::string task = previous.method(Stage::Pretext);
+    i.description = fmt::format("encoder from {} (pretext task {})", init, task);
+    if (previous.pretext.task != PretextTask::Rotation) {
+      for (const auto& p : decoder_block_prefixes(5)) i.load.include.push_back(p);
+      i.description = fmt::format("encoder + decoder blocks 1..5 from {} (pretext task {})", init, task);
+    }
   }
   return i;
 }

@@ -1,6 +1,7 @@
-// Stages 1 and 2: global contrastive pre-training of the encoder (docs/method.md §2) and local
-// contrastive pre-training of the first l decoder blocks on the frozen encoder (§3). The steps
-// themselves are in stage_step.cpp.
+// The pre-training stages: global contrastive pre-training of the encoder (docs/method.md §2), local
+// contrastive pre-training of the first l decoder blocks on the frozen encoder (§3), and the
+// pretext-task pre-training they are compared with (§8). The steps themselves are the methods'
+// (experiments/methods/).
 #include <cstdio>
 #include <optional>
 #include <stdexcept>
@@ -8,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "experiments/evaluation/local_probe.h"
+#include "experiments/evaluation/pretext_probe.h"
 #include "experiments/evaluation/probes.h"
 #include "experiments/evaluation/similarity_pictures.h"
 #include "experiments/pipeline/console.h"
@@ -119,6 +121,47 @@ void run_pretrain_local(const Settings& settings, const StageOptions& opt) {
     if (probe && !run.resuming()) observe(0);
     run_loop(settings, run, step, {iterations, [&](int s) { observe(s + 1); }, every}, run.resuming(), opt.quiet);
     run.log_line("pretrain-local: done, " + run.checkpoint("final"));
+  });
+}
+
+void run_pretrain_pretext(const Settings& settings, const StageOptions& opt) {
+  const int every = settings.pretext.probe_every;
+  const auto c = open_stage(Stage::Pretext, settings, opt, probe_lists(every, "pretext.probe_every", false));
+  if (c->finished()) return;
+  DataSource& data = c->data;
+  // The probe: on slices of volumes the stage never saw, does the network solve its task better
+  // than chance, or than leaving the corrupted slice as it is?
+  std::optional<PretextProbe> probe;
+  if (every > 0)
+    probe.emplace(stacks_of(data.prepare(data.splits().test(), false, false, "held-out volumes")), settings,
+                  Rng(static_cast<uint64_t>(settings.run.seed)).split("pretext-probe"), c->device);
+  RunFolder& run = c->run;
+  UNet& model = *c->model;
+  StageStep& step = *c->step;
+  run.start();
+  run.logging_errors([&] {
+    const int iterations = settings.pretext.iterations;
+    const bool rotation = settings.pretext.task == PretextTask::Rotation;
+    run.log_line(fmt::format("pretrain-pretext: {}, {} iterations", step.description(), iterations), !console_quiet());
+    if (probe)
+      run.log_line(rotation ? fmt::format("probe: the turn predicted for 4 x {} held-out slices", probe->slices())
+                            : fmt::format("probe: the mean squared error over {} of {} held-out slices, against the "
+                                          "corrupted input's",
+                                          settings.pretext.task == PretextTask::Inpainting ? "the masked squares"
+                                                                                           : "every pixel",
+                                          probe->slices()),
+                   !opt.quiet);
+    auto observe = [&](int steps_done) {
+      const PretextProbeReading r = probe->read(model);
+      run.log_line(rotation ? fmt::format("probe step {} rotation_accuracy {:.3f} chance {:.3f} slices {}", steps_done,
+                                          r.score, r.reference, probe->slices())
+                            : fmt::format("probe step {} reconstruction_mse {:.6f} corrupted_mse {:.6f} slices {}",
+                                          steps_done, r.score, r.reference, probe->slices()),
+                   !opt.quiet);
+    };
+    if (probe && !run.resuming()) observe(0);
+    run_loop(settings, run, step, {iterations, [&](int s) { observe(s + 1); }, every}, run.resuming(), opt.quiet);
+    run.log_line("pretrain-pretext: done, " + run.checkpoint("final"));
   });
 }
 

@@ -56,8 +56,8 @@ bool mentions_option(const std::string& text, const std::string& option) {
 TEST(Help, EveryOptionTheParserAcceptsIsDocumented) {
   const auto commands = listed_commands();
   for (const char* expected : {"synth", "split", "info", "preprocess", "summary", "pretrain-global", "pretrain-local",
-                               "finetune", "evaluate", "predict", "reproduce", "demo", "profile", "draw", "config",
-                               "help"})
+                               "pretrain-pretext", "finetune", "evaluate", "predict", "reproduce", "demo", "profile",
+                               "draw", "config", "help"})
     EXPECT_NE(std::find(commands.begin(), commands.end(), expected), commands.end()) << expected;
   for (const auto& command : commands) {
     if (command == "help") continue;  // built in, not a table-driven command
@@ -110,7 +110,8 @@ TEST(Help, ConfigListsTheAllowedValuesOfEnumeratedKeys) {
   ASSERT_EQ(r.status, 0) << r.err;
   for (const auto& [key, values] : std::vector<std::pair<std::string, std::string>>{
            {"layout", "(auto|acdc|msd|mmwhs|nnunet)"}, {"device", "(cpu|cuda)"}, {"global.loss", "(gr|gd-|gd)"},
-           {"dataset", "(acdc|prostate|mmwhs)"}, {"finetune.iterations", "(integer in [1, 100000000])"}}) {
+           {"dataset", "(acdc|prostate|mmwhs)"}, {"finetune.iterations", "(integer in [1, 100000000])"},
+           {"pretext.task", "(rotation|restoration|inpainting)"}}) {
     bool found = false;
     for (const auto& l : lines_of(r.out))
       found |= l.rfind("  " + key + " ", 0) == 0 && l.find(values) != std::string::npos;

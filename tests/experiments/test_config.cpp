@@ -157,6 +157,12 @@ const std::vector<RangeCase>& range_cases() {
       {"finetune.bn_batches", {"0", "100"}, {"-1", "101"}},
       {"finetune.lr", {"0", "1e-09", "1"}, {"-1e-09", "1.0001"}},
       {"reproduce.workers", {"0", "1", "1024"}, {"-1", "1025"}},
+      {"pretext.iterations", {"1", "100000000"}, {"0", "100000001"}},
+      {"pretext.batch", {"1", "2147483647"}, {"0"}},
+      {"pretext.patch", {"0", "1", "1024"}, {"-1", "1025"}},
+      {"pretext.swaps", {"1", "1000"}, {"0", "1001"}},
+      {"pretext.mask_side", {"0.001", "0.9"}, {"0", "0.9001"}},
+      {"pretext.probe_every", {"0", "100000000"}, {"-1", "100000001"}},
   };
   return cases;
 }

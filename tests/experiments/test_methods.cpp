@@ -22,7 +22,7 @@ std::vector<std::string> names_of(Stage stage) {
 // A method without its config value, or a value without a method, would be a setting that cannot
 // be chosen or a choice that fails only when a run starts.
 TEST(Methods, EachStageKeyOffersExactlyTheRegisteredMethods) {
-  for (Stage stage : {Stage::Global, Stage::Local, Stage::Finetune})
+  for (Stage stage : all_stages())
     EXPECT_EQ(names_of(stage), config_choices(method_key(stage))) << stage_name(stage);
 }
 

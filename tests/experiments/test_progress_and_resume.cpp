@@ -91,6 +91,7 @@ class ProgressAndResume : public ::testing::Test {
       "checkpoint_every": 2, "threads": 1,
       "global": {"iterations": 3, "volumes": 2, "knn_every": 0},
       "local": {"iterations": 2, "batch": 2, "retrieval_every": 0},
+      "pretext": {"iterations": 2, "batch": 4},
       "finetune": {"iterations": 6, "batch": 4, "val_every": 3, "bn_batches": 2},
       "reproduce": {"labeled": "tr1", "combs": "c1"}})");
     args = " --config " + config + " --data " + data;
@@ -150,7 +151,7 @@ TEST_F(ProgressAndResume, AResumeOnOtherThreadsWarns) {
 TEST_F(ProgressAndResume, ResumeOnAFolderWithoutARunIsAnError) {
   const std::string typo = *tmp / "no_such_run", empty = *tmp / "empty_folder";
   fs::create_directories(empty);
-  for (const std::string command : {"finetune", "pretrain-global"})
+  for (const std::string command : {"finetune", "pretrain-global", "pretrain-pretext"})
     for (const std::string& out : {typo, empty}) {
       const RunResult r = run_contraseg(command + args + " --quiet --resume --out " + out);
       EXPECT_EQ(r.status, 1) << r.out;
@@ -212,12 +213,13 @@ TEST_F(ProgressAndResume, AMovedDemoFolderResumes) {
 // The errors that suggest an option, from every command that can raise them: each suggested
 // option is one that command takes (reproduce has no --resume or --overwrite).
 TEST_F(ProgressAndResume, EverySuggestedOptionExistsInItsCommand) {
-  const std::string g = *tmp / "opt_g", l = *tmp / "opt_l", f = *tmp / "opt_f";
+  const std::string g = *tmp / "opt_g", l = *tmp / "opt_l", f = *tmp / "opt_f", p = *tmp / "opt_p";
   const std::map<std::string, std::string> stages = {
       {"pretrain-global", "pretrain-global" + args + " --quiet --out " + g},
       {"pretrain-local", "pretrain-local" + args + " --quiet --init " + g + " --out " + l},
+      {"pretrain-pretext", "pretrain-pretext" + args + " --quiet --out " + p},
       {"finetune", "finetune" + args + " --quiet --init " + l + " --out " + f}};
-  for (const auto& name : {"pretrain-global", "pretrain-local", "finetune"}) {
+  for (const auto& name : {"pretrain-global", "pretrain-local", "pretrain-pretext", "finetune"}) {
     const std::string& command = stages.at(name);
     ASSERT_EQ(run_contraseg(command).status, 0) << command;
     RunResult r = run_contraseg(command);  // holds a run already

@@ -27,6 +27,7 @@ TEST(Settings, EveryEnumeratedKeyBecomesItsType) {
                                     {"global.loss", "gd-"},
                                     {"local.loss", "ld"},
                                     {"finetune.loss", "dice_fg"},
+                                    {"pretext.task", "inpainting"},
                                     {"reproduce.labeled", "tr2,tr8"}});
   EXPECT_EQ(s.run.compat, Compat::Reference);
   EXPECT_EQ(s.run.device, Device::CUDA);
@@ -34,11 +35,14 @@ TEST(Settings, EveryEnumeratedKeyBecomesItsType) {
   EXPECT_EQ(s.global.loss, GlobalLossKind::GDMinus);
   EXPECT_EQ(s.local.loss, LocalLossKind::LD);
   EXPECT_EQ(s.finetune.loss, FinetuneLoss::DiceForeground);
+  EXPECT_EQ(s.pretext.task, PretextTask::Inpainting);
+  EXPECT_EQ(s.method(Stage::Pretext), "inpainting");
   EXPECT_EQ(s.reproduce.labeled, (std::vector<std::string>{"tr2", "tr8"}));
   const Settings d = settings_with({});
   EXPECT_EQ(d.run.compat, Compat::Paper);
   EXPECT_EQ(d.global.loss, GlobalLossKind::GD);
   EXPECT_EQ(d.finetune.loss, FinetuneLoss::Dice);
+  EXPECT_EQ(d.pretext.task, PretextTask::Rotation);
 }
 
 // Every number lands in its own field: distinct values, each read back where it belongs.
@@ -51,6 +55,9 @@ TEST(Settings, EveryNumberLandsInItsField) {
                                     {"finetune.iterations", "17"}, {"finetune.batch", "18"}, {"finetune.val_every", "19"},
                                     {"finetune.bn_batches", "20"}, {"finetune.augment", "false"},
                                     {"finetune.labeled", "tr2"}, {"finetune.comb", "c4"}, {"reproduce.workers", "3"},
+                                    {"pretext.task", "inpainting"}, {"pretext.iterations", "21"},
+                                    {"pretext.batch", "22"}, {"pretext.patch", "23"}, {"pretext.swaps", "24"},
+                                    {"pretext.mask_side", "0.25"}, {"pretext.probe_every", "26"},
                                     {"layout", "nnunet"}, {"splits", "s.json"}, {"data", "d"}, {"deterministic", "true"}});
   EXPECT_EQ(s.run.seed, 11);
   EXPECT_EQ(s.run.threads, 2);
@@ -76,6 +83,12 @@ TEST(Settings, EveryNumberLandsInItsField) {
   EXPECT_EQ(s.finetune.labeled, "tr2");
   EXPECT_EQ(s.finetune.comb, "c4");
   EXPECT_EQ(s.reproduce.workers, 3);
+  EXPECT_EQ(s.pretext.iterations, 21);
+  EXPECT_EQ(s.pretext.batch, 22);
+  EXPECT_EQ(s.pretext.patch, 23);
+  EXPECT_EQ(s.pretext.swaps, 24);
+  EXPECT_EQ(s.pretext.mask, 48);  // 0.25 of the 192-pixel side
+  EXPECT_EQ(s.pretext.probe_every, 26);
   EXPECT_EQ(s.data.layout, "nnunet");
   EXPECT_EQ(s.data.splits, "s.json");
   EXPECT_EQ(s.data.root, "d");
@@ -97,6 +110,13 @@ TEST(Settings, SizesAndRatesAreResolvedOnce) {
   const Settings own = settings_with({{"lr", "0.002"}, {"finetune.lr", "0.0001"}});
   EXPECT_DOUBLE_EQ(own.learning_rate(Stage::Finetune), 0.0001);
   EXPECT_DOUBLE_EQ(own.learning_rate(Stage::Global), 0.002);
+  EXPECT_DOUBLE_EQ(own.learning_rate(Stage::Pretext), 0.002);
+  // The pretext corruptions in pixels: pretext.patch 0 is the side / 12, the mask a fraction of it.
+  EXPECT_EQ(settings_with({}).pretext.patch, 16);
+  EXPECT_EQ(settings_with({}).pretext.mask, 96);
+  EXPECT_EQ(settings_with({{"dataset", "mmwhs"}}).pretext.patch, 13);
+  EXPECT_EQ(settings_with({{"image_size", "64"}, {"pretext.mask_side", "0.3"}}).pretext.mask, 19);
+  EXPECT_EQ(settings_with({{"image_size", "64"}, {"pretext.patch", "7"}}).pretext.patch, 7);
 }
 
 TEST(Settings, EditsKeepTheRecordInStep) {
@@ -110,7 +130,9 @@ TEST(Settings, EditsKeepTheRecordInStep) {
 }
 
 TEST(Settings, StageNamesRoundTrip) {
-  for (Stage s : {Stage::Global, Stage::Local, Stage::Finetune}) EXPECT_EQ(parse_stage(stage_name(s)), s);
+  for (Stage s : all_stages()) EXPECT_EQ(parse_stage(stage_name(s)), s);
+  EXPECT_EQ(all_stages().size(), 4u);
+  EXPECT_EQ(parse_stage("pretrain-pretext"), Stage::Pretext);
   EXPECT_THROW(parse_stage("pretrain"), std::invalid_argument);
 }
 
@@ -124,6 +146,13 @@ TEST(Settings, WeightKeysLeaveOutWhatOnlyLogsOrPaces) {
   EXPECT_FALSE(has("deterministic"));  // like threads, it changes only the rounding (on a GPU)
   EXPECT_FALSE(has("global.knn_every"));
   EXPECT_FALSE(has("log_every"));
+  EXPECT_FALSE(has("pretext.task"));  // another stage's section
+  const auto pretext = weight_keys(Stage::Pretext);
+  auto in_pretext = [&](const char* k) { return std::find(pretext.begin(), pretext.end(), k) != pretext.end(); };
+  for (const char* k : {"pretext.task", "pretext.batch", "pretext.patch", "pretext.swaps", "pretext.mask_side", "lr"})
+    EXPECT_TRUE(in_pretext(k)) << k;
+  EXPECT_FALSE(in_pretext("pretext.probe_every"));
+  EXPECT_FALSE(in_pretext("global.tau"));
 }
 
 // The program reads settings through the structs: a key's name appears in a read only in the

@@ -59,6 +59,9 @@ const std::vector<StepCase>& cases() {
       {Stage::Local, {{"local.loss", "ld"}, {"local.region", "1"}, {"compat", "reference"}}, 24},
       {Stage::Finetune, {{"finetune.loss", "dice"}}, 4},
       {Stage::Finetune, {{"finetune.loss", "wce"}, {"finetune.augment", "false"}}, 4},
+      {Stage::Pretext, {{"pretext.task", "rotation"}, {"pretext.batch", "8"}}, 8},
+      {Stage::Pretext, {{"pretext.task", "restoration"}, {"pretext.batch", "3"}}, 3},
+      {Stage::Pretext, {{"pretext.task", "inpainting"}, {"pretext.batch", "3"}}, 3},
   };
   return c;
 }
@@ -86,7 +89,7 @@ TEST(StageStep, EveryConfiguredStepTrainsWhatItsStageTrains) {
     const auto head_before = values(model->params().param(last_param));
     const StepBatch b = step->sample(0);
     EXPECT_EQ(b.images.shape(), (Shape{c.images, 64, 64, 1}));
-    EXPECT_EQ(b.labels.defined(), c.stage == Stage::Finetune);
+    EXPECT_EQ(b.labels.defined(), c.stage == Stage::Finetune || c.stage == Stage::Pretext);
     const double loss = step->train(b);
     EXPECT_TRUE(std::isfinite(loss));
     EXPECT_GT(loss, 0.0);
@@ -252,7 +255,7 @@ TrainedStep train_once(Stage stage, const char* precision) {
 // A step in bf16 runs its convolutions and dense layers in bf16, which the weights show: from the
 // same initialisation and batch, two fp32 steps agree to the bit and a bf16 step does not.
 TEST(StageStep, TheConfiguredPrecisionIsThePrecisionTheStepTrainsIn) {
-  for (Stage stage : {Stage::Global, Stage::Local, Stage::Finetune}) {
+  for (Stage stage : all_stages()) {
     SCOPED_TRACE(stage_name(stage));
     const TrainedStep fp32 = train_once(stage, "fp32"), again = train_once(stage, "fp32"),
                       bf16 = train_once(stage, "bf16");

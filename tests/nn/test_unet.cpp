@@ -143,6 +143,59 @@ TEST(UNet, FrozenEncoderGetsNoGradient) {
   EXPECT_GT(dec, 0.0);
 }
 
+// The pretext heads (docs/method.md §8): rot_pred is a dense layer on the bottleneck averaged over
+// its positions, and its gradient reaches the encoder; rec_fin_layer maps block 5 to one channel.
+TEST(UNet, PretextHeads) {
+  UNetConfig r = UNetConfig::rotation("acdc");
+  r.image_size = 64;  // a 2 x 2 bottleneck
+  UNet rot(r);
+  EXPECT_TRUE(rot.params().param_names("dec_").empty());
+  EXPECT_TRUE(rot.params().param_names("seg_").empty());
+  EXPECT_EQ(rot.params().param("rot_pred.w").shape(), (Shape{4, 128}));
+  EXPECT_FALSE(rot.params().has_param("rot_pred.b"));
+  const Tensor x = ramp({3, 64, 64, 1});
+  {
+    NoGradGuard ng;
+    const RunMode m = RunMode::inference();
+    const Tensor bottleneck = rot.encoder(x, m).bottleneck;
+    const auto b = bottleneck.to_vector(), w = rot.params().param("rot_pred.w").to_vector();
+    const auto logits = rot.rotation_logits(bottleneck, m).to_vector();
+    ASSERT_EQ(logits.size(), 3u * 4);
+    for (int n = 0; n < 3; ++n)
+      for (int k = 0; k < 4; ++k) {
+        double expected = 0;
+        for (int c = 0; c < 128; ++c) {
+          double mean = 0;
+          for (int p = 0; p < 4; ++p) mean += b[(n * 4 + p) * 128 + c] / 4.0;
+          expected += w[k * 128 + c] * mean;
+        }
+        EXPECT_NEAR(logits[n * 4 + k], expected, 1e-4 * (1 + std::fabs(expected))) << n << " " << k;
+      }
+  }
+  rot.params().zero_grad();
+  Tensor total = sum(rot.rotation_logits(rot.encoder(x, RunMode::training()).bottleneck, RunMode::training()));
+  backward(total);
+  double enc = 0;
+  for (float v : rot.params().grad("enc_c1_a.w").to_vector()) enc += std::fabs(v);
+  EXPECT_GT(enc, 0.0);
+
+  UNet rec(UNetConfig::restoration("mmwhs"));
+  EXPECT_TRUE(rec.params().param_names("seg_").empty());
+  const UNet full(UNetConfig::for_dataset("mmwhs"));
+  EXPECT_EQ(rec.params().param_names("dec_"), full.params().param_names("dec_"));
+  EXPECT_EQ(rec.params().param("rec_fin_layer.w").shape(), (Shape{1, 3, 3, 16}));
+  EXPECT_EQ(rec.params().param("rec_fin_layer.b").shape(), (Shape{1}));
+  NoGradGuard ng;
+  const RunMode m = RunMode::inference();
+  const Tensor image = rec.image_output(rec.decoder_blocks(rec.encoder(ramp({2, 160, 160, 1}), m), 5, m), m);
+  EXPECT_EQ(image.shape(), (Shape{2, 160, 160, 1}));
+  EXPECT_THROW(rot.image_output(image, m), std::invalid_argument);
+  EXPECT_THROW(rec.rotation_logits(image, m), std::invalid_argument);
+  UNetConfig headless = UNetConfig::restoration("acdc");
+  headless.decoder_blocks = 4;
+  EXPECT_THROW(headless.validate(), std::invalid_argument);
+}
+
 TEST(UNet, ClearErrors) {
   UNetConfig bad = UNetConfig::for_dataset("acdc");
   bad.image_size = 100;

@@ -31,7 +31,7 @@ struct StepConfig {
 };
 
 // Every loss of each stage (paper and reference layouts) in fp32, and each stage in bf16 (whose
-// convolutions and dense layers take bf16 operands or tensors).
+// convolutions and dense layers take bf16 operands or tensors); the pretext tasks in fp32.
 std::vector<StepConfig> step_configs() {
   return {
       {Stage::Global, {{"global.loss", "gd"}}},
@@ -43,6 +43,9 @@ std::vector<StepConfig> step_configs() {
       {Stage::Global, {{"global.loss", "gd"}, {"precision", "bf16"}}},
       {Stage::Local, {{"local.loss", "lr"}, {"precision", "bf16"}}},
       {Stage::Finetune, {{"finetune.loss", "dice"}, {"precision", "bf16"}}},
+      {Stage::Pretext, {{"pretext.task", "rotation"}, {"pretext.batch", "8"}}},
+      {Stage::Pretext, {{"pretext.task", "restoration"}, {"pretext.batch", "4"}}},
+      {Stage::Pretext, {{"pretext.task", "inpainting"}, {"pretext.batch", "4"}}},
   };
 }
 
