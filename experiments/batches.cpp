@@ -221,13 +221,23 @@ void apply_patch_swaps(float* image, int side, int patch, const std::vector<Patc
                        image + static_cast<size_t>(s.row_b + dr) * side + s.col_b);
 }
 
-PretextBatch restoration_batch(const float* slices, int n, int side, int patch, int swaps, Rng& rng) {
+namespace {
+
+// n slices [n, side, side] as both the input and the target, before the corruption.
+PretextBatch uncorrupted(const float* slices, int n, int side) {
   PretextBatch b;
   b.images = n;
   b.side = side;
-  const size_t px = static_cast<size_t>(side) * side;
-  b.target.assign(slices, slices + n * px);
+  b.target.assign(slices, slices + static_cast<size_t>(n) * side * side);
   b.input = b.target;
+  return b;
+}
+
+}  // namespace
+
+PretextBatch restoration_batch(const float* slices, int n, int side, int patch, int swaps, Rng& rng) {
+  PretextBatch b = uncorrupted(slices, n, side);
+  const size_t px = static_cast<size_t>(side) * side;
   for (int k = 0; k < n; ++k)
     apply_patch_swaps(b.input.data() + k * px, side, patch, draw_patch_swaps(side, patch, swaps, rng));
   return b;
@@ -257,12 +267,8 @@ float apply_mask_square(float* image, int side, const MaskSquare& m) {
 }
 
 PretextBatch inpainting_batch(const float* slices, int n, int side, int mask, Rng& rng) {
-  PretextBatch b;
-  b.images = n;
-  b.side = side;
+  PretextBatch b = uncorrupted(slices, n, side);
   const size_t px = static_cast<size_t>(side) * side;
-  b.target.assign(slices, slices + n * px);
-  b.input = b.target;
   b.mask.assign(n * px, 0.f);
   for (int k = 0; k < n; ++k) {
     const MaskSquare m = draw_mask_square(side, mask, rng);
