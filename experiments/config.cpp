@@ -66,6 +66,7 @@ const std::vector<KeySpec>& config_schema() {
   using K = KeyType;
   static const std::vector<std::string> labeled_sets = {"tr1", "tr2", "tr8", "trall"};
   static const std::vector<std::string> combinations = {"c1", "c2", "c3", "c4", "c5"};
+  static const std::vector<std::string> combinations_or_all = {"c1", "c2", "c3", "c4", "c5", kAllCombinations};
   static const std::vector<KeySpec> schema = {
       {"dataset", K::String, "acdc", "dataset: sets image size, classes and resolution", {"acdc", "prostate", "mmwhs"}},
       {"data", K::Path, "", "dataset root directory (the dataset's own layout)", {}},
@@ -144,7 +145,10 @@ const std::vector<KeySpec>& config_schema() {
        "error against the corrupted input's", {}, between(0, kMaxIterations)},
       // reproduce
       {"reproduce.labeled", K::String, "tr1,tr2,tr8", "labelled sets of the table", labeled_sets, {}, true},
-      {"reproduce.combs", K::String, "c1,c2,c3", "combinations averaged per cell", combinations, {}, true},
+      {"reproduce.combs", K::String, "all",
+       "combinations averaged per cell: all (every combination the split defines for each set: the released "
+       "protocol, tr1 c1-c5, tr2 c1-c5, tr8 c1-c3) or a list",
+       combinations_or_all, {}, true},
       {"reproduce.workers", K::Int, "1",
        "fine-tuning runs trained at a time on the CPU (0: one per thread, each on one thread; W > 1: W runs "
        "sharing the threads; 1: one after another on all threads)", {}, between(0, kMaxThreads)},
@@ -282,8 +286,11 @@ std::string check_value(const KeySpec& s, const std::string& v, const std::strin
         std::stringstream in(v);
         for (std::string item; std::getline(in, item, ',');) items.push_back(item);
         if (items.empty()) throw bad("is an empty list");
-        for (const auto& item : items)
+        for (const auto& item : items) {
           if (!is_choice(s, item)) throw bad("has '" + item + "', which is not one of the allowed values");
+          if (item == kAllCombinations && items.size() > 1)
+            throw bad("has 'all' beside other values: 'all' stands alone");
+        }
         return v;
       }
       if (!s.choices.empty() && !is_choice(s, v)) throw bad("is not one of the allowed values");

@@ -13,6 +13,10 @@
 
 namespace cs {
 
+// The value of reproduce.combs that stands for every combination the split defines for each
+// labelled set (the released protocol: tr1 c1-c5, tr2 c1-c5, tr8 c1-c3).
+inline constexpr char kAllCombinations[] = "all";
+
 // Path: a file or folder; a run folder records it absolute (Config::with_absolute_paths).
 enum class KeyType { String, Path, Int, Float, Bool };
 

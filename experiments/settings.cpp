@@ -88,7 +88,9 @@ Settings resolve_settings(const Config& cfg) {
                cfg.integer("pretext.batch"), patch > 0 ? patch : default_restoration_patch(side),
                cfg.integer("pretext.swaps"), pretext_mask_pixels(cfg.real("pretext.mask_side"), side),
                cfg.integer("pretext.probe_every")};
-  s.reproduce = {cfg.list("reproduce.labeled"), cfg.list("reproduce.combs"), cfg.integer("reproduce.workers")};
+  std::vector<std::string> combs = cfg.list("reproduce.combs");
+  if (combs == std::vector<std::string>{kAllCombinations}) combs.clear();
+  s.reproduce = {cfg.list("reproduce.labeled"), combs, cfg.integer("reproduce.workers")};
   return s;
 }
 

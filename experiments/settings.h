@@ -95,7 +95,8 @@ struct PretextSettings {
 };
 
 struct ReproduceSettings {
-  std::vector<std::string> labeled, combs;
+  std::vector<std::string> labeled;
+  std::vector<std::string> combs;  // empty: every combination the split defines (reproduce.combs = all)
   int workers = 0;
 };
 

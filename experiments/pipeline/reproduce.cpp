@@ -98,44 +98,6 @@ class RunsLeft {
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-// The (set, combination) cells of the table that the split has, in the table's order. A set the
-// split has none of the combinations of is an error; the combinations a set lacks (e.g. tr8 c4 of
-// a small dataset) are said in `missing`, since their column then averages fewer runs.
-std::vector<std::pair<std::string, std::string>> table_cells(const Splits& split, const std::vector<std::string>& sets,
-                                                             const std::vector<std::string>& combs,
-                                                             std::vector<std::string>& missing) {
-  const auto available = split.combinations();
-  std::vector<std::pair<std::string, std::string>> cells;
-  for (const auto& tr : sets) {
-    if (tr == split.benchmark_name() && !available.count(tr)) {  // one list, whatever the combination
-      cells.emplace_back(tr, combs.front());
-      continue;
-    }
-    std::vector<std::string> lacking;
-    for (const auto& comb : combs) {
-      const auto it = available.find(tr);
-      const bool has = it != available.end() && std::find(it->second.begin(), it->second.end(), comb) != it->second.end();
-      if (has)
-        cells.emplace_back(tr, comb);
-      else
-        lacking.push_back(comb);
-    }
-    if (lacking.size() == combs.size()) {
-      std::string have;
-      for (const auto& [t, cs] : available) have += fmt::format("{}{} {}..{}", have.empty() ? "" : ", ", t, cs.front(), cs.back());
-      throw std::invalid_argument(fmt::format(
-          "reproduce.labeled: the split {} has no labelled set {} with any of the combinations {} (it has: {}); "
-          "leave {} out of reproduce.labeled, or use a split that has it",
-          split.path, tr, fmt::join(combs, ","), have.empty() ? "none" : have, tr));
-    }
-    if (!lacking.empty())
-      missing.push_back(fmt::format("the split {} has no combination {} of {}: its column averages {} of {} runs",
-                                    split.path, fmt::join(lacking, ","), tr, combs.size() - lacking.size(),
-                                    combs.size()));
-  }
-  return cells;
-}
-
 // Every list of every stage of the table, and every case in them, checked before the folder is
 // written (the stages check again, from the cache, before each of their folders).
 void check_table_inputs(const DataSource& data, const std::vector<std::pair<std::string, std::string>>& cells) {
@@ -151,6 +113,47 @@ void check_table_inputs(const DataSource& data, const std::vector<std::pair<std:
 
 }  // namespace
 
+std::vector<std::pair<std::string, std::string>> reproduce_cells(const Splits& split,
+                                                                 const std::vector<std::string>& sets,
+                                                                 const std::vector<std::string>& asked,
+                                                                 std::vector<std::string>& missing) {
+  const auto available = split.combinations();
+  const auto refuse = [&](const std::string& tr, const std::string& what) {
+    std::string have;
+    for (const auto& [t, cs] : available) have += fmt::format("{}{} {}..{}", have.empty() ? "" : ", ", t, cs.front(), cs.back());
+    return std::invalid_argument(fmt::format(
+        "reproduce.labeled: the split {} has no labelled set {}{} (it has: {}); leave {} out of reproduce.labeled, "
+        "or use a split that has it",
+        split.path, tr, what, have.empty() ? "none" : have, tr));
+  };
+  std::vector<std::pair<std::string, std::string>> cells;
+  for (const auto& tr : sets) {
+    const auto own = available.find(tr);
+    if (tr == split.benchmark_name() && own == available.end()) {  // one list, whatever the combination
+      cells.emplace_back(tr, asked.empty() ? "c1" : asked.front());
+      continue;
+    }
+    if (asked.empty()) {  // reproduce.combs = all: the split's own combinations of the set
+      if (own == available.end()) throw refuse(tr, "");
+      for (const auto& comb : own->second) cells.emplace_back(tr, comb);
+      continue;
+    }
+    std::vector<std::string> lacking;
+    for (const auto& comb : asked) {
+      if (own != available.end() && std::find(own->second.begin(), own->second.end(), comb) != own->second.end())
+        cells.emplace_back(tr, comb);
+      else
+        lacking.push_back(comb);
+    }
+    if (lacking.size() == asked.size()) throw refuse(tr, fmt::format(" with any of the combinations {}", fmt::join(asked, ",")));
+    if (!lacking.empty())
+      missing.push_back(fmt::format("the split {} has no combination {} of {}: its column averages {} of {} runs",
+                                    split.path, fmt::join(lacking, ","), tr, asked.size() - lacking.size(),
+                                    asked.size()));
+  }
+  return cells;
+}
+
 std::string run_reproduce(const Settings& settings, const ReproduceOptions& opt) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
@@ -158,7 +161,7 @@ std::string run_reproduce(const Settings& settings, const ReproduceOptions& opt)
   const auto& combs = settings.reproduce.combs;
   const DataSource data(settings);
   std::vector<std::string> missing;
-  const auto cells = table_cells(data.splits(), sets, combs, missing);
+  const auto cells = reproduce_cells(data.splits(), sets, combs, missing);
   check_table_inputs(data, cells);
   for (const auto& m : missing) say("note: " + m);
   const FolderLock lock(opt.out, opt.command_line);  // one reproduce per folder

@@ -208,7 +208,7 @@ TEST(Config, DescribesWhatEachKeyAllows) {
       {"seed", "integer in [0, 2147483647]"},
       {"finetune.iterations", "integer in [1, 100000000]"},
       {"local.region", "1|3"},
-      {"reproduce.combs", "comma-separated list of c1|c2|c3|c4|c5"},
+      {"reproduce.combs", "comma-separated list of c1|c2|c3|c4|c5|all"},
       {"dataset", "acdc|prostate|mmwhs"},
       {"finetune.augment", "true|false"},
       {"deterministic", "true|false"}};
@@ -240,7 +240,7 @@ TEST(Config, ListsAreCheckedItemByItem) {
   EXPECT_EQ(c.str("reproduce.labeled"), "tr1,trall");
   EXPECT_EQ(message_of([&] { c.apply_override("reproduce.combs=c1,c9"); }),
             "--set: reproduce.combs = 'c1,c9' has 'c9', which is not one of the allowed values; allowed: "
-            "comma-separated list of c1|c2|c3|c4|c5");
+            "comma-separated list of c1|c2|c3|c4|c5|all");
   EXPECT_NE(message_of([&] { c.apply_override("reproduce.combs=c1,,c2"); }).find("has ''"), std::string::npos);
   EXPECT_NE(message_of([&] { c.apply_override("reproduce.labeled="); }).find("is an empty list"), std::string::npos);
 }
