@@ -3,6 +3,7 @@
 // pretext-task pre-training they are compared with (§8). The steps themselves are the methods'
 // (experiments/methods/).
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 
@@ -36,6 +37,23 @@ MoreLists probe_lists(int every, const std::string& key, bool labels) {
   };
 }
 
+// What every pre-training stage does once its context is open: the header line, `intro` (the
+// probe's description, if any), the held-out probe before the first step (unless resuming) and
+// every `every` steps after it (none when 0), the steps, the final checkpoint; errors go to the log.
+void train_stage(const Settings& settings, const StageOptions& opt, StageContext& c, const char* name, int iterations,
+                 int every, const std::function<void(int)>& probe, const std::function<void()>& intro = {}) {
+  RunFolder& run = c.run;
+  StageStep& step = *c.step;
+  run.start();
+  run.logging_errors([&] {
+    run.log_line(fmt::format("{}: {}, {} iterations", name, step.description(), iterations), !console_quiet());
+    if (intro) intro();
+    if (every > 0 && !run.resuming()) probe(0);
+    run_loop(settings, run, step, {iterations, [&](int s) { probe(s + 1); }, every}, run.resuming(), opt.quiet);
+    run.log_line(fmt::format("{}: done, {}", name, run.checkpoint("final")));
+  });
+}
+
 }  // namespace
 
 void run_pretrain_global(const Settings& settings, const StageOptions& opt) {
@@ -59,30 +77,23 @@ void run_pretrain_global(const Settings& settings, const StageOptions& opt) {
   RunFolder& run = c->run;
   UNet& model = *c->model;
   StageStep& step = *c->step;
-  run.start();
-  run.logging_errors([&] {
-    const int iterations = settings.global.iterations;
-    run.log_line(fmt::format("pretrain-global: {}, {} iterations", step.description(), iterations), !console_quiet());
-    auto probe = [&](int steps_done) {
-      const auto embedded = partition_embeddings(model, held_out, S);  // one forward pass for both
-      run.log_line(fmt::format("knn step {} partition_accuracy {:.3f} chance {:.3f} volumes {}", steps_done,
-                               knn_accuracy(embedded, S), 1.0 / S, held_out.size()),
-                   !opt.quiet);
-      if (steps_done == 0 || steps_done == iterations) {  // before and after: the pictures of the tutorial
-        make_dirs(run.path("pictures"));
-        write_partition_pca_png(run.path(fmt::format("pictures/embeddings_step{}.png", steps_done)), embedded, S,
-                                fmt::format("g1 embeddings of held-out volumes, step {}", steps_done));
-        const auto rows = step.contrast_rows(step.sample(0));  // always the first batch
-        write_similarity_matrix_png(run.path(fmt::format("pictures/similarity_step{}.png", steps_done)), rows.z,
-                                    *rows.spec,
-                                    fmt::format("cosine similarity of the first batch, step {}", steps_done),
-                                    similarity_caption(settings));
-      }
-    };
-    if (knn_every > 0 && !run.resuming()) probe(0);
-    run_loop(settings, run, step, {iterations, [&](int s) { probe(s + 1); }, knn_every}, run.resuming(), opt.quiet);
-    run.log_line("pretrain-global: done, " + run.checkpoint("final"));
-  });
+  const int iterations = settings.global.iterations;
+  auto probe = [&](int steps_done) {
+    const auto embedded = partition_embeddings(model, held_out, S);  // one forward pass for both
+    run.log_line(fmt::format("knn step {} partition_accuracy {:.3f} chance {:.3f} volumes {}", steps_done,
+                             knn_accuracy(embedded, S), 1.0 / S, held_out.size()),
+                 !opt.quiet);
+    if (steps_done == 0 || steps_done == iterations) {  // before and after: the pictures of the tutorial
+      make_dirs(run.path("pictures"));
+      write_partition_pca_png(run.path(fmt::format("pictures/embeddings_step{}.png", steps_done)), embedded, S,
+                              fmt::format("g1 embeddings of held-out volumes, step {}", steps_done));
+      const auto rows = step.contrast_rows(step.sample(0));  // always the first batch
+      write_similarity_matrix_png(run.path(fmt::format("pictures/similarity_step{}.png", steps_done)), rows.z,
+                                  *rows.spec, fmt::format("cosine similarity of the first batch, step {}", steps_done),
+                                  similarity_caption(settings));
+    }
+  };
+  train_stage(settings, opt, *c, "pretrain-global", iterations, knn_every, probe);
 }
 
 void run_pretrain_local(const Settings& settings, const StageOptions& opt) {
@@ -102,26 +113,19 @@ void run_pretrain_local(const Settings& settings, const StageOptions& opt) {
   }
   RunFolder& run = c->run;
   UNet& model = *c->model;
-  StageStep& step = *c->step;
-  run.start();
-  run.logging_errors([&] {
-    const int iterations = settings.local.iterations;
-    run.log_line(fmt::format("pretrain-local: {}, {} iterations", step.description(), iterations), !console_quiet());
-    auto observe = [&](int steps_done) {
-      const bool picture = steps_done == 0 || steps_done == iterations;  // before and after, for the tutorial
-      if (picture) make_dirs(run.path("pictures"));
-      const std::string maps = picture ? run.path(fmt::format("pictures/similarity_maps_step{}.png", steps_done)) : "";
-      const LocalProbeReading r = probe->read(model, local_encoder_mode(settings.run.compat), maps,
-                                              fmt::format("g2 features of a held-out slice, step {}", steps_done));
-      run.log_line(fmt::format("retrieval step {} region_accuracy {:.3f} chance {:.3f} class_accuracy {:.3f} chance "
-                               "{:.3f} pairs {}",
-                               steps_done, r.region, 1.0 / r.positions, r.class_match, r.class_chance, probe->pairs()),
-                   !opt.quiet);
-    };
-    if (probe && !run.resuming()) observe(0);
-    run_loop(settings, run, step, {iterations, [&](int s) { observe(s + 1); }, every}, run.resuming(), opt.quiet);
-    run.log_line("pretrain-local: done, " + run.checkpoint("final"));
-  });
+  const int iterations = settings.local.iterations;
+  auto observe = [&](int steps_done) {
+    const bool picture = steps_done == 0 || steps_done == iterations;  // before and after, for the tutorial
+    if (picture) make_dirs(run.path("pictures"));
+    const std::string maps = picture ? run.path(fmt::format("pictures/similarity_maps_step{}.png", steps_done)) : "";
+    const LocalProbeReading r = probe->read(model, local_encoder_mode(settings.run.compat), maps,
+                                            fmt::format("g2 features of a held-out slice, step {}", steps_done));
+    run.log_line(fmt::format("retrieval step {} region_accuracy {:.3f} chance {:.3f} class_accuracy {:.3f} chance "
+                             "{:.3f} pairs {}",
+                             steps_done, r.region, 1.0 / r.positions, r.class_match, r.class_chance, probe->pairs()),
+                 !opt.quiet);
+  };
+  train_stage(settings, opt, *c, "pretrain-local", iterations, every, observe);
 }
 
 void run_pretrain_pretext(const Settings& settings, const StageOptions& opt) {
@@ -137,32 +141,26 @@ void run_pretrain_pretext(const Settings& settings, const StageOptions& opt) {
                   Rng(static_cast<uint64_t>(settings.run.seed)).split("pretext-probe"), c->device);
   RunFolder& run = c->run;
   UNet& model = *c->model;
-  StageStep& step = *c->step;
-  run.start();
-  run.logging_errors([&] {
-    const int iterations = settings.pretext.iterations;
-    const bool rotation = settings.pretext.task == PretextTask::Rotation;
-    run.log_line(fmt::format("pretrain-pretext: {}, {} iterations", step.description(), iterations), !console_quiet());
-    if (probe)
-      run.log_line(rotation ? fmt::format("probe: the turn predicted for 4 x {} held-out slices", probe->slices())
-                            : fmt::format("probe: the mean squared error over {} of {} held-out slices, against the "
-                                          "corrupted input's",
-                                          settings.pretext.task == PretextTask::Inpainting ? "the masked squares"
-                                                                                           : "every pixel",
-                                          probe->slices()),
-                   !opt.quiet);
-    auto observe = [&](int steps_done) {
-      const PretextProbeReading r = probe->read(model);
-      run.log_line(rotation ? fmt::format("probe step {} rotation_accuracy {:.3f} chance {:.3f} slices {}", steps_done,
-                                          r.score, r.reference, probe->slices())
-                            : fmt::format("probe step {} reconstruction_mse {:.6f} corrupted_mse {:.6f} slices {}",
-                                          steps_done, r.score, r.reference, probe->slices()),
-                   !opt.quiet);
-    };
-    if (probe && !run.resuming()) observe(0);
-    run_loop(settings, run, step, {iterations, [&](int s) { observe(s + 1); }, every}, run.resuming(), opt.quiet);
-    run.log_line("pretrain-pretext: done, " + run.checkpoint("final"));
-  });
+  const bool rotation = settings.pretext.task == PretextTask::Rotation;
+  auto intro = [&] {
+    if (!probe) return;
+    run.log_line(rotation ? fmt::format("probe: the turn predicted for 4 x {} held-out slices", probe->slices())
+                          : fmt::format("probe: the mean squared error over {} of {} held-out slices, against the "
+                                        "corrupted input's",
+                                        settings.pretext.task == PretextTask::Inpainting ? "the masked squares"
+                                                                                         : "every pixel",
+                                        probe->slices()),
+                 !opt.quiet);
+  };
+  auto observe = [&](int steps_done) {
+    const PretextProbeReading r = probe->read(model);
+    run.log_line(rotation ? fmt::format("probe step {} rotation_accuracy {:.3f} chance {:.3f} slices {}", steps_done,
+                                        r.score, r.reference, probe->slices())
+                          : fmt::format("probe step {} reconstruction_mse {:.6f} corrupted_mse {:.6f} slices {}",
+                                        steps_done, r.score, r.reference, probe->slices()),
+                 !opt.quiet);
+  };
+  train_stage(settings, opt, *c, "pretrain-pretext", settings.pretext.iterations, every, observe, intro);
 }
 
 }  // namespace cs
