@@ -72,6 +72,11 @@ const std::vector<KeySpec>& config_schema() {
       {"data", K::Path, "", "dataset root directory (the dataset's own layout)", {}},
       {"splits", K::Path, "", "split file (default: DATA/splits.json, else the dataset's paper split; see contraseg split)", {}},
       {"layout", K::String, "auto", "directory layout (auto: the dataset's)", {"auto", "acdc", "msd", "mmwhs", "nnunet"}},
+      {"n4", K::Bool, "false",
+       "N4 bias-field correction of every image before normalisation, as the paper did (docs/method.md §6.2; needs a "
+       "build with ITK); corrected volumes are cached (n4_cache)", {}},
+      {"n4_cache", K::Path, "",
+       "folder of cached N4-corrected volumes (empty: $XDG_CACHE_HOME/contraseg/n4, else ~/.cache/contraseg/n4)", {}},
       {"compat", K::String, "paper", "paper: the method as described; reference: the released code's quirks", {"paper", "reference"}},
       {"device", K::String, "cpu", "where to train", {"cpu", "cuda"}},
       {"seed", K::Int, "0", "seed for sampling, augmentation and initialisation", {}, between(0, kMaxSeed)},
@@ -149,6 +154,10 @@ const std::vector<KeySpec>& config_schema() {
        "combinations averaged per cell: all (every combination the split defines for each set: the released "
        "protocol, tr1 c1-c5, tr2 c1-c5, tr8 c1-c3) or a list",
        combinations_or_all, {}, true},
+      {"reproduce.rows", K::String, kDefaultRows,
+       "the table's rows: a preset (paper-main, paper-ablation, paper-comparison) or a list of initialisations: "
+       "random, gr|gd-|gd, a global and a local method (gd+lr, gd+lr@l2 for l = 2), rotation|restoration|inpainting "
+       "(docs/method.md §9)", {}},
       {"reproduce.workers", K::Int, "1",
        "fine-tuning runs trained at a time on the CPU (0: one per thread, each on one thread; W > 1: W runs "
        "sharing the threads; 1: one after another on all threads)", {}, between(0, kMaxThreads)},
@@ -415,43 +424,61 @@ void Config::validate() const {
   const int classes = integer("num_classes") ? integer("num_classes") : dataset.num_classes;
 
   const int blocks = integer("local.blocks"), region = integer("local.region");
-  if (!local_regions_fit(size, blocks, region)) {
-    int lowest = blocks + 1;
+  // reproduce.rows (experiments/table_rows.h): its grammar here; the decoder depths and pretext
+  // tasks of its rows are checked below with local.blocks' and pretext.task's.
+  const TablePlan table = this->table();
+  std::set<int> depths = {blocks};
+  std::set<std::string> tasks = {str("pretext.task")};
+  for (const auto& run : table.pretrain) {
+    if (run.kind == PretrainKind::Local) depths.insert(run.blocks);
+    if (run.kind == PretrainKind::Pretext) tasks.insert(run.method);
+  }
+  // Which key set a value of a row's: its own, or reproduce.rows for the rows' values.
+  const auto from = [&](bool own, const std::string& key) { return own ? key : std::string("reproduce.rows"); };
+
+  for (const int depth : depths) {
+    if (local_regions_fit(size, depth, region)) continue;
+    int lowest = depth + 1;
     while (lowest < kDecoderBlocks && !local_regions_fit(size, lowest, region)) ++lowest;
-    const int side = size >> (kDecoderBlocks - blocks);
-    throw value_error(origins_.at("local.blocks"), "local.blocks", str("local.blocks"),
-                      fmt::format("gives {0}x{0} feature maps for {1}x{1} inputs, too small for {2}x{2} local "
+    const int side = size >> (kDecoderBlocks - depth);
+    const std::string key = from(depth == blocks, "local.blocks");
+    throw value_error(origins_.at(key), key, str(key),
+                      fmt::format("gives {0}x{0} feature maps{3} for {1}x{1} inputs, too small for {2}x{2} local "
                                   "regions (local.region)",
-                                  side, size, region),
-                      fmt::format("local.blocks in [{}, {}] for this image size, or local.region 1", lowest,
-                                  kDecoderBlocks));
+                                  side, size, region, depth == blocks ? "" : fmt::format(" at l = {}", depth)),
+                      fmt::format("{} in [{}, {}] for this image size, or local.region 1",
+                                  depth == blocks ? "local.blocks" : "rows with @lN, N", lowest, kDecoderBlocks));
   }
 
-  // The pretext task's batch and corruption against the image size (docs/method.md §8).
+  // The pretext tasks' batch and corruption against the image size (docs/method.md §8).
   const std::string task = str("pretext.task");
-  if (task == "rotation" && integer("pretext.batch") % kRotationTurns != 0) {
+  const auto task_note = [&](const std::string& t) {
+    return t == task ? std::string() : fmt::format(" (for the {} row of reproduce.rows)", t);
+  };
+  if (tasks.count("rotation") && integer("pretext.batch") % kRotationTurns != 0) {
     const int batch = integer("pretext.batch"), up = (batch + kRotationTurns - 1) / kRotationTurns * kRotationTurns;
     throw value_error(origins_.at("pretext.batch"), "pretext.batch", str("pretext.batch"),
-                      fmt::format("is not a multiple of {0}: pretext.task = rotation shows each slice in its {0} "
-                                  "turns in the same batch",
-                                  kRotationTurns),
+                      fmt::format("is not a multiple of {0}{1}: rotation shows each slice in its {0} turns in the "
+                                  "same batch",
+                                  kRotationTurns, task_note("rotation")),
                       fmt::format("a multiple of {} (e.g. pretext.batch={})", kRotationTurns, std::max(up, 4)));
   }
-  if (task == "restoration") {
+  if (tasks.count("restoration")) {
     const int patch = integer("pretext.patch") ? integer("pretext.patch") : default_restoration_patch(size);
     const int swaps = integer("pretext.swaps");
     if (patch > size / 4)
       throw value_error(origins_.at("pretext.patch"), "pretext.patch", str("pretext.patch"),
-                        fmt::format("gives {0}x{0} patches, more than a quarter of the side of a {1}x{1} slice",
-                                    patch, size),
+                        fmt::format("gives {0}x{0} patches{2}, more than a quarter of the side of a {1}x{1} slice",
+                                    patch, size, task_note("restoration")),
                         fmt::format("pretext.patch in [1, {}] for this image size (0: {})", size / 4,
                                     default_restoration_patch(size)));
     // The 2 x swaps patches are disjoint (docs/method.md §8.2): they may cover a quarter of the slice.
     const int most = size * size / 4 / (2 * patch * patch);
     if (swaps > most)
       throw value_error(origins_.at("pretext.swaps"), "pretext.swaps", str("pretext.swaps"),
-                        fmt::format("swaps 2 x {0} disjoint {1}x{1} patches, more than a quarter of a {2}x{2} slice",
-                                    swaps, patch, size),
+                        fmt::format("swaps 2 x {0} disjoint {1}x{1} patches{3}, more than a quarter of a {2}x{2} "
+                                    "slice",
+                                    swaps, patch, size, task_note("restoration")),
                         fmt::format("pretext.swaps in [1, {}] with {}x{} patches (pretext.patch), or smaller patches",
                                     std::max(most, 1), patch, patch));
   }
@@ -543,6 +570,19 @@ bool Config::boolean(const std::string& key) const {
 std::vector<std::string> Config::list(const std::string& key) const {
   if (!spec(key).list) throw std::logic_error(key + " is not a list key");
   return split_list(values_.at(key));
+}
+
+TablePlan plan_rows(const std::vector<std::string>& items, int blocks) {
+  return plan_table(items, {config_choices("global.loss"), config_choices("local.loss"), config_choices("pretext.task")},
+                    blocks, kDecoderBlocks);
+}
+
+TablePlan Config::table() const {
+  try {
+    return plan_rows(split_list(str("reproduce.rows")), integer("local.blocks"));
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(origins_.at("reproduce.rows") + ": " + e.what());
+  }
 }
 
 std::vector<std::string> split_list(const std::string& s) {

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "experiments/table_rows.h"
+
 namespace cs {
 
 // The value of reproduce.combs that stands for every combination the split defines for each
@@ -58,6 +60,10 @@ std::string describe_values(const KeySpec& spec);
 int default_restoration_patch(int image_side);
 int pretext_mask_pixels(double fraction, int image_side);
 
+// The rows named by `items` (reproduce.rows' grammar, experiments/table_rows.h), planned with the
+// schema's methods and `blocks` as the l of local rows without @l. Throws as plan_table.
+TablePlan plan_rows(const std::vector<std::string>& items, int blocks);
+
 // The non-empty items of a comma-separated list ("tr1,tr2" -> {"tr1", "tr2"}).
 std::vector<std::string> split_list(const std::string& s);
 
@@ -78,6 +84,8 @@ class Config {
   double real(const std::string& key) const;
   bool boolean(const std::string& key) const;
   std::vector<std::string> list(const std::string& key) const;  // a list key's items
+  // The rows of reproduce.rows planned (experiments/table_rows.h); throws naming the key and its origin.
+  TablePlan table() const;
 
   // A copy with every path key absolute against the working directory, so that what a run
   // folder records works from any directory.

@@ -2,8 +2,11 @@
 #include "experiments/settings.h"
 
 #include <stdexcept>
+#include <tuple>
 
 #include <fmt/format.h>
+
+#include "io/datasets/n4_cache.h"
 
 namespace cs {
 
@@ -68,7 +71,12 @@ PreprocessParams preprocess_params(const Config& cfg) {
 Settings resolve_settings(const Config& cfg) {
   Settings s;
   s.config = cfg;
-  s.data = {cfg.str("dataset"), cfg.str("data"), cfg.str("splits"), cfg.str("layout"), preprocess_params(cfg)};
+  // n4 on a build without ITK, or with no cache folder to use, fails here, before any work.
+  const bool n4 = cfg.boolean("n4");
+  if (n4) require_n4("n4 = true");
+  const std::string n4_cache = n4 && cfg.str("n4_cache").empty() ? default_n4_cache_dir() : cfg.str("n4_cache");
+  s.data = {cfg.str("dataset"), cfg.str("data"), cfg.str("splits"), cfg.str("layout"), preprocess_params(cfg), n4,
+            n4_cache};
   s.run = {parse_compat(cfg.str("compat")), parse_device(cfg.str("device")), parse_precision(cfg.str("precision")),
            cfg.boolean("deterministic"),    cfg.integer("seed"),              cfg.integer("threads"),
            cfg.real("lr"),                  cfg.integer("log_every"),         cfg.integer("checkpoint_every")};
@@ -90,7 +98,7 @@ Settings resolve_settings(const Config& cfg) {
                cfg.integer("pretext.probe_every")};
   std::vector<std::string> combs = cfg.list("reproduce.combs");
   if (combs == std::vector<std::string>{kAllCombinations}) combs.clear();
-  s.reproduce = {cfg.list("reproduce.labeled"), combs, cfg.integer("reproduce.workers")};
+  s.reproduce = {cfg.list("reproduce.labeled"), combs, cfg.integer("reproduce.workers"), cfg.table()};
   return s;
 }
 
@@ -129,6 +137,20 @@ Settings Settings::with_device(Device d, const std::string& origin) const {
   return resolve_settings(c);
 }
 
+Settings Settings::with_pretraining(const PretrainRun& run, const std::string& origin) const {
+  Config c = config;
+  // The stage's method key, its iteration count and its probe's period.
+  const auto [method, iterations, every] =
+      run.kind == PretrainKind::Global  ? std::make_tuple("global.loss", "global.iterations", "global.knn_every")
+      : run.kind == PretrainKind::Local ? std::make_tuple("local.loss", "local.iterations", "local.retrieval_every")
+                                        : std::make_tuple("pretext.task", "pretext.iterations", "pretext.probe_every");
+  c.set(method, run.method, origin);
+  if (run.kind == PretrainKind::Local) c.set("local.blocks", std::to_string(run.blocks), origin);
+  if (c.integer(every) == 0) c.set(every, c.str(iterations), origin);
+  c.validate();
+  return resolve_settings(c);
+}
+
 std::vector<std::string> weight_keys(Stage stage) {
   // Keys of one stage carry its prefix; the unprefixed ones are shared by every stage.
   const std::string own = stage == Stage::Global  ? "global."
@@ -140,7 +162,9 @@ std::vector<std::string> weight_keys(Stage stage) {
     const bool shared = s.key.find('.') == std::string::npos;
     // What only logs or paces a run does not change its weights; `threads` and `deterministic`
     // change only how sums are rounded (deterministic: on a GPU; on the CPU nothing).
+    // n4_cache is where corrected volumes are kept, not what they are (n4 is in the hash).
     if (s.key == "log_every" || s.key == "checkpoint_every" || s.key == "threads" || s.key == "deterministic" ||
+        s.key == "n4_cache" ||
         s.key == "global.knn_every" || s.key == "local.retrieval_every" || s.key == "pretext.probe_every")
       continue;
     if (shared || s.key.compare(0, own.size(), own) == 0) keys.push_back(s.key);

@@ -44,6 +44,8 @@ struct DataSettings {
   std::string splits;         // the split file ("" = the folder's or the dataset's)
   std::string layout;         // auto (the dataset's) | acdc | msd | mmwhs | nnunet
   PreprocessParams params;    // the dataset's constants with image_size, target_res, num_classes applied
+  bool n4 = false;            // N4-correct every image first (io/datasets/n4.h), through the cache
+  std::string n4_cache;       // the cache folder (default_n4_cache_dir() when the key is empty)
 };
 
 // What every stage shares.
@@ -98,6 +100,7 @@ struct ReproduceSettings {
   std::vector<std::string> labeled;
   std::vector<std::string> combs;  // empty: every combination the split defines (reproduce.combs = all)
   int workers = 0;
+  TablePlan table;  // reproduce.rows: the rows and the pre-trainings they share
 };
 
 struct Settings {
@@ -120,6 +123,9 @@ struct Settings {
   Settings with_labeled_set(const std::string& labeled, const std::string& comb, const std::string& origin) const;
   Settings with_threads(int threads, const std::string& origin) const;
   Settings with_device(Device d, const std::string& origin) const;
+  // The settings of one pre-training of a table: its stage's method (and l), and its held-out probe
+  // at least at the first and last step, so that the table can show what it learned.
+  Settings with_pretraining(const PretrainRun& run, const std::string& origin) const;
 };
 
 // Reads every key of a checked config (Config::validate has run) into Settings.

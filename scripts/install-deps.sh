@@ -4,10 +4,11 @@
 #
 #   scripts/install-deps.sh            install what is missing (apt-get; root or sudo)
 #   scripts/install-deps.sh --list     print the packages the build needs beyond a compiler and
-#                                      CMake (what scripts/gpu-bundle.sh downloads)
+#                                      CMake (what scripts/gpu-bundle.sh downloads), less ITK
 set -euo pipefail
 
 TOOLCHAIN=(build-essential cmake)
+# What every build needs, the GPU check's included: scripts/gpu-bundle.sh downloads these (--list).
 PACKAGES=(
   pkg-config
   zlib1g-dev libpng-dev
@@ -19,6 +20,11 @@ PACKAGES=(
   libopenblas-dev        # CPU GEMM for dense layers and similarity matrices
   nlohmann-json3-dev     # JSON for configs, safetensors headers and run summaries
 )
+# Not in --list: the GPU check builds only the CUDA tests, configured with -DCONTRASEG_WITH_ITK=OFF,
+# so its bundle stays without ITK's 47 packages.
+ITK_PACKAGES=(
+  libinsighttoolkit5-dev # ITK: N4 bias-field correction (preprocess --n4, n4 = true); CONTRASEG_WITH_ITK
+)
 
 if [ "${1:-}" = "--list" ]; then
   echo "${PACKAGES[@]}"
@@ -26,7 +32,7 @@ if [ "${1:-}" = "--list" ]; then
 fi
 
 missing=()
-for p in "${TOOLCHAIN[@]}" "${PACKAGES[@]}"; do
+for p in "${TOOLCHAIN[@]}" "${PACKAGES[@]}" "${ITK_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

@@ -20,11 +20,11 @@ for p in fp32 bf16; do
   "$bin" demo --out "$out/$p" --set precision=$p "$@"
 done
 
-# results.csv: init,labeled,comb,foreground_mean_dice
+# results.csv: dataset,init,labeled,comb,foreground_mean_dice,dice_<class>...
 awk -F, '
   FNR == 1 { file++; next }
-  { key = $1 " | " $2; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
-    d[file, key, $3] = $4; sum[file, key] += $4; sq[file, key] += $4 * $4; cnt[file, key]++; combs[key, $3] = 1 }
+  { key = $2 " | " $3; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+    d[file, key, $4] = $5; sum[file, key] += $5; sq[file, key] += $5 * $5; cnt[file, key]++; combs[key, $4] = 1 }
   END {
     print "| initialisation | set | fp32 | bf16 | bf16 - fp32 | sd over combinations (fp32) | largest difference of one run |"
     print "|---|---|---|---|---|---|---|"

@@ -24,7 +24,7 @@ last_step() {
 
 mkdir -p "$dest"
 rm -f "$dest"/*.png
-g="$run/pretrain-global/pictures" l="$run/pretrain-local/pictures"
+g="$run/pretrain/gd/pictures" l="$run/pretrain/gd+lr@l3/pictures"
 gend=$(last_step "$g" embeddings) lend=$(last_step "$l" similarity_maps)
 for what in embeddings similarity; do
   cp "$g/${what}_step0.png" "$dest/global_${what}_before.png"
@@ -36,7 +36,16 @@ cp "$run/pictures/validation_${pick}.png" "$dest/validation_${pick}.png"
 # The overlay of one test case, for each initialisation.
 overlay=$(ls "$run/finetune/random/$pick/eval/pictures" | grep -m1 "^${case_id}_slice[0-9]*\.png$") ||
   die "$run/finetune/random/$pick/eval/pictures has no overlay of case $case_id"
-for init in random global global_local; do
-  cp "$run/finetune/$init/$pick/eval/pictures/$overlay" "$dest/overlay_${init}_${pick}.png"
+for row in random:random gd:global gd+lr@l3:global_local; do
+  cp "$run/finetune/${row%%:*}/$pick/eval/pictures/$overlay" "$dest/overlay_${row#*:}_${pick}.png"
+done
+# Each pretext task's input, target and output before and after, when the comparison table ran
+# into the same folder (contraseg demo --table paper-comparison).
+for task in rotation restoration inpainting; do
+  p="$run/pretrain/$task/pictures"
+  [ -d "$p" ] || continue
+  pend=$(last_step "$p" pretext)
+  cp "$p/pretext_step0.png" "$dest/pretext_${task}_before.png"
+  cp "$p/pretext_step${pend}.png" "$dest/pretext_${task}_after.png"
 done
 echo "tutorial-pictures: $(ls "$dest" | wc -l) pictures from $run -> $dest"

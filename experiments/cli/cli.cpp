@@ -37,6 +37,12 @@ OptionSpec verbose_option() {
   return flag("verbose", "per-step lines on the terminal (always in each run's log.txt)");
 }
 
+OptionSpec table_option() {
+  return option("table", "NAME|ROWS",
+                "the table's rows: paper-main, paper-ablation, paper-comparison, or a list such as random,gr,gd+lr "
+                "(same as --set reproduce.rows=...)");
+}
+
 namespace {
 
 const OptionSpec* find_option(const CommandSpec& spec, const std::string& name) {
@@ -215,7 +221,8 @@ Config resolve_config(const Args& a, Config c) {
   if (a.has("config")) c.load_file(a.get("config", ""));
   for (const auto& kv : a.all("set")) c.apply_override(kv);
   const std::pair<const char*, const char*> shortcuts[] = {
-      {"data", "data"}, {"device", "device"}, {"labeled", "finetune.labeled"}, {"comb", "finetune.comb"}};
+      {"data", "data"}, {"device", "device"}, {"labeled", "finetune.labeled"}, {"comb", "finetune.comb"},
+      {"table", "reproduce.rows"}};
   for (const auto& [option, key] : shortcuts)
     if (a.has(option)) c.set(key, a.get(option, ""), std::string("--") + option);
   c.validate();

@@ -37,6 +37,8 @@ OptionSpec device_option(const std::string& help = "same as --set device=...");
 OptionSpec dataset_option(const std::string& help);
 // --verbose of the commands that run several stages (per-step lines on the terminal).
 OptionSpec verbose_option();
+// --table NAME|ROWS: the rows of a results table (same as --set reproduce.rows=...).
+OptionSpec table_option();
 
 // What a command accepts and how it is described.
 struct CommandSpec {

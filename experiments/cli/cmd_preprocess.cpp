@@ -12,6 +12,7 @@
 #include "experiments/pipeline/output_folder.h"
 #include "io/datasets/datasets.h"
 #include "io/formats/nifti.h"
+#include "io/datasets/n4_cache.h"
 #include "io/datasets/preprocess.h"
 
 namespace cs {
@@ -22,12 +23,15 @@ CommandSpec preprocess_spec() {
           "contraseg preprocess --dataset acdc|prostate|mmwhs --data DIR --out DIR [options]",
           "Normalises each volume by its 1st/99th percentiles, resamples every slice in-plane to the\n"
           "dataset's target resolution and centre-crops or pads it to the network input size.\n"
-          "Writes OUT/<id>/img_cropped.nii.gz and, for labelled cases, OUT/<id>/mask_cropped.nii.gz.\n",
+          "Writes OUT/<id>/img_cropped.nii.gz and, for labelled cases, OUT/<id>/mask_cropped.nii.gz.\n"
+          "With --n4, each image is N4-corrected first, through a cache of corrected volumes\n"
+          "(--n4-cache; default $XDG_CACHE_HOME/contraseg/n4 or ~/.cache/contraseg/n4).\n",
           {dataset_option("the dataset (its layout, resolution and size)"), data_option("dataset root"),
            option("out", "DIR", "folder to write"),
            option("phase", "frame01|ED|ES", "ACDC frame to use (default frame01, as the reference)"),
            option("ids", "A,B,...", "only these case ids"),
-           flag("n4", "N4 bias-field correction first (needs a build with ITK)"),
+           flag("n4", "N4 bias-field correction first (needs a build with ITK; docs/method.md §6.2)"),
+           option("n4-cache", "DIR", "where --n4 keeps corrected volumes between runs (default: see above)"),
            flag("overwrite", "replace the volumes an earlier preprocess wrote into --out")}};
 }
 
@@ -50,10 +54,10 @@ int cmd_preprocess(const Args& args) {
   const std::string dataset = args.require("dataset"), data = args.require("data"), out = args.require("out");
   const PreprocessParams p = dataset_params(dataset);
   const bool n4 = args.flag("n4");
-  if (n4 && !n4_available()) {
-    Volume none;
-    n4_bias_correct(none);  // throws the explanation
-  }
+  if (args.has("n4-cache") && !n4) throw UsageError("--n4-cache is where --n4 keeps corrected volumes; add --n4");
+  if (n4) require_n4("preprocess --n4");
+  // Resolved now, so that a missing HOME fails before the output folder exists.
+  const std::string n4_cache = !n4 ? "" : args.has("n4-cache") ? args.get("n4-cache", "") : default_n4_cache_dir();
   DatasetOptions opt;
   opt.acdc_phase = parse_acdc_phase(args.get("phase", "frame01"));
   std::vector<Case> cases = list_cases(dataset, data, opt);
@@ -69,7 +73,17 @@ int cmd_preprocess(const Args& args) {
   for (const Case& c : cases) {
     ++k;
     LoadedCase lc = load_case(c, /*require_label=*/false);
-    if (n4) n4_bias_correct(lc.image);
+    if (n4) {
+      N4CacheRequest req;
+      req.source_file = c.image;
+      req.channel = c.channel;
+      req.dir = n4_cache;
+      req.what = "case " + c.id;
+      lc.image = n4_cached(lc.image, req, [](const std::string& line) {
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
+      });
+    }
     const SliceStack s = preprocess_volume(lc.image, lc.has_label() ? &lc.label : nullptr, p, "case " + c.id);
     const std::string dir = (std::filesystem::path(folder.partial()) / c.id).string();
     std::filesystem::create_directories(dir);

@@ -18,13 +18,20 @@ namespace {
 
 CommandSpec reproduce_spec() {
   return {"reproduce", "the whole protocol for a dataset and its results table",
-          "contraseg reproduce --config CFG --data DIR --out DIR [--set KEY=VALUE]...",
-          "The whole protocol: stage 1, stage 2, then stage 3 from random init, from stage 1 (global only)\n"
-          "and from stage 2 (global + local) for every labelled set and combination in reproduce.labeled /\n"
-          "reproduce.combs, each evaluated on the test cases; writes DIR/results.md and DIR/results.csv.\n"
-          "Re-running on the same DIR skips finished parts and resumes a killed one.\n",
+          "contraseg reproduce --config CFG --data DIR --out DIR [--table NAME|ROWS] [--set KEY=VALUE]...",
+          "The whole protocol for the rows of a table (reproduce.rows, or --table): each row's pre-training,\n"
+          "once however many rows share it, then fine-tuning from every row for every labelled set and\n"
+          "combination of reproduce.labeled / reproduce.combs, each evaluated on the test cases. Writes\n"
+          "DIR/results.md and DIR/results.csv (for a preset, DIR/results-PRESET.md and .csv), with each\n"
+          "row's held-out pre-training probe beside its Dice and a per-class table.\n"
+          "Presets: paper-main (random, G^D + L^R), paper-ablation (G^R, G^D-, G^D, with L^R or L^D, and\n"
+          "the decoder depth l of L^R), paper-comparison (rotation, context restoration, inpainting, G^R,\n"
+          "G^D + L^R). Rows: random | gr | gd- | gd | GLOBAL+lr|ld[@lN] | rotation | restoration | inpainting.\n"
+          "Re-running on the same DIR skips finished parts and resumes a killed one; tables run into one\n"
+          "DIR share their runs.\n",
           {config_option("JSON config (experiments/configs/*.json)"), set_option(), data_option(),
-           option("out", "DIR", "folder of the runs and the table"), device_option(), verbose_option()}};
+           option("out", "DIR", "folder of the runs and the table"), table_option(), device_option(),
+           verbose_option()}};
 }
 
 int cmd_reproduce(const Args& a) {
@@ -38,17 +45,19 @@ int cmd_reproduce(const Args& a) {
 
 CommandSpec demo_spec() {
   return {"demo", "the protocol at reduced scale on synthetic phantoms (CPU)",
-          "contraseg demo [--data DIR] [--out DIR] [--set KEY=VALUE]...",
+          "contraseg demo [--data DIR] [--out DIR] [--table NAME|ROWS] [--set KEY=VALUE]...",
           "Runs the reproduce protocol at reduced scale on the CPU: stage 1 (G^D), stage 2 (L^R), and\n"
-          "fine-tuning on 1 and 2 labelled volumes from random init, global only and global + local,\n"
-          "then prints the results table. Without --data it first synthesises a cardiac phantom dataset\n"
+          "fine-tuning on 1 and 2 labelled volumes from random init, G^D and G^D + L^R, then prints the\n"
+          "results table; --table paper-comparison or paper-ablation runs that table's rows instead\n"
+          "(into the same OUT, sharing the runs they have in common). Without --data it first synthesises a cardiac phantom dataset\n"
           "and its split into OUT/data (as contraseg synth); with --data it uses your ACDC-layout folder\n"
           "and its splits.json, or, when it has none, a split derived from its cases (OUT/splits.json,\n"
           "as contraseg split).\n",
           {data_option("an ACDC-layout dataset (default: synthesise one)"),
            option("out", "DIR", "folder of the runs and the table (default runs/demo)"),
            option("patients", "N", "phantom patients to synthesise (default 20)"),
-           set_option("override one key of the demo's config"), device_option(), verbose_option()}};
+           table_option(), set_option("override one key of the demo's config"), device_option(),
+           verbose_option()}};
 }
 
 int cmd_demo(const Args& a) {
@@ -81,12 +90,12 @@ int cmd_demo(const Args& a) {
   const std::string table = run_reproduce(settings, opt);
   std::printf("\n%s\n", table.c_str());
   std::printf("Pictures: %s/finetune/*/*/eval/pictures/ (overlays: image | ground truth | prediction;\n"
-              "loss and validation curves), %s/pictures/validation_*.png (the three initialisations'\n"
-              "validation curves), %s/pretrain-global/pictures/ (held-out embeddings and the first\n"
-              "batch's similarity matrix before and after stage 1) and %s/pretrain-local/pictures/\n"
-              "(similarity maps of query pixels before and after stage 2); docs/tutorial.md reads\n"
-              "them. Per-step logs: each run folder's log.txt.\n",
-              out.c_str(), out.c_str(), out.c_str(), out.c_str());
+              "loss and validation curves), %s/pictures/validation_*.png (the rows' validation curves),\n"
+              "%s/pretrain/*/pictures/ (before and after each pre-training: held-out embeddings and the\n"
+              "first batch's similarity matrix of a global one, similarity maps of query pixels of a local\n"
+              "one, the task's input, target and output of a pretext one); docs/tutorial.md reads them.\n"
+              "Per-step logs: each run folder's log.txt.\n",
+              out.c_str(), out.c_str(), out.c_str());
   return 0;
 }
 

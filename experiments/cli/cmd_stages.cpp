@@ -17,6 +17,7 @@
 #include "experiments/pipeline/stages.h"
 #include "experiments/pipeline/training.h"
 #include "io/datasets/datasets.h"
+#include "io/datasets/n4_cache.h"
 #include "io/formats/nifti.h"
 #include "nn/checkpoint.h"
 
@@ -194,6 +195,15 @@ int cmd_predict(const Args& a) {
   LoadedCase c;
   c.id = image;
   c.image = read_nifti(c.id, channel);
+  if (settings.data.n4) {  // the run trained on N4-corrected images: its input is corrected the same way
+    require_n4("the run " + run + " (n4 = true)");
+    N4CacheRequest req;
+    req.source_file = image;
+    req.channel = channel;
+    req.dir = settings.data.n4_cache;
+    req.what = image;
+    c.image = n4_cached(c.image, req, [](const std::string& line) { std::printf("predict: %s\n", line.c_str()); });
+  }
   const PreprocessParams& p = settings.data.params;
   const PreparedCase prepared = prepare_case(c, p, true);
   const Volume pred = predict_volume(*model, prepared, p);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
 #include "autograd/tape.h"
 
@@ -47,12 +48,18 @@ std::vector<float> task_output(UNet& model, PretextTask task, const Tensor& imag
   return model.image_output(model.decoder_blocks(enc, 5, m), m).to_vector();
 }
 
+// Batch norm with the batch's statistics, as in training, the moving averages untouched.
+RunMode reading_mode() {
+  RunMode m = RunMode::training();
+  m.bn_decay = 1.f;  // running = 1 * running + 0 * batch: untouched
+  return m;
+}
+
 }  // namespace
 
 PretextProbeReading PretextProbe::read(UNet& model) {
   NoGradGuard no_tape;
-  RunMode m = RunMode::training();
-  m.bn_decay = 1.f;  // running = 1 * running + 0 * batch: untouched
+  const RunMode m = reading_mode();
   PretextProbeReading r;
   double correct = 0, images = 0, error = 0, corrupted = 0, counted = 0;
   for (size_t b = 0; b < batches_.size(); ++b) {
@@ -76,6 +83,12 @@ PretextProbeReading PretextProbe::read(UNet& model) {
   }
   if (task_ == PretextTask::Rotation) return {images > 0 ? correct / images : 0.0, 1.0 / kRotations};
   return {counted > 0 ? error / counted : 0.0, counted > 0 ? corrupted / counted : 0.0};
+}
+
+std::vector<float> PretextProbe::output(UNet& model, size_t b) {
+  if (b >= batches_.size()) throw std::out_of_range("pretext probe: no batch " + std::to_string(b));
+  NoGradGuard no_tape;
+  return task_output(model, task_, inputs_[b], reading_mode());
 }
 
 }  // namespace cs

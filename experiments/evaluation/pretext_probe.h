@@ -38,6 +38,12 @@ class PretextProbe {
   int slices() const { return slices_; }
   PretextTask task() const { return task_; }
 
+  // For pictures (pretext_pictures.h): the batches as drawn, the same at every reading, and what
+  // the network makes of batch b, run as read() runs it (no tape, batch statistics, the moving
+  // averages untouched): the turn's logits [images][4] or the restored images [images][side][side].
+  const std::vector<PretextBatch>& batches() const { return batches_; }
+  std::vector<float> output(UNet& model, size_t b);
+
  private:
   PretextTask task_;
   int slices_ = 0;

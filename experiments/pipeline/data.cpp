@@ -12,6 +12,7 @@
 
 #include "autograd/atomic_file.h"
 #include "experiments/pipeline/console.h"
+#include "io/datasets/n4_cache.h"
 
 namespace cs {
 
@@ -52,7 +53,11 @@ void require_paper_split_cases(const Splits& s, const std::vector<Case>& cases, 
 }  // namespace
 
 DataSource::DataSource(const Settings& settings)
-    : dataset_(settings.data.dataset), root_(settings.data.root), params_(settings.data.params) {
+    : dataset_(settings.data.dataset),
+      root_(settings.data.root),
+      n4_(settings.data.n4),
+      n4_cache_(settings.data.n4_cache),
+      params_(settings.data.params) {
   if (root_.empty()) throw std::invalid_argument("no data directory: set --data DIR (or data in the config)");
   cases_ = list_cases(dataset_layout(settings.data.layout, dataset_), root_);
   const bool given = !settings.data.splits.empty();
@@ -107,15 +112,30 @@ void DataSource::check_lists(const std::vector<CaseList>& lists) const {
   }
 }
 
+LoadedCase DataSource::load(const Case& c, bool need_labels, bool tty) const {
+  LoadedCase lc = load_case(c, need_labels);
+  if (!n4_) return lc;
+  N4CacheRequest req;
+  req.source_file = c.image;
+  req.channel = c.channel;
+  req.dir = n4_cache_;
+  req.what = "case " + c.id;
+  lc.image = n4_cached(lc.image, req, [tty](const std::string& line) {
+    if (tty) std::printf("\r\033[K");  // over prepare's progress line
+    say(line);
+  });
+  return lc;
+}
+
 void DataSource::check_cases(const std::vector<CaseList>& lists) const {
   check_lists(lists);
   for (const CaseList& l : lists)
     for (const Case& c : select_cases(cases_, l.ids)) {
-      const std::string key = fmt::format("{}\n{}\n{}\n{}x{}@{}x{}/{}", c.image, l.labels ? c.label : "", c.channel,
+      const std::string key = fmt::format("{}\n{}\n{}\n{}x{}@{}x{}/{}{}", c.image, l.labels ? c.label : "", c.channel,
                                           params_.out_h, params_.out_w, params_.target_dx, params_.target_dy,
-                                          params_.num_classes);
+                                          params_.num_classes, n4_ ? " n4 " + n4_cache_ : "");
       if (checked_cases.contains(key)) continue;
-      prepare_case(load_case(c, l.labels), params_, false, c.label);
+      prepare_case(load(c, l.labels, false), params_, false, c.label);
       checked_cases.insert(key);
     }
 }
@@ -144,7 +164,7 @@ std::vector<PreparedCase> DataSource::prepare(const IdList& ids, bool need_label
       std::printf("\r  loading %s: %zu/%zu (%s)   ", what.c_str(), i + 1, selected.size(), selected[i].id.c_str());
       std::fflush(stdout);
     }
-    LoadedCase c = load_case(selected[i], need_labels);
+    LoadedCase c = load(selected[i], need_labels, tty);
     out.push_back(prepare_case(c, params_, keep_native, selected[i].label));
   }
   if (tty) std::printf("\r\033[K");

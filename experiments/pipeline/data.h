@@ -25,7 +25,8 @@ struct CaseList {
 class DataSource {
  public:
   // Lists the folder's cases and loads the split (whose own sense io/datasets/splits.h checks); prints the
-  // split's notes.
+  // split's notes. With settings.data.n4, every image this source loads is replaced by its N4
+  // correction from the cache (io/datasets/n4_cache.h), computed there the first time.
   explicit DataSource(const Settings& settings);
 
   // The lists a stage reads, checked before anything is created: each is non-empty and names
@@ -48,7 +49,12 @@ class DataSource {
                                     const std::string& what) const;
 
  private:
+  // The case as a stage reads it: loaded, and N4-corrected when n4_ is set.
+  LoadedCase load(const Case& c, bool need_labels, bool tty) const;
+
   std::string dataset_, root_;
+  bool n4_ = false;
+  std::string n4_cache_;
   std::vector<Case> cases_;
   Splits splits_;
   PreprocessParams params_;

@@ -52,6 +52,10 @@ std::string foreign_to_evaluation(const std::filesystem::path& dir) {
 
 }  // namespace
 
+std::string class_name(const PreprocessParams& p, int c) {
+  return c < static_cast<int>(p.class_names.size()) ? p.class_names[c] : "class" + std::to_string(c);
+}
+
 EvalResult run_evaluate(const Settings& settings, const std::string& run_dir, const std::string& final_dir,
                         const std::string& which, bool overwrite, int pictures) {
   if (path_exists(final_dir) && !overwrite)
@@ -71,11 +75,10 @@ EvalResult run_evaluate(const Settings& settings, const std::string& run_dir, co
   load_checkpoint(ck, model->params());
   const int C = p.num_classes;
   const auto& names = p.class_names;
-  auto class_name = [&](int c) { return c < static_cast<int>(names.size()) ? names[c] : "class" + std::to_string(c); };
 
   std::string csv = "case";
-  for (int c = 0; c < C; ++c) csv += ",dice_" + class_name(c);
-  for (int c = 0; c < C; ++c) csv += ",hd95_mm_" + class_name(c);
+  for (int c = 0; c < C; ++c) csv += ",dice_" + class_name(p, c);
+  for (int c = 0; c < C; ++c) csv += ",hd95_mm_" + class_name(p, c);
   csv += ",foreground_dice,foreground_hd95_mm\n";
   std::vector<CaseMetrics> all;
   const IdList ids = data.splits().test();
@@ -115,8 +118,8 @@ EvalResult run_evaluate(const Settings& settings, const std::string& run_dir, co
       d.push_back(m.dice[c]);
       hd.push_back(m.hd95[c]);
     }
-    summary["mean_dice"][class_name(c)] = jnum(nanmean(d));
-    summary["mean_hd95_mm"][class_name(c)] = jnum(nanmean(hd));
+    summary["mean_dice"][class_name(p, c)] = jnum(nanmean(d));
+    summary["mean_hd95_mm"][class_name(p, c)] = jnum(nanmean(hd));
   }
   summary["foreground_mean_dice"] = jnum(r.foreground_mean_dice);
   summary["foreground_mean_hd95_mm"] = jnum(r.foreground_mean_hd95);

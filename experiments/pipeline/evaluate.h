@@ -15,6 +15,10 @@ struct EvalResult {
 // metrics_per_case.csv, summary.json, predictions/*.nii.gz and pictures/*.png into out_dir, whole
 // or not at all (written beside it, then renamed). An existing out_dir is an error unless
 // overwrite.
+// The name of class c in the evaluation's files: the dataset's ("LV"), else "class<c>" (num_classes
+// above the dataset's).
+std::string class_name(const PreprocessParams& p, int c);
+
 EvalResult run_evaluate(const Settings& settings, const std::string& run_dir, const std::string& out_dir,
                         const std::string& which_checkpoint = "best", bool overwrite = false, int pictures = 4);
 

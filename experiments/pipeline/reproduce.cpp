@@ -6,15 +6,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <fstream>
-#include <map>
 #include <mutex>
 #include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <nlohmann/json.hpp>
 
 #include "autograd/atomic_file.h"
 #include "autograd/device.h"
@@ -22,7 +18,9 @@
 #include "experiments/pipeline/data.h"
 #include "experiments/evaluation/pictures.h"
 #include "experiments/pipeline/folder_lock.h"
+#include "experiments/pipeline/evaluate.h"
 #include "experiments/pipeline/parallel_runs.h"
+#include "experiments/pipeline/results_table.h"
 #include "experiments/pipeline/run_folder.h"
 #include "experiments/pipeline/stages.h"
 #include "experiments/pipeline/training.h"
@@ -30,22 +28,47 @@
 namespace cs {
 namespace {
 
-double read_summary_dice(const std::string& path) {
-  std::ifstream f(path);
-  const auto j = nlohmann::json::parse(f);
-  return j["foreground_mean_dice"].is_null() ? std::nan("") : j["foreground_mean_dice"].get<double>();
-}
-
-struct Row {
-  std::string key, label, init;  // init: "", "global", "local"
-};
-
 // One fine-tuning run of the table, and its test score once it has run.
 struct FinetuneJob {
-  const Row* row;
+  const TableRow* row;
   std::string tr, comb, dir;
-  double dice = std::nan("");
+  RunScore score;
 };
+
+std::string pretrain_dir(const std::string& out, const std::string& name) { return out + "/pretrain/" + name; }
+
+const char* kind_name(PretrainKind k) {
+  return k == PretrainKind::Global ? "global" : k == PretrainKind::Local ? "local" : "pretext-task";
+}
+
+// The combinations behind each column, against those the split defines: the table says when it
+// averages fewer than the released protocol.
+std::string protocol_note(const Splits& split, const std::vector<std::string>& sets,
+                          const std::vector<std::pair<std::string, std::string>>& cells) {
+  const auto defined = split.combinations();
+  std::vector<std::string> parts;
+  bool fewer = false;
+  for (const auto& tr : sets) {
+    std::vector<std::string> used;
+    for (const auto& [t, comb] : cells)
+      if (t == tr) used.push_back(comb);
+    const auto own = defined.find(tr);
+    const size_t all = own == defined.end() ? used.size() : own->second.size();
+    fewer = fewer || used.size() < all;
+    parts.push_back(fmt::format("{} {} ({} of the {} the split defines)", tr, fmt::join(used, ","), used.size(), all));
+  }
+  std::vector<std::string> left_out;  // sets the split defines that the table does not run
+  for (const auto& [tr, combs] : defined)
+    if (std::find(sets.begin(), sets.end(), tr) == sets.end())
+      left_out.push_back(fmt::format("{} ({} combinations)", tr, combs.size()));
+  return fmt::format("Combinations: {}.{}{}", fmt::join(parts, "; "),
+                     fewer ? " Fewer than the released protocol (every combination the split defines: reproduce.combs "
+                             "= all), so a column's mean and sd are not the paper's."
+                           : "",
+                     left_out.empty() ? ""
+                                      : fmt::format(" The split also defines {}, not in this table (reproduce.labeled).",
+                                                    fmt::join(left_out, ", ")));
+}
 
 // How many fine-tuning runs train at once, on how many threads each (reproduce.workers).
 struct SideBySide {
@@ -113,6 +136,10 @@ void check_table_inputs(const DataSource& data, const std::vector<std::pair<std:
 
 }  // namespace
 
+std::string results_stem(const TablePlan& table) {
+  return table.table.empty() ? "results" : "results-" + table.table;
+}
+
 std::vector<std::pair<std::string, std::string>> reproduce_cells(const Splits& split,
                                                                  const std::vector<std::string>& sets,
                                                                  const std::vector<std::string>& asked,
@@ -177,24 +204,30 @@ std::string run_reproduce(const Settings& settings, const ReproduceOptions& opt)
     s.quiet = opt.quiet;
     return s;
   };
-  const std::string g_dir = opt.out + "/pretrain-global", l_dir = opt.out + "/pretrain-local";
-  // Every stage is called, finished or not: its run folder checks that it was made with this
-  // config (a finished one then returns at once).
-  std::printf("[%5.0fs] stage 1: global contrastive pre-training -> %s\n", elapsed(), g_dir.c_str());
-  run_pretrain_global(settings, stage_opt(g_dir, ""));
-  std::printf("[%5.0fs] stage 2: local contrastive pre-training -> %s\n", elapsed(), l_dir.c_str());
-  run_pretrain_local(settings, stage_opt(l_dir, g_dir));
-  const std::vector<Row> rows = {{"random", "random init", ""}, {"global", "global only (G)", g_dir},
-                                 {"global_local", "global + local (G + L)", l_dir}};
+  const TablePlan& table = settings.reproduce.table;
+  // Every pre-training once, each after the one it starts from; every stage is called, finished or
+  // not: its run folder checks that it was made with this config (a finished one returns at once).
+  for (size_t i = 0; i < table.pretrain.size(); ++i) {
+    const PretrainRun& p = table.pretrain[i];
+    const std::string dir = pretrain_dir(opt.out, p.name), after = p.after.empty() ? "" : pretrain_dir(opt.out, p.after);
+    std::printf("[%5.0fs] pre-training %zu/%zu: %s (%s) -> %s\n", elapsed(), i + 1, table.pretrain.size(),
+                p.name.c_str(), kind_name(p.kind), dir.c_str());
+    const Settings run = settings.with_pretraining(p, "reproduce.rows");
+    if (p.kind == PretrainKind::Global) run_pretrain_global(run, stage_opt(dir, ""));
+    if (p.kind == PretrainKind::Local) run_pretrain_local(run, stage_opt(dir, after));
+    if (p.kind == PretrainKind::Pretext) run_pretrain_pretext(run, stage_opt(dir, ""));
+  }
+  std::vector<std::string> classes;  // the foreground classes' names, as the evaluations write them
+  for (int c = 1; c < data.num_classes(); ++c) classes.push_back(class_name(data.params(), c));
   std::vector<FinetuneJob> jobs;  // in the table's order: set, combination, initialisation
   for (const auto& [tr, comb] : cells)
-    for (const auto& row : rows)
-      jobs.push_back({&row, tr, comb, fmt::format("{}/finetune/{}/{}_{}", opt.out, row.key, tr, comb)});
+    for (const auto& row : table.rows)
+      jobs.push_back({&row, tr, comb, fmt::format("{}/finetune/{}/{}_{}", opt.out, row.key, tr, comb), {}});
   const SideBySide plan = side_by_side(settings, jobs.size());
   const auto has_work = [](const FinetuneJob& job) { return !path_exists(job.dir + "/eval/summary.json"); };
   RunsLeft left(jobs.size(), std::count_if(jobs.begin(), jobs.end(), has_work));
-  std::printf("[%5.0fs] stage 3: %zu fine-tuning runs, %s\n", elapsed(), jobs.size(),
-              plan.workers > 1 ? describe(plan).c_str() : "one at a time");
+  std::printf("[%5.0fs] stage 3: %zu fine-tuning runs, %s (%zu rows x %zu labelled sets)\n", elapsed(), jobs.size(),
+              plan.workers > 1 ? describe(plan).c_str() : "one at a time", table.rows.size(), cells.size());
   run_side_by_side(
       jobs.size(), plan.workers,
       [&](size_t i) {
@@ -202,66 +235,55 @@ std::string run_reproduce(const Settings& settings, const ReproduceOptions& opt)
         Settings run = settings.with_labeled_set(job.tr, job.comb, "reproduce");
         if (plan.workers > 1) run = run.with_threads(plan.threads, "reproduce.workers");
         const bool work = has_work(job);
-        run_finetune(run, stage_opt(job.dir, job.row->init));  // and its evaluation
-        job.dice = read_summary_dice(job.dir + "/eval/summary.json");
+        const std::string init = job.row->init.empty() ? "" : pretrain_dir(opt.out, job.row->init);
+        run_finetune(run, stage_opt(job.dir, init));  // and its evaluation
+        job.score = read_run_score(job.dir + "/eval/summary.json", classes);
+        job.score.row = job.row->key;
+        job.score.tr = job.tr;
+        job.score.comb = job.comb;
         say(fmt::format("[{:5.0f}s] {}", elapsed(), left.done(work)));
       },
       [&](size_t i) {
         const FinetuneJob& job = jobs[i];
-        return fmt::format("[{:5.0f}s] stage 3 ({}/{}): {}, {} {} -> {}", elapsed(), i + 1, jobs.size(), job.row->label,
-                           job.tr, job.comb, job.dir);
+        return fmt::format("[{:5.0f}s] stage 3 ({}/{}): {}, {} {} -> {}", elapsed(), i + 1, jobs.size(),
+                           job.row->label, job.tr, job.comb, job.dir);
       });
-  std::map<std::string, std::map<std::string, std::vector<double>>> scores;  // row -> set -> values
-  std::string csv = "init,labeled,comb,foreground_mean_dice\n";
-  for (size_t first = 0; first < jobs.size(); first += rows.size()) {
-    std::vector<Series> validation;  // the three initialisations' validation curves, for one picture
-    for (size_t i = first; i < first + rows.size(); ++i) {
-      const FinetuneJob& job = jobs[i];
-      scores[job.row->key][job.tr].push_back(job.dice);
-      csv += fmt::format("{},{},{},{:.6f}\n", job.row->key, job.tr, job.comb, job.dice);
-      validation.push_back(read_validation_curve(job.dir + "/log.txt"));
-      validation.back().name = job.row->label;
+  ResultsTable results;
+  results.title = fmt::format("{} results ({} mode){}", settings.data.dataset, compat_name(settings.run.compat),
+                              table.table.empty() ? "" : ", table " + table.table);
+  results.sets = sets;
+  results.classes = classes;
+  results.plan = &table;
+  const size_t per_cell = table.rows.size();
+  for (size_t first = 0; first < jobs.size(); first += per_cell) {
+    std::vector<Series> validation;  // the rows' validation curves, for one picture per cell
+    for (size_t i = first; i < first + per_cell; ++i) {
+      results.runs.push_back(jobs[i].score);
+      validation.push_back(read_validation_curve(jobs[i].dir + "/log.txt"));
+      validation.back().name = jobs[i].row->label;
     }
     make_dirs(opt.out + "/pictures");
     write_curve_png(fmt::format("{}/pictures/validation_{}_{}.png", opt.out, jobs[first].tr, jobs[first].comb),
                     validation, {fmt::format("Validation foreground Dice, {} {}", jobs[first].tr, jobs[first].comb),
                                  "step", "Dice"});
   }
-  // The table: rows = initialisations, columns = labelled sets, mean +- std over combinations.
-  std::string md = fmt::format("# {} results ({} mode)\n\nMean foreground Dice on the test cases; mean ± standard "
-                               "deviation over the combinations of each labelled set.\n\n| initialisation |",
-                               settings.data.dataset, compat_name(settings.run.compat));
-  for (const auto& tr : sets) md += fmt::format(" {} |", tr);
-  md += "\n|---|";
-  for (size_t i = 0; i < sets.size(); ++i) md += "---|";
-  md += "\n";
-  for (const auto& row : rows) {
-    md += "| " + row.label + " |";
-    for (const auto& tr : sets) {
-      const auto& v = scores[row.key][tr];
-      if (v.empty()) {
-        md += " – |";
-        continue;
-      }
-      double mean = 0, var = 0;
-      for (double x : v) mean += x;
-      mean /= v.size();
-      for (double x : v) var += (x - mean) * (x - mean);
-      const double sd = v.size() > 1 ? std::sqrt(var / (v.size() - 1)) : 0.0;
-      md += fmt::format(" {:.3f} ± {:.3f} (n={}) |", mean, sd, v.size());
-    }
-    md += "\n";
+  for (const auto& p : table.pretrain) {
+    const std::string record = pretrain_dir(opt.out, p.name) + "/probe.json";
+    if (path_exists(record)) results.probes.push_back({p.name, read_probe_record(record)});
   }
-  for (const auto& m : missing) md += "\nNote: " + m + ".\n";
-  md += fmt::format("\nRuns: {}/finetune/<init>/<set>_<comb>/ (each with eval/summary.json and eval/pictures/).\n",
-                    opt.out);
+  results.notes.push_back(protocol_note(data.splits(), sets, cells));
+  for (const auto& m : missing) results.notes.push_back("Note: " + m + ".");
   // A table is a measurement of one machine: floating-point results differ between CPUs.
-  md += fmt::format("Machine: {}, {} threads{}; this invocation took {:.1f} minutes.\n",
-                    device_description(checked_device(settings)), omp_get_max_threads(),
-                    plan.workers > 1 ? " (fine-tuning runs " + describe(plan) + ")" : "", elapsed() / 60);
-  write_file_atomic(opt.out + "/results.md", md);
-  write_file_atomic(opt.out + "/results.csv", csv);
-  std::printf("[%5.0fs] done: %s/results.md\n", elapsed(), opt.out.c_str());
+  results.footer = fmt::format(
+      "Runs: {0}/pretrain/<pre-training>/ and {0}/finetune/<row>/<set>_<comb>/ (each with eval/summary.json and "
+      "eval/pictures/).\nMachine: {1}, {2} thread{5}{3}; this invocation took {4:.1f} minutes.\n",
+      opt.out, device_description(checked_device(settings)), omp_get_max_threads(),
+      plan.workers > 1 ? " (fine-tuning runs " + describe(plan) + ")" : "", elapsed() / 60,
+      omp_get_max_threads() == 1 ? "" : "s");
+  const std::string md = results_markdown(results), stem = opt.out + "/" + results_stem(table);
+  write_file_atomic(stem + ".md", md);
+  write_file_atomic(stem + ".csv", results_csv(results, settings.data.dataset));
+  std::printf("[%5.0fs] done: %s.md\n", elapsed(), stem.c_str());
   return md;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
-// The whole protocol for one dataset (docs/method.md §2-4, §7): stage 1, stage 2, then stage 3 from three
-// initialisations (random, global only, global + local) for every labelled set and combination,
-// each evaluated on the test cases, and a results table in the paper's layout.
+// The whole protocol for one dataset (docs/method.md §2-4, §7-9): the pre-trainings of the table's
+// rows (reproduce.rows), each once, then fine-tuning from every row's initialisation for every
+// labelled set and combination, each evaluated on the test cases, and a results table in the
+// paper's layout.
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,8 +28,13 @@ std::vector<std::pair<std::string, std::string>> reproduce_cells(const Splits& s
                                                                  const std::vector<std::string>& asked,
                                                                  std::vector<std::string>& missing);
 
+// The name of a table's files in OUT, without extension: "results" for a list of rows,
+// "results-<preset>" for a preset, so that the tables of one folder sit side by side.
+std::string results_stem(const TablePlan& table);
+
 // Runs (or, when re-run on the same folder, resumes or skips) every part and writes
-// OUT/results.md and OUT/results.csv. Returns the markdown table.
+// OUT/<results_stem>.md and .csv. Runs already in OUT are shared: a row whose pre-training or
+// fine-tuning another table trained there reuses it. Returns the markdown table.
 std::string run_reproduce(const Settings& settings, const ReproduceOptions& opt);
 
 }  // namespace cs

@@ -68,8 +68,17 @@ namespace {
 // The hash of a config and init in the form a run folder records them (paths absolute, or
 // relative to the run folder inside a RunTree).
 std::string recorded_hash(const Config& recorded, Stage stage, const std::string& recorded_init) {
+  // Keys added after run folders existed enter the hash only away from their default, so that
+  // those folders keep their hash and resume.
+  static const char* const later[] = {"n4"};
+  const auto at_later_default = [&](const std::string& k) {
+    for (const char* key : later)
+      if (k == key && recorded.str(k) == Config().str(k)) return true;
+    return false;
+  };
   std::string text = std::string("stage=") + stage_name(stage) + "\ninit=" + recorded_init + "\n";
-  for (const auto& k : weight_keys(stage)) text += k + "=" + recorded.str(k) + "\n";
+  for (const auto& k : weight_keys(stage))
+    if (!at_later_default(k)) text += k + "=" + recorded.str(k) + "\n";
   uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a: stable across compilers, unlike std::hash
   for (unsigned char ch : text) h = (h ^ ch) * 0x100000001b3ull;
   return fmt::format("{:016x}", h);

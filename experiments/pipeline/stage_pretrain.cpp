@@ -10,7 +10,9 @@
 #include <fmt/format.h>
 
 #include "experiments/evaluation/local_probe.h"
+#include "experiments/evaluation/pretext_pictures.h"
 #include "experiments/evaluation/pretext_probe.h"
+#include "experiments/evaluation/probe_reading.h"
 #include "experiments/evaluation/probes.h"
 #include "experiments/evaluation/similarity_pictures.h"
 #include "experiments/pipeline/console.h"
@@ -37,19 +39,36 @@ MoreLists probe_lists(int every, const std::string& key, bool labels) {
   };
 }
 
+// A probe reads the held-out measures of a stage after `steps` steps.
+using Probe = std::function<std::vector<ProbeReading>(int steps)>;
+
 // What every pre-training stage does once its context is open: the header line, `intro` (the
 // probe's description, if any), the held-out probe before the first step (unless resuming) and
-// every `every` steps after it (none when 0), the steps, the final checkpoint; errors go to the log.
+// every `every` steps after it (none when 0), the steps, the final checkpoint, and the probe's last
+// readings in probe.json, with `nothing_learned` (the likely reason) when they say that the stage
+// learned nothing (probe_reading.h); errors go to the log.
 void train_stage(const Settings& settings, const StageOptions& opt, StageContext& c, const char* name, int iterations,
-                 int every, const std::function<void(int)>& probe, const std::function<void()>& intro = {}) {
+                 int every, const Probe& probe, const std::string& nothing_learned,
+                 const std::function<void()>& intro = {}) {
   RunFolder& run = c.run;
   StageStep& step = *c.step;
+  std::vector<ProbeReading> last;
+  const auto read = [&](int steps) { last = probe(steps); };
   run.start();
   run.logging_errors([&] {
     run.log_line(fmt::format("{}: {}, {} iterations", name, step.description(), iterations), !console_quiet());
     if (intro) intro();
-    if (every > 0 && !run.resuming()) probe(0);
-    run_loop(settings, run, step, {iterations, [&](int s) { probe(s + 1); }, every}, run.resuming(), opt.quiet);
+    if (every > 0 && !run.resuming()) read(0);
+    run_loop(settings, run, step, {iterations, [&](int s) { read(s + 1); }, every}, run.resuming(), opt.quiet);
+    if (!last.empty()) {
+      ProbeRecord record{last, learned_nothing(last) ? nothing_learned : ""};
+      const int steps = last.front().step;
+      if (!record.nothing_learned.empty())
+        run.log_line(fmt::format("{}: warning: held-out {} after {} step{}: this pre-training learned nothing that "
+                                 "transfers; likely {}",
+                                 name, describe(last), steps, steps == 1 ? "" : "s", record.nothing_learned));
+      write_probe_record(run.path("probe.json"), record);
+    }
     run.log_line(fmt::format("{}: done, {}", name, run.checkpoint("final")));
   });
 }
@@ -80,8 +99,10 @@ void run_pretrain_global(const Settings& settings, const StageOptions& opt) {
   const int iterations = settings.global.iterations;
   auto probe = [&](int steps_done) {
     const auto embedded = partition_embeddings(model, held_out, S);  // one forward pass for both
-    run.log_line(fmt::format("knn step {} partition_accuracy {:.3f} chance {:.3f} volumes {}", steps_done,
-                             knn_accuracy(embedded, S), 1.0 / S, held_out.size()),
+    const ProbeReading knn{"k-NN partition accuracy", knn_accuracy(embedded, S), 1.0 / S, true,
+                           static_cast<int>(embedded.size()), steps_done};
+    run.log_line(fmt::format("knn step {} partition_accuracy {:.3f} chance {:.3f} volumes {}", steps_done, knn.value,
+                             knn.baseline, held_out.size()),
                  !opt.quiet);
     if (steps_done == 0 || steps_done == iterations) {  // before and after: the pictures of the tutorial
       make_dirs(run.path("pictures"));
@@ -92,8 +113,16 @@ void run_pretrain_global(const Settings& settings, const StageOptions& opt) {
                                   *rows.spec, fmt::format("cosine similarity of the first batch, step {}", steps_done),
                                   similarity_caption(settings));
     }
+    return std::vector<ProbeReading>{knn};
   };
-  train_stage(settings, opt, *c, "pretrain-global", iterations, knn_every, probe);
+  const std::string reason =
+      settings.global.loss == GlobalLossKind::GR
+          ? "the g1 embeddings of held-out slices carry no position in the volume: G^R only tells a slice from "
+            "the others, and these volumes may show nothing that locates a slice"
+          : "a premise of G^D fails on these volumes: partition s of every volume must show the same anatomy "
+            "(volumes aligned alike, as the method's datasets are) and the pool must hold enough volumes; check "
+            "the volumes' orientation and the pool's size, or use G^R";
+  train_stage(settings, opt, *c, "pretrain-global", iterations, knn_every, probe, reason);
 }
 
 void run_pretrain_local(const Settings& settings, const StageOptions& opt) {
@@ -124,8 +153,14 @@ void run_pretrain_local(const Settings& settings, const StageOptions& opt) {
                              "{:.3f} pairs {}",
                              steps_done, r.region, 1.0 / r.positions, r.class_match, r.class_chance, probe->pairs()),
                  !opt.quiet);
+    // Each pair scores its regions in both directions; counted once per view, to stay on the safe side.
+    return std::vector<ProbeReading>{
+        {"region retrieval accuracy", r.region, 1.0 / r.positions, true, 2 * probe->pairs(), steps_done},
+        {"class retrieval accuracy", r.class_match, r.class_chance, true, 2 * probe->pairs(), steps_done}};
   };
-  train_stage(settings, opt, *c, "pretrain-local", iterations, every, observe);
+  train_stage(settings, opt, *c, "pretrain-local", iterations, every, observe,
+              "the decoder's region vectors do not find a region in the other view of its slice: too few steps, "
+              "or a global pre-training that learned nothing to build on");
 }
 
 void run_pretrain_pretext(const Settings& settings, const StageOptions& opt) {
@@ -159,8 +194,20 @@ void run_pretrain_pretext(const Settings& settings, const StageOptions& opt) {
                           : fmt::format("probe step {} reconstruction_mse {:.6f} corrupted_mse {:.6f} slices {}",
                                         steps_done, r.score, r.reference, probe->slices()),
                  !opt.quiet);
+    if (steps_done == 0 || steps_done == settings.pretext.iterations) {  // before and after, for the tutorial
+      make_dirs(run.path("pictures"));
+      write_pretext_picture(run.path(fmt::format("pictures/pretext_step{}.png", steps_done)), *probe, model,
+                            fmt::format("{}, step {}", pretext_task_name(settings.pretext.task), steps_done));
+    }
+    return std::vector<ProbeReading>{rotation ? ProbeReading{"rotation accuracy", r.score, r.reference, true,
+                                                             4 * probe->slices(), steps_done}
+                                              : ProbeReading{"reconstruction error", r.score, r.reference, false, 0,
+                                                             steps_done}};
   };
-  train_stage(settings, opt, *c, "pretrain-pretext", settings.pretext.iterations, every, observe, intro);
+  const std::string reason =
+      rotation ? "a slice's turn is not told from its content: slices that look alike in every turn, or too few steps"
+               : "the network's output is no closer to the original than its corrupted input: too few steps";
+  train_stage(settings, opt, *c, "pretrain-pretext", settings.pretext.iterations, every, observe, reason, intro);
 }
 
 }  // namespace cs

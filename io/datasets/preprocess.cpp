@@ -333,13 +333,4 @@ Volume stack_to_volume(const SliceStack& s, const Volume& native, const Preproce
   return v;
 }
 
-bool n4_available() { return false; }
-
-void n4_bias_correct(Volume&) {
-  throw std::runtime_error(
-      "N4 bias-field correction needs ITK, and this build has none. Correct the volumes beforehand with "
-      "ITK/SimpleITK's N4BiasFieldCorrectionImageFilter (convergence threshold 0.001, 4 levels of 50 "
-      "iterations, docs/method.md §6.2) and run without --n4.");
-}
-
 }  // namespace cs

@@ -1,5 +1,5 @@
 #pragma once
-// Preprocessing of docs/method.md §6.2 and its inverse for evaluation (§7.1).
+// Preprocessing of docs/method.md §6.2 (its step 1, N4, is io/datasets/n4.h) and its inverse for evaluation (§7.1).
 //
 // Forward, per volume: percentile normalisation (v - p1) / (p99 - p1), no clipping; then, slice by
 // slice, in-plane resampling to the target resolution (linear for images, nearest for labels) and
@@ -108,10 +108,5 @@ Volume probabilities_to_labels(const std::vector<float>& prob, int num_classes, 
 // geometry derived from `native` so that each voxel keeps its world position (voxel size native *
 // n / n_rescaled in-plane, origin shifted by the crop/pad). label = true writes the label plane.
 Volume stack_to_volume(const SliceStack& s, const Volume& native, const PreprocessParams& p, bool label);
-
-// N4 bias-field correction (docs/method.md §6.2 step 1) needs ITK; this build has none, so it throws
-// std::runtime_error explaining that. n4_available() says whether it would work.
-bool n4_available();
-void n4_bias_correct(Volume& v);
 
 }  // namespace cs

@@ -6,6 +6,7 @@
 
 #include "support/io_test_util.h"
 #include "io/formats/nifti.h"
+#include "io/datasets/n4.h"
 #include "io/datasets/preprocess.h"
 
 namespace cs {
@@ -50,9 +51,12 @@ TEST(PreprocessCommand, WritesCroppedVolumes) {
 TEST(PreprocessCommand, ClearErrors) {
   TempDir t;
   make_acdc_case(t, "005", 40, 40);
-  auto r = testing_io::run_contraseg("preprocess --dataset acdc --data '" + t / "data" + "' --out '" + t / "out" + "' --n4");
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.err.find("ITK"), std::string::npos) << r.err;
+  testing_io::RunResult r;
+  if (!n4_available()) {  // with ITK, test_n4_pipeline.cpp runs --n4
+    r = testing_io::run_contraseg("preprocess --dataset acdc --data '" + t / "data" + "' --out '" + t / "out" + "' --n4");
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("ITK"), std::string::npos) << r.err;
+  }
   r = testing_io::run_contraseg("preprocess --dataset acdc --data '" + t / "data" + "' --out '" + t / "out" + "' --ids 099");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("099"), std::string::npos) << r.err;

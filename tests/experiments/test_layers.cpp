@@ -15,11 +15,12 @@
 namespace {
 
 // What each part may include, lowest first. The files at the top of experiments/ (config,
-// settings, batches) are the base every part of the command reads its settings and batches from.
+// settings, batches, table rows) are the base every part of the command reads its settings and
+// batches from.
 const std::vector<std::pair<std::string, std::vector<std::string>>>& layers() {
   static const std::vector<std::string> base = {"autograd/", "ops/", "nn/", "losses/", "io/"};
   static const std::vector<std::string> top = {"experiments/config.h", "experiments/settings.h",
-                                               "experiments/batches.h"};
+                                               "experiments/batches.h", "experiments/table_rows.h"};
   auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;

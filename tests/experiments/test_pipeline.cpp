@@ -121,29 +121,36 @@ TEST_F(Pipeline, ReproduceWritesTheTableAndEveryRunFolder) {
   const Result r = run("reproduce --config " + config + " --data " + data + " --out " + out);
   ASSERT_EQ(r.status, 0) << r.output;
   const std::string md = slurp(out + "/results.md");
-  for (const char* row : {"random init", "global only", "global + local"}) EXPECT_NE(md.find(row), std::string::npos) << md;
+  for (const char* row : {"| random init |", "| G^D |", "| G^D + L^R (l=3) |"})
+    EXPECT_NE(md.find(row), std::string::npos) << md;
   EXPECT_TRUE(exists(out + "/results.csv"));
   EXPECT_TRUE(exists(out + "/pictures/validation_tr1_c1.png"));  // the three initialisations' curves
-  const std::string g_log = slurp(out + "/pretrain-global/log.txt");  // the k-NN probe, before and after
+  const std::string g = out + "/pretrain/gd", l = out + "/pretrain/gd+lr@l3";
+  const std::string g_log = slurp(g + "/log.txt");  // the k-NN probe, before and after
   EXPECT_NE(g_log.find("knn step 0 partition_accuracy "), std::string::npos) << g_log;
   EXPECT_NE(g_log.find("knn step 3 partition_accuracy "), std::string::npos) << g_log;
-  EXPECT_TRUE(exists(out + "/pretrain-global/pictures/embeddings_step0.png"));
-  EXPECT_TRUE(exists(out + "/pretrain-global/pictures/embeddings_step3.png"));
-  EXPECT_TRUE(exists(out + "/pretrain-global/pictures/similarity_step0.png"));
-  EXPECT_TRUE(exists(out + "/pretrain-global/pictures/similarity_step3.png"));
-  const std::string l_log = slurp(out + "/pretrain-local/log.txt");  // the retrieval probe, before and after
+  EXPECT_TRUE(exists(g + "/pictures/embeddings_step0.png"));
+  EXPECT_TRUE(exists(g + "/pictures/embeddings_step3.png"));
+  EXPECT_TRUE(exists(g + "/pictures/similarity_step0.png"));
+  EXPECT_TRUE(exists(g + "/pictures/similarity_step3.png"));
+  const std::string l_log = slurp(l + "/log.txt");  // the retrieval probe, before and after
   EXPECT_NE(l_log.find("retrieval step 0 region_accuracy "), std::string::npos) << l_log;
   EXPECT_NE(l_log.find("retrieval step 2 region_accuracy "), std::string::npos) << l_log;
   EXPECT_NE(l_log.find(" class_accuracy "), std::string::npos) << l_log;
-  EXPECT_TRUE(exists(out + "/pretrain-local/pictures/similarity_maps_step0.png"));
-  EXPECT_TRUE(exists(out + "/pretrain-local/pictures/similarity_maps_step2.png"));
-  for (const char* stage : {"pretrain-global", "pretrain-local"}) {
-    EXPECT_TRUE(exists(out + "/" + stage + "/checkpoints/final.safetensors"));
-    EXPECT_TRUE(exists(out + "/" + stage + "/config.json"));
-    EXPECT_TRUE(exists(out + "/" + stage + "/env.json"));
-    EXPECT_NE(slurp(out + "/" + stage + "/log.txt").find("step 1/"), std::string::npos);
+  EXPECT_TRUE(exists(l + "/pictures/similarity_maps_step0.png"));
+  EXPECT_TRUE(exists(l + "/pictures/similarity_maps_step2.png"));
+  for (const std::string& stage : {g, l}) {
+    EXPECT_TRUE(exists(stage + "/checkpoints/final.safetensors"));
+    EXPECT_TRUE(exists(stage + "/config.json"));
+    EXPECT_TRUE(exists(stage + "/env.json"));
+    EXPECT_TRUE(exists(stage + "/probe.json"));  // the last probe readings, beside the Dice in the table
+    EXPECT_NE(slurp(stage + "/log.txt").find("step 1/"), std::string::npos);
   }
-  const std::string ft = out + "/finetune/global_local/tr1_c1";
+  EXPECT_NE(md.find("k-NN partition accuracy "), std::string::npos) << md;
+  EXPECT_NE(md.find("region retrieval accuracy "), std::string::npos) << md;
+  EXPECT_NE(md.find("## Per class"), std::string::npos) << md;
+  EXPECT_NE(md.find("| tr1 RV | tr1 Myo | tr1 LV |"), std::string::npos) << md;
+  const std::string ft = out + "/finetune/gd+lr@l3/tr1_c1";
   EXPECT_TRUE(exists(ft + "/checkpoints/best.safetensors"));
   const auto summary = nlohmann::json::parse(slurp(ft + "/eval/summary.json"));
   ASSERT_TRUE(summary.contains("foreground_mean_dice"));
@@ -159,7 +166,7 @@ TEST_F(Pipeline, ReproduceWritesTheTableAndEveryRunFolder) {
   const Result again = run("reproduce --config " + config + " --data " + data + " --out " + out);
   ASSERT_EQ(again.status, 0) << again.output;
   for (const char* what : {"pretrain-global: ", "pretrain-local: ", "finetune: "})
-    EXPECT_NE(again.output.find(std::string(what) + out), std::string::npos) << what << again.output;
+    EXPECT_NE(again.output.find(std::string(what) + out + "/"), std::string::npos) << what << again.output;
   EXPECT_EQ(changed_files(before, cs::testing_io::stage_files_of(out)), "");
 
   // predict keeps the input's geometry.
@@ -192,7 +199,7 @@ TEST_F(Pipeline, ReproduceSideBySideEqualsOneAtATime) {
   EXPECT_NE(b.output.find("stage 3: 3 fine-tuning runs, " + at_a_time), std::string::npos) << b.output;
   EXPECT_EQ(slurp(one + "/results.csv"), slurp(side + "/results.csv"));
   EXPECT_NE(slurp(side + "/results.md").find("(fine-tuning runs " + at_a_time + ")"), std::string::npos);
-  for (const char* init : {"random", "global", "global_local"}) {
+  for (const char* init : {"random", "gd", "gd+lr@l3"}) {
     const std::string run_dir = std::string("/finetune/") + init + "/tr1_c1";
     expect_same_final_weights(one + run_dir, side + run_dir);
     // Its block: the title, then the run's own lines up to its evaluation, nothing in between.

@@ -24,6 +24,7 @@
 #include "nn/safetensors.h"
 #include "ops/ops.h"
 #include "support/io_test_util.h"
+#include "support/phantom_slices.h"
 #include "support/step_test_util.h"
 
 namespace cs {
@@ -228,25 +229,7 @@ TEST(PretextBatches, TheInpaintingLossIgnoresEverythingOutsideTheMask) {
 
 // ---- learning: each task on phantom slices, scored on volumes it never saw
 
-// The preprocessed slices (32 x 32 at 8 mm, as the command tests) of phantom patients [first, last].
-std::vector<SliceStack> phantom_stacks(int first, int last) {
-  PhantomOptions o;
-  o.patients = 20;
-  o.seed = 3;
-  PreprocessParams p = dataset_params("acdc");
-  p.out_h = p.out_w = 32;
-  p.target_dx = p.target_dy = 8.0;
-  std::vector<SliceStack> stacks;
-  for (int id = first; id <= last; ++id) {
-    const PhantomPatient pt = make_phantom_patient(id, o);
-    LoadedCase c;
-    c.id = phantom_patient_name(id);
-    c.image = pt.ed.image;
-    c.label = pt.ed.label;
-    stacks.push_back(prepare_case(c, p, false).stack);
-  }
-  return stacks;
-}
+using testing_phantom::phantom_stacks;
 
 struct Learned {
   PretextProbeReading before, after;
@@ -402,6 +385,9 @@ TEST_F(PretextCommand, EachTaskIsARunFolderThatFineTuningStartsFromAndEvaluates)
     EXPECT_NE(log.find("step 4/4 loss "), std::string::npos) << log;
     const std::string score = task == "rotation" ? " rotation_accuracy " : " reconstruction_mse ";
     for (int s = 0; s <= 4; ++s) EXPECT_NE(log.find(fmt::format("probe step {}{}", s, score)), std::string::npos) << log;
+    for (const char* picture : {"pretext_step0.png", "pretext_step4.png"})  // the task's input, target and output
+      EXPECT_TRUE(std::filesystem::exists(run + "/pictures/" + picture)) << picture;
+    EXPECT_TRUE(load_json(run + "/probe.json").contains("readings"));  // the last reading, for a table
 
     ASSERT_EQ(finetune[task].status, 0) << finetune[task].out << finetune[task].err;
     const std::string ft = finetune_of(task), ft_log = read_text(ft + "/log.txt");

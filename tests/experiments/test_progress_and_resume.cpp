@@ -115,7 +115,7 @@ TEST_F(ProgressAndResume, ThreadsAboveTheCoresAreCappedWithOneWarning) {
       fmt::format("warning: threads = 1024 is more than the {} hardware threads of this machine; using {}\n", cores,
                   cores);
   EXPECT_EQ(count_of(rep_result.err, warning), 1u) << rep_result.err;  // five stages, one warning
-  EXPECT_EQ(load_json(rep + "/pretrain-global/env.json")["threads"], cores);
+  EXPECT_EQ(load_json(rep + "/pretrain/gd/env.json")["threads"], cores);
   EXPECT_EQ(load_json(rep + "/finetune/random/tr1_c1/env.json")["threads"], cores);
 }
 
@@ -167,9 +167,9 @@ TEST_F(ProgressAndResume, ResumeOnAFolderWithoutARunIsAnError) {
 // was (everything finished: nothing is trained or rewritten), instead of refusing every stage.
 TEST_F(ProgressAndResume, AMovedReproduceFolderResumes) {
   ASSERT_EQ(rep_result.status, 0) << rep_result.out << rep_result.err;
-  EXPECT_EQ(load_json(rep + "/pretrain-local/config.json")["init"], "../pretrain-global");
-  EXPECT_EQ(load_json(rep + "/finetune/global_local/tr1_c1/config.json")["init"], "../../../pretrain-local");
-  EXPECT_EQ(load_json(rep + "/pretrain-local/config.json")["data"], fs::canonical(data).string());  // outside it
+  EXPECT_EQ(load_json(rep + "/pretrain/gd+lr@l3/config.json")["init"], "../gd");
+  EXPECT_EQ(load_json(rep + "/finetune/gd+lr@l3/tr1_c1/config.json")["init"], "../../../pretrain/gd+lr@l3");
+  EXPECT_EQ(load_json(rep + "/pretrain/gd+lr@l3/config.json")["data"], fs::canonical(data).string());  // outside it
   const std::string copy = *tmp / "rep_copy", moved = *tmp / "elsewhere/rep_moved";
   fs::copy(rep, copy, fs::copy_options::recursive);
   fs::create_directories(*tmp / "elsewhere");
@@ -177,12 +177,13 @@ TEST_F(ProgressAndResume, AMovedReproduceFolderResumes) {
   const auto files = stage_files_of(moved);
   RunResult r = run_contraseg(rep_args + moved);
   ASSERT_EQ(r.status, 0) << r.out << r.err;
-  for (const char* stage : {"pretrain-global", "pretrain-local", "finetune"})
-    EXPECT_NE(r.out.find(fmt::format("{}: {}/{}", stage, moved, stage)), std::string::npos) << r.out;
+  for (const auto& [stage, folder] : std::map<std::string, std::string>{
+           {"pretrain-global", "pretrain/gd"}, {"pretrain-local", "pretrain/gd+lr@l3"}, {"finetune", "finetune/"}})
+    EXPECT_NE(r.out.find(fmt::format("{}: {}/{}", stage, moved, folder)), std::string::npos) << r.out;
   EXPECT_EQ(count_of(r.out, "is finished; nothing to train"), 5u) << r.out;
   EXPECT_EQ(stage_files_of(moved), files);  // nothing trained, nothing rewritten
   // evaluate reads a moved run's relative paths in its folder.
-  r = run_contraseg("evaluate --run " + moved + "/finetune/global/tr1_c1 --out " + *tmp / "moved_eval");
+  r = run_contraseg("evaluate --run " + moved + "/finetune/gd/tr1_c1 --out " + *tmp / "moved_eval");
   EXPECT_EQ(r.status, 0) << r.out << r.err;
 }
 
@@ -196,7 +197,7 @@ TEST_F(ProgressAndResume, AMovedDemoFolderResumes) {
       "--set finetune.bn_batches=1 --set reproduce.labeled=tr1 --set reproduce.combs=c1";
   RunResult r = run_contraseg("demo --out " + before + tiny);
   ASSERT_EQ(r.status, 0) << r.out << r.err;
-  EXPECT_EQ(load_json(before + "/pretrain-global/config.json")["data"], "../data");
+  EXPECT_EQ(load_json(before + "/pretrain/gd/config.json")["data"], "../../data");
   fs::rename(before, after);
   const auto files = files_of(after + "/finetune");
   r = run_contraseg("demo --out " + after + tiny);
@@ -239,9 +240,9 @@ TEST_F(ProgressAndResume, EverySuggestedOptionExistsInItsCommand) {
   ASSERT_EQ(rep_result.status, 0) << rep_result.out << rep_result.err;
   r = run_contraseg(rep_args + rep + " --set seed=7");  // the folder's runs were made with another seed
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.err.find(rep + "/pretrain-global: holds a run made with other settings"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(rep + "/pretrain/gd: holds a run made with other settings"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("seed: 0 -> 7"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("choose another --out (or delete " + rep + "/pretrain-global"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("choose another --out (or delete " + rep + "/pretrain/gd"), std::string::npos) << r.err;
   expect_options_exist("reproduce", r.err);
 
   // device = cuda where there is no GPU: each command that can say it takes --device.

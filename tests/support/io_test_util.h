@@ -89,11 +89,11 @@ inline std::map<std::string, std::string> files_of(const std::string& dir) {
   return files;
 }
 
-// files_of() of the stage folders of a reproduce or demo folder `out` (pretrain-global,
-// pretrain-local, finetune), by path relative to `out`.
+// files_of() of the run folders of a reproduce or demo folder `out` (pretrain/*, finetune/*/*), by
+// path relative to `out`.
 inline std::map<std::string, std::string> stage_files_of(const std::string& out) {
   std::map<std::string, std::string> files;
-  for (const std::string stage : {"pretrain-global", "pretrain-local", "finetune"})
+  for (const std::string stage : {"pretrain", "finetune"})
     for (const auto& [path, stamp] : files_of(out + "/" + stage)) files[stage + "/" + path] = stamp;
   return files;
 }
