@@ -12,7 +12,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 dest="$here/docs/img/demo"
 
 die() { echo "tutorial-pictures: $*" >&2; exit 1; }
-[ -f "$run/results.md" ] || die "$run has no results.md: run \`contraseg demo --out $run\` to the end first"
+compgen -G "$run/results*.md" >/dev/null ||
+  die "$run has no results table: run \`contraseg demo --out $run\` to the end first"
 
 # The last step's picture of a stage: the highest N of prefix_stepN.png.
 last_step() {
@@ -23,7 +24,6 @@ last_step() {
 }
 
 mkdir -p "$dest"
-rm -f "$dest"/*.png
 g="$run/pretrain/gd/pictures" l="$run/pretrain/gd+lr@l3/pictures"
 gend=$(last_step "$g" embeddings) lend=$(last_step "$l" similarity_maps)
 for what in embeddings similarity; do
@@ -32,7 +32,12 @@ for what in embeddings similarity; do
 done
 cp "$l/similarity_maps_step0.png" "$dest/local_similarity_maps_before.png"
 cp "$l/similarity_maps_step${lend}.png" "$dest/local_similarity_maps_after.png"
-cp "$run/pictures/validation_${pick}.png" "$dest/validation_${pick}.png"
+# The default table's validation curves (a preset's are in pictures/PRESET/).
+if [ -f "$run/pictures/validation_${pick}.png" ]; then
+  cp "$run/pictures/validation_${pick}.png" "$dest/validation_${pick}.png"
+else
+  echo "tutorial-pictures: $run has no default table (contraseg demo without --table): validation_${pick}.png left as it was" >&2
+fi
 # The overlay of one test case, for each initialisation.
 overlay=$(ls "$run/finetune/random/$pick/eval/pictures" | grep -m1 "^${case_id}_slice[0-9]*\.png$") ||
   die "$run/finetune/random/$pick/eval/pictures has no overlay of case $case_id"

@@ -262,8 +262,10 @@ std::string run_reproduce(const Settings& settings, const ReproduceOptions& opt)
       validation.push_back(read_validation_curve(jobs[i].dir + "/log.txt"));
       validation.back().name = jobs[i].row->label;
     }
-    make_dirs(opt.out + "/pictures");
-    write_curve_png(fmt::format("{}/pictures/validation_{}_{}.png", opt.out, jobs[first].tr, jobs[first].comb),
+    // A preset's pictures in their own folder: the tables of one folder do not overwrite each other's.
+    const std::string pictures = opt.out + "/pictures" + (table.table.empty() ? "" : "/" + table.table);
+    make_dirs(pictures);
+    write_curve_png(fmt::format("{}/validation_{}_{}.png", pictures, jobs[first].tr, jobs[first].comb),
                     validation, {fmt::format("Validation foreground Dice, {} {}", jobs[first].tr, jobs[first].comb),
                                  "step", "Dice"});
   }

@@ -96,6 +96,8 @@ TEST(Tables, ComparisonAndAblationWriteEveryRowOverTheReleasedProtocolSharingRun
     }
     EXPECT_EQ(count_of(main_table, "\n| "), rows.size() + 1) << md;  // the header and the rows
     EXPECT_NE(md.find("tr8 c1,c2,c3 (3 of the 3 the split defines)"), std::string::npos) << md;
+    // Each table's validation curves in its own folder: the second does not overwrite the first's.
+    EXPECT_TRUE(std::filesystem::exists(out + "/pictures/" + table + "/validation_tr8_c3.png"));
     const std::string csv = read_text(out + "/results-" + table + ".csv");
     EXPECT_EQ(count_of(csv, "\n"), 1 + rows.size() * 13) << csv;  // one line per run
   }
