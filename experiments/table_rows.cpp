@@ -45,7 +45,7 @@ TableRow plan_row(TablePlan& plan, const std::string& row, const RowMethods& met
     return {row, global_label(row), add_run(plan, {row, global_label(row), PretrainKind::Global, row, 0, ""})};
   // global+local[@lN]
   const size_t plus = row.find('+');
-  if (plus == std::string::npos) throw bad_row(row, methods, "is no method");
+  if (plus == std::string::npos) throw bad_row(row, methods, "is neither a row nor a table");
   const std::string global = row.substr(0, plus);
   std::string local = row.substr(plus + 1);
   if (const size_t at = local.find("@l"); at != std::string::npos) {
