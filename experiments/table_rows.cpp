@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-
 namespace cs {
 namespace {
 
@@ -53,11 +52,12 @@ TableRow plan_row(TablePlan& plan, const std::string& row, const RowMethods& met
     local.resize(at);
     if (digits.empty() || digits.size() > 1 || !std::isdigit(static_cast<unsigned char>(digits[0])) ||
         digits[0] - '0' < 1 || digits[0] - '0' > max_blocks)
-      throw bad_row(row, methods, fmt::format("has l = '{}': the local loss pre-trains 1 to {} decoder blocks", digits,
-                                     max_blocks));
+      throw bad_row(row, methods,
+                    fmt::format("has l = '{}': the local loss pre-trains 1 to {} decoder blocks", digits, max_blocks));
     blocks = digits[0] - '0';
   }
-  if (!is_one_of(global, methods.global)) throw bad_row(row, methods, fmt::format("starts with '{}', no global method", global));
+  if (!is_one_of(global, methods.global))
+    throw bad_row(row, methods, fmt::format("starts with '{}', no global method", global));
   if (!is_one_of(local, methods.local)) throw bad_row(row, methods, fmt::format("ends with '{}', no local method", local));
   const std::string name = fmt::format("{}+{}@l{}", global, local, blocks);
   const std::string label = fmt::format("{} + {} (l={})", global_label(global), local_label(local), blocks);
