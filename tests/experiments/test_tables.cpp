@@ -18,13 +18,9 @@ namespace cs {
 namespace {
 
 using testing_io::RunResult;
+using testing_io::read_text;
 using testing_io::run_contraseg;
 using testing_io::TempDir;
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
 
 size_t count_of(const std::string& text, const std::string& part) {
   size_t n = 0;
@@ -109,6 +105,44 @@ TEST(Tables, ComparisonAndAblationWriteEveryRowOverTheReleasedProtocolSharingRun
     EXPECT_TRUE(std::filesystem::exists(out + "/pretrain/" + std::string(name) + "/probe.json")) << name;
   }
   EXPECT_EQ(nlohmann::json::parse(read_text(out + "/pretrain/gd+ld@l3/config.json"))["init"], "../gd");
+}
+
+// Misuse of --table and of `contraseg table`: a clear error and a non-zero exit before any work,
+// nothing created.
+TEST(Tables, MisuseIsAClearErrorThatCreatesNothing) {
+  TempDir tmp;
+  const std::string out = tmp / "runs";
+  RunResult r = run_contraseg("reproduce --config " + std::string(CONTRASEG_SOURCE_DIR) +
+                              "/experiments/configs/acdc.json --data " + tmp / "nowhere" + " --out " + out +
+                              " --table paper-foo");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--table: reproduce.rows: 'paper-foo' is neither a row nor a table"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+
+  r = run_contraseg("table " + tmp / "nowhere");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find(tmp / "nowhere/results.csv: no such table; run contraseg reproduce --out"), std::string::npos)
+      << r.err;
+  r = run_contraseg("table");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("name at least one reproduce folder"), std::string::npos) << r.err;
+
+  std::filesystem::create_directories(tmp / "acdc");
+  std::ofstream(tmp / "acdc/results.csv") << "dataset,init,labeled,comb,foreground_mean_dice\nacdc,random,tr1,c1,0.5\n";
+  std::ofstream(tmp / "taken.md") << "mine";
+  r = run_contraseg("table " + tmp / "acdc" + " --out " + tmp / "taken.md");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("taken.md: exists already"), std::string::npos) << r.err;
+  EXPECT_EQ(read_text(tmp / "taken.md"), "mine");
+  r = run_contraseg("table " + tmp / "acdc" + " --out " + tmp / "no_such_folder/t.md");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("no_such_folder"), std::string::npos) << r.err;
+  r = run_contraseg("table " + tmp / "acdc" + " --table paper-main");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("results-paper-main.csv: no such table"), std::string::npos) << r.err;
+  r = run_contraseg("table " + tmp / "acdc" + " --out " + tmp / "t.md");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(read_text(tmp / "t.md").find("| random init | 0.500 ± 0.000 (n=1) |"), std::string::npos);
 }
 
 }  // namespace
