@@ -12,6 +12,7 @@
 #include "experiments/pipeline/folder_lock.h"
 #include "experiments/pipeline/reproduce.h"
 #include "experiments/pipeline/run_folder.h"
+#include "experiments/pipeline/slurm_grid.h"
 
 namespace cs {
 namespace {
@@ -28,17 +29,59 @@ CommandSpec reproduce_spec() {
           "the decoder depth l of L^R), paper-comparison (rotation, context restoration, inpainting, G^R,\n"
           "G^D + L^R). Rows: random | gr | gd- | gd | GLOBAL+lr|ld[@lN] | rotation | restoration | inpainting.\n"
           "Re-running on the same DIR skips finished parts and resumes a killed one; tables run into one\n"
-          "DIR share their runs.\n",
+          "DIR share their runs.\n"
+          "--executor slurm writes DIR/slurm/<table>/: an sbatch script per pre-training, a job array of the\n"
+          "fine-tuning runs and a table job, chained with afterok, and submits what is not finished\n"
+          "(docs/cluster.md). --status prints the state of every task of the grids submitted into DIR.\n"
+          "On SIGTERM or SIGUSR1 a run saves a checkpoint and the command exits with status 75 (requeue).\n",
           {config_option("JSON config (experiments/configs/*.json)"), set_option(), data_option(),
            option("out", "DIR", "folder of the runs and the table"), table_option(), device_option(),
-           verbose_option()}};
+           verbose_option(),
+           choice("executor", {"local", "slurm"}, "where the runs train: this machine (default) or Slurm jobs"),
+           option("partition", "NAME", "slurm: the partition of every job"),
+           option("account", "NAME", "slurm: the account of every job"),
+           option("time", "D-HH:MM:SS", "slurm: each job's time limit (a run near it checkpoints and requeues)"),
+           option("gpus-per-task", "N", "slurm: --gres=gpu:N for each training job (default 0)"),
+           option("cpus-per-task", "N", "slurm: CPU threads of each training job (default 1)"),
+           option("array-limit", "N", "slurm: at most N fine-tuning jobs at once (default: no limit)"),
+           repeatable("sbatch-line", "LINE", "slurm: one more #SBATCH line in every script, e.g. --qos=normal"),
+           flag("dry-run", "slurm: write the scripts and print the sbatch commands, submit nothing"),
+           flag("wait", "slurm: return when the grid's jobs have left the queue, with its status"),
+           flag("status", "the state of the grids submitted into --out (only --out is needed)"),
+           option("task", "ID", "run one task of the grid: pretrain:NAME, finetune:I or table (the jobs run this)")}};
 }
 
 int cmd_reproduce(const Args& a) {
+  if (a.flag("status")) return grid_status(a.require("out"));
   a.require("config");
+  const bool slurm = a.get("executor", "local") == "slurm";
+  for (const char* key : {"partition", "account", "time", "gpus-per-task", "cpus-per-task", "array-limit",
+                          "sbatch-line", "dry-run", "wait"})
+    if (!slurm && (a.has(key) || a.flag(key)))
+      throw UsageError(fmt::format("--{} is an option of --executor slurm", key));
+  if (slurm && a.has("task")) throw UsageError("--task runs one task on this machine; leave out --executor slurm");
   const Settings settings = resolve_settings(resolve_config(a));
-  std::printf("reproduce: resolved config\n%s", settings.config.to_text().c_str());
   ReproduceOptions opt{a.require("out"), a.command_line(), !a.flag("verbose")};
+  if (a.has("task")) {
+    run_reproduce_task(settings, opt, a.get("task", ""));
+    return 0;
+  }
+  if (slurm) {
+    SlurmOptions s;
+    s.partition = a.get("partition", "");
+    s.account = a.get("account", "");
+    s.time = a.get("time", "");
+    s.gpus_per_task = a.get_int("gpus-per-task", 0);
+    s.cpus_per_task = a.get_int("cpus-per-task", 1);
+    s.array_limit = a.get_int("array-limit", 0);
+    if (s.gpus_per_task < 0 || s.cpus_per_task < 1 || s.array_limit < 0)
+      throw UsageError("--gpus-per-task and --array-limit take 0 or more, --cpus-per-task 1 or more");
+    s.sbatch_lines = a.all("sbatch-line");
+    s.dry_run = a.flag("dry-run");
+    s.wait = a.flag("wait");
+    return submit_grid(settings, opt, s);
+  }
+  std::printf("reproduce: resolved config\n%s", settings.config.to_text().c_str());
   std::printf("\n%s", run_reproduce(settings, opt).c_str());
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "experiments/cli/cli.h"
+#include "experiments/pipeline/preemption.h"
 
 namespace {
 
@@ -72,6 +73,9 @@ int run_command(const cs::CommandInfo& c, int argc, char** argv) {
       return 0;
     }
     return c.run(args);
+  } catch (const cs::Preempted& e) {
+    std::fprintf(stderr, "contraseg %s: %s\n", argv[0], e.what());
+    return cs::kRequeueExitCode;
   } catch (const cs::UsageError& e) {
     std::fprintf(stderr, "contraseg %s: error: %s\n", argv[0], e.what());
     return 2;

@@ -28,11 +28,10 @@
 namespace cs {
 namespace {
 
-// One fine-tuning run of the table, and its test score once it has run.
+// One fine-tuning run of the table.
 struct FinetuneJob {
   const TableRow* row;
   std::string tr, comb, dir;
-  RunScore score;
 };
 
 std::string pretrain_dir(const std::string& out, const std::string& name) { return out + "/pretrain/" + name; }
@@ -181,66 +180,188 @@ std::vector<std::pair<std::string, std::string>> reproduce_cells(const Splits& s
   return cells;
 }
 
+namespace {
+
+// A reproduce folder's plan: the table's cells, and its fine-tuning runs in the table's order
+// (set, combination, initialisation), each with its folder.
+struct Grid {
+  Grid(const Settings& settings, const std::string& out) : data(settings), table(settings.reproduce.table) {
+    cells = reproduce_cells(data.splits(), settings.reproduce.labeled, settings.reproduce.combs, missing);
+    check_table_inputs(data, cells);
+    for (int c = 1; c < data.num_classes(); ++c) classes.push_back(class_name(data.params(), c));
+    for (const auto& [tr, comb] : cells)
+      for (const auto& row : table.rows)
+        jobs.push_back({&row, tr, comb, fmt::format("{}/finetune/{}/{}_{}", out, row.key, tr, comb)});
+  }
+  const DataSource data;
+  const TablePlan& table;
+  std::vector<std::string> missing;  // asked combinations the split lacks
+  std::vector<std::pair<std::string, std::string>> cells;
+  std::vector<std::string> classes;  // the foreground classes' names, as the evaluations write them
+  std::vector<FinetuneJob> jobs;
+};
+
+StageOptions stage_options(const ReproduceOptions& opt, const std::string& dir, const std::string& init) {
+  StageOptions s;
+  s.out = dir;
+  s.init = init;
+  s.existing = Existing::ResumeOrStart;  // a killed earlier attempt continues, a finished one is kept
+  s.command_line = opt.command_line;
+  s.quiet = opt.quiet;
+  return s;
+}
+
+// Pre-training i of the table; its stage is called finished or not: its run folder checks that it
+// was made with this config (a finished one returns at once).
+void pretrain(const Settings& settings, const ReproduceOptions& opt, const PretrainRun& p) {
+  const std::string dir = pretrain_dir(opt.out, p.name), after = p.after.empty() ? "" : pretrain_dir(opt.out, p.after);
+  const Settings run = settings.with_pretraining(p, "reproduce.rows");
+  if (p.kind == PretrainKind::Global) run_pretrain_global(run, stage_options(opt, dir, ""));
+  if (p.kind == PretrainKind::Local) run_pretrain_local(run, stage_options(opt, dir, after));
+  if (p.kind == PretrainKind::Pretext) run_pretrain_pretext(run, stage_options(opt, dir, ""));
+}
+
+// Fine-tuning run `job` (and its evaluation); threads > 0: on that many threads.
+void finetune(const Settings& settings, const ReproduceOptions& opt, const FinetuneJob& job, int threads) {
+  Settings run = settings.with_labeled_set(job.tr, job.comb, "reproduce");
+  if (threads > 0) run = run.with_threads(threads, "reproduce.workers");
+  run_finetune(run, stage_options(opt, job.dir, job.row->init.empty() ? "" : pretrain_dir(opt.out, job.row->init)));
+}
+
+// The table from the runs' evaluations: OUT/<results_stem>.md and .csv, and the rows' validation
+// curves in OUT/pictures[/PRESET]. `how`: the footer's line on where and how the runs trained.
+std::string write_table(const Settings& settings, const ReproduceOptions& opt, Grid& grid, const std::string& how) {
+  std::vector<std::string> unfinished;
+  for (const auto& job : grid.jobs)
+    if (!path_exists(job.dir + "/eval/summary.json")) unfinished.push_back(job.dir);
+  if (!unfinished.empty())
+    throw std::runtime_error(fmt::format("the table needs every fine-tuning run evaluated; {} of {} are not: {}",
+                                         unfinished.size(), grid.jobs.size(), fmt::join(unfinished, ", ")));
+  const TablePlan& table = grid.table;
+  ResultsTable results;
+  results.title = fmt::format("{} results ({} mode){}", settings.data.dataset, compat_name(settings.run.compat),
+                              table.table.empty() ? "" : ", table " + table.table);
+  results.sets = settings.reproduce.labeled;
+  results.classes = grid.classes;
+  results.plan = &table;
+  const size_t per_cell = table.rows.size();
+  for (size_t first = 0; first < grid.jobs.size(); first += per_cell) {
+    std::vector<Series> validation;  // the rows' validation curves, for one picture per cell
+    for (size_t i = first; i < first + per_cell; ++i) {
+      const FinetuneJob& job = grid.jobs[i];
+      RunScore score = read_run_score(job.dir + "/eval/summary.json", grid.classes);
+      score.row = job.row->key;
+      score.tr = job.tr;
+      score.comb = job.comb;
+      results.runs.push_back(score);
+      validation.push_back(read_validation_curve(job.dir + "/log.txt"));
+      validation.back().name = job.row->label;
+    }
+    // A preset's pictures in their own folder: the tables of one folder do not overwrite each other's.
+    const std::string pictures = opt.out + "/pictures" + (table.table.empty() ? "" : "/" + table.table);
+    make_dirs(pictures);
+    const FinetuneJob& job = grid.jobs[first];
+    write_curve_png(fmt::format("{}/validation_{}_{}.png", pictures, job.tr, job.comb), validation,
+                    {fmt::format("Validation foreground Dice, {} {}", job.tr, job.comb), "step", "Dice"});
+  }
+  for (const auto& p : table.pretrain) {
+    const std::string record = pretrain_dir(opt.out, p.name) + "/probe.json";
+    if (path_exists(record)) results.probes.push_back({p.name, read_probe_record(record)});
+  }
+  results.notes.push_back(protocol_note(grid.data.splits(), settings.reproduce.labeled, grid.cells));
+  for (const auto& m : grid.missing) results.notes.push_back("Note: " + m + ".");
+  results.footer = fmt::format(
+      "Runs: {0}/pretrain/<pre-training>/ and {0}/finetune/<row>/<set>_<comb>/ (each with eval/summary.json and "
+      "eval/pictures/).\n{1}\n",
+      opt.out, how);
+  const std::string md = results_markdown(results), stem = opt.out + "/" + results_stem(table);
+  write_file_atomic(stem + ".md", md);
+  write_file_atomic(stem + ".csv", results_csv(results, settings.data.dataset));
+  return md;
+}
+
+}  // namespace
+
+std::vector<GridTask> reproduce_tasks(const Settings& settings, const std::string& out) {
+  const Grid grid(settings, out);
+  std::vector<GridTask> tasks;
+  for (const auto& p : grid.table.pretrain)
+    tasks.push_back({"pretrain:" + p.name, fmt::format("pre-training {} ({})", p.name, kind_name(p.kind)),
+                     pretrain_dir(out, p.name), p.after.empty() ? std::vector<std::string>{}
+                                                                : std::vector<std::string>{"pretrain:" + p.after}});
+  std::vector<std::string> all;
+  for (size_t i = 0; i < grid.jobs.size(); ++i) {
+    const FinetuneJob& job = grid.jobs[i];
+    std::vector<std::string> after;
+    for (const PretrainRun* p : grid.table.chain(*job.row)) after.push_back("pretrain:" + p->name);
+    tasks.push_back({fmt::format("finetune:{}", i), fmt::format("{}, {} {}", job.row->label, job.tr, job.comb),
+                     job.dir, after});
+    all.push_back(tasks.back().id);
+  }
+  tasks.push_back({"table", "the table " + results_stem(grid.table), out + "/" + results_stem(grid.table) + ".md", all});
+  return tasks;
+}
+
+void run_reproduce_task(const Settings& settings, const ReproduceOptions& opt, const std::string& task) {
+  Grid grid(settings, opt.out);
+  const RunTree tree(opt.out);
+  const auto refuse = [&] {
+    return std::invalid_argument(fmt::format(
+        "--task {}: no such task of this grid; its tasks are pretrain:NAME ({}), finetune:0..{} and table", task,
+        fmt::join([&] {
+          std::vector<std::string> names;
+          for (const auto& p : grid.table.pretrain) names.push_back(p.name);
+          return names;
+        }(), ", "),
+        grid.jobs.size() - 1));
+  };
+  if (task == "table") {
+    write_table(settings, opt, grid, "Runs trained as separate jobs; each run's machine is in its env.json.");
+    std::printf("table: %s/%s.md\n", opt.out.c_str(), results_stem(grid.table).c_str());
+  } else if (task.rfind("pretrain:", 0) == 0) {
+    const auto p = std::find_if(grid.table.pretrain.begin(), grid.table.pretrain.end(),
+                                [&](const PretrainRun& r) { return "pretrain:" + r.name == task; });
+    if (p == grid.table.pretrain.end()) throw refuse();
+    pretrain(settings, opt, *p);
+  } else if (task.rfind("finetune:", 0) == 0) {
+    const std::string index = task.substr(9);
+    if (index.empty() || index.size() > 6 || index.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(index) >= grid.jobs.size())
+      throw refuse();
+    finetune(settings, opt, grid.jobs[std::stoul(index)], 0);
+  } else {
+    throw refuse();
+  }
+}
+
 std::string run_reproduce(const Settings& settings, const ReproduceOptions& opt) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  const auto& sets = settings.reproduce.labeled;
-  const auto& combs = settings.reproduce.combs;
-  const DataSource data(settings);
-  std::vector<std::string> missing;
-  const auto cells = reproduce_cells(data.splits(), sets, combs, missing);
-  check_table_inputs(data, cells);
-  for (const auto& m : missing) say("note: " + m);
+  Grid grid(settings, opt.out);
+  for (const auto& m : grid.missing) say("note: " + m);
   const FolderLock lock(opt.out, opt.command_line);  // one reproduce per folder
   const RunTree tree(opt.out);  // its runs record the paths inside it relative: the folder can move
   settings.config.with_absolute_paths().save(opt.out + "/config.json");
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
-  auto stage_opt = [&](const std::string& dir, const std::string& init) {
-    StageOptions s;
-    s.out = dir;
-    s.init = init;
-    s.existing = Existing::ResumeOrStart;  // a killed earlier attempt continues, a finished one is kept
-    s.command_line = opt.command_line;
-    s.quiet = opt.quiet;
-    return s;
-  };
-  const TablePlan& table = settings.reproduce.table;
-  // Every pre-training once, each after the one it starts from; every stage is called, finished or
-  // not: its run folder checks that it was made with this config (a finished one returns at once).
+  const TablePlan& table = grid.table;
+  // Every pre-training once, each after the one it starts from.
   for (size_t i = 0; i < table.pretrain.size(); ++i) {
     const PretrainRun& p = table.pretrain[i];
-    const std::string dir = pretrain_dir(opt.out, p.name), after = p.after.empty() ? "" : pretrain_dir(opt.out, p.after);
     std::printf("[%5.0fs] pre-training %zu/%zu: %s (%s) -> %s\n", elapsed(), i + 1, table.pretrain.size(),
-                p.name.c_str(), kind_name(p.kind), dir.c_str());
-    const Settings run = settings.with_pretraining(p, "reproduce.rows");
-    if (p.kind == PretrainKind::Global) run_pretrain_global(run, stage_opt(dir, ""));
-    if (p.kind == PretrainKind::Local) run_pretrain_local(run, stage_opt(dir, after));
-    if (p.kind == PretrainKind::Pretext) run_pretrain_pretext(run, stage_opt(dir, ""));
+                p.name.c_str(), kind_name(p.kind), pretrain_dir(opt.out, p.name).c_str());
+    pretrain(settings, opt, p);
   }
-  std::vector<std::string> classes;  // the foreground classes' names, as the evaluations write them
-  for (int c = 1; c < data.num_classes(); ++c) classes.push_back(class_name(data.params(), c));
-  std::vector<FinetuneJob> jobs;  // in the table's order: set, combination, initialisation
-  for (const auto& [tr, comb] : cells)
-    for (const auto& row : table.rows)
-      jobs.push_back({&row, tr, comb, fmt::format("{}/finetune/{}/{}_{}", opt.out, row.key, tr, comb), {}});
+  auto& jobs = grid.jobs;
   const SideBySide plan = side_by_side(settings, jobs.size());
   const auto has_work = [](const FinetuneJob& job) { return !path_exists(job.dir + "/eval/summary.json"); };
   RunsLeft left(jobs.size(), std::count_if(jobs.begin(), jobs.end(), has_work));
   std::printf("[%5.0fs] stage 3: %zu fine-tuning runs, %s (%zu rows x %zu labelled sets)\n", elapsed(), jobs.size(),
-              plan.workers > 1 ? describe(plan).c_str() : "one at a time", table.rows.size(), cells.size());
+              plan.workers > 1 ? describe(plan).c_str() : "one at a time", table.rows.size(), grid.cells.size());
   run_side_by_side(
       jobs.size(), plan.workers,
       [&](size_t i) {
-        FinetuneJob& job = jobs[i];
-        Settings run = settings.with_labeled_set(job.tr, job.comb, "reproduce");
-        if (plan.workers > 1) run = run.with_threads(plan.threads, "reproduce.workers");
-        const bool work = has_work(job);
-        const std::string init = job.row->init.empty() ? "" : pretrain_dir(opt.out, job.row->init);
-        run_finetune(run, stage_opt(job.dir, init));  // and its evaluation
-        job.score = read_run_score(job.dir + "/eval/summary.json", classes);
-        job.score.row = job.row->key;
-        job.score.tr = job.tr;
-        job.score.comb = job.comb;
+        const bool work = has_work(jobs[i]);
+        finetune(settings, opt, jobs[i], plan.workers > 1 ? plan.threads : 0);
         say(fmt::format("[{:5.0f}s] {}", elapsed(), left.done(work)));
       },
       [&](size_t i) {
@@ -248,44 +369,14 @@ std::string run_reproduce(const Settings& settings, const ReproduceOptions& opt)
         return fmt::format("[{:5.0f}s] stage 3 ({}/{}): {}, {} {} -> {}", elapsed(), i + 1, jobs.size(),
                            job.row->label, job.tr, job.comb, job.dir);
       });
-  ResultsTable results;
-  results.title = fmt::format("{} results ({} mode){}", settings.data.dataset, compat_name(settings.run.compat),
-                              table.table.empty() ? "" : ", table " + table.table);
-  results.sets = sets;
-  results.classes = classes;
-  results.plan = &table;
-  const size_t per_cell = table.rows.size();
-  for (size_t first = 0; first < jobs.size(); first += per_cell) {
-    std::vector<Series> validation;  // the rows' validation curves, for one picture per cell
-    for (size_t i = first; i < first + per_cell; ++i) {
-      results.runs.push_back(jobs[i].score);
-      validation.push_back(read_validation_curve(jobs[i].dir + "/log.txt"));
-      validation.back().name = jobs[i].row->label;
-    }
-    // A preset's pictures in their own folder: the tables of one folder do not overwrite each other's.
-    const std::string pictures = opt.out + "/pictures" + (table.table.empty() ? "" : "/" + table.table);
-    make_dirs(pictures);
-    write_curve_png(fmt::format("{}/validation_{}_{}.png", pictures, jobs[first].tr, jobs[first].comb),
-                    validation, {fmt::format("Validation foreground Dice, {} {}", jobs[first].tr, jobs[first].comb),
-                                 "step", "Dice"});
-  }
-  for (const auto& p : table.pretrain) {
-    const std::string record = pretrain_dir(opt.out, p.name) + "/probe.json";
-    if (path_exists(record)) results.probes.push_back({p.name, read_probe_record(record)});
-  }
-  results.notes.push_back(protocol_note(data.splits(), sets, cells));
-  for (const auto& m : missing) results.notes.push_back("Note: " + m + ".");
   // A table is a measurement of one machine: floating-point results differ between CPUs.
-  results.footer = fmt::format(
-      "Runs: {0}/pretrain/<pre-training>/ and {0}/finetune/<row>/<set>_<comb>/ (each with eval/summary.json and "
-      "eval/pictures/).\nMachine: {1}, {2} thread{5}{3}; this invocation took {4:.1f} minutes.\n",
-      opt.out, device_description(checked_device(settings)), omp_get_max_threads(),
-      plan.workers > 1 ? " (fine-tuning runs " + describe(plan) + ")" : "", elapsed() / 60,
-      omp_get_max_threads() == 1 ? "" : "s");
-  const std::string md = results_markdown(results), stem = opt.out + "/" + results_stem(table);
-  write_file_atomic(stem + ".md", md);
-  write_file_atomic(stem + ".csv", results_csv(results, settings.data.dataset));
-  std::printf("[%5.0fs] done: %s.md\n", elapsed(), stem.c_str());
+  const std::string md = write_table(
+      settings, opt, grid,
+      fmt::format("Machine: {}, {} thread{}{}; this invocation took {:.1f} minutes.",
+                  device_description(checked_device(settings)), omp_get_max_threads(),
+                  omp_get_max_threads() == 1 ? "" : "s",
+                  plan.workers > 1 ? " (fine-tuning runs " + describe(plan) + ")" : "", elapsed() / 60));
+  std::printf("[%5.0fs] done: %s/%s.md\n", elapsed(), opt.out.c_str(), results_stem(table).c_str());
   return md;
 }
 

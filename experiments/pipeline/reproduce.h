@@ -32,6 +32,23 @@ std::vector<std::pair<std::string, std::string>> reproduce_cells(const Splits& s
 // "results-<preset>" for a preset, so that the tables of one folder sit side by side.
 std::string results_stem(const TablePlan& table);
 
+// One unit of work of a reproduce folder, as the executors (experiments/pipeline/slurm_grid.h)
+// schedule it: each pre-training, each fine-tuning run (with its evaluation), and the table.
+struct GridTask {
+  std::string id;     // "pretrain:gd", "finetune:3" (in the table's order), "table"
+  std::string title;  // "pre-training gd (global)", "G^D + L^R, tr1 c2"
+  std::string dir;    // its run folder; for the table, its markdown file
+  std::vector<std::string> after;  // the ids it needs finished first
+};
+// The tasks of the table settings.reproduce asks for in `out`, pre-trainings first (each after the
+// one it starts from), the table last. Checks the split and every case as run_reproduce does.
+std::vector<GridTask> reproduce_tasks(const Settings& settings, const std::string& out);
+
+// Runs one task (GridTask::id) through the same code as run_reproduce: the run folder's lock, config
+// check, skip-if-finished and resume; "table" needs every fine-tuning run evaluated. Unlike
+// run_reproduce it does not lock the whole folder, so that the tasks of a grid run at once.
+void run_reproduce_task(const Settings& settings, const ReproduceOptions& opt, const std::string& task);
+
 // Runs (or, when re-run on the same folder, resumes or skips) every part and writes
 // OUT/<results_stem>.md and .csv. Runs already in OUT are shared: a row whose pre-training or
 // fine-tuning another table trained there reuses it. Returns the markdown table.

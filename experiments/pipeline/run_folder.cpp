@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -60,6 +61,9 @@ std::string environment_json(const Settings& settings, const std::string& comman
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   j["host"] = host;
+  // Which job and GPUs of a cluster trained it (the Slurm executor; CUDA_VISIBLE_DEVICES also locally).
+  for (const char* var : {"SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "CUDA_VISIBLE_DEVICES"})
+    if (const char* v = std::getenv(var)) j[var] = v;
   return j.dump(2) + "\n";
 }
 
@@ -228,10 +232,14 @@ void remove_stale_temp_files(const std::string& dir) {
 
 void remove_run_files(const std::string& dir) {
   namespace fs = std::filesystem;
-  for (const char* name : {"config.json", "env.json", "log.txt", "checkpoints", "eval"}) {
+  std::vector<fs::path> files;
+  for (const char* name : {"config.json", "env.json", "log.txt", "checkpoints", "eval"}) files.push_back(fs::path(dir) / name);
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0) files.push_back(entry.path());
+  for (const auto& file : files) {
     std::error_code ec;
-    fs::remove_all(fs::path(dir) / name, ec);
-    if (ec) throw std::runtime_error(fmt::format("{}/{}: cannot remove: {}", dir, name, ec.message()));
+    fs::remove_all(file, ec);
+    if (ec) throw std::runtime_error(fmt::format("{}: cannot remove: {}", file.string(), ec.message()));
   }
 }
 
@@ -349,6 +357,7 @@ void RunFolder::start() {
   log_ = std::fopen((dir_ + "/log.txt").c_str(), resuming_ ? "a" : "w");
   if (!log_)
     throw std::runtime_error(fmt::format("{}/log.txt: cannot open for writing: {}", dir_, std::strerror(errno)));
+  events_ = std::make_unique<EventWriter>(dir_);
   started_ = true;
 }
 
@@ -361,6 +370,26 @@ void RunFolder::log_step(int step, int total, double loss, double ms, double ips
   log_line(fmt::format("step {}/{} loss {:.6f} ms/step {:.1f} images/s {:.1f} eta {}", step, total, loss, ms, ips,
                        eta_s < 0 ? "?" : format_duration(eta_s)),
            echo);
+  scalar("train/loss", step, loss);
+  scalar("train/images_per_second", step, ips);
+  scalar("train/learning_rate", step, settings_.learning_rate(stage_));
+}
+
+void RunFolder::scalar(const std::string& tag, int step, double value) {
+  if (events_) events_->scalar(tag, step, value);
+}
+
+void RunFolder::picture(const std::string& tag, int step, const std::string& png_path) {
+  if (!events_) return;
+  std::ifstream f(png_path, std::ios::binary);
+  const std::string png((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  // The size is in the IHDR chunk: 8 bytes of signature, 8 of chunk header, then width and height.
+  if (png.size() < 24 || png.compare(1, 3, "PNG") != 0) throw std::runtime_error(png_path + ": not a PNG file");
+  const auto be32 = [&](size_t at) {
+    return static_cast<int>((uint8_t(png[at]) << 24) | (uint8_t(png[at + 1]) << 16) | (uint8_t(png[at + 2]) << 8) |
+                            uint8_t(png[at + 3]));
+  };
+  events_->image(tag, step, png, be32(20), be32(16));
 }
 
 void RunFolder::log_line(const std::string& line, bool echo) {

@@ -12,6 +12,9 @@
 //                 "step 120/600 loss 0.412331 ms/step 812.4 images/s 24.6 eta 6m46s"
 //                 (step k of N; eta: the time left at the pace of this process so far)
 //   checkpoints/  latest (+ previous), best, final .safetensors, each with the config hash
+//   events.out.tfevents.*  TensorBoard: the logged scalars (training loss, learning rate, images/s,
+//                 validation Dice, the probes) and the pictures, one file per process that trained
+//                 the run (`tensorboard --logdir` over a reproduce folder shows every run)
 // On a terminal a progress line with the ETA is redrawn in place.
 //
 // The config hash binds a folder's weights to the settings that made them: it covers the keys
@@ -30,6 +33,8 @@
 
 #include "experiments/settings.h"
 #include "experiments/pipeline/folder_lock.h"
+#include "experiments/pipeline/preemption.h"
+#include "io/formats/tfevents.h"
 
 namespace cs {
 
@@ -97,11 +102,14 @@ class RunFolder {
   // resuming). Nothing may be written into the folder before; a finished run is not started.
   void start();
   // Runs `body` (the stage after start()); an error it throws is written to log.txt as well,
-  // so that the folder says why its run stopped, then passed on.
+  // so that the folder says why its run stopped, then passed on (a preemption is no error: the
+  // loop logged it).
   template <typename Body>
   void logging_errors(Body&& body) {
     try {
       body();
+    } catch (const Preempted&) {
+      throw;
     } catch (const std::exception& e) {
       log_line(std::string("error: ") + e.what(), false);
       throw;
@@ -122,6 +130,10 @@ class RunFolder {
   void log_step(int step, int total, double loss, double ms_per_step, double images_per_s, double eta_s,
                 bool echo = true);
   void log_line(const std::string& line, bool echo = true);
+  // Into the run's TensorBoard event file (nothing before start() or for a finished run). tag:
+  // "group/name", e.g. "validation/foreground_dice"; png_path: a PNG file the stage wrote.
+  void scalar(const std::string& tag, int step, double value);
+  void picture(const std::string& tag, int step, const std::string& png_path);
   void progress(int step, int total, double loss, double ms_per_step);
   void end_progress();
 
@@ -140,6 +152,7 @@ class RunFolder {
   std::string dir_, hash_;
   bool finished_ = false, resuming_ = false, started_ = false;
   std::FILE* log_ = nullptr;
+  std::unique_ptr<EventWriter> events_;
   bool progress_open_ = false;
 };
 

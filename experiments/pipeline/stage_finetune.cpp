@@ -1,7 +1,9 @@
 // Stage 3 (docs/method.md §4): fine-tune the whole UNet with the Dice loss on a few labelled volumes, from
 // pre-trained weights or from scratch, keeping the checkpoint with the best validation Dice. The
 // step itself is in stage_step.cpp.
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -55,8 +57,17 @@ void run_finetune(const Settings& settings, const StageOptions& opt) {
     if (path_exists(run.path("eval")))
       say(fmt::format("finetune: {} holds its evaluation already (contraseg evaluate --overwrite replaces it)",
                       run.path("eval")));
-    else
-      run_evaluate(settings, opt.out, run.path("eval"));
+    else {
+      const EvalResult r = run_evaluate(settings, opt.out, run.path("eval"));
+      // Into the event file when this process trained the run (a finished one's folder is left as it is).
+      run.scalar("evaluation/test_foreground_dice", f.iterations, r.foreground_mean_dice);
+      std::vector<std::string> pictures;
+      for (const auto& e : std::filesystem::directory_iterator(run.path("eval/pictures")))
+        if (e.path().extension() == ".png") pictures.push_back(e.path().string());
+      std::sort(pictures.begin(), pictures.end());
+      for (const auto& p : pictures)
+        run.picture("evaluation/" + std::filesystem::path(p).stem().string(), f.iterations, p);
+    }
   };
   if (c->finished()) {
     evaluate_once();
@@ -89,6 +100,7 @@ void run_finetune(const Settings& settings, const StageOptions& opt) {
       const bool better = result.best_step < 0 || d > result.best_val_dice + 1e-7;
       run.log_line(fmt::format("validate step {} foreground_dice {:.4f}{}", s + 1, d, better ? " best" : ""),
                    !opt.quiet);
+      run.scalar("validation/foreground_dice", s + 1, d);
       if (better) {
         result.best_val_dice = d;
         result.best_step = s + 1;

@@ -2,7 +2,10 @@
 // contrastive pre-training of the first l decoder blocks on the frozen encoder (§3), and the
 // pretext-task pre-training they are compared with (§8). The steps themselves are the methods'
 // (experiments/methods/).
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -39,6 +42,30 @@ MoreLists probe_lists(int every, const std::string& key, bool labels) {
   };
 }
 
+// "k-NN partition accuracy" -> "k-nn_partition_accuracy": a TensorBoard tag.
+std::string tag_name(std::string name) {
+  for (char& ch : name) ch = ch == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return name;
+}
+
+// The pictures a probe drew after `steps` steps (pictures/NAME_stepN.png) into the event file, as NAME.
+void send_pictures(RunFolder& run, int steps) {
+  namespace fs = std::filesystem;
+  const std::string suffix = fmt::format("_step{}.png", steps);
+  std::error_code ec;
+  std::vector<fs::path> pictures;
+  for (const auto& e : fs::directory_iterator(run.path("pictures"), ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      pictures.push_back(e.path());
+  }
+  std::sort(pictures.begin(), pictures.end());  // a fixed order, whatever the file system's
+  for (const auto& p : pictures) {
+    const std::string name = p.filename().string();
+    run.picture("pictures/" + name.substr(0, name.size() - suffix.size()), steps, p.string());
+  }
+}
+
 // A probe reads the held-out measures of a stage after `steps` steps.
 using Probe = std::function<std::vector<ProbeReading>(int steps)>;
 
@@ -53,7 +80,11 @@ void train_stage(const Settings& settings, const StageOptions& opt, StageContext
   RunFolder& run = c.run;
   StageStep& step = *c.step;
   std::vector<ProbeReading> last;
-  const auto read = [&](int steps) { last = probe(steps); };
+  const auto read = [&](int steps) {
+    last = probe(steps);
+    for (const auto& r : last) run.scalar("probe/" + tag_name(r.name), steps, r.value);
+    send_pictures(run, steps);
+  };
   run.start();
   run.logging_errors([&] {
     run.log_line(fmt::format("{}: {}, {} iterations", name, step.description(), iterations), !console_quiet());

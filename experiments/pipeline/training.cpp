@@ -14,7 +14,9 @@
 #include <omp.h>
 
 #include "experiments/pipeline/data.h"
+#include "experiments/pipeline/preemption.h"
 #include "nn/checkpoint.h"
+#include "ops/cpu_threads.h"
 #include "ops/precision.h"
 #ifdef CONTRASEG_CUDA
 #include "ops/cuda/conv_plan.h"
@@ -50,7 +52,7 @@ int thread_count(const Settings& settings) {
 }
 
 void apply_threads(const Settings& settings) {
-  if (settings.run.threads > 0) omp_set_num_threads(thread_count(settings));
+  if (settings.run.threads > 0) set_cpu_threads(thread_count(settings));
 }
 
 namespace {
@@ -99,6 +101,7 @@ void run_loop(const Settings& settings, RunFolder& run, StageStep& step, const L
   UNet& model = step.model();
   Adam& adam = step.adam();
   const Stage stage = step.stage();
+  const PreemptionGuard preemption;  // SIGTERM, SIGUSR1: checkpoint and stop (preemption.h)
   const int start = resume ? resume_from_checkpoint(run, model, adam, stage) : 0;
   if (settings.run.precision == Precision::BF16) run.log_line(bf16_description(settings.run.device), !quiet);
   const int every = std::max(1, settings.run.checkpoint_every);
@@ -129,9 +132,17 @@ void run_loop(const Settings& settings, RunFolder& run, StageStep& step, const L
     if (spec.validate && spec.validate_every > 0 &&
         ((s + 1) % spec.validate_every == 0 || s + 1 == spec.iterations))
       spec.validate(s);
-    if ((s + 1) % every == 0 && s + 1 < spec.iterations)
+    const std::string signal = preemption_signal();
+    if (((s + 1) % every == 0 || !signal.empty()) && s + 1 < spec.iterations)
       save_checkpoint_rotating(run.checkpoint("latest"), run.checkpoint("previous"), model.params(), &adam,
                                checkpoint_metadata(settings, stage, s, run.config_hash()));
+    if (!signal.empty() && s + 1 < spec.iterations) {
+      run.end_progress();
+      run.log_line(fmt::format("preempted: {} after step {}/{}; saved {}; a resumed run continues from there", signal,
+                               s + 1, spec.iterations, run.checkpoint("latest")));
+      preemption_handled();
+      throw Preempted(fmt::format("{}: preempted ({}) after step {}; resume it to continue", run.dir(), signal, s + 1));
+    }
     if (step_hook()) step_hook()(s + 1);
   }
   run.end_progress();

@@ -18,7 +18,7 @@ Device checked_device(const Settings& settings);
 // The threads a run uses: `threads`, capped at the machine's hardware threads (with one warning
 // on stderr naming the asked and the used value); with threads = 0, OpenMP's default.
 int thread_count(const Settings& settings);
-void apply_threads(const Settings& settings);  // omp_set_num_threads(thread_count) when threads > 0
+void apply_threads(const Settings& settings);  // set_cpu_threads(thread_count) when threads > 0
 
 struct LoopSpec {
   int iterations = 0;

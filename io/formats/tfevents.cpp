@@ -100,7 +100,7 @@ EventWriter::EventWriter(const std::string& dir) {
   gethostname(host, sizeof host - 1);
   const auto seconds =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  path_ = dir + "/events.out.tfevents." + std::to_string(seconds) + "." + host;
+  path_ = dir + "/events.out.tfevents." + std::to_string(seconds) + "." + host + "." + std::to_string(getpid());
   file_ = std::fopen(path_.c_str(), "ab");
   if (!file_) throw std::runtime_error(path_ + ": cannot be created: " + std::strerror(errno));
   std::string version;

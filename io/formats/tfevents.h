@@ -24,7 +24,7 @@ std::string tf_record(const std::string& data);
 // std::runtime_error naming the file and the record's offset.
 std::vector<std::string> read_tf_records(const std::string& path);
 
-// Appends events to DIR/events.out.tfevents.<seconds>.<host> (a new file per writer), each record
+// Appends events to DIR/events.out.tfevents.<seconds>.<host>.<pid> (a new file per writer), each record
 // flushed as it is written so that a killed run keeps every whole event.
 class EventWriter {
  public:

@@ -22,6 +22,7 @@
 
 #include "experiments/pipeline/folder_lock.h"
 #include "io/formats/nifti.h"
+#include "io/formats/tfevents.h"
 #include "nn/safetensors.h"
 #include "support/io_test_util.h"
 
@@ -225,6 +226,36 @@ TEST_F(Pipeline, ResumeAfterAKillEndsWithTheSameWeights) {
   ASSERT_EQ(resumed.status, 0) << resumed.output;
   EXPECT_NE(slurp(b + "/log.txt").find("resumed finetune at step 4"), std::string::npos);
   expect_same_final_weights(a, b);
+}
+
+// Slurm's warning before a time limit (SIGUSR1; SIGTERM alike): the run saves a checkpoint after the
+// step in progress and exits with the requeue status; resumed, it ends with the weights of an
+// uninterrupted run. Each process that trained it wrote its TensorBoard events.
+TEST_F(Pipeline, ASignalCheckpointsExitsWithTheRequeueStatusAndTheRunResumes) {
+  const std::string a = dir + "/sig_a", b = dir + "/sig_b";
+  const std::string args = "finetune --config " + config + " --data " + data + " --quiet --out ";
+  ASSERT_EQ(run(args + a).status, 0);
+  const Result signalled = run(args + b, "CONTRASEG_SIGNAL_AFTER_STEP=2", CONTRASEG_KILLABLE_BINARY);
+  EXPECT_EQ(signalled.status, 75) << signalled.output;
+  EXPECT_NE(signalled.output.find("preempted (SIGUSR1) after step 3"), std::string::npos) << signalled.output;
+  EXPECT_FALSE(exists(b + "/checkpoints/final.safetensors"));
+  EXPECT_NE(slurp(b + "/log.txt").find("preempted: SIGUSR1 after step 3/6"), std::string::npos);
+  const Result resumed = run(args + b + " --resume");
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_NE(slurp(b + "/log.txt").find("resumed finetune at step 3"), std::string::npos);
+  expect_same_final_weights(a, b);
+  // The events: a file per process, with the scalars and the evaluation's pictures.
+  std::vector<std::string> events;
+  for (const auto& e : std::filesystem::directory_iterator(b))
+    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) events.push_back(e.path().string());
+  ASSERT_EQ(events.size(), 2u);
+  std::string all;
+  for (const auto& file : events)
+    for (const auto& record : cs::read_tf_records(file)) all += record;
+  for (const char* tag : {"train/loss", "train/learning_rate", "train/images_per_second",
+                          "validation/foreground_dice", "evaluation/test_foreground_dice", "evaluation/loss", "brain.Event:2"})
+    EXPECT_NE(all.find(tag), std::string::npos) << tag;
+  EXPECT_NE(all.find("\x89PNG"), std::string::npos);  // an image summary
 }
 
 // The probes read the model between steps; the weights they leave are those of a run without them.
