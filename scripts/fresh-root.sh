@@ -70,7 +70,7 @@ fi
 
 root="$(mktemp -d /tmp/contraseg-fresh-root/root.XXXXXX)" || cannot "mktemp failed"
 log="${log:-/tmp/contraseg-fresh-root/$sha.log}"
-mounts=(out dev proc)
+mounts=(out dev proc sys)
 for d in "${binds[@]+"${binds[@]}"}"; do
   case "$d" in /*) ;; *) echo "fresh-root: --bind $d: give an absolute folder" >&2; exit 2 ;; esac
   [ -d "$d" ] || { echo "fresh-root: --bind $d: no such folder" >&2; exit 2; }
@@ -94,7 +94,9 @@ for d in "${copies[@]+"${copies[@]}"}"; do
   [ -d "$top/$d" ] || { echo "fresh-root: --copy $d: no such folder in $top" >&2; exit 2; }
   mkdir -p "$root/src/$(dirname "$d")" && cp -a "$top/$d" "$root/src/$d"
 done
-mount -t proc proc "$root/proc" && mount --bind /dev "$root/dev" || cannot "mounting /proc and /dev failed"
+# /sys too: slurmd (scripts/slurm-local.sh) reads the machine's topology there.
+mount -t proc proc "$root/proc" && mount -t sysfs sysfs "$root/sys" && mount --bind /dev "$root/dev" ||
+  cannot "mounting /proc, /sys and /dev failed"
 for d in "${binds[@]+"${binds[@]}"}"; do
   { mkdir -p "$root$d" && mount --bind "$d" "$root$d" && mount -o remount,bind,ro "$root$d"; } ||
     cannot "cannot mount $d read-only in the root"

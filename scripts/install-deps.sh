@@ -25,6 +25,9 @@ PACKAGES=(
 ITK_PACKAGES=(
   libinsighttoolkit5-dev # ITK: N4 bias-field correction (preprocess --n4, n4 = true); CONTRASEG_WITH_ITK
 )
+# Not in --list either: a private single-node cluster for the Slurm executor's tests
+# (scripts/slurm-local.sh); the GPU check does not run them.
+SLURM_PACKAGES=(slurmctld slurmd slurm-client munge)
 
 if [ "${1:-}" = "--list" ]; then
   echo "${PACKAGES[@]}"
@@ -32,7 +35,7 @@ if [ "${1:-}" = "--list" ]; then
 fi
 
 missing=()
-for p in "${TOOLCHAIN[@]}" "${PACKAGES[@]}" "${ITK_PACKAGES[@]}"; do
+for p in "${TOOLCHAIN[@]}" "${PACKAGES[@]}" "${ITK_PACKAGES[@]}" "${SLURM_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

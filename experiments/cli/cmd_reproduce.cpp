@@ -46,13 +46,13 @@ CommandSpec reproduce_spec() {
            option("array-limit", "N", "slurm: at most N fine-tuning jobs at once (default: no limit)"),
            repeatable("sbatch-line", "LINE", "slurm: one more #SBATCH line in every script, e.g. --qos=normal"),
            flag("dry-run", "slurm: write the scripts and print the sbatch commands, submit nothing"),
-           flag("wait", "slurm: return when the grid's jobs have left the queue, with its status"),
+           flag("wait", "slurm, --status: return when the grid's jobs have left the queue, with its status"),
            flag("status", "the state of the grids submitted into --out (only --out is needed)"),
            option("task", "ID", "run one task of the grid: pretrain:NAME, finetune:I or table (the jobs run this)")}};
 }
 
 int cmd_reproduce(const Args& a) {
-  if (a.flag("status")) return grid_status(a.require("out"));
+  if (a.flag("status")) return grid_status(a.require("out"), a.flag("wait"));
   a.require("config");
   const bool slurm = a.get("executor", "local") == "slurm";
   for (const char* key : {"partition", "account", "time", "gpus-per-task", "cpus-per-task", "array-limit",

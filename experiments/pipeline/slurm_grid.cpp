@@ -211,7 +211,8 @@ std::string now_utc() {
 std::vector<std::string> queued_jobs(const std::string& manifest, const std::map<std::string, QueueEntry>& q) {
   std::vector<std::string> left;
   if (!path_exists(manifest)) return left;
-  for (const auto& t : read_manifest(manifest).at("tasks"))
+  const nlohmann::json m = read_manifest(manifest);
+  for (const auto& t : m.at("tasks"))
     if (!t.at("job").get<std::string>().empty() && in_queue(q, t.at("job")))
       left.push_back(t.at("job").get<std::string>());
   return left;
@@ -390,29 +391,10 @@ int submit_grid(const Settings& settings, const ReproduceOptions& opt, const Slu
               tasks.size() - 1 - pretrain.size() - finetune.size() == 1 ? "" : "s", opt.out.c_str(), opt.out.c_str());
   std::fflush(stdout);
   if (!slurm.wait) return 0;
-  // --wait: until none of the grid's jobs is in the queue, a line whenever the counts change.
-  const auto t0 = std::chrono::steady_clock::now();
-  std::string last;
-  for (;;) {
-    const auto q = read_queue();
-    std::map<std::string, int> counts;
-    for (const auto& t : m["tasks"])
-      if (const QueueEntry* e = t["job"].get<std::string>().empty() ? nullptr : in_queue(q, t["job"])) ++counts[e->state];
-    if (counts.empty()) break;
-    std::vector<std::string> parts;
-    for (const auto& [state, n] : counts) parts.push_back(fmt::format("{} {}", n, state));
-    const std::string line = fmt::format("{}", fmt::join(parts, ", "));
-    if (line != last)
-      std::printf("[%5.0fs] grid: %s\n",
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), line.c_str());
-    std::fflush(stdout);
-    last = line;
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-  }
-  return grid_status(opt.out) == 0 && path_exists(tasks.back().dir) ? 0 : 1;
+  return grid_status(opt.out, true) == 0 && path_exists(tasks.back().dir) ? 0 : 1;
 }
 
-int grid_status(const std::string& out) {
+int grid_status(const std::string& out, bool wait) {
   std::vector<std::string> manifests;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(out + "/slurm", ec))
@@ -422,12 +404,42 @@ int grid_status(const std::string& out) {
                                          "submit one with contraseg reproduce --executor slurm --out {}",
                                          out, out, out));
   std::sort(manifests.begin(), manifests.end());
+  std::vector<std::string> jobs;  // every job of every grid
+  for (const auto& path : manifests) {
+    const nlohmann::json m = read_manifest(path);
+    for (const auto& t : m.at("tasks"))
+      if (!t.at("job").get<std::string>().empty()) jobs.push_back(t.at("job"));
+  }
+  // --wait: until none of the jobs is in the queue, a line whenever the counts change.
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::string last; wait;) {
+    const auto q = read_queue();
+    std::map<std::string, int> counts;
+    for (const auto& job : jobs)
+      if (const QueueEntry* e = in_queue(q, job)) ++counts[e->state];
+    if (counts.empty()) break;
+    std::vector<std::string> parts;
+    for (const auto& [state, n] : counts) parts.push_back(fmt::format("{} {}", n, state));
+    const std::string line = fmt::format("{}", fmt::join(parts, ", "));
+    if (line != last)
+      std::printf("[%5.0fs] grid: %s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                  line.c_str());
+    std::fflush(stdout);
+    last = line;
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
   std::map<std::string, QueueEntry> queue;
-  const bool can_read = on_path("squeue");
-  if (can_read) queue = read_queue();
+  std::string unreadable;
+  try {
+    queue = read_queue();
+  } catch (const std::exception& e) {
+    unreadable = e.what();
+  }
   int failed = 0;
-  for (const auto& m : manifests) std::printf("%s", describe_grid(m, can_read ? &queue : nullptr, failed).c_str());
-  if (!can_read) std::printf("(squeue not found: queued and running jobs are not shown)\n");
+  for (const auto& m : manifests)
+    std::printf("%s", describe_grid(m, unreadable.empty() ? &queue : nullptr, failed).c_str());
+  if (!unreadable.empty())
+    std::printf("(queued and running jobs are not shown: %s)\n", unreadable.substr(0, unreadable.find('\n')).c_str());
   return failed > 0 ? 1 : 0;
 }
 

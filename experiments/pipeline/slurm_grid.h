@@ -32,9 +32,10 @@ struct SlurmOptions {
 int submit_grid(const Settings& settings, const ReproduceOptions& opt, const SlurmOptions& slurm);
 
 // The state of every task of every grid submitted into `out`, from the run folders, the tasks'
-// exit statuses and the queue (squeue, scontrol; no accounting needed). Returns 1 when a task
-// failed or a job ended without finishing its task, else 0.
-int grid_status(const std::string& out);
+// exit statuses and the queue (squeue, scontrol; no accounting needed); with `wait`, once none of
+// their jobs is left in the queue (a line whenever the counts of queued and running jobs change).
+// Returns 1 when a task failed or a job ended without finishing its task, else 0.
+int grid_status(const std::string& out, bool wait = false);
 
 // A path or word for a POSIX shell, in single quotes.
 std::string shell_quote(const std::string& s);
