@@ -39,18 +39,20 @@ Device parse_device(const std::string& s) {
   throw std::invalid_argument("unknown device '" + s + "' (expected cpu or cuda)");
 }
 
-bool cuda_available() {
+int cuda_device_count() {
 #ifdef CONTRASEG_CUDA
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
     cudaGetLastError();
-    return false;
+    return 0;
   }
-  return n > 0;
+  return n;
 #else
-  return false;
+  return 0;
 #endif
 }
+
+bool cuda_available() { return cuda_device_count() > 0; }
 
 void device_synchronize(Device d) {
 #ifdef CONTRASEG_CUDA

@@ -12,6 +12,8 @@ Device parse_device(const std::string& s);  // "cpu" | "cuda"; throws on anythin
 
 // True when the CUDA backend is compiled in and at least one GPU is visible.
 bool cuda_available();
+// The GPUs visible to this process (CUDA_VISIBLE_DEVICES applies); 0 without the CUDA backend.
+int cuda_device_count();
 // Waits until every op queued on the device has finished (nothing to wait for on the CPU).
 void device_synchronize(Device d);
 // Subnormal floats are flushed to zero (FTZ and DAZ) in every thread of a program that links

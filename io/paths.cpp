@@ -39,4 +39,11 @@ void require_new_output_file(const std::string& file, bool overwrite) {
   require_output_folder(file);
 }
 
+std::string this_executable() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) throw std::runtime_error("cannot find the running program's file (/proc/self/exe)");
+  return std::string(buf, static_cast<size_t>(n));
+}
+
 }  // namespace cs

@@ -15,4 +15,7 @@ void require_output_folder(const std::string& file);
 // output never replaces a file the user did not ask to replace.
 void require_new_output_file(const std::string& file, bool overwrite);
 
+// The running program's own file (/proc/self/exe), to start it again as a child or a job.
+std::string this_executable();
+
 }  // namespace cs

@@ -10,6 +10,7 @@
 #include "experiments/pipeline/data.h"
 #include "experiments/pipeline/synth_dataset.h"
 #include "experiments/pipeline/folder_lock.h"
+#include "experiments/pipeline/gpu_pool.h"
 #include "experiments/pipeline/reproduce.h"
 #include "experiments/pipeline/run_folder.h"
 #include "experiments/pipeline/slurm_grid.h"
@@ -33,11 +34,13 @@ CommandSpec reproduce_spec() {
           "--executor slurm writes DIR/slurm/<table>/: an sbatch script per pre-training, a job array of the\n"
           "fine-tuning runs and a table job, chained with afterok, and submits what is not finished\n"
           "(docs/cluster.md). --status prints the state of every task of the grids submitted into DIR.\n"
+          "--gpus 0,1 trains on this machine's GPUs, a run per GPU at a time (device = cuda).\n"
           "On SIGTERM or SIGUSR1 a run saves a checkpoint and the command exits with status 75 (requeue).\n",
           {config_option("JSON config (experiments/configs/*.json)"), set_option(), data_option(),
            option("out", "DIR", "folder of the runs and the table"), table_option(), device_option(),
            verbose_option(),
            choice("executor", {"local", "slurm"}, "where the runs train: this machine (default) or Slurm jobs"),
+           option("gpus", "LIST", "local: train on these GPUs (0,1,... or all), one run per GPU at a time"),
            option("partition", "NAME", "slurm: the partition of every job"),
            option("account", "NAME", "slurm: the account of every job"),
            option("time", "D-HH:MM:SS", "slurm: each job's time limit (a run near it checkpoints and requeues)"),
@@ -59,11 +62,18 @@ int cmd_reproduce(const Args& a) {
                           "sbatch-line", "dry-run", "wait"})
     if (!slurm && (a.has(key) || a.flag(key)))
       throw UsageError(fmt::format("--{} is an option of --executor slurm", key));
-  if (slurm && a.has("task")) throw UsageError("--task runs one task on this machine; leave out --executor slurm");
+  if (slurm && (a.has("task") || a.has("gpus")))
+    throw UsageError(fmt::format("--{} is an option of the local executor; leave out --executor slurm",
+                                 a.has("task") ? "task" : "gpus"));
   const Settings settings = resolve_settings(resolve_config(a));
   ReproduceOptions opt{a.require("out"), a.command_line(), !a.flag("verbose")};
   if (a.has("task")) {
     run_reproduce_task(settings, opt, a.get("task", ""));
+    return 0;
+  }
+  if (a.has("gpus")) {
+    const auto gpus = parse_gpu_list(a.get("gpus", ""));
+    std::printf("\n%s", run_reproduce_on_gpus(settings, opt, gpus).c_str());
     return 0;
   }
   if (slurm) {

@@ -282,6 +282,18 @@ std::string write_table(const Settings& settings, const ReproduceOptions& opt, G
 
 }  // namespace
 
+bool task_finished(const GridTask& t) {
+  if (t.id.rfind("pretrain:", 0) == 0) return path_exists(checkpoint_path(t.dir, "final"));
+  if (t.id.rfind("finetune:", 0) == 0) return path_exists(t.dir + "/eval/summary.json");
+  return path_exists(t.dir);
+}
+
+std::string task_file_name(const std::string& id) {
+  std::string s = id;
+  std::replace(s.begin(), s.end(), ':', '_');
+  return s;
+}
+
 std::vector<GridTask> reproduce_tasks(const Settings& settings, const std::string& out) {
   const Grid grid(settings, out);
   std::vector<GridTask> tasks;

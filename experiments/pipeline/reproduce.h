@@ -40,6 +40,12 @@ struct GridTask {
   std::string dir;    // its run folder; for the table, its markdown file
   std::vector<std::string> after;  // the ids it needs finished first
 };
+// Whether a task's work is in its folder: a pre-training's final checkpoint, a fine-tuning run's
+// evaluation, the table's file.
+bool task_finished(const GridTask& task);
+// A task's id as a file name: "pretrain:gd+lr@l3" -> "pretrain_gd+lr@l3".
+std::string task_file_name(const std::string& id);
+
 // The tasks of the table settings.reproduce asks for in `out`, pre-trainings first (each after the
 // one it starts from), the table last. Checks the split and every case as run_reproduce does.
 std::vector<GridTask> reproduce_tasks(const Settings& settings, const std::string& out);

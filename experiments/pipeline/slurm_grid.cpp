@@ -48,26 +48,6 @@ bool on_path(const std::string& program) {
   return run_command("command -v " + program + " >/dev/null").status == 0;
 }
 
-std::string this_executable() {
-  char buf[4096];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) throw std::runtime_error("cannot find the contraseg executable (/proc/self/exe)");
-  return std::string(buf, static_cast<size_t>(n));
-}
-
-// A task's state file in state/: its id with ':' as '_' (pretrain_gd+lr@l3, finetune_3, table).
-std::string state_name(const std::string& id) {
-  std::string s = id;
-  std::replace(s.begin(), s.end(), ':', '_');
-  return s;
-}
-
-bool task_done(const GridTask& t) {
-  if (t.id == "table") return path_exists(t.dir);
-  if (t.id.rfind("pretrain:", 0) == 0) return path_exists(checkpoint_path(t.dir, "final"));
-  return path_exists(t.dir + "/eval/summary.json");
-}
-
 // "0,2,5-7": the indices as Slurm's --array takes them.
 std::string index_ranges(const std::vector<size_t>& ix) {
   std::vector<std::string> parts;
@@ -228,12 +208,12 @@ std::string describe_grid(const std::string& manifest_path, const std::map<std::
   for (const auto& t : m.at("tasks")) {
     const GridTask task{t.at("id"), t.at("title"), t.at("dir"), {}};
     const std::string job = t.at("job");
-    const std::string exit_line = read_line(dir + "/state/" + state_name(task.id));
+    const std::string exit_line = read_line(dir + "/state/" + task_file_name(task.id));
     const int rc = exit_line.empty() ? -1 : std::atoi(exit_line.c_str());
     const QueueEntry* e = q && !job.empty() ? in_queue(*q, job) : nullptr;
     std::string state;
     ++total;
-    if (task_done(task) && !e) {
+    if (task_finished(task) && !e) {
       state = "done";
       ++done;
     } else if (e) {
@@ -243,7 +223,7 @@ std::string describe_grid(const std::string& manifest_path, const std::map<std::
     } else if (rc > 0 && rc != kRequeueExitCode) {
       state = fmt::format("FAILED (job {}, exit {})", job, rc);
       failures.push_back(fmt::format("{} ({}) failed with exit status {}: see {}/logs/{}.out", task.id, task.title,
-                                     rc, dir, state_name(task.id)));
+                                     rc, dir, task_file_name(task.id)));
     } else if (!q) {
       state = "not finished (the queue cannot be read here)";
     } else {
@@ -307,13 +287,13 @@ int submit_grid(const Settings& settings, const ReproduceOptions& opt, const Slu
   std::vector<const GridTask*> pretrain;
   std::vector<size_t> finetune;  // indices of finetune:i
   for (const auto& t : tasks) {
-    if (task_done(t) && t.id != "table") continue;
+    if (task_finished(t) && t.id != "table") continue;
     if (t.id.rfind("pretrain:", 0) == 0) pretrain.push_back(&t);
     if (t.id.rfind("finetune:", 0) == 0) finetune.push_back(std::stoul(t.id.substr(9)));
   }
   const auto script = [&](const std::string& name) { return dir + "/" + name + ".sbatch"; };
   for (const GridTask* t : pretrain) {
-    const std::string name = state_name(t->id);
+    const std::string name = task_file_name(t->id);
     write_file_atomic(script(name), script_header(slurm, "cs-" + name, dir + "/logs/" + name + ".out", true, "") +
                                         script_body(exe, config, out, t->id, shell_quote(dir + "/state/" + name)));
   }
@@ -329,15 +309,36 @@ int submit_grid(const Settings& settings, const ReproduceOptions& opt, const Slu
                                          script_body(exe, config, out, "table", shell_quote(dir + "/state/table")));
 
   // Submission, in dependency order; a failure cancels what was submitted.
+  const std::string submitted_at = now_utc();
+  // The manifest names every job submitted so far: written after each submission, so that a
+  // submission that stops half way still leaves its jobs known to --status and to the next one.
   std::map<std::string, std::string> jobs;  // task id (or "finetune") -> job id
+  const auto write_manifest = [&] {
+    nlohmann::json m;
+    m["table"] = stem;
+    m["submitted"] = submitted_at;
+    m["command_line"] = opt.command_line;
+    m["dry_run"] = slurm.dry_run;
+    m["tasks"] = nlohmann::json::array();
+    for (const auto& t : tasks) {
+      std::string job;
+      if (jobs.count(t.id)) job = jobs[t.id];
+      if (t.id.rfind("finetune:", 0) == 0 && jobs.count("finetune") &&
+          std::find(finetune.begin(), finetune.end(), std::stoul(t.id.substr(9))) != finetune.end())
+        job = jobs["finetune"] + "_" + t.id.substr(9);
+      if (slurm.dry_run) job.clear();
+      m["tasks"].push_back({{"id", t.id}, {"title", t.title}, {"dir", t.dir}, {"job", job}});
+    }
+    write_file_atomic(manifest_path, m.dump(2) + "\n");
+  };
   std::vector<std::string> submitted;
-  const auto submit = [&](const std::string& file, const std::vector<std::string>& after) {
+  const auto submit = [&](const std::string& key, const std::string& file, const std::vector<std::string>& after) {
     std::string cmd = "sbatch --parsable";
     if (!after.empty()) cmd += fmt::format(" --dependency=afterok:{}", fmt::join(after, ":"));
     cmd += " " + shell_quote(file);
     if (slurm.dry_run) {
       std::printf("  %s\n", cmd.c_str());
-      return std::string("$") + fs::path(file).stem().string();  // a placeholder for the next lines
+      return jobs[key] = "$" + fs::path(file).stem().string();  // a placeholder for the next lines
     }
     const Output o = run_command(cmd);
     const std::string id = o.text.substr(0, o.text.find_first_of(";\n"));
@@ -347,6 +348,8 @@ int submit_grid(const Settings& settings, const ReproduceOptions& opt, const Slu
                                            submitted.empty() ? "" : "; cancelled the jobs it had submitted"));
     }
     submitted.push_back(id);
+    jobs[key] = id;
+    write_manifest();
     return id;
   };
   if (slurm.dry_run) std::printf("reproduce: the scripts are in %s; submit them in this order:\n", dir.c_str());
@@ -355,28 +358,13 @@ int submit_grid(const Settings& settings, const ReproduceOptions& opt, const Slu
     std::vector<std::string> after;
     for (const auto& a : t->after)
       if (jobs.count(a)) after.push_back(jobs[a]);
-    jobs[t->id] = submit(script(state_name(t->id)), after);
+    submit(t->id, script(task_file_name(t->id)), after);
     pretrain_jobs.push_back(jobs[t->id]);
   }
-  if (!finetune.empty()) jobs["finetune"] = submit(script("finetune"), pretrain_jobs);
-  jobs["table"] = submit(script("table"), finetune.empty() ? pretrain_jobs : std::vector<std::string>{jobs["finetune"]});
+  if (!finetune.empty()) submit("finetune", script("finetune"), pretrain_jobs);
+  submit("table", script("table"), finetune.empty() ? pretrain_jobs : std::vector<std::string>{jobs["finetune"]});
 
-  nlohmann::json m;
-  m["table"] = stem;
-  m["submitted"] = now_utc();
-  m["command_line"] = opt.command_line;
-  m["dry_run"] = slurm.dry_run;
-  m["tasks"] = nlohmann::json::array();
-  for (const auto& t : tasks) {
-    std::string job;
-    if (jobs.count(t.id)) job = jobs[t.id];
-    if (t.id.rfind("finetune:", 0) == 0 && jobs.count("finetune") &&
-        std::find(finetune.begin(), finetune.end(), std::stoul(t.id.substr(9))) != finetune.end())
-      job = jobs["finetune"] + "_" + t.id.substr(9);
-    if (slurm.dry_run) job.clear();
-    m["tasks"].push_back({{"id", t.id}, {"title", t.title}, {"dir", t.dir}, {"job", job}});
-  }
-  write_file_atomic(manifest_path, m.dump(2) + "\n");
+  write_manifest();
   if (slurm.dry_run) return 0;
   std::printf("reproduce: submitted %zu pre-training job%s%s, %s, and the table (job %s); %zu finished run%s kept.\n"
               "Watch: contraseg reproduce --out %s --status; tensorboard --logdir %s\n",

@@ -18,6 +18,7 @@
 #include "experiments/pipeline/run_folder.h"
 #include "io/formats/nifti.h"
 #include "support/io_test_util.h"
+#include "support/tiny_split.h"
 
 namespace cs {
 namespace {
@@ -42,11 +43,7 @@ class InputChecks : public ::testing::Test {
   static std::string clean_data() { return *base_ / "data"; }
   static std::string config() { return *base_ / "tiny.json"; }
   static nlohmann::json split() {
-    return {{"dataset", "acdc"},
-            {"test", {"007", "008"}},
-            {"pretrain", {{"name", "pool"}, {"train", {"001", "002", "003", "004"}}, {"val", {"005", "006"}}}},
-            {"labeled", {{"tr1", {{"c1", {{"train", {"001"}}, {"val", {"005", "006"}}}}}}}},
-            {"benchmark", {{"name", "trall"}, {"train", {"001", "002"}}, {"val", {"005", "006"}}}}};
+    return cs::testing_io::tiny_split();
   }
   static void write_split(const std::string& data, const nlohmann::json& s) {
     write_text(data + "/splits.json", s.dump(2));

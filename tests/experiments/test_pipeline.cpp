@@ -25,6 +25,7 @@
 #include "io/formats/tfevents.h"
 #include "nn/safetensors.h"
 #include "support/io_test_util.h"
+#include "support/tiny_split.h"
 
 namespace {
 
@@ -86,11 +87,7 @@ class Pipeline : public ::testing::Test {
     data = dir + "/data";
     const Result r = run("synth --out " + data + " --patients 8 --seed 3");
     ASSERT_EQ(r.status, 0) << r.output;
-    nlohmann::json s = {{"dataset", "acdc"},
-                        {"test", {"007", "008"}},
-                        {"pretrain", {{"name", "pool"}, {"train", {"001", "002", "003", "004"}}, {"val", {"005", "006"}}}},
-                        {"labeled", {{"tr1", {{"c1", {{"train", {"001"}}, {"val", {"005", "006"}}}}}}}},
-                        {"benchmark", {{"name", "trall"}, {"train", {"001", "002"}}, {"val", {"005", "006"}}}}};
+    nlohmann::json s = cs::testing_io::tiny_split();
     std::ofstream(data + "/splits.json") << s.dump(2);
     config = dir + "/tiny.json";
     std::ofstream(config) << R"({"dataset": "acdc", "image_size": 32, "target_res": 8.0, "log_every": 1,
@@ -146,6 +143,16 @@ TEST_F(Pipeline, ReproduceWritesTheTableAndEveryRunFolder) {
     EXPECT_TRUE(exists(stage + "/env.json"));
     EXPECT_TRUE(exists(stage + "/probe.json"));  // the last probe readings, beside the Dice in the table
     EXPECT_NE(slurp(stage + "/log.txt").find("step 1/"), std::string::npos);
+  }
+  // The probes and the pictures also go to each pre-training's TensorBoard events.
+  for (const auto& [stage, tags] : std::map<std::string, std::vector<std::string>>{
+           {g, {"probe/k-nn_partition_accuracy", "pictures/embeddings", "pictures/similarity"}},
+           {l, {"probe/region_retrieval_accuracy", "probe/class_retrieval_accuracy", "pictures/similarity_maps"}}}) {
+    std::string events;
+    for (const auto& e : std::filesystem::directory_iterator(stage))
+      if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
+        for (const auto& record : cs::read_tf_records(e.path().string())) events += record;
+    for (const auto& tag : tags) EXPECT_NE(events.find(tag), std::string::npos) << stage << ": " << tag;
   }
   EXPECT_NE(md.find("k-NN partition accuracy "), std::string::npos) << md;
   EXPECT_NE(md.find("region retrieval accuracy "), std::string::npos) << md;

@@ -24,6 +24,7 @@
 #include "nn/safetensors.h"
 #include "ops/ops.h"
 #include "support/io_test_util.h"
+#include "support/tiny_split.h"
 #include "support/phantom_slices.h"
 #include "support/step_test_util.h"
 
@@ -341,12 +342,7 @@ class PretextCommand : public ::testing::Test {
     data = *tmp / "data";
     const RunResult r = run_contraseg("synth --out " + data + " --patients 8 --seed 3");
     ASSERT_EQ(r.status, 0) << r.err;
-    const nlohmann::json split = {
-        {"dataset", "acdc"},
-        {"test", {"007", "008"}},
-        {"pretrain", {{"name", "pool"}, {"train", {"001", "002", "003", "004"}}, {"val", {"005", "006"}}}},
-        {"labeled", {{"tr1", {{"c1", {{"train", {"001"}}, {"val", {"005", "006"}}}}}}}},
-        {"benchmark", {{"name", "trall"}, {"train", {"001", "002"}}, {"val", {"005", "006"}}}}};
+    const nlohmann::json split = cs::testing_io::tiny_split();
     write_text(data + "/splits.json", split.dump(2));
     const std::string config = *tmp / "tiny.json";
     write_text(config, R"({"dataset": "acdc", "image_size": 32, "target_res": 8.0, "log_every": 1,

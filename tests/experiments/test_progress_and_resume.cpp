@@ -17,6 +17,7 @@
 
 #include "experiments/evaluation/pictures.h"
 #include "support/io_test_util.h"
+#include "support/tiny_split.h"
 
 namespace {
 
@@ -79,12 +80,7 @@ class ProgressAndResume : public ::testing::Test {
     data = *tmp / "data";
     const RunResult r = run_contraseg("synth --out " + data + " --patients 8 --seed 3");
     ASSERT_EQ(r.status, 0) << r.err;
-    const nlohmann::json s = {
-        {"dataset", "acdc"},
-        {"test", {"007", "008"}},
-        {"pretrain", {{"name", "pool"}, {"train", {"001", "002", "003", "004"}}, {"val", {"005", "006"}}}},
-        {"labeled", {{"tr1", {{"c1", {{"train", {"001"}}, {"val", {"005", "006"}}}}}}}},
-        {"benchmark", {{"name", "trall"}, {"train", {"001", "002"}}, {"val", {"005", "006"}}}}};
+    const nlohmann::json s = cs::testing_io::tiny_split();
     cs::testing_io::write_text(data + "/splits.json", s.dump(2));
     config = *tmp / "tiny.json";
     cs::testing_io::write_text(config, R"({"dataset": "acdc", "image_size": 32, "target_res": 8.0, "log_every": 1,

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/io_test_util.h"
+#include "support/tiny_split.h"
 
 namespace {
 
@@ -49,12 +50,7 @@ struct TinyGrid {
   explicit TinyGrid(const TempDir& t) : data(t / "data"), config(t / "tiny.json") {
     const Result r = run("synth --out " + data + " --patients 8 --seed 3");
     EXPECT_EQ(r.status, 0) << r.output;
-    const nlohmann::json split = {
-        {"dataset", "acdc"},
-        {"test", {"007", "008"}},
-        {"pretrain", {{"name", "pool"}, {"train", {"001", "002", "003", "004"}}, {"val", {"005", "006"}}}},
-        {"labeled", {{"tr1", {{"c1", {{"train", {"001"}}, {"val", {"005", "006"}}}}}}}},
-        {"benchmark", {{"name", "trall"}, {"train", {"001", "002"}}, {"val", {"005", "006"}}}}};
+    const nlohmann::json split = cs::testing_io::tiny_split();
     write_text(data + "/splits.json", split.dump(2));
     write_text(config, R"({"dataset": "acdc", "image_size": 32, "target_res": 8.0, "log_every": 1,
       "checkpoint_every": 1, "threads": 1, "global": {"iterations": 3, "volumes": 2, "knn_every": 3},
@@ -114,6 +110,9 @@ TEST(SlurmScripts, MisuseIsAClearErrorThatCreatesNothing) {
       {" --executor slurm", "PATH=/nonexistent", "sbatch not found", 1},
       {" --task finetune:7", "", "--task finetune:7: no such task of this grid", 1},
       {" --task table", "", "the table needs every fine-tuning run evaluated", 1},
+      {" --gpus 0,1", "", "--gpus trains on GPUs, but device = cpu", 1},
+      {" --gpus 0,0", "", "--gpus 0,0: give the GPUs as numbers, each once", 1},
+      {" --gpus 1 --executor slurm", "", "--gpus is an option of the local executor", 2},
   };
   for (const auto& c : cases) {
     const Result r = run(grid.args(out) + c.args, c.env);
