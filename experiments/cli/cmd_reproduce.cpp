@@ -20,7 +20,9 @@ namespace {
 
 CommandSpec reproduce_spec() {
   return {"reproduce", "the whole protocol for a dataset and its results table",
-          "contraseg reproduce --config CFG --data DIR --out DIR [--table NAME|ROWS] [--set KEY=VALUE]...",
+          "contraseg reproduce --config CFG --data DIR --out DIR [--table NAME|ROWS] [--set KEY=VALUE]...\n"
+          "       [--executor slurm [slurm options]] [--gpus LIST]\n"
+          "       contraseg reproduce --out DIR --status [--wait]",
           "The whole protocol for the rows of a table (reproduce.rows, or --table): each row's pre-training,\n"
           "once however many rows share it, then fine-tuning from every row for every labelled set and\n"
           "combination of reproduce.labeled / reproduce.combs, each evaluated on the test cases. Writes\n"
@@ -55,13 +57,19 @@ CommandSpec reproduce_spec() {
 }
 
 int cmd_reproduce(const Args& a) {
-  if (a.flag("status")) return grid_status(a.require("out"), a.flag("wait"));
+  if (a.flag("status")) {
+    for (const auto& o : a.spec().options)
+      if (o.name != "status" && o.name != "out" && o.name != "wait" && (a.has(o.name) || a.flag(o.name)))
+        throw UsageError("--status reads the grid's folder: it takes only --out and --wait, not --" + o.name);
+    return grid_status(a.require("out"), a.flag("wait"));
+  }
   a.require("config");
   const bool slurm = a.get("executor", "local") == "slurm";
   for (const char* key : {"partition", "account", "time", "gpus-per-task", "cpus-per-task", "array-limit",
                           "sbatch-line", "dry-run", "wait"})
     if (!slurm && (a.has(key) || a.flag(key)))
       throw UsageError(fmt::format("--{} is an option of --executor slurm", key));
+  if (a.has("task") && a.has("gpus")) throw UsageError("--task runs one task here, on the visible GPU; leave out --gpus");
   if (slurm && (a.has("task") || a.has("gpus")))
     throw UsageError(fmt::format("--{} is an option of the local executor; leave out --executor slurm",
                                  a.has("task") ? "task" : "gpus"));
@@ -147,8 +155,8 @@ int cmd_demo(const Args& a) {
               "%s/pretrain/*/pictures/ (before and after each pre-training: held-out embeddings and the\n"
               "first batch's similarity matrix of a global one, similarity maps of query pixels of a local\n"
               "one, the task's input, target and output of a pretext one); docs/tutorial.md reads them.\n"
-              "Per-step logs: each run folder's log.txt.\n",
-              out.c_str(), out.c_str(), out.c_str());
+              "Per-step logs: each run folder's log.txt; all runs in TensorBoard: tensorboard --logdir %s\n",
+              out.c_str(), out.c_str(), out.c_str(), out.c_str());
   return 0;
 }
 

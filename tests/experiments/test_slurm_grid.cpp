@@ -113,6 +113,8 @@ TEST(SlurmScripts, MisuseIsAClearErrorThatCreatesNothing) {
       {" --gpus 0,1", "", "--gpus trains on GPUs, but device = cpu", 1},
       {" --gpus 0,0", "", "--gpus 0,0: give the GPUs as numbers, each once", 1},
       {" --gpus 1 --executor slurm", "", "--gpus is an option of the local executor", 2},
+      {" --task table --gpus 0", "", "--task runs one task here", 2},
+      {" --status --dry-run", "", "it takes only --out and --wait, not --", 2},
   };
   for (const auto& c : cases) {
     const Result r = run(grid.args(out) + c.args, c.env);
