@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -59,8 +60,15 @@ pid_t spawn_task(const std::string& exe, const std::string& config, const std::s
 std::vector<std::string> parse_gpu_list(const std::string& list) {
   std::vector<std::string> gpus;
   if (list == "all") {
-    for (int i = 0; i < cuda_device_count(); ++i) gpus.push_back(std::to_string(i));
-    if (gpus.empty())
+    // The GPUs this process sees: those CUDA_VISIBLE_DEVICES names when it is set, since each
+    // child's CUDA_VISIBLE_DEVICES replaces it.
+    const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+    std::stringstream named(visible ? visible : "");
+    for (std::string id; visible && std::getline(named, id, ',');)
+      if (!id.empty()) gpus.push_back(id);
+    if (!visible)
+      for (int i = 0; i < cuda_device_count(); ++i) gpus.push_back(std::to_string(i));
+    if (gpus.empty() || cuda_device_count() == 0)
       throw std::invalid_argument("--gpus all: " + device_description(Device::CUDA) + "; no GPU is visible");
     return gpus;
   }
@@ -117,10 +125,12 @@ std::string run_reproduce_on_gpus(const Settings& settings, const ReproduceOptio
       },
       [&](size_t i, const std::string& gpu, int status) {
         const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        done += ok;
+        const std::string how = ok                  ? "done"
+                                : WIFEXITED(status) ? fmt::format("FAILED (exit {})", WEXITSTATUS(status))
+                                                    : fmt::format("KILLED (signal {})", WTERMSIG(status));
         std::printf("[%5.0fs] GPU %s: %s %s; %zu of %zu runs done\n", stamp(), gpu.c_str(), left[i]->id.c_str(),
-                    ok ? "done" : WIFEXITED(status) ? fmt::format("FAILED (exit {})", WEXITSTATUS(status)).c_str()
-                                                    : fmt::format("KILLED (signal {})", WTERMSIG(status)).c_str(),
-                    done += ok, left.size());
+                    how.c_str(), done, left.size());
         std::fflush(stdout);
       });
   if (!outcome.failed.empty() || !outcome.skipped.empty()) {

@@ -11,7 +11,8 @@
 
 namespace cs {
 
-// "0,1,3" or "all" (every visible GPU) -> the GPU ids; throws std::invalid_argument naming --gpus.
+// "0,1,3" (as CUDA_VISIBLE_DEVICES numbers them) or "all" (those CUDA_VISIBLE_DEVICES names when it
+// is set, else every GPU) -> the GPU ids; throws std::invalid_argument naming --gpus.
 std::vector<std::string> parse_gpu_list(const std::string& list);
 
 // Runs what is not finished and returns the markdown table. A run that fails stops the runs that

@@ -211,8 +211,8 @@ StageOptions stage_options(const ReproduceOptions& opt, const std::string& dir, 
   return s;
 }
 
-// Pre-training i of the table; its stage is called finished or not: its run folder checks that it
-// was made with this config (a finished one returns at once).
+// One pre-training of the table; its stage is called finished or not: its run folder checks that
+// it was made with this config (a finished one returns at once).
 void pretrain(const Settings& settings, const ReproduceOptions& opt, const PretrainRun& p) {
   const std::string dir = pretrain_dir(opt.out, p.name), after = p.after.empty() ? "" : pretrain_dir(opt.out, p.after);
   const Settings run = settings.with_pretraining(p, "reproduce.rows");
@@ -230,7 +230,8 @@ void finetune(const Settings& settings, const ReproduceOptions& opt, const Finet
 
 // The table from the runs' evaluations: OUT/<results_stem>.md and .csv, and the rows' validation
 // curves in OUT/pictures[/PRESET]. `how`: the footer's line on where and how the runs trained.
-std::string write_table(const Settings& settings, const ReproduceOptions& opt, Grid& grid, const std::string& how) {
+std::string write_table(const Settings& settings, const ReproduceOptions& opt, const Grid& grid,
+                        const std::string& how) {
   std::vector<std::string> unfinished;
   for (const auto& job : grid.jobs)
     if (!path_exists(job.dir + "/eval/summary.json")) unfinished.push_back(job.dir);
@@ -315,7 +316,7 @@ std::vector<GridTask> reproduce_tasks(const Settings& settings, const std::strin
 }
 
 void run_reproduce_task(const Settings& settings, const ReproduceOptions& opt, const std::string& task) {
-  Grid grid(settings, opt.out);
+  const Grid grid(settings, opt.out);
   const RunTree tree(opt.out);
   const auto refuse = [&] {
     return std::invalid_argument(fmt::format(
