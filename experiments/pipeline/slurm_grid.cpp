@@ -255,7 +255,11 @@ std::string shell_quote(const std::string& s) {
 int submit_grid(const Settings& settings, const ReproduceOptions& opt, const SlurmOptions& slurm) {
   check_word("--partition", slurm.partition, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.,-");
   check_word("--account", slurm.account, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
-  check_word("--time", slurm.time, "0123456789:-");
+  if (slurm.time != "UNLIMITED" && slurm.time != "INFINITE" &&
+      slurm.time.find_first_not_of("0123456789:-") != std::string::npos)
+    throw std::invalid_argument(fmt::format("--time '{}': give it as Slurm does: minutes (240), HH:MM:SS, "
+                                            "D-HH:MM:SS (0-04:00:00) or UNLIMITED",
+                                            slurm.time));
   for (const auto& line : slurm.sbatch_lines)
     if (line.find('\n') != std::string::npos || line.empty())
       throw std::invalid_argument("--sbatch-line: one non-empty line each");
