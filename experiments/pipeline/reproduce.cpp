@@ -36,6 +36,9 @@ struct FinetuneJob {
 
 std::string pretrain_dir(const std::string& out, const std::string& name) { return out + "/pretrain/" + name; }
 
+// A fine-tuning run is finished once its evaluation is written (whole or not at all).
+bool evaluated(const std::string& run_dir) { return path_exists(run_dir + "/eval/summary.json"); }
+
 const char* kind_name(PretrainKind k) {
   return k == PretrainKind::Global ? "global" : k == PretrainKind::Local ? "local" : "pretext-task";
 }
@@ -234,7 +237,7 @@ std::string write_table(const Settings& settings, const ReproduceOptions& opt, c
                         const std::string& how) {
   std::vector<std::string> unfinished;
   for (const auto& job : grid.jobs)
-    if (!path_exists(job.dir + "/eval/summary.json")) unfinished.push_back(job.dir);
+    if (!evaluated(job.dir)) unfinished.push_back(job.dir);
   if (!unfinished.empty())
     throw std::runtime_error(fmt::format("the table needs every fine-tuning run evaluated; {} of {} are not: {}",
                                          unfinished.size(), grid.jobs.size(), fmt::join(unfinished, ", ")));
@@ -285,7 +288,7 @@ std::string write_table(const Settings& settings, const ReproduceOptions& opt, c
 
 bool task_finished(const GridTask& t) {
   if (t.id.rfind("pretrain:", 0) == 0) return path_exists(checkpoint_path(t.dir, "final"));
-  if (t.id.rfind("finetune:", 0) == 0) return path_exists(t.dir + "/eval/summary.json");
+  if (t.id.rfind("finetune:", 0) == 0) return evaluated(t.dir);
   return path_exists(t.dir);
 }
 
@@ -366,7 +369,7 @@ std::string run_reproduce(const Settings& settings, const ReproduceOptions& opt)
   }
   auto& jobs = grid.jobs;
   const SideBySide plan = side_by_side(settings, jobs.size());
-  const auto has_work = [](const FinetuneJob& job) { return !path_exists(job.dir + "/eval/summary.json"); };
+  const auto has_work = [](const FinetuneJob& job) { return !evaluated(job.dir); };
   RunsLeft left(jobs.size(), std::count_if(jobs.begin(), jobs.end(), has_work));
   std::printf("[%5.0fs] stage 3: %zu fine-tuning runs, %s (%zu rows x %zu labelled sets)\n", elapsed(), jobs.size(),
               plan.workers > 1 ? describe(plan).c_str() : "one at a time", table.rows.size(), grid.cells.size());

@@ -342,7 +342,8 @@ int submit_grid(const Settings& settings, const ReproduceOptions& opt, const Slu
     cmd += " " + shell_quote(file);
     if (slurm.dry_run) {
       std::printf("  %s\n", cmd.c_str());
-      return jobs[key] = "$" + fs::path(file).stem().string();  // a placeholder for the next lines
+      // Printed only: the job id is unknown until submission, so the later lines name it $SCRIPT.
+      return jobs[key] = "$" + fs::path(file).stem().string();
     }
     const Output o = run_command(cmd);
     const std::string id = o.text.substr(0, o.text.find_first_of(";\n"));
